@@ -1,0 +1,3 @@
+"""cockpit: a terminal incident cockpit for business email failover."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,172 @@
+"""The `cockpit` command.
+
+Start-up stays light: only argparse and this module load before a subcommand runs, and each
+subcommand imports what it needs. `cockpit --help` and `--version` never import textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from cockpit import __version__
+from cockpit.errors import CockpitError, UsageError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_INTERNAL = 70
+
+_DESCRIPTION = """\
+cockpit: a terminal incident cockpit for business email failover.
+Queue depth, DNS propagation, mail authentication, a guided checklist and a durable
+incident log, for the commander in an SSH session."""
+
+_EPILOG = """\
+examples:
+  cockpit config check --config cockpit.toml
+  cockpit log incidents/2026-11-27-eu.jsonl "Inbound queue growing on mx1" --phase detected
+  cockpit log incidents/2026-11-27-eu.jsonl "Fail over to secondary" --decision \\
+      --why "primary storage down" --approver carol --target-region secondary
+  cockpit export incidents/2026-11-27-eu.jsonl -o timeline.md"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (else $COCKPIT_CONFIG, ./cockpit.toml, then the user config directory)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    config_cmd = commands.add_parser("config", help="work with the config file")
+    config_sub = config_cmd.add_subparsers(dest="config_command", metavar="ACTION")
+    config_sub.required = True
+    config_sub.add_parser(
+        "check",
+        parents=[config_option],
+        help="validate the config: prints 'ok' (exit 0) or every error (exit 2)",
+    )
+
+    log = commands.add_parser(
+        "log",
+        parents=[config_option],
+        help="append an entry to an incident log (created if missing); prints its seq",
+        description="Append one entry to the incident log INCIDENT (a file path; created if"
+        " missing) and print its seq.",
+    )
+    log.add_argument("incident", metavar="INCIDENT", help="path of the incident log file")
+    log.add_argument("text", metavar="TEXT", nargs="?", help="what happened or was decided")
+    log.add_argument("--decision", action="store_true", help="record a decision")
+    log.add_argument("--why", metavar="TEXT", help="why the decision was taken (with --decision)")
+    log.add_argument("--approver", metavar="NAME", help="who approved it (with --decision)")
+    log.add_argument(
+        "--target-region",
+        metavar="NAME",
+        help="a failover decision: the region that should be active (with --decision)",
+    )
+    log.add_argument(
+        "--phase",
+        metavar="PHASE",
+        help="mark a phase: impact, detected, declared, routed, restored, verified, closed",
+    )
+    log.add_argument(
+        "--at",
+        metavar="TIME",
+        help="when it happened: RFC 3339, or HH:MM[:SS] today in UTC (default: now)",
+    )
+    log.add_argument("--author", metavar="NAME", help="who writes (else config, else $USER)")
+    log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")
+    log.add_argument("--title", metavar="TEXT", help="set the incident's title")
+
+    export = commands.add_parser(
+        "export",
+        help="export an incident log as a Markdown timeline or JSON",
+        description="Export the incident log INCIDENT as a post-incident timeline.",
+    )
+    export.add_argument("incident", metavar="INCIDENT", help="path of the incident log file")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except CockpitError as exc:
+        report_error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("COCKPIT_DEBUG"):
+            raise
+        report_error(
+            f"internal error: {type(exc).__name__}: {exc} (set COCKPIT_DEBUG=1 for details)"
+        )
+        return EXIT_INTERNAL
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "config":
+        from cockpit.commands.config_cmd import run_config_check
+
+        return run_config_check(args.config)
+    if args.command == "log":
+        from cockpit.commands.log_cmd import run_log
+
+        return run_log(args)
+    if args.command == "export":
+        from cockpit.commands.export_cmd import run_export
+
+        return run_export(args)
+    parser.print_help()
+    return EXIT_OK
+
+
+def report_error(message: str) -> None:
+    """Print an error for a person: one safe line per line of message, never raw control bytes."""
+    from cockpit.safe_text import clean
+
+    for line in message.splitlines() or [""]:
+        sys.stderr.write(f"cockpit: error: {clean(line)}\n")
+
+
+def report_warning(message: str) -> None:
+    from cockpit.safe_text import clean
+
+    for line in message.splitlines() or [""]:
+        sys.stderr.write(f"cockpit: warning: {clean(line)}\n")
+
+
+def write_stdout(text: str) -> None:
+    """UTF-8 on stdout whatever the locale says."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
+    sys.stdout.buffer.flush()
+
+
+def _silence_stdout() -> None:
+    # The reader went away (`cockpit export x | head`): nothing more to say to it.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+__all__ = ["main", "build_parser", "UsageError"]

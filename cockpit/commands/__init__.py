@@ -1,0 +1,1 @@
+"""Implementations of the `cockpit` subcommands; each imports only what it needs."""

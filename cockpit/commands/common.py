@@ -1,0 +1,47 @@
+"""What several subcommands share: finding the config, knowing who is typing."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from cockpit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
+
+
+def load_optional_config(explicit: str | None) -> tuple[Config | None, str | None]:
+    """The config if one is found, else None; and a warning to show, if any.
+
+    A file named with --config must load (its errors are raised). A file found by the search
+    that does not load gives a warning: writing to the incident log must keep working while
+    somebody fixes the config.
+    """
+    from cockpit.config import find_config_path, load_config
+
+    path = find_config_path(explicit)
+    if path is None:
+        return None, None
+    try:
+        return load_config(path), None
+    except ConfigError as exc:
+        if explicit is not None:
+            raise
+        return None, f"ignoring the config {path} (it does not load):\n{exc}"
+
+
+def resolve_author(
+    typed: str | None, config: Config | None, env: Mapping[str, str] | None = None
+) -> str:
+    """--author, else [incident].author, else $USER, else the login name."""
+    env = os.environ if env is None else env
+    for candidate in (typed, config.incident.author if config else None, env.get("USER")):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,102 @@
+"""Finding the config file: --config, then $COCKPIT_CONFIG, then ./cockpit.toml, then the user's
+config directory (`$XDG_CONFIG_HOME/cockpit/config.toml`, else `~/.config/cockpit/config.toml`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+
+from cockpit.config.report import safe_text
+from cockpit.errors import ConfigError, ConfigProblem
+
+ENV_VAR = "COCKPIT_CONFIG"
+LOCAL_NAME = "cockpit.toml"
+
+
+def _exists(path: Path) -> bool:
+    """True when `path` exists, or when it cannot be checked (the load then says why)."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def _cwd(cwd: Path | None) -> Path:
+    if cwd is not None:
+        return cwd
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path(".")
+
+
+def user_config_file(env: Mapping[str, str] | None = None) -> Path:
+    """`<config dir>/cockpit/config.toml` for this user.
+
+    $XDG_CONFIG_HOME (when set to an absolute path, as the XDG spec asks), else $HOME/.config,
+    else what platformdirs says.
+    """
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "cockpit" / "config.toml"
+    home = env.get("HOME", "")
+    if home:
+        return Path(home) / ".config" / "cockpit" / "config.toml"
+    return Path(platformdirs.user_config_dir("cockpit")) / "config.toml"
+
+
+def find_config_path(
+    explicit: str | os.PathLike[str] | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path | None:
+    """The config file to load, or None when no place in the search holds one.
+
+    An explicit path (--config) or $COCKPIT_CONFIG is returned even if it does not exist, so that
+    loading it reports "not found" instead of silently using another file.
+    """
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ if env is None else env
+    from_env = env.get(ENV_VAR, "")
+    if from_env:
+        return Path(from_env)
+    local = _cwd(cwd) / LOCAL_NAME
+    if _exists(local):
+        return local
+    user_file = user_config_file(env)
+    if _exists(user_file):
+        return user_file
+    return None
+
+
+def config_search_places(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> list[str]:
+    """The places `find_config_path` looks, in order, for a "no config found" message."""
+    env = os.environ if env is None else env
+    from_env = env.get(ENV_VAR, "")
+    return [
+        "--config FILE",
+        f"${ENV_VAR} ({safe_text(from_env, limit=200)})" if from_env else f"${ENV_VAR} (not set)",
+        safe_text(str(_cwd(cwd) / LOCAL_NAME), limit=200),
+        safe_text(str(user_config_file(env)), limit=200),
+    ]
+
+
+def no_config_found_error(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> ConfigError:
+    """The error to raise when `find_config_path` returned None."""
+    places = "; ".join(config_search_places(env, cwd))
+    message = f"no config file found; looked in: {places} (see config.example.toml)"
+    return ConfigError([ConfigProblem("cockpit", "", message)])

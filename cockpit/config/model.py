@@ -1,0 +1,210 @@
+"""The frozen, typed settings that a config file turns into.
+
+Everything here is plain data: no I/O and no validation. `load.py` builds these objects only
+from values that passed every check, so code that receives a `Config` can trust its contents.
+Sequences are tuples and mappings are read-only `MappingProxyType`s, so a `Config` can be shared
+between workers without copying. (Because of the mappings, these objects are not hashable.)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+QUEUE_KINDS: tuple[str, ...] = ("postqueue", "mailq", "exim", "prometheus", "json", "command")
+"""Every queue source kind, in the order the documentation lists them."""
+
+COMMAND_QUEUE_KINDS: frozenset[str] = frozenset({"postqueue", "mailq", "exim", "command"})
+"""Kinds that run a local program (an argv list) to read a queue depth."""
+
+RECORD_TYPES: tuple[str, ...] = tuple("A AAAA CNAME MX TXT SRV TLSA PTR NS SOA CAA".split())
+"""DNS record types that `[[dns.record]]` may watch."""
+
+DEFAULT_DNS_PORT = 53
+
+
+def _empty_mapping() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+def _empty_path_mapping() -> Mapping[str, Path]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """An IP address and port of a DNS server."""
+
+    ip: str
+    """The address in its normalised form, e.g. `1.1.1.1` or `2001:db8::53`."""
+    port: int = DEFAULT_DNS_PORT
+    """UDP/TCP port, 1 to 65535."""
+
+    def __str__(self) -> str:
+        if self.port == DEFAULT_DNS_PORT:
+            return self.ip
+        if ":" in self.ip:
+            return f"[{self.ip}]:{self.port}"
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def version(self) -> int:
+        """4 or 6."""
+        return ipaddress.ip_address(self.ip).version
+
+
+@dataclass(frozen=True, slots=True)
+class Resolver:
+    """A recursive resolver whose view of the domain is watched."""
+
+    name: str
+    """Unique display name, e.g. `Cloudflare 1`."""
+    address: ServerAddress
+    """Where queries are sent; never the system resolver."""
+    location: str = "unknown"
+    """Where the resolver answers from, for the operator: `anycast`, `Frankfurt office`, ..."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedRecord:
+    """An extra DNS name to watch beyond those derived from the regions."""
+
+    name: str
+    """Lower-case owner name without the trailing dot; may hold `_` (`_dmarc.example.com`)."""
+    type: str
+    """Upper-case record type, one of `RECORD_TYPES`."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSource:
+    """Where a mail queue depth is read from."""
+
+    name: str
+    """Unique (across the whole config) name of this queue, e.g. `mx1`."""
+    kind: str
+    """One of `QUEUE_KINDS`."""
+    command: tuple[str, ...] | None = None
+    """argv list for the command kinds (postqueue, mailq, exim, command); never run by a shell."""
+    url: str | None = None
+    """http(s) URL for the prometheus and json kinds."""
+    metric: str | None = None
+    """Prometheus metric name (prometheus kind)."""
+    labels: Mapping[str, str] = field(default_factory=_empty_mapping)
+    """Prometheus label matchers (prometheus kind); empty when not given."""
+    path: str | None = None
+    """Where the depth sits in the JSON document (json kind), as written in the file."""
+    timeout: float = 10.0
+    """Seconds before a read is abandoned, 0 < timeout <= 300."""
+    warn: int | None = None
+    """Depth at which the queue is shown as a warning; None: no threshold."""
+    crit: int | None = None
+    """Depth at which the queue is shown as failing; None: no threshold. Never below `warn`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One place that can receive and send the domain's mail."""
+
+    name: str
+    """Unique (case-insensitively) name, e.g. `primary`."""
+    mx: tuple[str, ...]
+    """Lower-case MX target hostnames that mean "mail goes to this region"; never empty."""
+    sending_ips: tuple[str, ...] = ()
+    """Normalised outbound IP addresses of this region."""
+    helo: str | None = None
+    """Lower-case HELO/EHLO name this region's MTAs announce."""
+    dkim_selectors: tuple[str, ...] = ()
+    """Lower-case DKIM selectors this region signs with."""
+    dkim_private_keys: Mapping[str, Path] = field(default_factory=_empty_path_mapping)
+    """Selector -> private key file (absolute when loaded from a file); selectors are a subset of
+    `dkim_selectors`."""
+    webmail_url: str | None = None
+    """https URL of this region's webmail."""
+    webmail_addresses: tuple[str, ...] = ()
+    """Normalised IP addresses the webmail name resolves to when this region is active."""
+    autodiscover_targets: tuple[str, ...] = ()
+    """Lower-case hostnames autodiscover points to when this region is active."""
+    idp_url: str | None = None
+    """https URL of the identity provider's discovery document."""
+    queues: tuple[QueueSource, ...] = ()
+    """Queue depth sources of this region, in file order."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Where incident logs live and who writes them."""
+
+    dir: Path
+    """Directory of incident logs (absolute when loaded from a file); default `incidents`."""
+    author: str | None = None
+    """Default author of log entries; None when not set (the CLI then uses $USER)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSettings:
+    """The mail domain under watch."""
+
+    name: str
+    """Lower-case domain name without the trailing dot, e.g. `example.com`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """How and what the DNS layer sweeps."""
+
+    interval: float = 10.0
+    """Seconds between sweeps, 1 to 3600."""
+    timeout: float = 2.0
+    """Seconds per query, 0 < timeout <= 60."""
+    authoritative: tuple[ServerAddress, ...] = ()
+    """Authoritative servers to ask; empty means ask the domain's NS set."""
+    resolvers: tuple[Resolver, ...] = ()
+    """Recursive resolvers to sweep; `BUILTIN_RESOLVERS` when the file names none."""
+    records: tuple[WatchedRecord, ...] = ()
+    """Extra records to watch."""
+    resolvers_are_builtin: bool = False
+    """True when `resolvers` is the built-in list because the file gave no [[dns.resolver]]."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """Trust settings for SMTP and HTTPS checks."""
+
+    ca_file: Path | None = None
+    """Extra trust anchors (PEM) for private CAs; None when not set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole, valid cockpit configuration."""
+
+    source: Path | None
+    """The file it was read from (absolute), or None when read from a string."""
+    incident: IncidentSettings
+    """[incident]"""
+    domain: DomainSettings
+    """[domain]"""
+    regions: tuple[Region, ...]
+    """[[region]], at least two, in order of preference."""
+    dns: DnsSettings
+    """[dns]"""
+    tls: TlsSettings
+    """[tls]"""
+
+    def region(self, name: str) -> Region | None:
+        """The region called `name` (compared case-insensitively), or None."""
+        for region in self.regions:
+            if region.name == name:
+                return region
+        folded = name.casefold()
+        for region in self.regions:
+            if region.name.casefold() == folded:
+                return region
+        return None
+
+    def region_names(self) -> tuple[str, ...]:
+        """Region names in order of preference."""
+        return tuple(region.name for region in self.regions)

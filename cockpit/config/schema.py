@@ -1,0 +1,349 @@
+"""The config schema as tables of `Key`s, and the builders that turn checked fields into objects.
+
+To add a key: add one `Key(...)` line to its table (and a field to the dataclass in `model.py`).
+Checks that need several keys of one table live in the builders here; checks across tables
+(unique names, an MX host in two regions, ...) live in `crosscheck.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import partial
+from pathlib import Path
+from types import MappingProxyType
+
+from cockpit.config.model import (
+    COMMAND_QUEUE_KINDS,
+    QUEUE_KINDS,
+    Config,
+    DnsSettings,
+    DomainSettings,
+    IncidentSettings,
+    QueueSource,
+    Region,
+    Resolver,
+    TlsSettings,
+    WatchedRecord,
+)
+from cockpit.config.readers import (
+    INVALID,
+    Context,
+    Key,
+    Reader,
+    any_invalid,
+    argv,
+    array_of_tables,
+    list_of,
+    mapping_of,
+    number,
+    optional,
+    path,
+    table,
+    text,
+)
+from cockpit.config.report import KeyPath, quoted, show_int, show_key
+from cockpit.config.resolvers import BUILTIN_RESOLVERS
+from cockpit.config.values import (
+    BadValue,
+    parse_display_name,
+    parse_dkim_selector,
+    parse_hostname,
+    parse_ip,
+    parse_label_name,
+    parse_metric_name,
+    parse_mx_host,
+    parse_plain_text,
+    parse_record_type,
+    parse_region_name,
+    parse_server_address,
+    parse_url,
+)
+
+ARGV_EXAMPLE = '["postqueue", "-j"]'
+ADDRESS_EXPECTED = 'an IP address ("IP", "IP:PORT" or "[IPv6]:PORT")'
+
+
+def parse_queue_kind(value: str) -> str:
+    """One of `QUEUE_KINDS`, exactly."""
+    if value in QUEUE_KINDS:
+        return value
+    close = difflib.get_close_matches(value.lower(), QUEUE_KINDS, n=1) if len(value) < 50 else []
+    hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+    raise BadValue(f"not a known kind{hint}")
+
+
+def _hostnames(expected: str) -> Reader:
+    return list_of(text(parse_hostname, "a hostname"), expected, unique=True)
+
+
+def _ips(expected: str) -> Reader:
+    return list_of(text(parse_ip, "an IP address"), expected, unique=True)
+
+
+_https_url = text(partial(parse_url, schemes=("https",)), "an https URL")
+_http_url = text(partial(parse_url, schemes=("http", "https")), "an http or https URL")
+_queue_depth = number("a queue depth", minimum=0, maximum=None, integer=True)
+
+
+# ---- [[region.queue]] -------------------------------------------------------------------------
+
+_NEEDED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "prometheus": ("url", "metric"),
+    "json": ("url", "path"),
+    **{kind: ("command",) for kind in COMMAND_QUEUE_KINDS},
+}
+"""The keys a queue of each kind must have."""
+
+_OPTIONAL_BY_KIND: dict[str, tuple[str, ...]] = {"prometheus": ("labels",)}
+"""Kind-specific keys a queue of each kind may have."""
+
+_KIND_SPECIFIC_KEYS = ("command", "url", "metric", "labels", "path")
+"""Keys that only some kinds use; given for another kind they are refused, not ignored."""
+
+_WHAT_KEY_HOLDS = {
+    "command": f"an argv list such as {ARGV_EXAMPLE}",
+    "url": "an http or https URL",
+    "metric": "a Prometheus metric name",
+    "path": "the path to the depth in the JSON document",
+}
+
+
+def _allowed_for(kind: str) -> tuple[str, ...]:
+    return _NEEDED_BY_KIND[kind] + _OPTIONAL_BY_KIND.get(kind, ())
+
+
+def _make(cls: type, fields: dict[str, object], **renames: str) -> object:
+    """`cls(**fields)` with some keys renamed to field names, or INVALID if any field is."""
+    if any_invalid(fields):
+        return INVALID
+    return cls(**{renames.get(name, name): value for name, value in fields.items()})
+
+
+def build_queue(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `QueueSource`, after the checks that depend on its kind and on warn/crit together."""
+    kind = fields["kind"]
+    if isinstance(kind, str):
+        for name in _KIND_SPECIFIC_KEYS:
+            value = fields[name]
+            if name in _NEEDED_BY_KIND[kind] and value is None:
+                fields[name] = ctx.problem(
+                    (*at, name),
+                    f"a queue of kind {quoted(kind)} needs {show_key(name)}: "
+                    f"expected {_WHAT_KEY_HOLDS[name]}",
+                )
+            elif value is not None and value != {} and name not in _allowed_for(kind):
+                users = ", ".join(k for k in QUEUE_KINDS if name in _allowed_for(k))
+                fields[name] = ctx.problem(
+                    (*at, name),
+                    f"{show_key(name)} is not used by kind {quoted(kind)} (only by {users})",
+                )
+    warn, crit = fields["warn"], fields["crit"]
+    if isinstance(warn, int) and isinstance(crit, int) and warn > crit:
+        fields["crit"] = ctx.problem(
+            (*at, "crit"),
+            f"expected crit to be at least warn ({show_int(warn)}), found {show_int(crit)}",
+        )
+    return _make(QueueSource, fields)
+
+
+QUEUE_KEYS: tuple[Key, ...] = (
+    Key("name", text(parse_region_name, "a queue name"), required='a queue name such as "mx1"'),
+    Key(
+        "kind",
+        text(parse_queue_kind, "a queue kind: " + ", ".join(QUEUE_KINDS)),
+        required="the kind of source: " + ", ".join(QUEUE_KINDS),
+    ),
+    Key("command", argv(ARGV_EXAMPLE)),
+    Key("url", _http_url),
+    Key("metric", text(parse_metric_name, "a Prometheus metric name")),
+    Key(
+        "labels",
+        mapping_of(
+            parse_label_name,
+            "a Prometheus label name",
+            text(parse_plain_text, "a label value"),
+            "a table of label names to values",
+        ),
+        default=MappingProxyType({}),
+    ),
+    Key("path", text(parse_plain_text, "a path into the JSON document")),
+    Key(
+        "timeout",
+        number("a timeout in seconds", minimum=0, maximum=300, above_minimum=True),
+        default=10.0,
+    ),
+    Key("warn", _queue_depth),
+    Key("crit", _queue_depth),
+)
+
+
+# ---- [[region]] -------------------------------------------------------------------------------
+
+
+def build_region(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `Region` (its DKIM keys are checked against its selectors in `crosscheck`)."""
+    return _make(Region, fields, queue="queues")
+
+
+REGION_KEYS: tuple[Key, ...] = (
+    Key("name", text(parse_region_name, "a region name"), required='a name such as "primary"'),
+    Key(
+        "mx",
+        list_of(
+            text(parse_mx_host, "an MX hostname"),
+            "a list of hostnames",
+            non_empty=True,
+            unique=True,
+        ),
+        required='a list of MX hostnames such as ["mx1.example.com"]',
+    ),
+    Key("sending_ips", _ips("a list of IP addresses"), default=()),
+    Key("helo", optional(text(parse_hostname, "a hostname"))),
+    Key(
+        "dkim_selectors",
+        list_of(
+            text(parse_dkim_selector, "a DKIM selector"), "a list of DKIM selectors", unique=True
+        ),
+        default=(),
+    ),
+    Key(
+        "dkim_private_keys",
+        mapping_of(
+            parse_dkim_selector,
+            "a DKIM selector",
+            path("a private key file path"),
+            "a table of DKIM selector = key file path",
+        ),
+        default=MappingProxyType({}),
+    ),
+    Key("webmail_url", optional(_https_url)),
+    Key("webmail_addresses", _ips("a list of IP addresses"), default=()),
+    Key("autodiscover_targets", _hostnames("a list of hostnames"), default=()),
+    Key("idp_url", optional(_https_url)),
+    Key("queue", array_of_tables(QUEUE_KEYS, build_queue, header="region.queue"), default=()),
+)
+
+
+# ---- [dns] ------------------------------------------------------------------------------------
+
+
+def build_resolver(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `Resolver`."""
+    return _make(Resolver, fields)
+
+
+def build_record(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `WatchedRecord`."""
+    return _make(WatchedRecord, fields)
+
+
+def build_dns(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`DnsSettings`; the built-in resolvers stand in when the file names none."""
+    builtin = fields["resolver"] == ()
+    fields = {**fields, "resolvers_are_builtin": builtin}
+    if builtin:
+        fields["resolver"] = BUILTIN_RESOLVERS
+    return _make(DnsSettings, fields, resolver="resolvers", record="records")
+
+
+RESOLVER_KEYS: tuple[Key, ...] = (
+    Key(
+        "name",
+        text(parse_display_name, "a resolver name"),
+        required='a name such as "Cloudflare"',
+    ),
+    Key(
+        "address",
+        text(partial(parse_server_address, role="a resolver address"), ADDRESS_EXPECTED),
+        required='the resolver\'s IP address, such as "1.1.1.1"',
+    ),
+    Key("location", text(parse_display_name, "a location"), default="unknown"),
+)
+
+RECORD_KEYS: tuple[Key, ...] = (
+    Key(
+        "name",
+        text(partial(parse_hostname, allow_underscore=True, what="DNS name"), "a DNS name"),
+        required='a DNS name such as "_dmarc.example.com"',
+    ),
+    Key(
+        "type",
+        text(parse_record_type, "a record type"),
+        required='a record type such as "TXT"',
+    ),
+)
+
+DNS_KEYS: tuple[Key, ...] = (
+    Key("interval", number("an interval in seconds", minimum=1, maximum=3600), default=10.0),
+    Key(
+        "timeout",
+        number("a timeout in seconds", minimum=0, maximum=60, above_minimum=True),
+        default=2.0,
+    ),
+    Key(
+        "authoritative",
+        list_of(
+            text(
+                partial(parse_server_address, role="an authoritative server address"),
+                ADDRESS_EXPECTED,
+            ),
+            "a list of server addresses",
+            unique=True,
+        ),
+        default=(),
+    ),
+    Key(
+        "resolver",
+        array_of_tables(RESOLVER_KEYS, build_resolver, header="dns.resolver"),
+        default=(),
+    ),
+    Key("record", array_of_tables(RECORD_KEYS, build_record, header="dns.record"), default=()),
+)
+
+
+# ---- [incident], [domain], [tls] and the top level --------------------------------------------
+
+
+def build_incident(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`IncidentSettings`."""
+    return _make(IncidentSettings, fields)
+
+
+def build_domain(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`DomainSettings`."""
+    return _make(DomainSettings, fields)
+
+
+def build_tls(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`TlsSettings`."""
+    return _make(TlsSettings, fields)
+
+
+INCIDENT_KEYS: tuple[Key, ...] = (
+    Key("dir", path("a directory path"), raw_default="incidents"),
+    Key("author", optional(text(parse_display_name, "an author name"))),
+)
+
+DOMAIN_KEYS: tuple[Key, ...] = (
+    Key(
+        "name",
+        text(parse_hostname, 'a domain name such as "example.com"'),
+        required='the mail domain, such as "example.com"',
+    ),
+)
+
+TLS_KEYS: tuple[Key, ...] = (Key("ca_file", optional(path("a CA file path"))),)
+
+TOP_KEYS: tuple[Key, ...] = (
+    Key("incident", table(INCIDENT_KEYS, build_incident), raw_default={}),
+    Key("domain", table(DOMAIN_KEYS, build_domain), raw_default={}),
+    Key("region", array_of_tables(REGION_KEYS, build_region, header="region"), raw_default=[]),
+    Key("dns", table(DNS_KEYS, build_dns), raw_default={}),
+    Key("tls", table(TLS_KEYS, build_tls), raw_default={}),
+)
+"""The top level of the file. `region` is checked for a count of at least two in `crosscheck`."""
+
+
+def build_config(fields: dict[str, object], source: Path | None) -> object:
+    """The `Config` from the checked top-level fields, or INVALID."""
+    return _make(Config, {**fields, "source": source}, region="regions")

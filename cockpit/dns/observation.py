@@ -1,0 +1,112 @@
+"""What one resolver answered to one question, as plain frozen values.
+
+An Observation is a fact, never a judgement: "lab-r2 said NXDOMAIN for mx.example.com/A at
+12:03:04Z, negative TTL 30 s". Classifying it (stale, propagated, broken) is the caller's job.
+Every way a question can end is an Outcome, so a failure to observe is never mistaken for an
+answer: NXDOMAIN, NODATA, SERVFAIL, REFUSED and TIMEOUT are all distinct.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How a question ended."""
+
+    ANSWER = "answer"
+    """NOERROR with records of the requested type (after following CNAMEs in the answer)."""
+    NODATA = "nodata"
+    """NOERROR, but no records of that type: the name exists without them."""
+    NXDOMAIN = "nxdomain"
+    """The name does not exist (possibly at the end of a CNAME chain)."""
+    SERVFAIL = "servfail"
+    """The resolver could not get an answer (authoritative down or lame, CNAME loop, ...)."""
+    REFUSED = "refused"
+    """The server will not answer this question for us."""
+    OTHER_RCODE = "other_rcode"
+    """Any other response code (FORMERR, NOTIMP, ...); `rcode` names it."""
+    TIMEOUT = "timeout"
+    """No reply within the timeout, retry included."""
+    NETWORK_ERROR = "network_error"
+    """The server could not be reached (connection refused, no route, bad address)."""
+    MALFORMED = "malformed"
+    """A reply we cannot trust or use (unparsable, mismatched, CNAME loop or chain too long),
+    or a question that cannot be asked (invalid name or type)."""
+
+    @property
+    def is_reply(self) -> bool:
+        """True when the server replied with an rcode (even a failure rcode)."""
+        return self not in (Outcome.TIMEOUT, Outcome.NETWORK_ERROR, Outcome.MALFORMED)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """One DNS server to ask directly, by IP address (never by name) and port."""
+
+    name: str
+    ip: str
+    port: int = 53
+
+    def __post_init__(self) -> None:
+        # Canonical text, so "::1" and "0:0::1" are the same server; raises ValueError if not an IP.
+        object.__setattr__(self, "ip", ipaddress.ip_address(self.ip.strip()).compressed)
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not between 1 and 65535")
+
+    @property
+    def address(self) -> str:
+        """"IP:PORT", with brackets for IPv6 ("[::1]:53")."""
+        if ":" in self.ip:
+            return f"[{self.ip}]:{self.port}"
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One resolver's reply (or lack of one) to one question, at one moment."""
+
+    server_name: str
+    """The resolver's configured name (its address when it has none)."""
+    server: str
+    """"IP:PORT" as asked."""
+    qname: str
+    """The question name, absolute, lower-case, without the trailing dot."""
+    rdtype: str
+    """The question type as text ("MX")."""
+    outcome: Outcome
+    rcode: str | None
+    """The response code as text ("NOERROR", "NXDOMAIN"); None when there was no usable reply."""
+    answers: tuple[str, ...]
+    """Records of the requested type, normalised for comparison (see normalize.py), sorted."""
+    raw_answers: tuple[str, ...]
+    """The answer section as received, one RR per line, capped in count and length."""
+    ttl: int | None
+    """Seconds the resolver will keep this: the lowest TTL of the answer RRset and the CNAMEs
+    leading to it; for NXDOMAIN/NODATA the negative TTL min(SOA TTL, SOA minimum) when the
+    authority section has the SOA; None otherwise."""
+    cname_chain: tuple[str, ...]
+    """CNAME targets followed from qname, in order (normalised names)."""
+    latency_ms: float | None
+    """Time for the attempt that got the reply (UDP plus any TCP retry); None without a reply."""
+    observed_at: datetime
+    """When the reply (or the final failure) came, UTC-aware."""
+    error: str | None
+    """One line a commander understands, for every outcome but ANSWER."""
+    truncated_retry: bool = False
+    """The UDP reply had TC set and the answer came over TCP."""
+    authoritative_answer: bool = False
+    """The AA flag was set."""
+    soa_serial: int | None = None
+    """The serial of an SOA in the answer or authority section."""
+    answers_capped: bool = False
+    """More records came than are kept (see normalize.MAX_RECORDS), or one was cut short."""
+    attempts: int = 1
+    """How many attempts were made (1, or 2 after a timeout or network error)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.ANSWER

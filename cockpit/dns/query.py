@@ -1,0 +1,399 @@
+"""Ask ONE DNS server one question, directly by IP:port, and record what happened.
+
+`query()` never uses the system resolver or a search list (the name is made absolute) and never
+raises for a DNS or network problem: every ending is an Observation with an Outcome and a
+one-line reason.
+
+Timing, so a dead server costs a known amount:
+  - one attempt is bounded by `timeout`: the UDP exchange and, when its reply is truncated (TC),
+    the TCP retry share that one budget;
+  - after a timeout or a network error comes `retries` more attempts (default 1); a reply of any
+    kind, even SERVFAIL or an unreadable one, is final;
+  - so a call returns within (1 + retries) x timeout plus scheduling noise: 2 x timeout by default.
+
+Questions carry EDNS0 (payload 1232) and RD (clear it with recursion_desired=False when asking
+an authoritative). CNAMEs in the answer section are followed to the requested type, at most
+MAX_CNAME_LINKS links; a loop or a longer chain is MALFORMED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import dns.asyncbackend
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.inet
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+from dns.rdtypes.ANY.SOA import SOA
+from dns.rdtypes.nsbase import NSBase
+
+from cockpit.dns.normalize import cap_text, normalize_name, normalize_records, raw_lines
+from cockpit.dns.observation import Observation, Outcome, ServerSpec
+
+EDNS_PAYLOAD = 1232
+MAX_CNAME_LINKS = 8
+_REASON_CHARS = 200
+
+RdataType = dns.rdatatype.RdataType
+_BACKEND = dns.asyncbackend.get_backend("asyncio")
+
+
+@dataclass(frozen=True, slots=True)
+class QueryJob:
+    """One question for `query_many`: the arguments of `query()` as a value."""
+
+    server: ServerSpec | tuple[str, int]
+    qname: str
+    rdtype: str
+    timeout: float
+    server_name: str = ""
+    retries: int = 1
+    recursion_desired: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """The question as an Observation names it."""
+
+    server_name: str
+    server: str
+    qname: str
+    rdtype: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    message: dns.message.Message
+    latency_ms: float
+    over_tcp: bool
+
+
+class _Failure(Exception):
+    """An attempt that got no usable reply; `retry` says whether another attempt may help."""
+
+    def __init__(self, outcome: Outcome, reason: str, *, retry: bool) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.retry = retry
+
+
+def _one_line(text: str) -> str:
+    return cap_text(" ".join(text.split()), _REASON_CHARS)[0]
+
+
+def _as_spec(server: ServerSpec | tuple[str, int]) -> ServerSpec:
+    if isinstance(server, ServerSpec):
+        return server
+    ip, port = server
+    return ServerSpec("", str(ip), int(port))
+
+
+def _network_reason(error: BaseException, address: str) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return f"cannot reach {address}: connection refused (nothing listens there)"
+    if isinstance(error, EOFError):
+        return f"{address} closed the connection without a reply"
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot reach {address}: {error.strerror.lower()}"
+    return f"cannot reach {address}: {error}"
+
+
+async def _exchange(
+    request: dns.message.Message, spec: ServerSpec, timeout: float
+) -> _Reply:
+    """One attempt: UDP, then TCP if truncated, all within `timeout` seconds."""
+    started = time.perf_counter()
+    deadline = started + timeout
+    over_tcp = False
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                # A connected socket hears "port unreachable" (nothing listens: fail at once
+                # instead of waiting out the timeout) and takes replies from that server only.
+                async with await _BACKEND.make_socket(  # type: ignore[no-untyped-call]
+                    dns.inet.af_for_address(spec.ip),
+                    socket.SOCK_DGRAM,
+                    0,
+                    None,
+                    (spec.ip, spec.port),
+                ) as udp_socket:
+                    message = await dns.asyncquery.udp(
+                        request,
+                        spec.ip,
+                        timeout=timeout,
+                        port=spec.port,
+                        raise_on_truncation=True,
+                        sock=udp_socket,
+                    )
+            except dns.message.Truncated:
+                over_tcp = True
+                message = await dns.asyncquery.tcp(
+                    request,
+                    spec.ip,
+                    timeout=max(0.001, deadline - time.perf_counter()),
+                    port=spec.port,
+                )
+    except (dns.exception.Timeout, TimeoutError):
+        how = " over TCP after a truncated UDP reply" if over_tcp else ""
+        raise _Failure(Outcome.TIMEOUT, f"no reply from {spec.address}{how}", retry=True) from None
+    except (OSError, EOFError) as error:
+        raise _Failure(
+            Outcome.NETWORK_ERROR, _one_line(_network_reason(error, spec.address)), retry=True
+        ) from None
+    except dns.query.BadResponse:
+        raise _Failure(
+            Outcome.MALFORMED, f"the reply from {spec.address} does not match the question",
+            retry=False,
+        ) from None
+    except (dns.exception.DNSException, ValueError, KeyError, IndexError) as error:
+        # dnspython wraps most parse errors; hostile wire data can still surface as these.
+        raise _Failure(
+            Outcome.MALFORMED,
+            _one_line(f"unreadable reply from {spec.address}: {type(error).__name__}: {error}"),
+            retry=False,
+        ) from None
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    return _Reply(message, latency_ms, over_tcp)
+
+
+def _find(
+    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: RdataType
+) -> dns.rrset.RRset | None:
+    for rrset in section:
+        if rrset.rdtype == rdtype and rrset.rdclass == dns.rdataclass.IN and rrset.name == name:
+            return rrset
+    return None
+
+
+def _soa_in(section: list[dns.rrset.RRset]) -> tuple[int, SOA] | None:
+    """(RRset TTL, first SOA record) of the first SOA RRset in a section."""
+    for rrset in section:
+        if rrset.rdtype == RdataType.SOA:
+            for rdata in rrset:
+                if isinstance(rdata, SOA):
+                    return rrset.ttl, rdata
+    return None
+
+
+@dataclass
+class _Chain:
+    final: dns.rrset.RRset | None
+    links: list[dns.name.Name]
+    ttls: list[int]
+    problem: str | None
+
+
+def _follow(message: dns.message.Message, qname: dns.name.Name, rdtype: RdataType) -> _Chain:
+    """Walk CNAMEs in the answer section from qname to an RRset of `rdtype`."""
+    name = qname
+    seen = {qname}
+    chain = _Chain(None, [], [], None)
+    while True:
+        chain.final = _find(message.answer, name, rdtype)
+        if chain.final is not None or rdtype == RdataType.CNAME:
+            return chain
+        cname = _find(message.answer, name, RdataType.CNAME)
+        if cname is None:
+            return chain
+        targets = [rdata.target for rdata in cname if isinstance(rdata, NSBase)]
+        if len(targets) != 1:
+            chain.problem = f"{normalize_name(name)} has {len(targets)} CNAME records, not one"
+            return chain
+        target = targets[0]
+        if target in seen:
+            chain.problem = f"CNAME loop: {normalize_name(target)} points back into its own chain"
+            return chain
+        if len(chain.links) >= MAX_CNAME_LINKS:
+            chain.problem = f"CNAME chain longer than {MAX_CNAME_LINKS} links"
+            return chain
+        seen.add(target)
+        chain.links.append(target)
+        chain.ttls.append(cname.ttl)
+        name = target
+
+
+def _reason(outcome: Outcome, rcode_text: str, name: str, rdtype_text: str) -> str | None:
+    if outcome is Outcome.ANSWER:
+        return None
+    if outcome is Outcome.NODATA:
+        return f"{name} exists but has no {rdtype_text} records (NODATA)"
+    if outcome is Outcome.NXDOMAIN:
+        return f"{name} does not exist (NXDOMAIN)"
+    if outcome is Outcome.SERVFAIL:
+        return "the server could not get an answer (SERVFAIL): its source is down, lame or broken"
+    if outcome is Outcome.REFUSED:
+        return "the server refused to answer this question (REFUSED)"
+    return f"the server answered {rcode_text}"
+
+
+_RCODE_OUTCOMES = {
+    dns.rcode.NXDOMAIN: Outcome.NXDOMAIN,
+    dns.rcode.SERVFAIL: Outcome.SERVFAIL,
+    dns.rcode.REFUSED: Outcome.REFUSED,
+}
+
+
+def _observe_reply(
+    reply: _Reply, asked: _Asked, qname: dns.name.Name, rdtype: RdataType
+) -> Observation:
+    message = reply.message
+    rcode = message.rcode()
+    rcode_text = dns.rcode.to_text(rcode)
+    raw, raw_capped = raw_lines(message.answer)
+    soa = _soa_in(message.answer) or _soa_in(message.authority)
+    chain = _follow(message, qname, rdtype)
+    answers: tuple[str, ...] = ()
+    capped = raw_capped
+    ttl: int | None = None
+    if chain.problem is not None:
+        outcome = Outcome.MALFORMED
+    elif rcode == dns.rcode.NOERROR:
+        outcome = Outcome.ANSWER if chain.final is not None else Outcome.NODATA
+    else:
+        outcome = _RCODE_OUTCOMES.get(rcode, Outcome.OTHER_RCODE)
+    if outcome is Outcome.ANSWER and chain.final is not None:
+        answers, answers_capped = normalize_records(rdtype, chain.final)
+        capped = capped or answers_capped
+        ttl = min([chain.final.ttl, *chain.ttls])
+    elif outcome in (Outcome.NODATA, Outcome.NXDOMAIN) and soa is not None:
+        # RFC 2308: a negative answer is cached for min(SOA TTL, SOA minimum).
+        ttl = min([soa[0], soa[1].minimum, *chain.ttls])
+    final_name = normalize_name(chain.links[-1] if chain.links else qname)
+    error = chain.problem or _reason(outcome, rcode_text, final_name, asked.rdtype)
+    return Observation(
+        server_name=asked.server_name,
+        server=asked.server,
+        qname=asked.qname,
+        rdtype=asked.rdtype,
+        outcome=outcome,
+        rcode=rcode_text,
+        answers=answers,
+        raw_answers=raw,
+        ttl=ttl,
+        cname_chain=tuple(normalize_name(link) for link in chain.links),
+        latency_ms=reply.latency_ms,
+        observed_at=datetime.now(UTC),
+        error=error,
+        truncated_retry=reply.over_tcp,
+        authoritative_answer=bool(message.flags & dns.flags.AA),
+        soa_serial=None if soa is None else int(soa[1].serial),
+        answers_capped=capped,
+    )
+
+
+def _no_reply(asked: _Asked, outcome: Outcome, error: str, attempts: int = 1) -> Observation:
+    return Observation(
+        server_name=asked.server_name,
+        server=asked.server,
+        qname=asked.qname,
+        rdtype=asked.rdtype,
+        outcome=outcome,
+        rcode=None,
+        answers=(),
+        raw_answers=(),
+        ttl=None,
+        cname_chain=(),
+        latency_ms=None,
+        observed_at=datetime.now(UTC),
+        error=error,
+        attempts=attempts,
+    )
+
+
+async def query(
+    server: ServerSpec | tuple[str, int],
+    qname: str,
+    rdtype: str,
+    *,
+    timeout: float,
+    server_name: str = "",
+    retries: int = 1,
+    recursion_desired: bool = True,
+) -> Observation:
+    """Ask `server` (an IP and port, never a name) for `qname`/`rdtype`; see the module doc."""
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    retries = max(0, retries)
+    given_qname = _one_line(qname.strip().lower().rstrip(".")) or "."
+    given_rdtype = _one_line(rdtype.strip().upper())
+    try:
+        spec = _as_spec(server)
+    except (TypeError, ValueError) as error:
+        shown = _one_line(str(server))
+        asked = _Asked(server_name or shown, shown, given_qname, given_rdtype)
+        return _no_reply(asked, Outcome.NETWORK_ERROR, _one_line(f"not a server address: {error}"))
+    name_shown = server_name or spec.name or spec.address
+    try:
+        if not qname.strip():
+            raise ValueError("empty name")
+        name = dns.name.from_text(qname.strip())  # relative to the root: absolute, no search list
+        rdtype_value = RdataType.make(rdtype.strip().upper())
+    except (dns.exception.DNSException, ValueError) as error:
+        asked = _Asked(name_shown, spec.address, given_qname, given_rdtype)
+        reason = _one_line(f"cannot ask for {qname!r} {rdtype!r}: {error}")
+        return _no_reply(asked, Outcome.MALFORMED, reason)
+    asked = _Asked(
+        name_shown, spec.address, normalize_name(name), RdataType.to_text(rdtype_value)
+    )
+
+    request = dns.message.make_query(name, rdtype_value, use_edns=0, payload=EDNS_PAYLOAD)
+    if not recursion_desired:
+        request.flags &= ~dns.flags.RD
+    failure: _Failure | None = None
+    attempt = 0
+    for attempt in range(1, retries + 2):
+        try:
+            reply = await _exchange(request, spec, timeout)
+        except _Failure as caught:
+            failure = caught
+            if not caught.retry:
+                break
+            continue
+        observation = _observe_reply(reply, asked, name, rdtype_value)
+        return observation if attempt == 1 else replace(observation, attempts=attempt)
+    assert failure is not None
+    reason = failure.reason
+    if failure.outcome is Outcome.TIMEOUT:
+        reason = f"{reason} within {timeout:g} s"
+    if attempt > 1:
+        reason = f"{reason} ({attempt} attempts)"
+    return _no_reply(asked, failure.outcome, _one_line(reason), attempt)
+
+
+async def query_many(jobs: Sequence[QueryJob], *, limit: int) -> list[Observation]:
+    """Run `jobs` with at most `limit` in flight; results in job order.
+
+    Each job keeps its own timeout, so a dead server costs only its own job's time (and, when
+    more jobs than `limit` wait, the slot it holds meanwhile).
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: QueryJob) -> Observation:
+        async with gate:
+            return await query(
+                job.server,
+                job.qname,
+                job.rdtype,
+                timeout=job.timeout,
+                server_name=job.server_name,
+                retries=job.retries,
+                recursion_desired=job.recursion_desired,
+            )
+
+    return list(await asyncio.gather(*(run(job) for job in jobs)))

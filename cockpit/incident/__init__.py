@@ -1,0 +1,1 @@
+"""The incident: append-only log, phases and metrics, export."""

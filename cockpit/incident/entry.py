@@ -1,0 +1,205 @@
+"""One incident-log entry, its JSON line form, and timestamps.
+
+A log file is JSON Lines: one object per line, in seq order:
+
+    {"seq": 7, "ts": "2026-11-27T14:02:03.456Z", "author": "alice",
+     "origin": {"host": "ops1", "tty": "/dev/pts/3", "ssh_client": "10.1.2.3"},
+     "kind": "decision", "text": "Fail over to secondary", "data": {"why": "...", ...}}
+
+Data conventions shared by writers and the export:
+- phase:      data.phase (one of PHASES), data.at (RFC 3339, when it happened)
+- correction: data.phase, data.at (the new time), data.previous_at, data.corrects_seq
+- decision:   data.why, data.approver (optional), data.target_region (optional, a failover),
+              data.previous_region (optional: the region that was active before)
+- any kind:   data.tags (list of str; "lesson" feeds the lessons section), data.at (when the
+              noted thing happened, if not at ts)
+- system:     data.event (e.g. "torn_line_recovered" with data.line and data.bytes)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+KINDS: tuple[str, ...] = ("note", "decision", "phase", "check", "probe", "system", "correction")
+"""Entry kinds this version writes. Readers keep entries of other kinds, with a warning."""
+
+PHASES: tuple[str, ...] = (
+    "impact",
+    "detected",
+    "declared",
+    "routed",
+    "restored",
+    "verified",
+    "closed",
+)
+"""Incident phases in their natural order."""
+
+LESSON_TAG = "lesson"
+TORN_LINE_EVENT = "torn_line_recovered"
+
+MAX_ENTRY_BYTES = 256 * 1024
+"""The largest line a writer appends (the JSON line, UTF-8, newline included)."""
+MAX_LINE_BYTES = 4 * 1024 * 1024
+"""The largest line a reader parses; longer lines are reported and not parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One accepted entry of an incident log."""
+
+    seq: int
+    ts: datetime
+    """When the entry was written, UTC (aware)."""
+    author: str
+    origin: Mapping[str, str]
+    kind: str
+    text: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0
+    """1-based line number in the file it was read from (0 when not read from a file)."""
+
+    def to_json_line(self) -> bytes:
+        """The exact bytes appended to the file, newline included."""
+        record = {
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "author": self.author,
+            "origin": dict(self.origin),
+            "kind": self.kind,
+            "text": self.text,
+            "data": dict(self.data),
+        }
+        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
+            "utf-8", "surrogatepass"
+        )
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        raw = self.data.get("tags")
+        if isinstance(raw, list):
+            return tuple(t for t in raw if isinstance(t, str))
+        return ()
+
+
+Severity = Literal["warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogProblem:
+    """Something a reader noticed in a log file. Never silently dropped."""
+
+    severity: Severity
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{self.severity}: {where}{self.message}"
+
+
+def format_ts(moment: datetime) -> str:
+    """RFC 3339, UTC, milliseconds, `Z`: 2026-11-27T14:02:03.456Z."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse an RFC 3339 time with an offset (or `Z`) into an aware UTC datetime.
+
+    Raises ValueError for anything else, including times without an offset.
+    """
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError("not an RFC 3339 time")
+    candidate = text.strip()
+    if candidate[-1:] in ("z", "Z"):
+        candidate = candidate[:-1] + "+00:00"
+    candidate = candidate.replace(" ", "T", 1) if "T" not in candidate.upper() else candidate
+    moment = datetime.fromisoformat(candidate)
+    if moment.tzinfo is None:
+        raise ValueError("an RFC 3339 time needs an offset such as Z or +02:00")
+    return moment.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogProblem]]:
+    """Parse one line (without its newline) into an Entry.
+
+    Returns (entry, problems). A line that is not a valid entry gives (None, [error]).
+    Invalid UTF-8 and unknown kinds are warnings: the entry is still returned.
+    """
+    problems: list[LogProblem] = []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        problems.append(LogProblem("warning", "invalid UTF-8 bytes, shown as U+FFFD", line_no))
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested"
+        problems.append(LogProblem("error", f"damaged line, not JSON ({reason})", line_no))
+        return None, problems
+    if not isinstance(record, dict):
+        problems.append(LogProblem("error", "damaged line: not a JSON object", line_no))
+        return None, problems
+    shape_error = _shape_error(record)
+    if shape_error:
+        problems.append(LogProblem("error", f"damaged line: {shape_error}", line_no))
+        return None, problems
+    try:
+        ts = parse_ts(record["ts"])
+    except ValueError:
+        problems.append(
+            LogProblem(
+                "error",
+                f"damaged line: 'ts' is not an RFC 3339 time: {record['ts']!r:.60}",
+                line_no,
+            )
+        )
+        return None, problems
+    origin = record.get("origin")
+    if isinstance(origin, str):
+        origin = {"host": origin}
+    elif not isinstance(origin, dict):
+        origin = {}
+    origin = {str(k): str(v) for k, v in origin.items() if isinstance(v, (str, int, float))}
+    kind = record["kind"]
+    if kind not in KINDS:
+        problems.append(
+            LogProblem(
+                "warning",
+                f"unknown kind {kind!r:.40} (written by a newer cockpit?): kept as it is",
+                line_no,
+            )
+        )
+    entry = Entry(
+        seq=record["seq"],
+        ts=ts,
+        author=record["author"],
+        origin=origin,
+        kind=kind,
+        text=record["text"],
+        data=record["data"],
+        line=line_no,
+    )
+    return entry, problems
+
+
+def _shape_error(record: dict[str, Any]) -> str:
+    seq = record.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return "'seq' must be a positive integer"
+    for key in ("ts", "author", "kind", "text"):
+        if not isinstance(record.get(key), str):
+            return f"{key!r} must be a string"
+    if not isinstance(record.get("data", {}), dict):
+        return "'data' must be an object"
+    record.setdefault("data", {})
+    return ""

@@ -1,0 +1,439 @@
+"""The incident log: one append-only JSON Lines file per incident, safe for several writers.
+
+An append (IncidentLog.append):
+
+    check   kind, text, author, origin and data (JSON, no NaN); the line fits MAX_ENTRY_BYTES
+    lock    flock(LOCK_EX) on the sidecar `<log>.lock`, never on the log itself
+    find    the last valid entry, reading backwards from the end in growing chunks; skipped
+            when the file is exactly as this object's own last append left it
+    mend    what follows the last valid entry was left by a writer killed mid-line (or, if a
+            mending write was cut too, more than one line): it is terminated with "\\n" if
+            needed and named by one `system` entry, data = {"event": TORN_LINE_EVENT, "line":
+            the fragment just above, "bytes": its size, "earlier": [{"line", "bytes"}, ...] only
+            when there are several}; its bytes stay, and its seq, never acknowledged, is reused
+    write   the whole line(s) in one os.write (looping on short writes), then fsync; seq and ts
+            are assigned here, under the lock, and ts never goes back
+    undo    if a write or fsync fails, ftruncate back to the size before: nothing acknowledged
+
+Files are created 0600, missing directories 0700, one level at a time; new files and
+directories are fsynced together with the directory that holds them.
+Failures are IncidentLogError (append failures are its subclass LogWriteError), never OSError.
+Reading and following live in log_read.py and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import json
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import IncidentLogError, LogWriteError
+from cockpit.incident.entry import (
+    MAX_ENTRY_BYTES,
+    MAX_LINE_BYTES,
+    TORN_LINE_EVENT,
+    Entry,
+    entry_from_line,
+    utc_now,
+)
+from cockpit.incident.log_read import (
+    CHUNK_BYTES,
+    LogFollower,
+    ReadResult,
+    error_reason,
+    follow,
+    read_log,
+)
+from cockpit.incident.origin import current_origin
+
+__all__ = ["IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+_FIRST_SCAN_WINDOW = 16 * 1024
+_MAX_EARLIER_FRAGMENTS = 1000
+"""A recovery entry names at most this many fragments before the last one."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Fragment:
+    offset: int
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Tail:
+    """What an append needs to know about the end of the file."""
+
+    size: int
+    last_seq: int
+    last_ts: datetime | None
+    fragments: tuple[_Fragment, ...] = ()
+    """Lines after the last valid entry (left by interrupted writes), in file order."""
+    terminated: bool = True
+    """The file is empty or ends with a newline."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OwnAppend:
+    """The file as this object's last append left it."""
+
+    device: int
+    inode: int
+    size: int
+    last_seq: int
+    last_ts: datetime
+
+
+class IncidentLog:
+    """One incident's log file. Appends are durable and safe across processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.name:
+            raise IncidentLogError("an incident log must be a file path", path=self.path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._own_append: _OwnAppend | None = None
+
+    def __repr__(self) -> str:
+        return f"IncidentLog({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def read(self) -> ReadResult:
+        return read_log(self.path)
+
+    def append(
+        self,
+        kind: str,
+        text: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        author: str,
+        origin: Mapping[str, str] | None = None,
+    ) -> Entry:
+        """Append one entry and return it as written (with its seq and ts).
+
+        When this returns, the line is on disk (fsynced). Raises LogWriteError, and leaves
+        the file as it was, when the entry is refused or cannot be written.
+        """
+        draft = Entry(
+            seq=1,
+            ts=utc_now(),
+            author=_checked_str("author", author),
+            origin=_checked_origin(current_origin() if origin is None else origin),
+            kind=_checked_str("kind", kind),
+            text=_checked_text(text),
+            data=_checked_data(data),
+        )
+        self._check_size(draft)
+        log_fd = self._open_log()
+        try:
+            lock_fd = self._lock()
+            try:
+                return self._append_locked(log_fd, draft)
+            finally:
+                _unlock(lock_fd)
+        finally:
+            os.close(log_fd)
+
+    def _append_locked(self, fd: int, draft: Entry) -> Entry:
+        try:
+            info = os.fstat(fd)
+            own = self._own_append
+            now = (info.st_dev, info.st_ino, info.st_size)
+            if own is not None and (own.device, own.inode, own.size) == now:
+                tail = _Tail(own.size, own.last_seq, own.last_ts)
+            else:
+                tail = _scan_tail(fd, info.st_size)
+        except OSError as exc:
+            raise self._error("cannot read the end of the incident log", exc) from exc
+        self._own_append = None
+        ts = _to_milliseconds(utc_now())
+        if tail.last_ts is not None and ts < tail.last_ts:
+            ts = tail.last_ts  # the clock stepped back: keep ts in seq order
+        seq = tail.last_seq + 1
+        payload = [] if tail.terminated else [b"\n"]
+        if tail.fragments:
+            try:
+                recovery = _recovery_entry(fd, tail.fragments, seq, ts, draft)
+            except OSError as exc:
+                raise self._error("cannot read the incident log", exc) from exc
+            payload.append(recovery.to_json_line())
+            seq += 1
+        entry = dataclasses.replace(draft, seq=seq, ts=ts)
+        line = entry.to_json_line()
+        self._check_size(entry, line)
+        payload.append(line)
+        written = b"".join(payload)
+        self._write_durably(fd, written, tail.size)
+        self._own_append = _OwnAppend(info.st_dev, info.st_ino, tail.size + len(written), seq, ts)
+        return entry
+
+    def _check_size(self, entry: Entry, line: bytes | None = None) -> None:
+        size = len(entry.to_json_line() if line is None else line)
+        if size > MAX_ENTRY_BYTES:
+            raise LogWriteError(
+                f"entry refused: it is {size} bytes as a line, larger than the "
+                f"{MAX_ENTRY_BYTES}-byte limit; nothing was written",
+                path=self.path,
+            )
+
+    def _write_durably(self, fd: int, payload: bytes, size_before: int) -> None:
+        """Write all of `payload` and fsync; on failure cut the file back to `size_before`."""
+        view = memoryview(payload)
+        written = 0
+        try:
+            while written < len(payload):
+                count = os.write(fd, view[written:])
+                if count <= 0:
+                    raise OSError(errno.EIO, "the write made no progress")
+                written += count
+            os.fsync(fd)
+        except OSError as exc:
+            undo = _cut_back(fd, size_before)
+            raise LogWriteError(
+                f"could not write the entry ({error_reason(exc)}); {undo}", path=self.path
+            ) from exc
+        finally:
+            view.release()
+
+    def _open_log(self) -> int:
+        flags = os.O_RDWR | os.O_APPEND
+        try:
+            try:
+                fd = _open_or_create(self.path, flags)
+            except FileNotFoundError:
+                _make_directories(self.path.parent)
+                fd = _open_or_create(self.path, flags)
+        except OSError as exc:
+            raise self._error("cannot open the incident log", exc) from exc
+        try:
+            is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError as exc:
+            os.close(fd)
+            raise self._error("cannot open the incident log", exc) from exc
+        if not is_regular:
+            os.close(fd)
+            raise LogWriteError("cannot open the incident log: not a regular file", path=self.path)
+        return fd
+
+    def _lock(self) -> int:
+        try:
+            lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
+        except OSError as exc:
+            raise self._error(f"cannot open the lock file {self.lock_path}", exc) from exc
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            os.close(lock_fd)
+            raise self._error(f"cannot lock {self.lock_path}", exc) from exc
+        return lock_fd
+
+    def _error(self, what: str, exc: OSError) -> LogWriteError:
+        return LogWriteError(f"{what}: {error_reason(exc)}; nothing was written", path=self.path)
+
+
+def _checked_str(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise LogWriteError(f"entry refused: {name} must be a non-empty string, not {value!r:.60}")
+    return value
+
+
+def _checked_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise LogWriteError(f"entry refused: text must be a string, not {type(text).__name__}")
+    return text
+
+
+def _checked_origin(origin: object) -> dict[str, str]:
+    if not isinstance(origin, Mapping):
+        raise LogWriteError(f"entry refused: origin must be a mapping, not {type(origin).__name__}")
+    for key, value in origin.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise LogWriteError(f"entry refused: origin {key!r:.40} must map a string to a string")
+    return dict(origin)
+
+
+def _checked_data(data: object) -> dict[str, Any]:
+    """A deep, plain-JSON copy of `data`: what a reader will see, and safe from later changes."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise LogWriteError(f"entry refused: data must be a mapping, not {type(data).__name__}")
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise LogWriteError(f"entry refused: data is not JSON-serialisable ({exc})") from exc
+    return copied
+
+
+def _to_milliseconds(moment: datetime) -> datetime:
+    """The ts as it will read back: the line keeps milliseconds."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _recovery_entry(
+    fd: int, fragments: tuple[_Fragment, ...], seq: int, ts: datetime, draft: Entry
+) -> Entry:
+    first_line = _count_newlines(fd, fragments[0].offset) + 1
+    numbered = [(first_line + index, fragment.size) for index, fragment in enumerate(fragments)]
+    last_line, last_size = numbered[-1]
+    data: dict[str, Any] = {"event": TORN_LINE_EVENT, "line": last_line, "bytes": last_size}
+    if len(numbered) == 1:
+        text = (
+            f"an interrupted write left an incomplete line {last_line} ({last_size} bytes); "
+            "it is kept as it is"
+        )
+    else:
+        total = sum(size for _, size in numbered)
+        earlier = numbered[:-1][-_MAX_EARLIER_FRAGMENTS:]
+        data["earlier"] = [{"line": line, "bytes": size} for line, size in earlier]
+        text = (
+            f"interrupted writes left {len(numbered)} incomplete lines ({first_line} to "
+            f"{last_line}, {total} bytes); they are kept as they are"
+        )
+    return dataclasses.replace(draft, seq=seq, ts=ts, kind="system", text=text, data=data)
+
+
+def _scan_tail(fd: int, size: int) -> _Tail:
+    """Find the last valid entry by reading backwards; what follows it are fragments."""
+    if size == 0:
+        return _Tail(0, 0, None)
+    lines = _lines_backward(fd, size)
+    tail_offset, tail_size, _ = next(lines)
+    fragments = [_Fragment(tail_offset, tail_size)] if tail_size else []
+    for offset, line_size, raw in lines:
+        if raw:
+            entry, _ = entry_from_line(raw, 0)
+            if entry is not None:
+                fragments.reverse()
+                return _Tail(size, entry.seq, entry.ts, tuple(fragments), tail_size == 0)
+        fragments.append(_Fragment(offset, line_size))
+    fragments.reverse()
+    return _Tail(size, 0, None, tuple(fragments), tail_size == 0)
+
+
+def _lines_backward(fd: int, end: int) -> Iterator[tuple[int, int, bytes | None]]:
+    """The lines of bytes [0, end), last first, as (offset, size, bytes without the newline).
+
+    The first item is what follows the last newline (size 0 when the file ends with one).
+    The window doubles from 16 KiB up to CHUNK_BYTES, so the usual append reads one small
+    chunk. A line longer than a chunk is measured first, then read with one pread; bytes is
+    None for a line longer than MAX_LINE_BYTES, which is never read.
+    """
+    line_end = end
+    position = end
+    window = _FIRST_SCAN_WINDOW
+    while position > 0:
+        start = max(0, position - window)
+        window = min(window * 2, CHUNK_BYTES)
+        chunk = os.pread(fd, position - start, start)
+        if len(chunk) != position - start:
+            raise OSError(errno.EIO, "the file changed size while it was locked")
+        right = len(chunk)
+        while (newline := chunk.rfind(b"\n", 0, right)) >= 0:
+            offset = start + newline + 1
+            if line_end <= position:
+                raw: bytes | None = chunk[newline + 1 : line_end - start]
+            else:
+                raw = _read_line(fd, offset, line_end - offset)
+            yield offset, line_end - offset, raw
+            line_end = start + newline
+            right = newline
+        position = start
+    yield 0, line_end, _read_line(fd, 0, line_end)
+
+
+def _read_line(fd: int, offset: int, size: int) -> bytes | None:
+    if size > MAX_LINE_BYTES:
+        return None
+    data = os.pread(fd, size, offset)
+    if len(data) != size:
+        raise OSError(errno.EIO, "the file changed size while it was locked")
+    return data
+
+
+def _count_newlines(fd: int, end: int) -> int:
+    count = 0
+    offset = 0
+    while offset < end:
+        chunk = os.pread(fd, min(CHUNK_BYTES, end - offset), offset)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        offset += len(chunk)
+    return count
+
+
+def _open_or_create(path: Path, flags: int) -> int:
+    """Open `path`, creating it 0600 (and fsyncing it and its directory) when it is new."""
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    except FileExistsError:
+        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
+        os.fsync(fd)
+        _fsync_directory(path.parent)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _make_directories(directory: Path) -> None:
+    """Create the missing directories, 0700, one level at a time, each made durable."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for new_directory in reversed(missing):
+        try:
+            os.mkdir(new_directory, DIRECTORY_MODE)
+        except FileExistsError:
+            continue  # another writer made it first
+        os.chmod(new_directory, DIRECTORY_MODE)
+        _fsync_directory(new_directory.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _unlock(lock_fd: int) -> None:
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_UN)
+    finally:
+        os.close(lock_fd)
+
+
+def _cut_back(fd: int, size_before: int) -> str:
+    """Remove a failed, unacknowledged write; say what became of the file."""
+    try:
+        os.ftruncate(fd, size_before)
+        os.fsync(fd)
+    except OSError as exc:
+        return (
+            f"its partial line could not be removed ({error_reason(exc)}); the next append will "
+            "mark it as an interrupted write"
+        )
+    return "the file is as it was before"

@@ -1,0 +1,567 @@
+"""A real DNS lab on loopback: nsd as the authoritative, several unbound as caching resolvers.
+
+    with DnsLab(workdir, {"example.test": zone_text("example.test", 1, 3, ["www A 127.0.0.80"])}):
+        lab.resolvers        # [("lab-r1", "127.0.53.11", 40123), ...]
+        lab.authoritative    # ("127.0.0.1", 40111)
+        lab.set_zone("example.test", new_text); lab.reload()
+        lab.flush(1); lab.freeze(2); lab.thaw(2)
+
+Every address is in 127.0.0.0/8 and every port is picked by the OS, so a lab never reaches the
+internet and never collides with other servers. Each unbound has a stub-zone for every lab zone
+pointing at nsd and refuses every other name (`local-zone: "." refuse`). The settings follow
+/work/shared/lab-notes.md; the comments below say why the less obvious ones are there.
+
+In a test module, add `pytest_plugins = ["tests.lab.dnslab"]` and use the `dns_lab` (per test)
+or `dns_lab_module` (per module) fixture:
+each is a factory `make(zones, resolver_count=4, stubs=None)` that starts the lab and stops it.
+Where nsd or unbound is missing the fixture skips, except under CI=true where it fails.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.zone
+import pytest
+
+RESOLVER_NET = "127.0.53."
+"""Resolvers listen on 127.0.53.11, .12, ...: a corner of loopback other labs leave alone."""
+FIRST_RESOLVER_HOST = 11
+AUTHORITATIVE_IP = "127.0.0.1"
+START_TIMEOUT = 5.0
+SERVER_PROGRAMS = ("nsd", "nsd-control", "unbound", "unbound-control")
+_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+Address = tuple[str, int]
+
+
+class LabError(RuntimeError):
+    """A lab server did not start, reload or answer; the message carries its log tail."""
+
+
+def missing_programs() -> list[str]:
+    return [name for name in SERVER_PROGRAMS if shutil.which(name, path=_SEARCH_PATH) is None]
+
+
+def require_dns_servers() -> None:
+    """Skip the test when nsd/unbound are missing; fail instead under CI, where they must run."""
+    missing = missing_programs()
+    if not missing:
+        return
+    reason = (
+        f"the DNS lab needs {', '.join(missing)} (Debian packages nsd and unbound, listed in "
+        "tests/debian-packages.txt; tests/run installs them as root)"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _program(name: str) -> str:
+    path = shutil.which(name, path=_SEARCH_PATH)
+    if path is None:
+        raise LabError(f"{name} is not installed")
+    return path
+
+
+def free_port(ip: str = AUTHORITATIVE_IP) -> int:
+    """A port free for both UDP and TCP on `ip`, chosen by the OS (closed again on return)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((ip, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((ip, port))
+                except OSError:
+                    continue
+                return port
+    raise LabError(f"no free UDP+TCP port on {ip}")
+
+
+def zone_text(
+    origin: str,
+    serial: int,
+    ttl: int,
+    records: Sequence[str],
+    *,
+    negative_ttl: int = 2,
+    soa_ttl: int | None = None,
+) -> str:
+    """A complete zone: SOA (minimum = `negative_ttl`), NS ns1 with glue 127.0.0.1, `records`.
+
+    Records are zone-file lines relative to the origin, e.g. "www 60 A 127.0.0.80" or "@ MX 10 mx".
+    The SOA's own TTL is `soa_ttl` (default `ttl`); a negative answer lives min(SOA TTL, minimum).
+    """
+    origin = origin.rstrip(".") + "."
+    soa_ttl = ttl if soa_ttl is None else soa_ttl
+    lines = [
+        f"$ORIGIN {origin}",
+        f"$TTL {ttl}",
+        f"@ {soa_ttl} IN SOA ns1.{origin} hostmaster.{origin} "
+        f"{serial} 3600 600 86400 {negative_ttl}",
+        f"@ IN NS ns1.{origin}",
+        f"ns1 IN A {AUTHORITATIVE_IP}",
+        *records,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def ask(address: Address, qname: str, rdtype: str, timeout: float = 1.0) -> dns.message.Message:
+    """One plain UDP question (RD set), for the lab's own checks and simple tests."""
+    query = dns.message.make_query(qname, rdtype)
+    return dns.query.udp(query, address[0], timeout=timeout, port=address[1])
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel kills this server if pytest itself dies (Linux only)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _pids_running(marker: str) -> list[int]:
+    """Processes whose command line mentions `marker` (forked nsd children keep their argv)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+class ServerProcess:
+    """One foreground server, started from `config` (which makes its command line unique)."""
+
+    def __init__(self, name: str, argv: list[str], config: Path, logs: Sequence[Path]):
+        self.name = name
+        self.config = config
+        self.logs = tuple(logs)
+        with open(self.logs[0], "ab") as output:
+            self.popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        parts = []
+        for path in self.logs:
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            parts.append(f"--- {path} ---\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    def wait_until_answering(
+        self, address: Address, qname: str, rdtype: str
+    ) -> dns.message.Message:
+        deadline = time.monotonic() + START_TIMEOUT
+        last_error = "no reply"
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise LabError(
+                    f"{self.name} exited with status {self.popen.returncode} during start\n"
+                    + self.log_tail()
+                )
+            try:
+                return ask(address, qname, rdtype, timeout=0.05)
+            except (dns.exception.DNSException, OSError) as error:
+                last_error = f"{type(error).__name__}: {error}"
+                time.sleep(0.02)
+        raise LabError(
+            f"{self.name} on {address[0]}@{address[1]} did not answer within "
+            f"{START_TIMEOUT:.0f} s ({last_error})\n{self.log_tail()}"
+        )
+
+    def control(self, argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        if done.returncode != 0:
+            raise LabError(
+                f"{' '.join(argv[3:])} on {self.name} failed ({done.returncode}): "
+                f"{done.stdout.strip()} {done.stderr.strip()}\n{self.log_tail()}"
+            )
+        return done.stdout
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            self.popen.send_signal(signum)
+
+    def stop(self) -> None:
+        if self.running():
+            self.popen.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=3)
+        for pid in _pids_running(str(self.config)):  # children that outlived their parent
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _control_section(control_socket: Path) -> str:
+    # A unix control socket needs no TLS keys.
+    return f'remote-control:\n    control-enable: yes\n    control-interface: "{control_socket}"\n'
+
+
+def _soa_serial(name: str, text: str) -> int | None:
+    try:
+        zone = dns.zone.from_text(text, origin=name + ".", relativize=False, check_origin=False)
+        soa = zone.get_rdataset(name + ".", "SOA")
+    except dns.exception.DNSException:
+        return None
+    return None if soa is None else int(soa[0].serial)
+
+
+class Authoritative:
+    """One nsd serving `zones` from zone files under `workdir`, on 127.0.0.1@<free port>."""
+
+    def __init__(self, workdir: Path, zones: Mapping[str, str], control_dir: Path, label: str):
+        self.workdir = workdir
+        self.label = label
+        self.zones = {name.rstrip(".").lower(): text for name, text in zones.items()}
+        self.address: Address = (AUTHORITATIVE_IP, free_port(AUTHORITATIVE_IP))
+        self.conf = workdir / "nsd.conf"
+        self.control_socket = control_dir / f"{label}.ctl"
+        self.process: ServerProcess | None = None
+        self._mtime_ns: dict[str, int] = {}
+
+    def _write_zone(self, name: str, text: str) -> None:
+        path = self.workdir / f"{name}.zone"
+        path.write_text(text)
+        # nsd reloads a zone only when its file's mtime changed: make every write count.
+        mtime_ns = max(time.time_ns(), self._mtime_ns.get(name, 0) + 1_000_000_000)
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        self._mtime_ns[name] = mtime_ns
+
+    def launch(self) -> None:
+        d = self.workdir
+        (d / "xfr").mkdir(parents=True, exist_ok=True)
+        zone_sections = ""
+        for name, text in self.zones.items():
+            self._write_zone(name, text)
+            zone_sections += f'zone:\n    name: "{name}."\n    zonefile: "{name}.zone"\n'
+        ip, port = self.address
+        self.conf.write_text(
+            f"server:\n    ip-address: {ip}@{port}\n    port: {port}\n"
+            '    username: ""\n    chroot: ""\n    database: ""\n'
+            f'    zonesdir: "{d}"\n    zonelistfile: "{d}/zone.list"\n'
+            f'    xfrdfile: "{d}/xfrd.state"\n    xfrdir: "{d}/xfr"\n'
+            f'    pidfile: "{d}/nsd.pid"\n    logfile: "{d}/nsd.log"\n'
+            "    server-count: 1\n    verbosity: 1\n"
+            # Debian turns on response rate limiting, which drops answers in a fast test.
+            "    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n"
+            + _control_section(self.control_socket)
+            + zone_sections
+        )
+        argv = [_program("nsd"), "-d", "-c", str(self.conf)]
+        self.process = ServerProcess(self.label, argv, self.conf, [d / "nsd.out", d / "nsd.log"])
+
+    def wait_until_serving(self) -> None:
+        """Until nsd answers, then check that it loaded every zone (a bad zone is SERVFAIL)."""
+        assert self.process is not None, "wait_until_serving() before launch()"
+        self.process.wait_until_answering(self.address, next(iter(self.zones), "."), "SOA")
+        for name in self.zones:  # nsd loads every zone before it answers: no need to wait long
+            self._wait_for_serial(name, _soa_serial(name, self.zones[name]), within=1.0)
+
+    def set_zone(self, name: str, text: str) -> None:
+        """Write a new zone file for a zone this server was started with; reload() serves it."""
+        name = name.rstrip(".").lower()
+        if name not in self.zones:
+            raise LabError(f"{self.label} does not serve {name}; zones: {sorted(self.zones)}")
+        self.zones[name] = text
+        self._write_zone(name, text)
+
+    def reload(self, zone: str | None = None) -> None:
+        """`nsd-control reload` (one zone or all), then wait until each new SOA serial is served."""
+        assert self.process is not None, "reload() before start"
+        names = list(self.zones) if zone is None else [zone.rstrip(".").lower()]
+        for name in names:
+            self.process.control([_program("nsd-control"), "-c", str(self.conf), "reload", name])
+        for name in names:
+            self._wait_for_serial(name, _soa_serial(name, self.zones[name]), within=2.0)
+
+    def _wait_for_serial(self, name: str, expected: int | None, within: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + within
+        served: object = "nothing"
+        while time.monotonic() < deadline:
+            try:
+                reply = ask(self.address, name + ".", "SOA", timeout=0.2)
+                if reply.rcode() == dns.rcode.NOERROR and reply.answer:
+                    served = reply.answer[0][0].serial
+                    if expected is None or served == expected:
+                        return
+                else:
+                    served = dns.rcode.to_text(reply.rcode())
+            except (dns.exception.DNSException, OSError) as error:
+                served = error
+            time.sleep(0.01)
+        wanted = "an SOA" if expected is None else f"SOA serial {expected}"
+        raise LabError(
+            f"{self.label} serves {name} SOA {served!r}, not {wanted}: a zone file error?\n"
+            + self.process.log_tail()
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class Resolver:
+    """One unbound on its own loopback address with a stub-zone per lab zone."""
+
+    def __init__(self, name: str, ip: str, workdir: Path, control_dir: Path):
+        self.name = name
+        self.address: Address = (ip, free_port(ip))
+        self.workdir = workdir
+        self.conf = workdir / "unbound.conf"
+        self.control_socket = control_dir / f"{name}.ctl"
+        self.process: ServerProcess | None = None
+
+    def launch(self, stubs: Mapping[str, Address]) -> None:
+        d = self.workdir
+        d.mkdir(parents=True, exist_ok=True)
+        zone_lines = stub_sections = ""
+        for zone, (stub_ip, stub_port) in stubs.items():
+            zone = zone.rstrip(".").lower()
+            # unbound has built-in local zones (test., 127.in-addr.arpa., RFC 1918 reverses):
+            # a transparent local-zone lets the stub answer for a lab zone under them.
+            zone_lines += f'    local-zone: "{zone}." transparent\n'
+            zone_lines += f'    domain-insecure: "{zone}."\n'
+            stub_sections += f'stub-zone:\n    name: "{zone}."\n'
+            stub_sections += f"    stub-addr: {stub_ip}@{stub_port}\n"
+        ip, port = self.address
+        self.conf.write_text(
+            f"server:\n    interface: {ip}\n    port: {port}\n"
+            "    access-control: 127.0.0.0/8 allow\n"
+            '    username: ""\n    chroot: ""\n'
+            f'    directory: "{d}"\n    pidfile: "{d}/unbound.pid"\n'
+            f'    logfile: "{d}/unbound.log"\n    use-syslog: no\n'
+            "    verbosity: 1\n    num-threads: 1\n    do-daemonize: no\n"
+            '    module-config: "iterator"\n'
+            f"    do-not-query-localhost: no\n    outgoing-interface: {AUTHORITATIVE_IP}\n"
+            # Without this a second copy binds the same address and the kernel splits queries.
+            "    so-reuseport: no\n"
+            # With Debian's defaults a dead authoritative means no reply at all for 30 s;
+            # with these, SERVFAIL in about 2 s.
+            "    discard-timeout: 0\n    infra-cache-max-rtt: 1000\n"
+            "    qname-minimisation: no\n    prefetch: no\n"
+            '    local-zone: "." refuse\n'
+            + zone_lines
+            + _control_section(self.control_socket)
+            + stub_sections
+        )
+        argv = [_program("unbound"), "-d", "-c", str(self.conf)]
+        logs = [d / "unbound.out", d / "unbound.log"]
+        self.process = ServerProcess(f"unbound {self.name}", argv, self.conf, logs)
+
+    def wait_until_serving(self) -> None:
+        assert self.process is not None, "wait_until_serving() before launch()"
+        # "." is refused at once and caches nothing, so probing does not warm the cache.
+        self.process.wait_until_answering(self.address, ".", "NS")
+
+    def control(self, *args: str) -> str:
+        assert self.process is not None, "control() before start"
+        return self.process.control([_program("unbound-control"), "-c", str(self.conf), *args])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+class DnsLab:
+    """nsd plus `resolver_count` unbound resolvers on loopback; a context manager.
+
+    `stubs` adds a stub-zone to every resolver for a zone served elsewhere, for instance
+    `{"dead.test": ("127.0.0.1", free_port())}` for an authoritative that is down.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        zones: Mapping[str, str],
+        resolver_count: int = 4,
+        *,
+        stubs: Mapping[str, Address] | None = None,
+    ):
+        if not 0 <= resolver_count <= 40:
+            raise ValueError("resolver_count must be between 0 and 40")
+        self.workdir = Path(workdir)
+        # Unix socket paths must stay under ~100 bytes; pytest's tmp_path can be longer.
+        self._control_dir = Path(tempfile.mkdtemp(prefix="dnslab-"))
+        self.primary = Authoritative(self.workdir / "nsd", zones, self._control_dir, "nsd")
+        self.extra_authoritatives: list[Authoritative] = []
+        self._stubs = dict(stubs or {})
+        self._resolvers = [
+            Resolver(
+                f"lab-r{index + 1}",
+                f"{RESOLVER_NET}{FIRST_RESOLVER_HOST + index}",
+                self.workdir / f"unbound{index + 1}",
+                self._control_dir,
+            )
+            for index in range(resolver_count)
+        ]
+        self._started = False
+
+    def __enter__(self) -> DnsLab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Launch every server at once, then wait for each (about 0.2 s in all)."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            self.primary.launch()
+            stubs = {name: self.primary.address for name in self.primary.zones}
+            stubs.update(self._stubs)
+            for resolver in self._resolvers:
+                resolver.launch(stubs)
+            self.primary.wait_until_serving()
+            for resolver in self._resolvers:
+                resolver.wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def resolvers(self) -> list[tuple[str, str, int]]:
+        """(name, ip, port) of each resolver, in index order."""
+        return [(r.name, *r.address) for r in self._resolvers]
+
+    @property
+    def authoritative(self) -> Address:
+        return self.primary.address
+
+    def resolver_address(self, index: int) -> Address:
+        return self._resolvers[index].address
+
+    def resolver_log(self, index: int) -> str:
+        process = self._resolvers[index].process
+        return "" if process is None else process.log_tail(40)
+
+    def set_zone(self, name: str, text: str) -> None:
+        self.primary.set_zone(name, text)
+
+    def reload(self, zone: str | None = None) -> None:
+        self.primary.reload(zone)
+
+    def flush(self, resolver_index: int) -> None:
+        """Make one resolver truly fresh: no cached records or negative answers, no server RTTs."""
+        resolver = self._resolvers[resolver_index]
+        resolver.control("flush_zone", ".")
+        resolver.control("flush_negative")
+        resolver.control("flush_infra", "all")
+        resolver.control("flush_requestlist")
+
+    def _process(self, resolver_index: int) -> ServerProcess:
+        process = self._resolvers[resolver_index].process
+        assert process is not None, "the lab is not started"
+        return process
+
+    def freeze(self, resolver_index: int) -> None:
+        """SIGSTOP: the resolver stops answering (queries wait in its socket buffer)."""
+        self._process(resolver_index).signal(signal.SIGSTOP)
+
+    def thaw(self, resolver_index: int) -> None:
+        self._process(resolver_index).signal(signal.SIGCONT)
+
+    def add_authoritative(self, zones: Mapping[str, str]) -> Authoritative:
+        """Start another, independent nsd (own port and zone files) and return it.
+
+        Resolvers keep their stubs; `point_resolver` sends one of them to it.
+        """
+        label = f"nsd{len(self.extra_authoritatives) + 2}"
+        server = Authoritative(self.workdir / label, zones, self._control_dir, label)
+        self.extra_authoritatives.append(server)
+        server.launch()
+        server.wait_until_serving()
+        return server
+
+    def point_resolver(self, resolver_index: int, zone: str, address: Address) -> None:
+        """Replace one resolver's stub for `zone` with `address` (unbound-control), and flush."""
+        resolver = self._resolvers[resolver_index]
+        zone = zone.rstrip(".").lower() + "."
+        resolver.control("stub_remove", zone)
+        resolver.control("stub_add", zone, f"{address[0]}@{address[1]}")
+        self.flush(resolver_index)
+
+    def stop(self) -> None:
+        """Stop every server this lab started, thawing frozen ones first. Safe to call twice."""
+        servers: list[Resolver | Authoritative] = [*self._resolvers, *self.extra_authoritatives]
+        for server in [*servers, self.primary]:
+            try:
+                server.stop()
+            except (OSError, subprocess.SubprocessError):
+                pass
+        shutil.rmtree(self._control_dir, ignore_errors=True)
+
+
+LabFactory = Callable[..., DnsLab]
+
+
+def _lab_factory(workdir: Path) -> Iterator[LabFactory]:
+    labs: list[DnsLab] = []
+
+    def make(
+        zones: Mapping[str, str],
+        resolver_count: int = 4,
+        *,
+        stubs: Mapping[str, Address] | None = None,
+    ) -> DnsLab:
+        require_dns_servers()
+        lab = DnsLab(workdir / f"lab{len(labs)}", zones, resolver_count, stubs=stubs)
+        labs.append(lab)
+        lab.start()
+        return lab
+
+    try:
+        yield make
+    finally:
+        for lab in labs:
+            lab.stop()
+
+
+@pytest.fixture
+def dns_lab(tmp_path: Path) -> Iterator[LabFactory]:
+    """Factory for labs that live for one test: `lab = dns_lab(zones, resolver_count=3)`."""
+    yield from _lab_factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def dns_lab_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Factory for labs shared by a module's tests (cheaper; mind the shared caches)."""
+    yield from _lab_factory(tmp_path_factory.mktemp("dnslab"))

@@ -1,0 +1,350 @@
+"""The Markdown export keeps its structure whatever the log contains.
+
+Every field a person or a probe can fill is set to hostile text: Markdown and HTML syntax,
+links in every form, line breaks of every kind, terminal escape sequences, bidi overrides,
+NUL and lone surrogates. The export is parsed with markdown-it-py (GFM-like with linkify,
+and plain CommonMark) and must keep exactly its own headings, tables, list and fence, with
+the hostile text showing literally in the cell it belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.rules_block.table import escapedSplit
+from markdown_it.token import Token
+
+from cockpit.incident.entry import KINDS, LESSON_TAG, TORN_LINE_EVENT, Entry, LogProblem, format_ts
+from cockpit.incident.export_json import render_json
+from cockpit.incident.export_md import render_markdown
+from cockpit.incident.phases import effective_phases
+from cockpit.safe_text import clean
+
+HOSTILE: tuple[str, ...] = (
+    "a | b || c |",
+    "| leading pipe",
+    "\\|escaped pipe\\\\|",
+    "line one\nline two",
+    "crlf\r\nnext",
+    "cr\rnext",
+    "ls\u2028next\u2029para",
+    "nel\x85next",
+    "<b>bold</b> <div>block</div>",
+    "<script>alert(1)</script>",
+    "<!-- comment",
+    "<img src=x onerror=alert(1)>",
+    "&lt;script&gt; &amp; &#60; &#x3C;",
+    "[a](http://evil)",
+    "![i](http://evil/x.png)",
+    "[a]: http://evil",
+    "[x][ref]\n\n[ref]: http://evil",
+    "<http://evil>",
+    "http://evil.example/path?q=1",
+    "www.evil.example",
+    "evil@example.com",
+    "mailto:evil@example.com",
+    "//localhost/x",
+    "```js\nalert(1)\n```",
+    "~~~\ncode",
+    "# heading",
+    "> quote",
+    "- item",
+    "+ item",
+    "* item",
+    "1. item",
+    "    indented code",
+    "---",
+    "===",
+    "|---|---|",
+    "trailing backslash\\",
+    "*emph* _u_ **strong** ~~strike~~ `code`",
+    "\x1b[2J\x1b[H cleared",
+    "\x1b]0;pwned title\x07",
+    "\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\",
+    "\x1b]52;c;ZWNobyBwd25lZA==\x07",
+    "\x9b31m C1 CSI",
+    "abc\u202edcba\u202c",
+    "\u2066isolate\u2069",
+    "nul\x00byte",
+    "lone \ud800 surrogate \udfff",
+    "zero\u200bwidth \ufeffbom",
+    "<?php ?> <![CDATA[x]]>",
+    "$x^2$ {attr} :emoji: @user",
+    "",
+    "   ",
+)
+HEADINGS = [
+    "Summary",
+    "Metrics",
+    "Phases",
+    "Phase chart",
+    "Timeline",
+    "Decisions",
+    "Checklist results",
+    "Probe evidence",
+    "Lessons learned and runbook edits",
+    "Log integrity",
+]
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+FORBIDDEN_TOKENS = {"html_block", "html_inline", "link_open", "image", "code_block", "hr"}
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
+def shown(text: str) -> str:
+    """What a hostile string must look like once rendered: cleaned, one line, trimmed."""
+    return clean(text).strip()
+
+
+@dataclass
+class HostileLog:
+    entries: list[Entry] = field(default_factory=list)
+    notes: list[tuple[int, str]] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    probes: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    torn: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, text: str, author: str, data: dict[str, Any]) -> None:
+        seq = len(self.entries) + 1
+        self.entries.append(
+            Entry(seq, T0 + timedelta(seconds=seq), author, {}, kind, text, data, seq)
+        )
+
+
+def build_log() -> HostileLog:
+    log = HostileLog()
+    title = "\n".join(HOSTILE)
+    log.add("system", "opened", "system", {"event": "opened", "title": title})
+    log.add("phase", HOSTILE[9], HOSTILE[0], {"phase": "impact", "at": format_ts(T0)})
+    log.add("phase", HOSTILE[13], HOSTILE[37], {"phase": "detected", "at": format_ts(T0)})
+    log.add("handoff", "", "x", {"role": "commander", "holder": HOSTILE[40]})
+    log.add("phase", "", "x", {"phase": "verified", "at": "0001-01-01T00:00:00+01:00"})
+    log.add("correction", "", "x", {"phase": "verified", "at": "9999-12-31T23:59:59-01:00"})
+    for hostile in HOSTILE:
+        log.notes.append((len(log.entries), hostile))
+        log.add("note", hostile, hostile, {})
+        log.decisions.append(hostile)
+        log.add(
+            "decision",
+            hostile,
+            hostile,
+            {
+                "why": hostile,
+                "approver": hostile,
+                "target_region": hostile,
+                "previous_region": hostile,
+            },
+        )
+        log.checks.append(hostile)
+        data = {"step": hostile, "title": hostile, "result": hostile, "reason": hostile}
+        log.add("check", "", hostile, data)
+        log.probes.append(hostile)
+        log.add("probe", hostile, hostile, {"status": hostile, "evidence": hostile})
+        log.lessons.append(hostile)
+        log.add("note", hostile, hostile, {"tags": [LESSON_TAG, hostile]})
+        log.torn.append(hostile)
+        log.add("system", "torn", "writer", {"event": TORN_LINE_EVENT, "line": hostile, "bytes": 3})
+        log.add(hostile, hostile, hostile, {"at": hostile})
+    return log
+
+
+LOG = build_log()
+PROBLEMS = [LogProblem("error", hostile, line) for line, hostile in enumerate(HOSTILE, 1)]
+OUTPUT = render_markdown(LOG.entries, PROBLEMS, name="hostile")
+RENDERERS = {"gfm-like": MarkdownIt("gfm-like"), "commonmark": MarkdownIt("commonmark")}
+
+
+def walk(tokens: list[Token]) -> Iterator[Token]:
+    for token in tokens:
+        yield token
+        if token.children:
+            yield from walk(token.children)
+
+
+def plain(inline: Token) -> str:
+    kinds = {child.type for child in inline.children or []}
+    assert kinds <= {"text"}, kinds
+    return "".join(child.content for child in inline.children or [])
+
+
+@dataclass
+class Table:
+    section: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def parse_tables(tokens: list[Token]) -> list[Table]:
+    tables: list[Table] = []
+    section = ""
+    row: list[str] | None = None
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag == "h2":
+            section = tokens[index + 1].content
+        elif token.type == "table_open":
+            tables.append(Table(section, [], []))
+        elif token.type == "tr_open":
+            row = []
+        elif token.type in ("th_open", "td_open"):
+            assert row is not None
+            row.append(plain(tokens[index + 1]))
+        elif token.type == "tr_close":
+            assert row is not None
+            if tables[-1].header:
+                tables[-1].rows.append(row)
+            else:
+                tables[-1].header = row
+    return tables
+
+
+def tables_in(section: str) -> list[Table]:
+    return [t for t in parse_tables(RENDERERS["gfm-like"].parse(OUTPUT)) if t.section == section]
+
+
+@pytest.mark.parametrize("renderer_name", list(RENDERERS))
+def test_headings_are_exactly_ours(renderer_name: str) -> None:
+    tokens = RENDERERS[renderer_name].parse(OUTPUT)
+    headings = [
+        (token.tag, tokens[index + 1].content)
+        for index, token in enumerate(tokens)
+        if token.type == "heading_open"
+    ]
+    title = plain(next(t for i, t in enumerate(tokens) if i and tokens[i - 1].tag == "h1"))
+    assert title == f"Incident timeline: {shown(chr(10).join(HOSTILE))}"
+    assert [tag for tag, _ in headings] == ["h1"] + ["h2"] * len(HEADINGS)
+    assert [content for _, content in headings[1:]] == HEADINGS
+
+
+@pytest.mark.parametrize("renderer_name", list(RENDERERS))
+def test_no_html_links_images_or_stray_blocks(renderer_name: str) -> None:
+    tokens = RENDERERS[renderer_name].parse(OUTPUT)
+    found = Counter(token.type for token in walk(tokens))
+    assert not FORBIDDEN_TOKENS & set(found), found
+    fences = [token for token in tokens if token.type == "fence"]
+    assert [fence.info for fence in fences] == ["mermaid"]
+    for token in walk(tokens):
+        if token.type in ("s_open", "em_open", "strong_open", "code_inline", "blockquote_open"):
+            pytest.fail(f"{token.type} in export")
+    lists = [token for token in tokens if token.type in ("bullet_list_open", "ordered_list_open")]
+    assert [token.type for token in lists] == ["bullet_list_open"]
+    items = [token for token in tokens if token.type == "list_item_open"]
+    assert len(items) == len(LOG.lessons)
+
+
+def test_raw_output_has_no_terminal_or_bidi_controls() -> None:
+    OUTPUT.encode("utf-8")
+    for char in OUTPUT:
+        code = ord(char)
+        assert char == "\n" or code >= 0x20, hex(code)
+        assert not 0x7F <= code <= 0x9F, hex(code)
+        assert not 0xD800 <= code <= 0xDFFF, hex(code)
+        assert char not in BIDI_CONTROLS + "\u2028\u2029\u200b\ufeff"
+
+
+def test_every_table_line_keeps_its_column_count() -> None:
+    """Checked on the raw lines too: markdown-it pads or cuts rows, which would hide a split."""
+    columns: int | None = None
+    for line in OUTPUT.split("\n"):
+        if not line.startswith("|"):
+            columns = None
+            continue
+        assert line.endswith(" |") or line.endswith("---|"), line
+        cells = escapedSplit(line[1:-1])
+        if columns is None:
+            columns = len(cells)
+        assert len(cells) == columns, line
+
+
+def expected_table_shapes() -> list[tuple[str, int, int]]:
+    unknown_kinds = {e.kind for e in LOG.entries if e.kind not in KINDS}
+    return [
+        ("Summary", 2, 7),
+        ("Metrics", 3, 5),
+        ("Phases", 4, 7),
+        ("Timeline", 5, len(LOG.entries)),
+        ("Decisions", 5, len(LOG.decisions)),
+        ("Checklist results", 6, len(LOG.checks)),
+        ("Probe evidence", 4, len(LOG.probes)),
+        ("Log integrity", 3, len(PROBLEMS) + len(effective_phases(LOG.entries).warnings)),
+        ("Log integrity", 3, len(LOG.torn)),
+        ("Log integrity", 2, len(unknown_kinds)),
+    ]
+
+
+def test_each_table_has_the_expected_rows_and_columns() -> None:
+    tables = parse_tables(RENDERERS["gfm-like"].parse(OUTPUT))
+    shapes = [(t.section, len(t.header), len(t.rows)) for t in tables]
+    assert shapes == expected_table_shapes()
+    for table in tables:
+        assert all(len(row) == len(table.header) for row in table.rows)
+
+
+def test_hostile_text_shows_literally_in_its_cells() -> None:
+    (timeline,) = tables_in("Timeline")
+    for index, hostile in LOG.notes:
+        row = timeline.rows[index]
+        assert row[2] == shown(hostile)  # author
+        assert row[4] == shown(hostile)  # text
+    (decisions,) = tables_in("Decisions")
+    for row, hostile in zip(decisions.rows, LOG.decisions, strict=True):
+        assert row[1:] == [shown(hostile)] * 4
+    (checks,) = tables_in("Checklist results")
+    for row, hostile in zip(checks.rows, LOG.checks, strict=True):
+        assert row[1:] == [shown(hostile)] * 5
+    (probes,) = tables_in("Probe evidence")
+    for row, hostile in zip(probes.rows, LOG.probes, strict=True):
+        assert row[1:] == [shown(hostile)] * 3
+    problems, torn, kinds = tables_in("Log integrity")
+    errors = [row for row in problems.rows if row[1] == "error"]
+    for row, problem in zip(errors, PROBLEMS, strict=True):
+        assert row == [str(problem.line), "error", shown(problem.message)]
+    assert len(problems.rows) - len(errors) == 2  # the overflowing phase and correction times
+    for row, hostile in zip(torn.rows, LOG.torn, strict=True):
+        assert row[1] == shown(hostile)
+    assert sorted(row[0] for row in kinds.rows) == sorted(
+        shown(kind) for kind in {e.kind for e in LOG.entries if e.kind not in KINDS}
+    )
+
+
+def test_summary_and_phases_show_hostile_values_literally() -> None:
+    (summary,) = tables_in("Summary")
+    values = {row[0]: row[1] for row in summary.rows}
+    assert values["Commander"] == shown(HOSTILE[40])
+    regions = [hostile for hostile in LOG.decisions if hostile.strip()]
+    assert values["Region after"] == shown(regions[-1])
+    assert values["Region before"] == shown(regions[0])
+    (phases,) = tables_in("Phases")
+    set_by = {row[0]: row[2] for row in phases.rows}
+    assert set_by["impact"] == f"{shown(HOSTILE[0])} (seq 2)"
+    assert set_by["detected"] == f"{shown(HOSTILE[37])} (seq 3)"
+    assert set_by["verified"] == "x (seq 5)"  # its data.at overflows: the entry time is used
+
+
+def test_lessons_are_one_bullet_each_with_literal_text() -> None:
+    tokens = RENDERERS["gfm-like"].parse(OUTPUT)
+    inlines = [
+        tokens[index + 2]
+        for index, token in enumerate(tokens)
+        if token.type == "list_item_open"
+    ]
+    assert len(inlines) == len(LOG.lessons)
+    for inline, hostile in zip(inlines, LOG.lessons, strict=True):
+        text = plain(inline)
+        assert text.endswith(f", {shown(hostile)}: {shown(hostile)}".rstrip())
+
+
+def test_json_export_of_hostile_log_round_trips_and_is_terminal_safe() -> None:
+    rendered = render_json(LOG.entries, PROBLEMS, name="hostile")
+    rendered.encode("utf-8")
+    assert "\x1b" not in rendered and "\x9b" not in rendered and "\u202e" not in rendered
+    document = json.loads(rendered)
+    assert [e["text"] for e in document["entries"]] == [e.text for e in LOG.entries]
+    assert [p["message"] for p in document["problems"]] == list(HOSTILE)
