@@ -79,7 +79,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
     def sendto(self: socket.socket, data: bytes, *args: Any) -> int:
         check(args[-1])
-        return real_sendto(self, data, *args)  # type: ignore[call-overload, no-any-return]
+        return real_sendto(self, data, *args)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "sendto", sendto)
@@ -244,7 +244,7 @@ def test_a_frozen_resolver_times_out_within_two_attempts(lab: DnsLab) -> None:
     assert seen.outcome is Outcome.TIMEOUT and seen.rcode is None
     assert seen.attempts == 2 and seen.latency_ms is None
     assert seen.error is not None and "within 0.4 s (2 attempts)" in seen.error
-    assert 0.8 <= elapsed < 0.8 + 0.3
+    assert 0.8 <= elapsed < 0.8 + 0.4
 
 
 def test_nothing_listening_is_a_network_error_at_once() -> None:
@@ -304,7 +304,7 @@ def test_query_many_is_not_held_up_by_a_frozen_resolver(lab: DnsLab) -> None:
         ("10 mx1.example.test", "20 mx2.example.test"), ("127.0.0.25",), ("127.0.0.25",)
     ]
     assert all(o.outcome is Outcome.TIMEOUT and o.attempts == 2 for o in frozen)
-    assert elapsed < 2 * 0.5 + 0.3, f"the sweep took {elapsed:.2f} s"
+    assert elapsed < 2 * 0.5 + 0.4, f"the sweep took {elapsed:.2f} s"
 
 
 def test_query_many_keeps_job_order_under_a_small_limit(lab: DnsLab) -> None:

@@ -12,7 +12,7 @@ import dns.rcode
 import dns.zone
 import pytest
 
-from tests.lab import dnslab
+from tests.lab import dnslab, pids_running
 from tests.lab.dnslab import DnsLab, LabError, LabFactory, ask, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -60,7 +60,7 @@ def test_staleness_is_real_until_the_ttl_runs_out(dns_lab: LabFactory) -> None:
 
     lab.set_zone(ZONE, _www_zone(2, "127.0.0.81"))
     lab.reload()
-    assert _a_record(lab.authoritative)[0] == "127.0.0.81"
+    assert _a_record(lab.authoritative)[0] == "127.0.0.81", "nsd serves the new zone"
 
     time.sleep(1.1)
     stale_address, stale_ttl = _a_record(resolvers[0])
@@ -71,7 +71,8 @@ def test_staleness_is_real_until_the_ttl_runs_out(dns_lab: LabFactory) -> None:
     assert _a_record(resolvers[1]) == ("127.0.0.81", TTL), "a flushed resolver asks again"
 
     time.sleep(max(0.0, cached_at + TTL + 1.0 - time.monotonic()))
-    assert [_a_record(r)[0] for r in resolvers] == ["127.0.0.81"] * 3
+    after_ttl = [_a_record(r) for r in resolvers]
+    assert [address for address, _ in after_ttl] == ["127.0.0.81"] * 3, after_ttl
 
 
 def test_freeze_makes_a_resolver_time_out_and_thaw_brings_it_back(dns_lab: LabFactory) -> None:
@@ -104,9 +105,9 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     with lab:
         lab.freeze(1)  # stop() must thaw it first, or SIGTERM would wait forever
         lab.reload()  # nsd forks a new server process at every reload
-        assert dnslab._pids_running(str(tmp_path / "lab"))
+        assert pids_running(str(tmp_path / "lab"))
     lab.stop()  # a second stop is harmless
-    assert dnslab._pids_running(str(tmp_path / "lab")) == []
+    assert pids_running(str(tmp_path / "lab")) == []
 
 
 def test_a_broken_zone_fails_the_start_with_the_server_log(tmp_path: Path) -> None:
@@ -116,7 +117,7 @@ def test_a_broken_zone_fails_the_start_with_the_server_log(tmp_path: Path) -> No
     with pytest.raises(LabError, match="a zone file error") as failure:
         lab.start()
     assert "invalid IPv4 address" in str(failure.value)
-    assert dnslab._pids_running(str(tmp_path / "lab")) == []
+    assert pids_running(str(tmp_path / "lab")) == []
 
 
 def test_missing_servers_skip_locally_and_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 KINDS: tuple[str, ...] = ("note", "decision", "phase", "check", "probe", "system", "correction")
@@ -104,7 +104,7 @@ class LogProblem:
 def format_ts(moment: datetime) -> str:
     """RFC 3339, UTC, milliseconds, `Z`: 2026-11-27T14:02:03.456Z."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -114,6 +114,11 @@ def parse_ts(text: str) -> datetime:
     """
     if not isinstance(text, str) or len(text) > 64:
         raise ValueError("not an RFC 3339 time")
+    if len(text) == 24 and text[10] == "T" and text[23] == "Z":
+        # The form this program writes (2026-11-27T14:02:03.456Z): the fast, common case.
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is UTC or moment.utcoffset() == _ZERO:
+            return moment.replace(tzinfo=UTC)
     candidate = text.strip()
     if candidate[-1:] in ("z", "Z"):
         candidate = candidate[:-1] + "+00:00"
@@ -121,11 +126,20 @@ def parse_ts(text: str) -> datetime:
     moment = datetime.fromisoformat(candidate)
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs an offset such as Z or +02:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+_ZERO = timedelta(0)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_decode_json = json.JSONDecoder().decode
 
 
 def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogProblem]]:
@@ -141,7 +155,7 @@ def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogPro
         text = raw.decode("utf-8", "replace")
         problems.append(LogProblem("warning", "invalid UTF-8 bytes, shown as U+FFFD", line_no))
     try:
-        record = json.loads(text)
+        record = _decode_json(text)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested"
         problems.append(LogProblem("error", f"damaged line, not JSON ({reason})", line_no))
@@ -164,12 +178,7 @@ def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogPro
             )
         )
         return None, problems
-    origin = record.get("origin")
-    if isinstance(origin, str):
-        origin = {"host": origin}
-    elif not isinstance(origin, dict):
-        origin = {}
-    origin = {str(k): str(v) for k, v in origin.items() if isinstance(v, (str, int, float))}
+    origin = _origin(record.get("origin"))
     kind = record["kind"]
     if kind not in KINDS:
         problems.append(
@@ -192,14 +201,24 @@ def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogPro
     return entry, problems
 
 
+def _origin(raw: Any) -> dict[str, str]:
+    if isinstance(raw, dict):
+        if all(type(value) is str for value in raw.values()):
+            return raw
+        return {str(k): str(v) for k, v in raw.items() if isinstance(v, str | int | float)}
+    if isinstance(raw, str):
+        return {"host": raw}
+    return {}
+
+
 def _shape_error(record: dict[str, Any]) -> str:
     seq = record.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+    if type(seq) is not int or seq < 1:  # bool is an int subclass: type() keeps it out
         return "'seq' must be a positive integer"
     for key in ("ts", "author", "kind", "text"):
-        if not isinstance(record.get(key), str):
+        if type(record.get(key)) is not str:
             return f"{key!r} must be a string"
-    if not isinstance(record.get("data", {}), dict):
+    data = record.setdefault("data", {})
+    if type(data) is not dict:
         return "'data' must be an object"
-    record.setdefault("data", {})
     return ""

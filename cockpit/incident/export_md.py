@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -329,23 +329,23 @@ def _entry_text(entry: Entry) -> str:
     return combined.strip()
 
 
-def _timeline(entries: Sequence[Entry], impact: datetime | None) -> list[str]:
-    lines = ["## Timeline", ""]
+def _timeline(entries: Sequence[Entry], impact: datetime | None) -> Iterator[str]:
+    """The timeline rows, produced one at a time: a long log is never held twice as text."""
+    yield "## Timeline"
+    yield ""
     if not entries:
-        lines.append(NONE_RECORDED)
-        return lines
+        yield NONE_RECORDED
+        return
     author_cell = _memo(md_cell)
     kind_cell = _memo(md_cell)
     offset: Callable[[datetime], str] = (lambda _: "") if impact is None else _offset_from(impact)
-    lines.extend(_table(["UTC time", "T+", "Author", "Kind", "Text"], []))
-    append = lines.append
+    yield from _table(["UTC time", "T+", "Author", "Kind", "Text"], [])
     for entry in entries:
         ts = entry.ts
-        append(
+        yield (
             f"| {format_utc(ts)} | {offset(ts)} | {author_cell(entry.author)} "
             f"| {kind_cell(entry.kind)} | {_entry_text(entry)} |"
         )
-    return lines
 
 
 def _section(title: str, header: Sequence[str], rows: list[list[str]]) -> list[str]:
@@ -453,38 +453,36 @@ def _integrity(
 
 def markdown_lines(
     entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
-) -> list[str]:
-    """The lines of the post-incident timeline, without line ends."""
+) -> Iterator[str]:
+    """The lines of the post-incident timeline, without line ends, produced lazily."""
     ordered = sorted(entries, key=lambda e: e.seq)
     analysis = analyse(ordered, name=name)
     impact = analysis.timeline.at("impact")
     title = md_inline(analysis.summary.title)
-    sections: list[list[str]] = [
-        [f"# Incident timeline: {title}".rstrip()],
-        _summary(analysis, len(ordered)),
-        _metrics(analysis),
-        _phases(analysis),
-        _chart(analysis),
-        _timeline(ordered, impact),
-        _decisions(ordered),
-        _checks(ordered),
-        _probes(ordered),
-        _lessons(ordered),
-        _integrity(ordered, problems, analysis),
+    sections: list[Callable[[], Iterable[str]]] = [
+        lambda: [f"# Incident timeline: {title}".rstrip()],
+        lambda: _summary(analysis, len(ordered)),
+        lambda: _metrics(analysis),
+        lambda: _phases(analysis),
+        lambda: _chart(analysis),
+        lambda: _timeline(ordered, impact),
+        lambda: _decisions(ordered),
+        lambda: _checks(ordered),
+        lambda: _probes(ordered),
+        lambda: _lessons(ordered),
+        lambda: _integrity(ordered, problems, analysis),
     ]
-    lines: list[str] = []
-    for section in sections:
-        if lines:
-            lines.append("")
-        lines.extend(section)
-    return lines
+    for index, section in enumerate(sections):
+        if index:
+            yield ""
+        yield from section()
 
 
 def render_markdown(
     entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
 ) -> str:
     """The post-incident timeline. `name` is the log file's stem (the title fallback)."""
-    lines = markdown_lines(entries, problems, name=name)
+    lines = list(markdown_lines(entries, problems, name=name))
     lines.append("")
     return "\n".join(lines)
 

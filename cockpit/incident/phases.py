@@ -8,6 +8,9 @@ How a phase gets its time (entries are taken in seq order):
 - a later `correction` entry (data.phase, data.at, data.previous_at, data.corrects_seq) or a
   later `phase` entry for the same phase replaces the time: the latest in seq order wins.
   Every setting is kept in `PhaseTime.history`, so an export can say what was corrected.
+- warnings (LogProblem, with the entry's line) and no effect: an unknown phase name, a
+  correction without a valid data.at; warnings only: a correction of a phase that was not
+  set (it sets it), a correction whose corrects_seq is not the entry currently in effect.
 
 Metrics measure from impact: time to detect = detected - impact, and likewise declare
 (declared), route (routed), restore (restored) and verify (verified). Each metric also gives

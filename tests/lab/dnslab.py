@@ -12,18 +12,16 @@ pointing at nsd and refuses every other name (`local-zone: "." refuse`). The set
 /work/shared/lab-notes.md; the comments below say why the less obvious ones are there.
 
 In a test module, add `pytest_plugins = ["tests.lab.dnslab"]` and use the `dns_lab` (per test)
-or `dns_lab_module` (per module) fixture:
-each is a factory `make(zones, resolver_count=4, stubs=None)` that starts the lab and stops it.
+or `dns_lab_module` (per module) fixture: each is a factory `make(zones, resolver_count=4,
+stubs=None)` that starts a lab and stops it after the test (or module), pass or fail.
 Where nsd or unbound is missing the fixture skips, except under CI=true where it fails.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,23 +35,32 @@ import dns.rcode
 import dns.zone
 import pytest
 
+from tests.lab import Address, LabError, ServerProcess, find_program, free_port, pids_running
+
+__all__ = [
+    "Address",
+    "Authoritative",
+    "DnsLab",
+    "LabError",
+    "LabFactory",
+    "Resolver",
+    "ask",
+    "dns_lab",
+    "dns_lab_module",
+    "free_port",
+    "require_dns_servers",
+    "zone_text",
+]
+
 RESOLVER_NET = "127.0.53."
 """Resolvers listen on 127.0.53.11, .12, ...: a corner of loopback other labs leave alone."""
 FIRST_RESOLVER_HOST = 11
 AUTHORITATIVE_IP = "127.0.0.1"
-START_TIMEOUT = 5.0
 SERVER_PROGRAMS = ("nsd", "nsd-control", "unbound", "unbound-control")
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-
-Address = tuple[str, int]
-
-
-class LabError(RuntimeError):
-    """A lab server did not start, reload or answer; the message carries its log tail."""
 
 
 def missing_programs() -> list[str]:
-    return [name for name in SERVER_PROGRAMS if shutil.which(name, path=_SEARCH_PATH) is None]
+    return [name for name in SERVER_PROGRAMS if find_program(name) is None]
 
 
 def require_dns_servers() -> None:
@@ -71,25 +78,10 @@ def require_dns_servers() -> None:
 
 
 def _program(name: str) -> str:
-    path = shutil.which(name, path=_SEARCH_PATH)
+    path = find_program(name)
     if path is None:
         raise LabError(f"{name} is not installed")
     return path
-
-
-def free_port(ip: str = AUTHORITATIVE_IP) -> int:
-    """A port free for both UDP and TCP on `ip`, chosen by the OS (closed again on return)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((ip, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((ip, port))
-                except OSError:
-                    continue
-                return port
-    raise LabError(f"no free UDP+TCP port on {ip}")
 
 
 def zone_text(
@@ -126,105 +118,14 @@ def ask(address: Address, qname: str, rdtype: str, timeout: float = 1.0) -> dns.
     return dns.query.udp(query, address[0], timeout=timeout, port=address[1])
 
 
-def _die_with_parent() -> None:
-    """In the child: the kernel kills this server if pytest itself dies (Linux only)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _probe(address: Address, qname: str, rdtype: str) -> Callable[[], dns.message.Message]:
+    def probe() -> dns.message.Message:
+        try:
+            return ask(address, qname, rdtype, timeout=0.05)
+        except dns.exception.DNSException as error:
+            raise LabError(str(error)) from None
 
-
-def _pids_running(marker: str) -> list[int]:
-    """Processes whose command line mentions `marker` (forked nsd children keep their argv)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if marker.encode() in cmdline:
-                found.append(int(entry.name))
-    return found
-
-
-class ServerProcess:
-    """One foreground server, started from `config` (which makes its command line unique)."""
-
-    def __init__(self, name: str, argv: list[str], config: Path, logs: Sequence[Path]):
-        self.name = name
-        self.config = config
-        self.logs = tuple(logs)
-        with open(self.logs[0], "ab") as output:
-            self.popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 15) -> str:
-        parts = []
-        for path in self.logs:
-            try:
-                text = path.read_text(errors="replace")
-            except OSError:
-                continue
-            parts.append(f"--- {path} ---\n" + "\n".join(text.splitlines()[-lines:]))
-        return "\n".join(parts)
-
-    def wait_until_answering(
-        self, address: Address, qname: str, rdtype: str
-    ) -> dns.message.Message:
-        deadline = time.monotonic() + START_TIMEOUT
-        last_error = "no reply"
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise LabError(
-                    f"{self.name} exited with status {self.popen.returncode} during start\n"
-                    + self.log_tail()
-                )
-            try:
-                return ask(address, qname, rdtype, timeout=0.05)
-            except (dns.exception.DNSException, OSError) as error:
-                last_error = f"{type(error).__name__}: {error}"
-                time.sleep(0.02)
-        raise LabError(
-            f"{self.name} on {address[0]}@{address[1]} did not answer within "
-            f"{START_TIMEOUT:.0f} s ({last_error})\n{self.log_tail()}"
-        )
-
-    def control(self, argv: list[str]) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        if done.returncode != 0:
-            raise LabError(
-                f"{' '.join(argv[3:])} on {self.name} failed ({done.returncode}): "
-                f"{done.stdout.strip()} {done.stderr.strip()}\n{self.log_tail()}"
-            )
-        return done.stdout
-
-    def signal(self, signum: int) -> None:
-        if self.running():
-            self.popen.send_signal(signum)
-
-    def stop(self) -> None:
-        if self.running():
-            self.popen.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=3)
-        for pid in _pids_running(str(self.config)):  # children that outlived their parent
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    return probe
 
 
 def _control_section(control_socket: Path) -> str:
@@ -288,9 +189,10 @@ class Authoritative:
     def wait_until_serving(self) -> None:
         """Until nsd answers, then check that it loaded every zone (a bad zone is SERVFAIL)."""
         assert self.process is not None, "wait_until_serving() before launch()"
-        self.process.wait_until_answering(self.address, next(iter(self.zones), "."), "SOA")
+        probe = _probe(self.address, next(iter(self.zones), "."), "SOA")
+        self.process.wait_until(probe, f"answering on {self.address[0]}@{self.address[1]}")
         for name in self.zones:  # nsd loads every zone before it answers: no need to wait long
-            self._wait_for_serial(name, _soa_serial(name, self.zones[name]), within=1.0)
+            self._wait_for_serial(name, _soa_serial(name, self.zones[name]), within=0.3)
 
     def set_zone(self, name: str, text: str) -> None:
         """Write a new zone file for a zone this server was started with; reload() serves it."""
@@ -304,31 +206,46 @@ class Authoritative:
         """`nsd-control reload` (one zone or all), then wait until each new SOA serial is served."""
         assert self.process is not None, "reload() before start"
         names = list(self.zones) if zone is None else [zone.rstrip(".").lower()]
+        old_servers = self._server_pids()
         for name in names:
-            self.process.control([_program("nsd-control"), "-c", str(self.conf), "reload", name])
+            self._write_zone(name, self.zones[name])  # a new mtime: nsd reloads for certain
+        command = ["reload"] if zone is None else ["reload", names[0]]
+        self.process.control([_program("nsd-control"), "-c", str(self.conf), *command])
         for name in names:
             self._wait_for_serial(name, _soa_serial(name, self.zones[name]), within=2.0)
 
+        # A reload forks new server processes; until the old ones exit they still answer,
+        # with the old zone, from the same socket.
+        def old_servers_gone() -> None:
+            if old_servers & self._server_pids():
+                raise LabError("old server processes still running")
+
+        self.process.wait_until(old_servers_gone, "retiring the servers of the old zone", 2.0)
+
+    def _server_pids(self) -> set[int]:
+        """The nsd processes that answer queries ("nsd: server N"; zombies have no cmdline)."""
+        pids = set()
+        for pid in pids_running(str(self.conf)):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().startswith("nsd: server"):
+                    pids.add(pid)
+            except OSError:
+                continue
+        return pids
+
     def _wait_for_serial(self, name: str, expected: int | None, within: float) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + within
-        served: object = "nothing"
-        while time.monotonic() < deadline:
-            try:
-                reply = ask(self.address, name + ".", "SOA", timeout=0.2)
-                if reply.rcode() == dns.rcode.NOERROR and reply.answer:
-                    served = reply.answer[0][0].serial
-                    if expected is None or served == expected:
-                        return
-                else:
-                    served = dns.rcode.to_text(reply.rcode())
-            except (dns.exception.DNSException, OSError) as error:
-                served = error
-            time.sleep(0.01)
-        wanted = "an SOA" if expected is None else f"SOA serial {expected}"
-        raise LabError(
-            f"{self.label} serves {name} SOA {served!r}, not {wanted}: a zone file error?\n"
-            + self.process.log_tail()
+
+        def serves_expected_serial() -> None:
+            reply = _probe(self.address, name + ".", "SOA")()
+            if reply.rcode() != dns.rcode.NOERROR or not reply.answer:
+                raise LabError(f"SOA query answered {dns.rcode.to_text(reply.rcode())}")
+            served = reply.answer[0][0].serial
+            if expected is not None and served != expected:
+                raise LabError(f"serial {served}, expected {expected}")
+
+        self.process.wait_until(
+            serves_expected_serial, f"serving zone {name} (a zone file error?)", within
         )
 
     def stop(self) -> None:
@@ -387,7 +304,8 @@ class Resolver:
     def wait_until_serving(self) -> None:
         assert self.process is not None, "wait_until_serving() before launch()"
         # "." is refused at once and caches nothing, so probing does not warm the cache.
-        self.process.wait_until_answering(self.address, ".", "NS")
+        probe = _probe(self.address, ".", "NS")
+        self.process.wait_until(probe, f"answering on {self.address[0]}@{self.address[1]}")
 
     def control(self, *args: str) -> str:
         assert self.process is not None, "control() before start"
