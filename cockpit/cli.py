@@ -88,6 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")
     log.add_argument("--title", metavar="TEXT", help="set the incident's title")
 
+    check = commands.add_parser(
+        "check",
+        parents=[config_option],
+        help="run one sweep of the probes; exit 0 ok, 1 warn/unknown, 2 fail, 3 cannot run",
+        description="Run one sweep of every probe and print the findings. Exit status: 0 all"
+        " ok, 1 the worst is warn or unknown, 2 the worst is fail, 3 could not run.",
+    )
+    check.add_argument(
+        "--target",
+        metavar="REGION",
+        help="the region that should be active (else the latest failover decision, else the"
+        " first region)",
+    )
+    check.add_argument(
+        "--incident",
+        metavar="PATH",
+        help="incident log to read the failover decision from (default: the newest log in"
+        " [incident].dir)",
+    )
+    check.add_argument("--only", metavar="AREAS", help="comma-separated: dns,auth,queue")
+    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     export = commands.add_parser(
         "export",
         help="export an incident log as a Markdown timeline or JSON",
@@ -101,7 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        # `cockpit check` follows the monitoring-plugin convention: 3 means "could not run".
+        if stop.code == 2 and _command_word(argv) == "check":
+            return 3
+        raise
     try:
         return _dispatch(parser, args)
     except CockpitError as exc:
@@ -130,12 +158,21 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from cockpit.commands.log_cmd import run_log
 
         return run_log(args)
+    if args.command == "check":
+        from cockpit.commands.check_cmd import run_check
+
+        return run_check(args)
     if args.command == "export":
         from cockpit.commands.export_cmd import run_export
 
         return run_export(args)
     parser.print_help()
     return EXIT_OK
+
+
+def _command_word(argv: Sequence[str] | None) -> str | None:
+    words = sys.argv[1:] if argv is None else list(argv)
+    return next((word for word in words if not word.startswith("-")), None)
 
 
 def report_error(message: str) -> None:

@@ -21,7 +21,8 @@ from cockpit.dns.normalize import (
     normalize_rdata,
     normalize_records,
 )
-from tests.lab.dnslab import DnsLab, LabFactory, free_port, zone_text
+from tests.lab import free_port
+from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
 

@@ -12,8 +12,8 @@ import dns.rcode
 import dns.zone
 import pytest
 
-from tests.lab import dnslab, pids_running
-from tests.lab.dnslab import DnsLab, LabError, LabFactory, ask, zone_text
+from tests.lab import LabError, dnslab, pids_running
+from tests.lab.dnslab import DnsLab, LabFactory, ask, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
 

@@ -37,21 +37,6 @@ import pytest
 
 from tests.lab import Address, LabError, ServerProcess, find_program, free_port, pids_running
 
-__all__ = [
-    "Address",
-    "Authoritative",
-    "DnsLab",
-    "LabError",
-    "LabFactory",
-    "Resolver",
-    "ask",
-    "dns_lab",
-    "dns_lab_module",
-    "free_port",
-    "require_dns_servers",
-    "zone_text",
-]
-
 RESOLVER_NET = "127.0.53."
 """Resolvers listen on 127.0.53.11, .12, ...: a corner of loopback other labs leave alone."""
 FIRST_RESOLVER_HOST = 11

@@ -1,0 +1,50 @@
+"""`cockpit check` as a readable table (Rich). Every value from probes is shown as plain text."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Sequence
+
+from cockpit.model import Finding, Status
+from cockpit.safe_text import clean
+
+STATUS_LABEL = {
+    Status.OK: "✓ ok",
+    Status.WARN: "! warn",
+    Status.FAIL: "✗ fail",
+    Status.UNKNOWN: "? unknown",
+}
+STATUS_STYLE = {
+    Status.OK: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.UNKNOWN: "magenta",
+}
+
+
+def render_findings(findings: Sequence[Finding], *, target: str, target_origin: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=140, highlight=False, emoji=False, markup=False)
+    table = Table(show_lines=False, expand=False)
+    for column in ("status", "area", "check", "subject", "resolver", "region", "summary"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        table.add_row(
+            Text(STATUS_LABEL[finding.status], style=STATUS_STYLE[finding.status]),
+            Text(clean(finding.area)),
+            Text(clean(finding.check)),
+            Text(clean(finding.subject)),
+            Text(clean(finding.resolver or "")),
+            Text(clean(finding.region or "-")),
+            Text(clean(finding.summary)),
+        )
+    console.print(Text(f"target region: {clean(target)} ({clean(target_origin)})"))
+    console.print(table)
+    counts = Counter(finding.status for finding in findings)
+    console.print(Text(", ".join(f"{counts.get(s, 0)} {s.value}" for s in Status)))
+    return buffer.getvalue()
