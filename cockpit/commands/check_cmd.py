@@ -29,10 +29,11 @@ AVAILABLE_AREAS = ("dns",)
 
 def run_check(args: argparse.Namespace) -> int:
     from cockpit.cli import report_error, report_warning, write_stdout
+    from cockpit.commands.common import load_required_config
 
     try:
         areas = _areas(args.only)
-        config = _load_config(args.config)
+        config = load_required_config(args.config)
         target, target_origin = _target_region(args, config)
     except CockpitError as exc:
         report_error(str(exc))
@@ -81,20 +82,6 @@ def _areas(only: str | None) -> tuple[str, ...]:
             f" available: {', '.join(AVAILABLE_AREAS)}"
         )
     return asked
-
-
-def _load_config(explicit: str | None) -> Config:
-    from cockpit.config import (
-        config_search_places,
-        find_config_path,
-        load_config,
-        no_config_found_error,
-    )
-
-    path = find_config_path(explicit)
-    if path is None:
-        raise no_config_found_error()
-    return load_config(path, searched=None if explicit else config_search_places())
 
 
 def _target_region(args: argparse.Namespace, config: Config) -> tuple[str, str]:

@@ -33,6 +33,21 @@ def load_optional_config(explicit: str | None) -> tuple[Config | None, str | Non
         return None, f"ignoring the config {path} (it does not load):\n{exc}"
 
 
+def load_required_config(explicit: str | None) -> Config:
+    """The config the user named or the search found; ConfigError when there is none."""
+    from cockpit.config import (
+        config_search_places,
+        find_config_path,
+        load_config,
+        no_config_found_error,
+    )
+
+    path = find_config_path(explicit)
+    if path is None:
+        raise no_config_found_error()
+    return load_config(path, searched=None if explicit else config_search_places())
+
+
 def resolve_author(
     typed: str | None, config: Config | None, env: Mapping[str, str] | None = None
 ) -> str:

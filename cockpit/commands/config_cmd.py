@@ -10,23 +10,15 @@ if TYPE_CHECKING:
 
 def run_config_check(explicit: str | None) -> int:
     from cockpit.cli import report_warning, write_stdout
-    from cockpit.config import (
-        config_search_places,
-        find_config_path,
-        load_config,
-        no_config_found_error,
-    )
+    from cockpit.commands.common import load_required_config
 
-    path = find_config_path(explicit)
-    if path is None:
-        raise no_config_found_error()
-    config = load_config(path, searched=None if explicit else config_search_places())
+    config = load_required_config(explicit)
     for warning in _missing_files(config):
         report_warning(warning)
     queue_count = sum(len(region.queues) for region in config.regions)
     resolver_origin = "built-in" if config.dns.resolvers_are_builtin else "configured"
     write_stdout(
-        f"ok: {path}: domain {config.domain.name}, {len(config.regions)} regions,"
+        f"ok: {config.source}: domain {config.domain.name}, {len(config.regions)} regions,"
         f" {queue_count} queue sources, {len(config.dns.resolvers)} {resolver_origin} resolvers\n"
     )
     return 0

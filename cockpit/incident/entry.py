@@ -135,6 +135,17 @@ def parse_ts(text: str) -> datetime:
 _ZERO = timedelta(0)
 
 
+def data_time(data: Mapping[str, Any] | Any, key: str) -> datetime | None:
+    """data[key] as a UTC time when it is a valid RFC 3339 string, else None."""
+    raw = data.get(key) if hasattr(data, "get") else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_ts(raw)
+    except ValueError:
+        return None
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

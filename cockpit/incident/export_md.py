@@ -29,7 +29,7 @@ from cockpit.incident.entry import (
     TORN_LINE_EVENT,
     Entry,
     LogProblem,
-    parse_ts,
+    data_time,
 )
 from cockpit.incident.phases import IncidentAnalysis, Metric, PhaseTime, analyse
 from cockpit.safe_text import clean, md_cell, md_inline
@@ -111,19 +111,9 @@ def _plain(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _data_time(data: Any, key: str) -> datetime | None:
-    raw = data.get(key)
-    if not isinstance(raw, str):
-        return None
-    try:
-        return parse_ts(raw)
-    except (ValueError, OverflowError):  # OverflowError: a year-1 or year-9999 time with an offset
-        return None
-
-
 def _shown_time(data: Any, key: str) -> str:
     """Markdown: data[key] in our UTC format when it is a valid time, else escaped (or "?")."""
-    moment = _data_time(data, key)
+    moment = data_time(data, key)
     if moment is not None:
         return format_utc(moment)
     return md_inline(_plain(data.get(key))) or "?"
@@ -287,7 +277,7 @@ def _entry_text(entry: Entry) -> str:
     parts: list[str] = []
     if kind == "phase":
         phase = md_inline(_plain(data.get("phase")))
-        if _data_time(data, "at") is None:
+        if data_time(data, "at") is None:
             parts.append(f"{phase} at {format_utc(entry.ts)} (entry time: no valid time given)")
         else:
             parts.append(f"{phase} at {_shown_time(data, 'at')}")
@@ -316,7 +306,7 @@ def _entry_text(entry: Entry) -> str:
         parts.append(f"status: {md_inline(_plain(data.get('status')))}")
     combined = "; ".join(parts)
     if kind not in ("phase", "correction") and "at" in data:
-        at = _data_time(data, "at")
+        at = data_time(data, "at")
         if at is None:
             combined += f" (at {md_inline(_plain(data.get('at'))) or '?'})"
         elif at.date() == entry.ts.astimezone(UTC).date():

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from cockpit.incident.entry import PHASES, Entry, LogProblem, format_ts, parse_ts
+from cockpit.incident.entry import PHASES, Entry, LogProblem, data_time, format_ts
 
 __all__ = [
     "METRICS",
@@ -175,16 +175,6 @@ def _data_str(data: Any, key: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _data_time(data: Any, key: str) -> datetime | None:
-    raw = data.get(key) if hasattr(data, "get") else None
-    if not isinstance(raw, str):
-        return None
-    try:
-        return parse_ts(raw)
-    except (ValueError, OverflowError):  # OverflowError: a year-1 or year-9999 time with an offset
-        return None
-
-
 def _warning(entry: Entry, message: str) -> LogProblem:
     return LogProblem("warning", f"seq {entry.seq}: {message}", entry.line or None)
 
@@ -200,7 +190,7 @@ def effective_phases(entries: Sequence[Entry]) -> PhaseTimeline:
                 _warning(entry, f"{entry.kind} entry names no known phase ({phase!r:.40}): ignored")
             )
             continue
-        at = _data_time(entry.data, "at")
+        at = data_time(entry.data, "at")
         if entry.kind == "phase":
             if at is None:
                 warnings.append(

@@ -1,0 +1,372 @@
+"""Judge one resolver's answer: which region it sends people to, or whether it is still stale.
+
+Two ways, chosen by WatchedName.judge:
+- BY_REGION (MX, webmail A/AAAA, autodiscover CNAME/SRV): every target of the answer is looked up
+  in `targets_by_region`. All targets in one region -> REGION; targets of several regions and no
+  region shared by all -> MIXED (a split brain for that resolver); any target of no configured
+  region -> UNEXPECTED (a typo or a hijack).
+- BY_AUTHORITATIVE (TXT, TLSA, PTR, extra records): the answer is compared with what the
+  authoritative servers serve now (`authoritative_view`): the same -> CURRENT, different ->
+  STALE. With no authoritative view there is nothing to compare with: FAILED, with that reason.
+
+Either way NXDOMAIN/NODATA -> MISSING (the reason says which), and a resolver that could not tell
+(TIMEOUT, NETWORK_ERROR, SERVFAIL, REFUSED, MALFORMED, OTHER_RCODE) -> FAILED with its reason.
+
+A TXT name can be shared (SPF at the apex): with `txt_prefix` only the strings starting with it
+(case-insensitively, followed by a space or the end, as RFC 7208 reads "v=spf1") count, and an
+answer with none of them counts as NODATA.
+
+When every target belongs to several regions (a host shared by regions) the verdict is REGION,
+`regions` lists every region shared by all targets and `region` is the first in config order;
+"points at region X" is therefore `verdict is REGION and X in regions`.
+
+Answers are data: escape characters and markup stay verbatim in reasons (cut to one bounded
+line); making them safe to show is the display's job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cockpit.dns.observation import Observation, Outcome, ServerSpec
+from cockpit.dns.sweep_model import SweepResult
+from cockpit.dns.watch import Judge, WatchedName, answer_targets
+
+SUMMARY_CHARS = 120
+"""Longest summary or reason, in characters, "…" included."""
+VALUE_CHARS = 80
+"""Longest single value (a TXT string, a host name) quoted inside a reason."""
+
+USABLE_OUTCOMES = frozenset({Outcome.ANSWER, Outcome.NXDOMAIN, Outcome.NODATA})
+NEGATIVE_OUTCOMES = frozenset({Outcome.NXDOMAIN, Outcome.NODATA})
+
+_LINE_BREAKS = str.maketrans(
+    {
+        "\n": "\\n",
+        "\r": "\\r",
+        "\v": "\\v",
+        "\f": "\\f",
+        "\x1c": "\\x1c",
+        "\x1d": "\\x1d",
+        "\x1e": "\\x1e",
+        "\x85": "\\x85",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+class Verdict(StrEnum):
+    REGION = "region"
+    MIXED = "mixed"
+    UNEXPECTED = "unexpected"
+    MISSING = "missing"
+    CURRENT = "current"
+    """BY_AUTHORITATIVE: the same as what the authoritative servers serve now."""
+    STALE = "stale"
+    """BY_AUTHORITATIVE: differs from it (an old value still cached)."""
+    FAILED = "failed"
+    """The resolver could not tell (or, for BY_AUTHORITATIVE, there is nothing to compare with)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    verdict: Verdict
+    region: str | None
+    """The single region pointed at (REGION), else None."""
+    regions: tuple[str, ...]
+    """REGION: the regions every target belongs to; otherwise every region seen among targets."""
+    unexpected: tuple[str, ...]
+    """Targets of no configured region."""
+    reason: str
+    """One bounded line a commander understands."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoritativeView:
+    answers: tuple[str, ...] | None
+    """The agreed normalised answer set (empty when negative); None when no server answered
+    usably. When servers disagree, the value most servers serve (ties: config order)."""
+    outcome: Outcome | None
+    """The agreed outcome (ANSWER/NXDOMAIN/NODATA) or None."""
+    negative: bool
+    """The authoritative says the name/type does not exist."""
+    disagreements: tuple[str, ...]
+    """One line per server that differs, empty when all agree."""
+    classified: Classified | None
+    """For BY_REGION records: what the authoritative answer points at."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerValue:
+    """What one authoritative server serves for one record."""
+
+    spec: ServerSpec
+    label: str
+    """"authoritative NAME-OR-IP", as findings name it."""
+    observation: Observation | None
+    outcome: Outcome | None
+    """The effective outcome (see `effective_outcome`); None when it could not tell."""
+    answers: tuple[str, ...]
+    """The relevant normalised answers (empty unless ANSWER)."""
+
+
+NO_VIEW = AuthoritativeView(None, None, False, (), None)
+
+
+# --- text helpers shared by propagation, events and findings ---------------------------------
+
+
+def one_line(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """`text` on one line (line breaks shown as escapes) and at most `limit` characters."""
+    text = text.translate(_LINE_BREAKS)
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
+
+
+def quote(value: str) -> str:
+    return f'"{one_line(value, VALUE_CHARS)}"'
+
+
+def quote_values(values: Sequence[str], most: int = 3) -> str:
+    """Quoted values, the first `most` of them, for a reason."""
+    shown = ", ".join(quote(value) for value in values[:most])
+    if len(values) > most:
+        shown += f" and {len(values) - most} more"
+    return shown
+
+
+def bounded_answers(answers: Sequence[str], most: int = 32, chars: int = 512) -> list[str]:
+    """Answers for `data`: at most `most`, each at most `chars` characters (kept verbatim)."""
+    kept = [answer if len(answer) <= chars else answer[: chars - 1] + "…" for answer in answers]
+    if len(kept) > most:
+        kept = kept[:most] + [f"…[{len(kept) - most} more]"]
+    return kept
+
+
+def authoritative_label(spec: ServerSpec) -> str:
+    return f"authoritative {spec.name or spec.ip}"
+
+
+def failure_reason(obs: Observation) -> str:
+    """Why a resolver could not tell, one line, distinct for every failure outcome."""
+    if obs.outcome is Outcome.TIMEOUT:
+        attempts = f"{obs.attempts} attempt" + ("s" if obs.attempts != 1 else "")
+        return one_line(f"timeout after {attempts}")
+    labels = {
+        Outcome.NETWORK_ERROR: "network error",
+        Outcome.SERVFAIL: "SERVFAIL",
+        Outcome.REFUSED: "REFUSED",
+        Outcome.MALFORMED: "malformed reply",
+        Outcome.OTHER_RCODE: f"rcode {obs.rcode or 'unknown'}",
+    }
+    label = labels.get(obs.outcome, str(obs.outcome))
+    error = obs.error or ""
+    if not error:
+        return one_line(label)
+    if label.casefold() in error.casefold():
+        return one_line(error)
+    return one_line(f"{label}: {error}")
+
+
+# --- what counts in an answer ---------------------------------------------------------------
+
+
+def _matches_prefix(text: str, prefix: str) -> bool:
+    head = text[: len(prefix)]
+    if head.casefold() != prefix.casefold():
+        return False
+    return len(text) == len(prefix) or text[len(prefix)] == " "
+
+
+def relevant_answers(watched: WatchedName, obs: Observation) -> tuple[str, ...]:
+    """The answers that count for this check, sorted and unique."""
+    if obs.outcome is not Outcome.ANSWER:
+        return ()
+    answers: Iterable[str] = obs.answers
+    if watched.txt_prefix:
+        answers = (a for a in obs.answers if _matches_prefix(a, watched.txt_prefix))
+    return tuple(sorted(set(answers)))
+
+
+def effective_outcome(watched: WatchedName, obs: Observation) -> Outcome:
+    """The outcome, except that an ANSWER with nothing that counts is NODATA."""
+    if obs.outcome is Outcome.ANSWER and not relevant_answers(watched, obs):
+        return Outcome.NODATA
+    return obs.outcome
+
+
+def _missing_reason(watched: WatchedName, obs: Observation, outcome: Outcome) -> str:
+    name = one_line(obs.qname or watched.name, VALUE_CHARS)
+    if obs.outcome is Outcome.ANSWER and watched.txt_prefix:
+        count = len(obs.answers)
+        return one_line(
+            f"no {watched.txt_prefix} record among {count} TXT record"
+            + ("s" if count != 1 else "")
+            + f" at {name} (NODATA for {watched.check})"
+        )
+    if obs.outcome is Outcome.ANSWER:
+        return one_line(f"empty {watched.rdtype} answer for {name} (NODATA)")
+    if outcome is Outcome.NXDOMAIN:
+        return one_line(f"{name} does not exist (NXDOMAIN)")
+    return one_line(f"{name} exists but has no {watched.rdtype} records (NODATA)")
+
+
+# --- BY_REGION -----------------------------------------------------------------------------
+
+
+def normalise_target(rdtype: str, answer: str) -> str:
+    target = answer_targets(rdtype, answer).strip()
+    if target != ".":
+        target = target.rstrip(".").lower()
+    if rdtype in ("A", "AAAA"):
+        try:
+            target = ipaddress.ip_address(target).compressed
+        except ValueError:
+            pass
+    return target
+
+
+def _region_lookup(watched: WatchedName) -> dict[str, list[str]]:
+    owners: dict[str, list[str]] = {}
+    for region, targets in watched.targets_by_region.items():
+        for target in targets:
+            owners.setdefault(normalise_target(watched.rdtype, target), []).append(region)
+    return owners
+
+
+def classify_targets(
+    watched: WatchedName, answers: Sequence[str], chain: Sequence[str] = ()
+) -> Classified:
+    """REGION, MIXED, UNEXPECTED or MISSING for a BY_REGION answer set."""
+    targets = tuple(dict.fromkeys(normalise_target(watched.rdtype, a) for a in answers))
+    if not targets:
+        return Classified(Verdict.MISSING, None, (), (), f"empty {watched.rdtype} answer")
+    lookup = _region_lookup(watched)
+    order = list(watched.targets_by_region)
+    owners = {target: lookup.get(target, []) for target in targets}
+    unexpected = tuple(t for t in targets if not owners[t])
+    seen = tuple(r for r in order if any(r in owners[t] for t in targets))
+    common = tuple(r for r in order if all(r in owners[t] for t in targets))
+    via = f" via {' -> '.join(one_line(link, VALUE_CHARS) for link in chain)}" if chain else ""
+    if unexpected:
+        reason = f"answers {_listing(targets, owners)}{via}"
+        return Classified(Verdict.UNEXPECTED, None, seen, unexpected, one_line(reason))
+    if common:
+        reason = f"answers {_listing(targets, owners)}{via}"
+        return Classified(Verdict.REGION, common[0], common, (), one_line(reason))
+    reason = f"split answer: {_listing(targets, owners)}{via}"
+    return Classified(Verdict.MIXED, None, seen, (), one_line(reason))
+
+
+def _listing(targets: Sequence[str], owners: dict[str, list[str]]) -> str:
+    def label(target: str) -> str:
+        return "/".join(owners[target]) or "no configured region"
+
+    labels = {label(target) for target in targets}
+    shown = [one_line(t, VALUE_CHARS) for t in targets[:4]]
+    more = f" and {len(targets) - 4} more" if len(targets) > 4 else ""
+    if len(labels) == 1:
+        return f"{', '.join(shown)}{more} ({labels.pop()})"
+    parts = [f"{one_line(t, VALUE_CHARS)} ({label(t)})" for t in targets[:4]]
+    return ", ".join(parts) + more
+
+
+# --- the authoritative side ----------------------------------------------------------------
+
+
+def server_values(sweep: SweepResult, watched: WatchedName) -> tuple[ServerValue, ...]:
+    """What every authoritative server serves for `watched`, in sweep order."""
+    values: list[ServerValue] = []
+    for spec in sweep.authoritative:
+        obs = sweep.authoritative_observations.get((spec.name, watched.key))
+        outcome: Outcome | None = None
+        answers: tuple[str, ...] = ()
+        # Only an authoritative answer (AA set) is the truth; a referral or a cached answer
+        # from a server that is not authoritative for this name says nothing about it.
+        if obs is not None and obs.outcome in USABLE_OUTCOMES and obs.authoritative_answer:
+            outcome = effective_outcome(watched, obs)
+            answers = relevant_answers(watched, obs) if outcome is Outcome.ANSWER else ()
+        values.append(ServerValue(spec, authoritative_label(spec), obs, outcome, answers))
+    return tuple(values)
+
+
+def describe_value(watched: WatchedName, outcome: Outcome, answers: Sequence[str]) -> str:
+    """What a server serves, for a reason: targets with regions, quoted values, or NXDOMAIN."""
+    if outcome in NEGATIVE_OUTCOMES:
+        return f"no {watched.check} record ({outcome.value.upper()})"
+    if watched.judge is Judge.BY_REGION:
+        return classify_targets(watched, answers).reason.removeprefix("answers ")
+    return quote_values(answers)
+
+
+def authoritative_view(sweep: SweepResult, watched: WatchedName) -> AuthoritativeView:
+    if sweep.authoritative_error is not None or not sweep.authoritative:
+        return NO_VIEW
+    usable = [
+        (value.label, value.outcome, value.answers)
+        for value in server_values(sweep, watched)
+        if value.outcome is not None
+    ]
+    if not usable:
+        return NO_VIEW
+    counts: dict[tuple[Outcome, tuple[str, ...]], int] = {}
+    for _, outcome, answers in usable:
+        counts[(outcome, answers)] = counts.get((outcome, answers), 0) + 1
+    # The value most servers serve; on a tie the first seen (sweep order), as max() keeps it.
+    agreed_outcome, agreed_answers = max(counts, key=lambda value: counts[value])
+    agreed_text = describe_value(watched, agreed_outcome, agreed_answers)
+    disagreements = tuple(
+        one_line(
+            f"{label} serves {describe_value(watched, outcome, answers)}"
+            f" while others serve {agreed_text}"
+        )
+        for label, outcome, answers in usable
+        if (outcome, answers) != (agreed_outcome, agreed_answers)
+    )
+    negative = agreed_outcome in NEGATIVE_OUTCOMES
+    classified: Classified | None = None
+    if watched.judge is Judge.BY_REGION:
+        if negative:
+            classified = Classified(
+                Verdict.MISSING, None, (), (), one_line(f"serves {agreed_text}")
+            )
+        else:
+            classified = classify_targets(watched, agreed_answers)
+    return AuthoritativeView(agreed_answers, agreed_outcome, negative, disagreements, classified)
+
+
+# --- one resolver's answer -----------------------------------------------------------------
+
+
+def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) -> Classified:
+    if obs.outcome not in USABLE_OUTCOMES:
+        return Classified(Verdict.FAILED, None, (), (), failure_reason(obs))
+    outcome = effective_outcome(watched, obs)
+    if outcome in NEGATIVE_OUTCOMES:
+        return Classified(Verdict.MISSING, None, (), (), _missing_reason(watched, obs, outcome))
+    answers = relevant_answers(watched, obs)
+    if watched.judge is Judge.BY_REGION:
+        chain = obs.cname_chain if watched.rdtype != "CNAME" else ()
+        return classify_targets(watched, answers, chain)
+    shown = quote_values(answers)
+    if view.outcome is None:
+        reason = f"answers {shown}; no authoritative view to compare with"
+        return Classified(Verdict.FAILED, None, (), (), one_line(reason))
+    if view.negative:
+        reason = f"still answers {shown}; the authoritative servers now serve none"
+        return Classified(Verdict.STALE, None, (), (), one_line(reason))
+    if answers == view.answers:
+        return Classified(Verdict.CURRENT, None, (), (), one_line(f"answers {shown}"))
+    current = quote_values(view.answers or ())
+    reason = f"still answers {shown}; the authoritative servers now serve {current}"
+    return Classified(Verdict.STALE, None, (), (), one_line(reason))
+
+
+def points_at(classified: Classified, region: str) -> bool:
+    """True when the answer sends everyone to `region`."""
+    return classified.verdict is Verdict.REGION and region in classified.regions

@@ -1,0 +1,303 @@
+"""One sweep as Findings (`cockpit check --json`), without I/O.
+
+Order: SOA findings (one per authoritative server, or one "authoritative" unknown finding when
+there is no authoritative view); then per watched record: one finding per authoritative server,
+one per resolver (config order), and the "propagation" finding.
+
+Status rules for an answer (resolver or authoritative server):
+- ok: the target answer (BY_REGION: points at the target region; BY_AUTHORITATIVE: the value the
+  authoritative servers serve now); an absent record that is not required ("not published").
+- warn: another configured region (propagation pending); a split answer (MIXED), with or without
+  the target region: it sends some people to each, which a cache will resolve when it expires;
+  a stale value (BY_AUTHORITATIVE); a cached NXDOMAIN/NODATA while the authoritative serves data;
+  an authoritative server that disagrees with the others; SOA serial skew.
+- fail: targets of no configured region; a required record that is absent (and the authoritative
+  has nothing either, or there is no authoritative view to say otherwise); more than one record
+  with the txt_prefix (two SPF records: receivers return permerror).
+- unknown: the resolver could not tell (timeout, network error, SERVFAIL, REFUSED, malformed, other
+  rcode), was not asked, or a BY_AUTHORITATIVE answer has no authoritative view to compare with.
+
+The propagation finding: ok when every resolver gives the target answer; fail when blocked (the
+authoritative servers serve a non-target region, unexpected data, or nothing for a required
+record); warn while some are stale; unknown when the rest could not tell (or there is no
+authoritative view and no resolver is stale).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cockpit.dns.classify import (
+    NEGATIVE_OUTCOMES,
+    AuthoritativeView,
+    Classified,
+    Verdict,
+    authoritative_label,
+    authoritative_view,
+    bounded_answers,
+    classify,
+    classify_targets,
+    describe_value,
+    failure_reason,
+    one_line,
+    points_at,
+    quote_values,
+    relevant_answers,
+    server_values,
+)
+from cockpit.dns.observation import Observation, Outcome
+from cockpit.dns.propagation import Propagation, record_propagation, serial_view
+from cockpit.dns.sweep_model import SweepResult
+from cockpit.dns.watch import Judge, WatchedName
+from cockpit.model import Finding, Status
+
+AREA = "dns"
+
+
+def findings_from_sweep(sweep: SweepResult, target: str) -> list[Finding]:
+    findings = _soa_findings(sweep)
+    for watched in sweep.watched:
+        view = authoritative_view(sweep, watched)
+        findings += _authoritative_findings(sweep, watched, view, target)
+        for spec in sweep.resolvers:
+            obs = sweep.observations.get((spec.name, watched.key))
+            findings.append(_answer_finding(watched, obs, view, target, spec.name))
+        findings.append(_propagation_finding(record_propagation(sweep, watched, target), target))
+    return findings
+
+
+def _domain(sweep: SweepResult) -> str:
+    for obs in sweep.serials.values():
+        return obs.qname
+    for watched in sweep.watched:
+        if watched.check == "MX":
+            return watched.name
+    return sweep.watched[0].name if sweep.watched else ""
+
+
+def _soa_findings(sweep: SweepResult) -> list[Finding]:
+    domain = _domain(sweep)
+    if sweep.authoritative_error is not None or not sweep.authoritative:
+        reason = sweep.authoritative_error or "no authoritative servers to ask"
+        summary = one_line(f"no authoritative view: {reason}")
+        return [
+            Finding(
+                AREA,
+                "authoritative",
+                domain,
+                Status.UNKNOWN,
+                summary,
+                data={"reason": reason, "source": sweep.authoritative_source},
+            )
+        ]
+    view = serial_view(sweep)
+    findings: list[Finding] = []
+    for spec in sweep.authoritative:
+        serial = view.serials.get(spec.name)
+        obs = sweep.serials.get(spec.name)
+        if serial is None:
+            status = Status.UNKNOWN
+            why = failure_reason(obs) if obs is not None and not obs.ok else "no SOA serial"
+            summary = f"serial unknown: {why}"
+        elif view.skew:
+            status, summary = Status.WARN, f"serial {serial}; {view.reason}"
+        else:
+            status, summary = Status.OK, f"serial {serial}"
+        data = {"serial": serial, "serials": dict(view.serials), "skew": view.skew}
+        findings.append(
+            Finding(
+                AREA,
+                "SOA",
+                domain,
+                status,
+                one_line(summary),
+                resolver=authoritative_label(spec),
+                data=data,
+            )
+        )
+    return findings
+
+
+def _authoritative_findings(
+    sweep: SweepResult, watched: WatchedName, view: AuthoritativeView, target: str
+) -> list[Finding]:
+    if sweep.authoritative_error is not None:
+        return []
+    agreed = (view.outcome, view.answers)
+    findings: list[Finding] = []
+    values = server_values(sweep, watched)
+    for value in values:
+        finding = _answer_finding(
+            watched, value.observation, view, target, value.label, authoritative=True
+        )
+        if value.outcome is not None and view.outcome is not None and view.disagreements:
+            status = Status.FAIL if finding.status is Status.FAIL else Status.WARN
+            others = _short(watched, view.outcome, view.answers or ())
+            if (value.outcome, value.answers) != agreed:
+                mine = _short(watched, value.outcome, value.answers)
+                summary = f"serves {mine} while other authoritative servers serve {others}"
+            else:
+                differing = [
+                    other.label
+                    for other in values
+                    if other.outcome is not None and (other.outcome, other.answers) != agreed
+                ]
+                summary = f"serves {others}, but {', '.join(differing)} differ"
+            data = {**finding.data, "disagrees": True}
+            finding = Finding(
+                AREA,
+                finding.check,
+                finding.subject,
+                status,
+                one_line(summary),
+                region=finding.region,
+                resolver=finding.resolver,
+                data=data,
+            )
+        findings.append(finding)
+    return findings
+
+
+def _short(watched: WatchedName, outcome: Outcome, answers: tuple[str, ...]) -> str:
+    """What a server serves, briefly: a region for BY_REGION answers, quoted values otherwise."""
+    if outcome is Outcome.ANSWER and watched.judge is Judge.BY_REGION:
+        classified = classify_targets(watched, answers)
+        if classified.verdict is Verdict.REGION:
+            return "/".join(classified.regions)
+        if classified.verdict is Verdict.MIXED:
+            return f"a mix of {', '.join(classified.regions)}"
+    return describe_value(watched, outcome, answers)
+
+
+def _answer_finding(
+    watched: WatchedName,
+    obs: Observation | None,
+    view: AuthoritativeView,
+    target: str,
+    resolver: str,
+    *,
+    authoritative: bool = False,
+) -> Finding:
+    def finding(status: Status, summary: str, region: str | None, data: dict[str, Any]) -> Finding:
+        return Finding(
+            AREA,
+            watched.check,
+            watched.name,
+            status,
+            one_line(summary),
+            region=region,
+            resolver=resolver,
+            data=data,
+        )
+
+    if obs is None:
+        return finding(Status.UNKNOWN, "not asked in this sweep", None, {"verdict": None})
+    classified = classify(watched, obs, view)
+    if authoritative and classified.verdict in (Verdict.CURRENT, Verdict.STALE):
+        # An authoritative server is the reference itself: its own answer is current.
+        shown = quote_values(relevant_answers(watched, obs))
+        classified = Classified(Verdict.CURRENT, None, (), (), one_line(f"answers {shown}"))
+    status, summary = _judge(watched, obs, classified, view, target, authoritative)
+    region = None
+    if classified.verdict is Verdict.REGION:
+        region = target if target in classified.regions else classified.region
+    return finding(status, summary, region, _data(watched, obs, classified))
+
+
+def _judge(
+    watched: WatchedName,
+    obs: Observation,
+    classified: Classified,
+    view: AuthoritativeView,
+    target: str,
+    authoritative: bool,
+) -> tuple[Status, str]:
+    verdict = classified.verdict
+    ttl = f", TTL {obs.ttl} s" if obs.ttl is not None else ""
+    answers = relevant_answers(watched, obs)
+    if watched.txt_prefix and len(answers) > 1:
+        return Status.FAIL, (f"{len(answers)} {watched.check} records: receivers return permerror")
+    if verdict is Verdict.FAILED:
+        return Status.UNKNOWN, classified.reason
+    if verdict is Verdict.MISSING:
+        return _judge_missing(watched, obs, classified, view, authoritative)
+    if verdict is Verdict.UNEXPECTED:
+        return Status.FAIL, f"{classified.reason}{ttl}"
+    if verdict is Verdict.MIXED:
+        return Status.WARN, f"{classified.reason}{ttl}"
+    if verdict is Verdict.REGION:
+        if points_at(classified, target):
+            return Status.OK, classified.reason
+        if authoritative:
+            return Status.WARN, f"still serves {classified.reason.removeprefix('answers ')}{ttl}"
+        return Status.WARN, f"still {classified.reason}{ttl}"
+    if verdict is Verdict.CURRENT:
+        return Status.OK, classified.reason if not authoritative else (
+            f"serves {classified.reason.removeprefix('answers ')}"
+        )
+    return Status.WARN, f"{classified.reason}{ttl}"  # STALE
+
+
+def _judge_missing(
+    watched: WatchedName,
+    obs: Observation,
+    classified: Classified,
+    view: AuthoritativeView,
+    authoritative: bool,
+) -> tuple[Status, str]:
+    kind = "NXDOMAIN" if obs.outcome is Outcome.NXDOMAIN else "NODATA"
+    ttl = f", negative TTL {obs.ttl} s" if obs.ttl is not None else ""
+    authoritative_has_data = view.outcome is Outcome.ANSWER
+    if not authoritative and authoritative_has_data:
+        return Status.WARN, f"{kind} still cached{ttl}; the authoritative servers serve data"
+    if not watched.required:
+        return Status.OK, f"not published ({classified.reason})"
+    return Status.FAIL, classified.reason
+
+
+def _data(watched: WatchedName, obs: Observation, classified: Classified) -> dict[str, Any]:
+    answers = relevant_answers(watched, obs)
+    data: dict[str, Any] = {
+        "verdict": classified.verdict.value,
+        "outcome": obs.outcome.value,
+        "rcode": obs.rcode,
+        "answers": bounded_answers(answers),
+        "ttl": obs.ttl,
+        "observed_at": obs.observed_at.isoformat(),
+        "server": obs.server,
+        "regions": list(classified.regions),
+        "unexpected": bounded_answers(classified.unexpected, most=8, chars=256),
+        "cname_chain": bounded_answers(obs.cname_chain, most=8, chars=256),
+        "latency_ms": obs.latency_ms,
+        "attempts": obs.attempts,
+        "error": obs.error,
+    }
+    if obs.outcome in NEGATIVE_OUTCOMES or obs.outcome is Outcome.ANSWER:
+        data["authoritative_answer"] = obs.authoritative_answer
+    if obs.answers_capped:
+        data["answers_capped"] = True
+    return data
+
+
+def _propagation_finding(propagation: Propagation, target: str) -> Finding:
+    if propagation.is_converged:
+        status = Status.OK
+    elif propagation.blocked:
+        status = Status.FAIL
+    elif propagation.stale_resolvers:
+        status = Status.WARN
+    else:
+        status = Status.UNKNOWN
+    summary = f"{propagation.converged}/{propagation.total} resolvers: {propagation.reason}"
+    data = {
+        "converged": propagation.converged,
+        "resolvers": propagation.total,
+        "share": propagation.share,
+        "estimate": None if propagation.estimate is None else propagation.estimate.isoformat(),
+        "blocked_by": propagation.blocked_by,
+        "stale_resolvers": list(propagation.stale_resolvers),
+        "unknown_resolvers": list(propagation.unknown_resolvers),
+    }
+    return Finding(
+        AREA, "propagation", propagation.key, status, one_line(summary), region=target, data=data
+    )
