@@ -52,7 +52,7 @@ def test_share_counting_and_estimate_is_the_latest_expiry() -> None:
         "converged": 1,
         "resolvers": 3,
         "share": 1 / 3,
-        "estimate": "2024-05-01T14:05:00+00:00",
+        "estimate": "2024-05-01T14:05:01+00:00",
         "blocked_by": None,
         "stale_resolvers": ["Quad9", "Office"],
         "unknown_resolvers": [],
