@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import sys
 from collections import Counter
 from collections.abc import Sequence
 
@@ -29,7 +31,18 @@ def render_findings(findings: Sequence[Finding], *, target: str, target_origin: 
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=140, highlight=False, emoji=False, markup=False)
+    # Colours only on a terminal (Rich honours NO_COLOR); the width is the terminal's, so an
+    # 80-column SSH session gets a table that fits.
+    on_terminal = sys.stdout.isatty()
+    console = Console(
+        file=buffer,
+        width=shutil.get_terminal_size((140, 24)).columns,
+        force_terminal=on_terminal,
+        color_system="auto" if on_terminal else None,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
     table = Table(show_lines=False, expand=False)
     for column in ("status", "area", "check", "subject", "resolver", "region", "summary"):
         table.add_column(column, overflow="fold")

@@ -144,3 +144,43 @@ def test_an_unknown_target_is_exit_3(dns_lab: LabFactory, tmp_path: Path) -> Non
     done = check(config, "--json", "--target", "tertiary")
     assert done.returncode == 3 and done.stdout == ""
     assert "no region named 'tertiary'" in done.stderr
+
+
+def test_target_comes_from_the_latest_failover_decision_else_the_first_region(
+    dns_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = dns_lab(lab_zones("secondary"))
+    config = write_config(tmp_path, lab)
+    code, document = check_json(config)
+    assert document["target"] == "primary"  # no incident log yet: the first region
+    # Target primary while the authoritative serves secondary: blocked, a failure.
+    assert code == 2
+    [mx_propagation] = [
+        f for f in document["findings"] if f["check"] == "propagation" and f["subject"] == MX_KEY
+    ]
+    assert mx_propagation["status"] == "fail"
+    assert mx_propagation["data"]["blocked_by"] == "secondary"
+
+    incident = tmp_path / "incidents" / "2026-11-27-eu.jsonl"  # [incident].dir by default
+    logged = run_cockpit(
+        "log",
+        str(incident),
+        "Fail over to secondary",
+        "--decision",
+        "--target-region",
+        "secondary",
+        "--config",
+        str(config),
+    )
+    assert logged.returncode == 0, logged.stderr
+    code, document = check_json(config)
+    assert document["target"] == "secondary"
+    assert code == 0, [f for f in document["findings"] if f["status"] != "ok"]
+
+    # --target wins over the log; --incident names another log explicitly.
+    code, document = check_json(config, "--target", "primary")
+    assert document["target"] == "primary"
+    other = tmp_path / "elsewhere.jsonl"
+    run_cockpit("log", str(other), "note only")
+    _, document = check_json(config, "--incident", str(other))
+    assert document["target"] == "primary"
