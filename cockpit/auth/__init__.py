@@ -1,0 +1,1 @@
+"""Email authentication and endpoint checks per region (SPF, DKIM, DMARC, ...)."""
