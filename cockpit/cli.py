@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         " [incident].dir)",
     )
     check.add_argument("--only", metavar="AREAS", help="comma-separated: dns,auth,queue")
+    check.add_argument(
+        "--via",
+        metavar="RESOLVER",
+        help="the DNS server auth checks ask: a configured resolver's name, or 'authoritative'"
+        " (default: the first resolver)",
+    )
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     export = commands.add_parser(

@@ -20,10 +20,11 @@ from cockpit.model import Finding, Status
 
 if TYPE_CHECKING:
     from cockpit.config import Config
+    from cockpit.incident.entry import Entry
 
 EXIT_OK, EXIT_WARN, EXIT_FAIL, EXIT_CANNOT_RUN = 0, 1, 2, 3
 AREAS = ("dns", "auth", "queue")
-AVAILABLE_AREAS = ("dns",)
+AVAILABLE_AREAS = ("dns", "auth")
 """Areas this version can check; the others are refused with a clear message."""
 
 
@@ -34,11 +35,12 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         areas = _areas(args.only)
         config = load_required_config(args.config)
-        target, target_origin = _target_region(args, config)
+        entries = _incident_entries(args, config)
+        target, target_origin = _target_region(args, config, entries)
+        findings = asyncio.run(_collect(config, target, areas, args.via, entries))
     except CockpitError as exc:
         report_error(str(exc))
         return EXIT_CANNOT_RUN
-    findings = asyncio.run(_collect(config, target, areas))
     if args.json:
         write_stdout(json.dumps(_document(target, findings), ensure_ascii=False) + "\n")
     else:
@@ -84,7 +86,19 @@ def _areas(only: str | None) -> tuple[str, ...]:
     return asked
 
 
-def _target_region(args: argparse.Namespace, config: Config) -> tuple[str, str]:
+def _incident_entries(args: argparse.Namespace, config: Config) -> list[Entry]:
+    """The incident log's entries: --incident, else the newest log in [incident].dir."""
+    log_path = Path(args.incident) if args.incident else _newest_log(config.incident.dir)
+    if log_path is None or (not args.incident and not log_path.exists()):
+        return []
+    from cockpit.incident.log import read_log
+
+    return read_log(log_path).entries
+
+
+def _target_region(
+    args: argparse.Namespace, config: Config, entries: Sequence[Entry]
+) -> tuple[str, str]:
     """--target, else the latest failover decision in the incident log, else the first region."""
     if args.target is not None:
         region = config.region(args.target.strip())
@@ -94,20 +108,17 @@ def _target_region(args: argparse.Namespace, config: Config) -> tuple[str, str]:
                 f" {', '.join(config.region_names())}"
             )
         return region.name, "--target"
-    log_path = Path(args.incident) if args.incident else _newest_log(config.incident.dir)
-    if log_path is not None and log_path.exists():
-        from cockpit.incident.log import read_log
-        from cockpit.incident.phases import current_target_region
+    from cockpit.incident.phases import current_target_region
 
-        decided = current_target_region(read_log(log_path).entries)
-        if decided is not None:
-            region = config.region(decided)
-            if region is None:
-                raise UsageError(
-                    f"{log_path}: the latest failover decision names region {decided!r},"
-                    f" which the config does not have ({', '.join(config.region_names())})"
-                )
-            return region.name, f"failover decision in {log_path.name}"
+    decided = current_target_region(entries)
+    if decided is not None:
+        region = config.region(decided)
+        if region is None:
+            raise UsageError(
+                f"the latest failover decision in the incident log names region {decided!r},"
+                f" which the config does not have ({', '.join(config.region_names())})"
+            )
+        return region.name, "failover decision in the incident log"
     return config.regions[0].name, "first region in the config"
 
 
@@ -119,10 +130,31 @@ def _newest_log(directory: Path) -> Path | None:
     return max(logs, key=lambda path: path.stat().st_mtime, default=None)
 
 
-async def _collect(config: Config, target: str, areas: tuple[str, ...]) -> list[Finding]:
-    findings: list[Finding] = []
+async def _collect(
+    config: Config,
+    target: str,
+    areas: tuple[str, ...],
+    via: str | None,
+    entries: Sequence[Entry],
+) -> list[Finding]:
+    """Every asked area at once: a slow area never delays the others."""
+    jobs = []
     if "dns" in areas:
         from cockpit.dns.findings import dns_findings
 
-        findings += await dns_findings(config, target)
-    return findings
+        jobs.append(dns_findings(config, target))
+    if "auth" in areas:
+        jobs.append(_auth(config, target, via, entries))
+    results = await asyncio.gather(*jobs)
+    return [finding for findings in results for finding in findings]
+
+
+async def _auth(
+    config: Config, target: str, via: str | None, entries: Sequence[Entry]
+) -> list[Finding]:
+    from cockpit.auth.dmarc_check import dmarc_baseline
+    from cockpit.auth.findings import auth_findings, choose_asker
+
+    asker = await choose_asker(config, via)
+    baseline = dmarc_baseline(entries, config.domain.name)
+    return await auth_findings(config, target, asker, dmarc_baseline=baseline)

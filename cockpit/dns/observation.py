@@ -43,6 +43,19 @@ class Outcome(StrEnum):
         return self not in (Outcome.TIMEOUT, Outcome.NETWORK_ERROR, Outcome.MALFORMED)
 
 
+NO_VERDICT_OUTCOMES = frozenset(
+    {
+        Outcome.TIMEOUT,
+        Outcome.SERVFAIL,
+        Outcome.REFUSED,
+        Outcome.OTHER_RCODE,
+        Outcome.NETWORK_ERROR,
+        Outcome.MALFORMED,
+    }
+)
+"""Outcomes that say nothing about the name: a check reports `unknown`, never ok or fail."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSpec:
     """One DNS server to ask directly, by IP address (never by name) and port."""

@@ -1,0 +1,186 @@
+"""dane: does the certificate each MX host presents match its published TLSA records?
+
+TLSA records for `_25._tcp.MXHOST` are asked through the Asker, and compared with the chain the
+server presented in the smtp-tls conversation (no second connection). Matching (RFC 6698):
+
+    usage      0 PKIX-TA, 2 DANE-TA: a CA certificate the server presented (chain after the leaf)
+               1 PKIX-EE, 3 DANE-EE: the server's own certificate (the leaf)
+    selector   0 the whole certificate, 1 its SubjectPublicKeyInfo
+    mtype      0 the bytes themselves, 1 their SHA-256, 2 their SHA-512
+
+Verdicts per host:
+
+    ok       no TLSA published (NXDOMAIN/NODATA: nothing to match), or every address presented
+             a certificate matching a DANE record
+    warn     it matches only PKIX-TA/PKIX-EE records, which SMTP clients do not use (RFC 7672)
+    fail     TLSA published but an address presented no matching certificate, or no record is
+             usable (unknown usage, selector or matching type)
+    unknown  the TLSA lookup could not tell, or no certificate could be read to compare
+
+DNSSEC validation of the TLSA records is the resolver's business and not judged here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from cockpit.auth.asker import Asker
+from cockpit.auth.smtp_probe import SmtpResult
+from cockpit.config import Config, Region
+from cockpit.dns.observation import Outcome
+from cockpit.model import Finding, Status, worst
+
+CHECK = "dane"
+DANE_USAGES = frozenset({2, 3})
+USAGE_NAMES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
+
+
+@dataclass(frozen=True, slots=True)
+class Tlsa:
+    usage: int
+    selector: int
+    mtype: int
+    data: bytes
+
+    @property
+    def usable(self) -> bool:
+        return self.usage in USAGE_NAMES and self.selector in (0, 1) and self.mtype in (0, 1, 2)
+
+    def text(self) -> str:
+        return f"{self.usage} {self.selector} {self.mtype} {self.data.hex()}"
+
+
+def parse_tlsa(answer: str) -> Tlsa | None:
+    """A normalised TLSA answer ("usage selector mtype hexlower"); None if it is not one."""
+    parts = answer.split()
+    if len(parts) < 3 or not all(part.isdigit() for part in parts[:3]):
+        return None
+    try:
+        data = bytes.fromhex("".join(parts[3:]))
+    except ValueError:
+        return None
+    return Tlsa(int(parts[0]), int(parts[1]), int(parts[2]), data)
+
+
+def _selected(der: bytes, selector: int) -> bytes | None:
+    if selector == 0:
+        return der
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    return certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _digest(data: bytes, mtype: int) -> bytes:
+    if mtype == 1:
+        return hashlib.sha256(data).digest()
+    if mtype == 2:
+        return hashlib.sha512(data).digest()
+    return data
+
+
+def tlsa_matches(record: Tlsa, chain: Sequence[bytes]) -> bool:
+    """Whether the presented `chain` (leaf first, DER) satisfies one TLSA record."""
+    if not record.usable or not chain:
+        return False
+    candidates = chain[:1] if record.usage in (1, 3) else chain[1:]
+    for der in candidates:
+        selected = _selected(der, record.selector)
+        if selected is not None and _digest(selected, record.mtype) == record.data:
+            return True
+    return False
+
+
+def matching_records(records: Sequence[Tlsa], chain: Sequence[bytes]) -> list[Tlsa]:
+    """The records `chain` matches, in the order given."""
+    return [record for record in records if tlsa_matches(record, chain)]
+
+
+def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, dict[str, Any]]:
+    where = f"{result.host} ({result.address})"
+    data: dict[str, Any] = {"address": result.address}
+    if not result.chain_der:
+        reason = result.error or "no certificate presented"
+        return Status.UNKNOWN, f"{where}: no certificate to compare with TLSA: {reason}", data
+    matched = matching_records(records, result.chain_der)
+    data["matched"] = [record.text() for record in matched]
+    if any(record.usage in DANE_USAGES for record in matched):
+        first = next(record for record in matched if record.usage in DANE_USAGES)
+        label = f"{first.usage} {first.selector} {first.mtype}"
+        return Status.OK, f"{where}: certificate matches TLSA {label}", data
+    if matched:
+        return (
+            Status.WARN,
+            f"{where}: certificate matches only PKIX-TA/PKIX-EE TLSA records, "
+            "which SMTP clients ignore (RFC 7672)",
+            data,
+        )
+    return Status.FAIL, f"{where}: certificate matches none of {len(records)} TLSA records", data
+
+
+async def _host_finding(
+    region: Region, asker: Asker, host: str, results: Sequence[SmtpResult]
+) -> Finding:
+    qname = f"_25._tcp.{host}"
+
+    def finding(status: Status, summary: str, data: dict[str, Any]) -> Finding:
+        return Finding(
+            area="auth",
+            check=CHECK,
+            subject=host,
+            status=status,
+            summary=summary[:200],
+            region=region.name,
+            resolver=asker.server.name,
+            data={"tlsa_name": qname, **data},
+        )
+
+    seen = await asker.ask(qname, "TLSA")
+    if seen.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
+        return finding(
+            Status.OK, f"{host}: no TLSA published", {"tlsa": [], "dns": seen.outcome.value}
+        )
+    if not seen.ok:
+        reason = seen.error or seen.outcome.value
+        return finding(Status.UNKNOWN, f"{host}: TLSA lookup failed: {reason}", {"dns": reason})
+    parsed = [parse_tlsa(answer) for answer in seen.answers]
+    records = [record for record in parsed if record is not None and record.usable]
+    data: dict[str, Any] = {"tlsa": list(seen.answers)}
+    if not records:
+        return finding(Status.FAIL, f"{host}: no usable TLSA record among those published", data)
+    if not results:
+        return finding(
+            Status.UNKNOWN, f"{host}: TLSA published but no certificate could be read", data
+        )
+    verdicts = [_verdict(records, result) for result in results]
+    status = worst([verdict[0] for verdict in verdicts])
+    summary = next(verdict[1] for verdict in verdicts if verdict[0] is status)
+    data["addresses"] = [verdict[2] for verdict in verdicts]
+    return finding(status, summary, data)
+
+
+async def dane_findings(
+    config: Config,
+    region: Region,
+    asker: Asker,
+    smtp_results: Mapping[str, Sequence[SmtpResult]],
+) -> list[Finding]:
+    """One dane finding per MX host of `region`, from the smtp-tls conversations' chains.
+
+    `config` is unused today; it keeps the signature of every other check.
+    """
+    del config
+    hosts = list(dict.fromkeys(host.rstrip(".").lower() for host in region.mx))
+    return list(
+        await asyncio.gather(
+            *(_host_finding(region, asker, host, smtp_results.get(host, ())) for host in hosts)
+        )
+    )

@@ -1,0 +1,253 @@
+"""GET one https URL at one chosen IP address, bounded and verified; plus name lookups via an Asker.
+
+The endpoint checks (MTA-STS policy, webmail, IdP) never use the system resolver: they ask the
+`Asker` for the host's addresses, then connect to an address themselves with SNI and Host set to
+the URL's host, so the certificate is verified against that name (system store plus
+`[tls].ca_file`). Everything is bounded: one overall deadline, no redirects followed, at most
+`max_body` bytes of body read (the rest is never downloaded), headers cut in count and length.
+
+When the verified handshake fails, a second handshake that verifies nothing reads the
+certificate the server presents, so a finding can still show its facts (names, expiry).
+
+    probe_https(...) -> HttpsResult      never raises for network trouble: see `error_kind`
+    resolve_host(asker, host) -> HostAddresses
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+
+from cockpit.auth.asker import Asker
+from cockpit.auth.tlsinfo import CertFacts, cert_facts, inspection_context, trust_context
+from cockpit.dns.normalize import cap_text
+from cockpit.dns.observation import NO_VERDICT_OUTCOMES
+
+DEFAULT_MAX_BODY = 64 * 1024
+MAX_HEADERS = 64
+MAX_HEADER_NAME = 64
+MAX_HEADER_VALUE = 512
+
+
+
+@dataclass(frozen=True, slots=True)
+class HostAddresses:
+    """What the Asker said about a host's A and AAAA records."""
+
+    host: str
+    addresses: tuple[str, ...]
+    unknown_reason: str | None = None
+    """Set when no address came back and a lookup could not tell (timeout, SERVFAIL, ...)."""
+
+
+async def resolve_host(asker: Asker, host: str) -> HostAddresses:
+    """A then AAAA addresses of `host` through `asker` (IPv4 first)."""
+    host = host.rstrip(".").lower()
+    seen_a, seen_aaaa = await asyncio.gather(asker.ask(host, "A"), asker.ask(host, "AAAA"))
+    addresses = tuple(seen_a.answers if seen_a.ok else ()) + tuple(
+        seen_aaaa.answers if seen_aaaa.ok else ()
+    )
+    if addresses:
+        return HostAddresses(host, addresses)
+    for seen in (seen_a, seen_aaaa):
+        if seen.outcome in NO_VERDICT_OUTCOMES:
+            reason = seen.error or seen.outcome.value
+            return HostAddresses(host, (), f"{seen.rdtype} lookup of {host}: {reason}")
+    return HostAddresses(host, ())
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsResult:
+    """What one GET at one address showed. `error_kind` is None when a response came."""
+
+    url: str
+    ip: str
+    host: str
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    """Lower-case names, values cut to MAX_HEADER_VALUE; at most MAX_HEADERS."""
+    body: bytes = b""
+    body_too_big: bool = False
+    """More than `max_body` bytes were offered; `body` holds only the first `max_body`."""
+    latency_ms: float | None = None
+    """Time from connecting to the response headers."""
+    cert: CertFacts | None = None
+    verify_error: str | None = None
+    """Why the certificate did not verify (chain, name, expiry), from the TLS library."""
+    error_kind: str | None = None
+    """None, "setup" (cockpit could not try: bad ca_file), "timeout", "connect", "tls",
+    "protocol" (the server spoke, but not acceptable HTTP)."""
+    error: str | None = None
+    headers_capped: bool = False
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def evidence(self) -> dict[str, object]:
+        """Bounded facts for a Finding's data (no body)."""
+        data: dict[str, object] = {"url": self.url, "address": self.ip, "host": self.host}
+        if self.status is not None:
+            data["status"] = self.status
+        if self.latency_ms is not None:
+            data["latency_ms"] = round(self.latency_ms, 1)
+        if self.verify_error is not None:
+            data["verify_error"] = self.verify_error
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+def _bounded_headers(raw: httpx.Headers) -> tuple[tuple[tuple[str, str], ...], bool]:
+    kept: list[tuple[str, str]] = []
+    capped = False
+    for name, value in raw.multi_items():
+        if len(kept) >= MAX_HEADERS:
+            capped = True
+            break
+        short_name, cut_name = cap_text(name.lower(), MAX_HEADER_NAME)
+        short_value, cut_value = cap_text(value, MAX_HEADER_VALUE)
+        capped = capped or cut_name or cut_value
+        kept.append((short_name, short_value))
+    return tuple(kept), capped
+
+
+def _verification_error(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+async def presented_certificate(ip: str, port: int, host: str, timeout: float) -> CertFacts | None:
+    """The certificate the server presents for SNI `host`, without verifying anything."""
+    writer = None
+    try:
+        async with asyncio.timeout(timeout):
+            _reader, writer = await asyncio.open_connection(
+                ip, port, ssl=inspection_context(), server_hostname=host
+            )
+            ssl_object = writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        return cert_facts(der) if der else None
+    except (OSError, TimeoutError, ValueError):
+        return None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _peer_certificate(response: httpx.Response) -> CertFacts | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    ssl_object = stream.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    try:
+        return cert_facts(der) if der else None
+    except ValueError:
+        return None
+
+
+async def probe_https(
+    url: str,
+    ip: str,
+    *,
+    ca_file: Path | None,
+    timeout: float = 5.0,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> HttpsResult:
+    """GET `url` at `ip` (SNI and Host = the URL's host), within `timeout` seconds in all."""
+    parsed = httpx.URL(url)
+    host = parsed.host
+    port = parsed.port or 443
+    base = HttpsResult(url=url, ip=ip, host=host)
+    try:
+        context = trust_context(ca_file)
+    except (OSError, ssl.SSLError) as error:
+        reason = f"cannot load [tls].ca_file {ca_file}: {error}"
+        return replace(base, error_kind="setup", error=reason[:200])
+    host_header = host if parsed.port in (None, 443) else f"{host}:{port}"
+    target = parsed.copy_with(host=ip, port=port)
+    transport = httpx.AsyncHTTPTransport(verify=context, retries=0)
+    client = httpx.AsyncClient(
+        transport=transport, follow_redirects=False, trust_env=False, timeout=timeout
+    )
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout), client:
+            request = client.build_request(
+                "GET",
+                target,
+                headers={
+                    "Host": host_header,
+                    "Accept-Encoding": "identity",
+                    "User-Agent": "cockpit-endpoint-check",
+                },
+                extensions={"sni_hostname": host},
+            )
+            response = await client.send(request, stream=True)
+            try:
+                latency_ms = (time.monotonic() - started) * 1000
+                headers, headers_capped = _bounded_headers(response.headers)
+                cert = _peer_certificate(response)
+                body, too_big = await _read_capped(response, max_body)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return replace(base, error_kind="timeout", error=f"no complete answer within {timeout:g} s")
+    except httpx.TimeoutException:
+        return replace(base, error_kind="timeout", error=f"no answer within {timeout:g} s")
+    except httpx.HTTPError as error:
+        verify = _verification_error(error)
+        if verify is not None:
+            facts = await presented_certificate(ip, port, host, timeout)
+            message = str(verify.verify_message or verify.reason or verify)[:200]
+            return replace(
+                base,
+                error_kind="tls",
+                error="certificate not trusted: " + message,
+                verify_error=message,
+                cert=facts,
+            )
+        kind = "connect" if isinstance(error, httpx.ConnectError) else "protocol"
+        text = str(error) or type(error).__name__
+        return replace(base, error_kind=kind, error=cap_text(text, 200)[0])
+    return replace(
+        base,
+        status=response.status_code,
+        headers=headers,
+        headers_capped=headers_capped,
+        body=body,
+        body_too_big=too_big,
+        latency_ms=latency_ms,
+        cert=cert,
+    )
+
+
+async def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body:
+        return b"", True
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_body:
+            return b"".join(chunks)[:max_body], True
+    return b"".join(chunks), False
