@@ -9,12 +9,10 @@ one broken check never hides the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from cockpit.auth.asker import Asker
 from cockpit.config import Config, Region
-from cockpit.dns.observation import ServerSpec
 from cockpit.errors import UsageError
 from cockpit.model import Finding, Status
 
@@ -51,58 +49,44 @@ async def auth_findings(
     dmarc_baseline: str | None = None,
 ) -> list[Finding]:
     """Every check for every region, concurrently; findings in region, then check order."""
-    per_region = await asyncio.gather(
-        *(
-            _region_findings(config, region, target, asker, dmarc_baseline)
-            for region in config.regions
-        )
-    )
-    return [finding for findings in per_region for finding in findings]
-
-
-async def _region_findings(
-    config: Config, region: Region, target: str, asker: Asker, dmarc_baseline: str | None
-) -> list[Finding]:
-    from cockpit.auth.dkim_check import dkim_findings
-    from cockpit.auth.dmarc_check import dmarc_findings
-    from cockpit.auth.spf_check import spf_findings
-
-    checks: list[tuple[str, CheckRunner]] = [
-        ("spf", lambda: spf_findings(config, region, asker)),
-        ("dkim", lambda: dkim_findings(config, region, asker)),
-        ("dmarc", lambda: dmarc_findings(config, region, asker, baseline_policy=dmarc_baseline)),
+    checks = [
+        (name, region, run)
+        for region in config.regions
+        for name, run in region_checks(config, region, target, asker, dmarc_baseline)
     ]
-    checks += _endpoint_checks(config, region, target, asker)
-    results = await asyncio.gather(*(_guarded(name, region, run) for name, run in checks))
+    results = await asyncio.gather(*(_guarded(name, region, run) for name, region, run in checks))
     return [finding for findings in results for finding in findings]
 
 
-def _endpoint_checks(
-    config: Config, region: Region, target: str, asker: Asker
+def region_checks(
+    config: Config, region: Region, target: str, asker: Asker, dmarc_baseline: str | None
 ) -> list[tuple[str, CheckRunner]]:
-    """The checks whose modules this build has (imported lazily: each pulls in httpx or ssl)."""
-    checks: list[tuple[str, CheckRunner]] = []
-    optional: Sequence[tuple[str, str, str, dict[str, Any]]] = (
-        ("ptr", "cockpit.auth.ptr_check", "ptr_findings", {}),
-        ("tls-rpt", "cockpit.auth.tlsrpt_check", "tlsrpt_findings", {}),
-        ("mta-sts", "cockpit.auth.mtasts_check", "mtasts_findings", {"target": target}),
-        ("smtp-tls", "cockpit.auth.smtp_check", "smtp_and_dane_findings", {}),
-        ("webmail", "cockpit.auth.webmail_check", "webmail_findings", {}),
-        ("idp", "cockpit.auth.idp_check", "idp_findings", {}),
-    )
-    import importlib
+    """The checks of one region, each a coroutine factory (the benchmark runs them in turn).
 
-    for name, module_name, function_name, options in optional:
-        try:
-            function = getattr(importlib.import_module(module_name), function_name)
-        except (ImportError, AttributeError):
-            continue
+    Modules are imported here, not at the top: each pulls in its library (pyspf, dkimpy,
+    httpx, ssl), and `cockpit --help` must stay light.
+    """
+    from cockpit.auth.dkim_check import dkim_findings
+    from cockpit.auth.dmarc_check import dmarc_findings
+    from cockpit.auth.idp_check import idp_findings
+    from cockpit.auth.mtasts_check import mtasts_findings
+    from cockpit.auth.ptr_check import ptr_findings
+    from cockpit.auth.smtp_check import smtp_and_dane_findings
+    from cockpit.auth.spf_check import spf_findings
+    from cockpit.auth.tlsrpt_check import tlsrpt_findings
+    from cockpit.auth.webmail_check import webmail_findings
 
-        def run(function: Any = function, options: dict[str, Any] = options) -> Any:
-            return function(config, region, asker, **options)
-
-        checks.append((name, run))
-    return checks
+    return [
+        ("spf", lambda: spf_findings(config, region, asker)),
+        ("dkim", lambda: dkim_findings(config, region, asker)),
+        ("dmarc", lambda: dmarc_findings(config, region, asker, baseline_policy=dmarc_baseline)),
+        ("ptr", lambda: ptr_findings(config, region, asker)),
+        ("tls-rpt", lambda: tlsrpt_findings(config, region, asker)),
+        ("mta-sts", lambda: mtasts_findings(config, region, asker, target=target)),
+        ("smtp-tls", lambda: smtp_and_dane_findings(config, region, asker)),
+        ("webmail", lambda: webmail_findings(config, region, asker)),
+        ("idp", lambda: idp_findings(config, region, asker)),
+    ]
 
 
 async def _guarded(name: str, region: Region, run: CheckRunner) -> list[Finding]:
@@ -122,4 +106,4 @@ async def _guarded(name: str, region: Region, run: CheckRunner) -> list[Finding]
         ]
 
 
-__all__ = ["AUTHORITATIVE", "ServerSpec", "auth_findings", "choose_asker"]
+__all__ = ["AUTHORITATIVE", "auth_findings", "choose_asker", "region_checks"]

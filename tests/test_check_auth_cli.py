@@ -1,0 +1,119 @@
+"""`cockpit check --only auth` end to end against a whole mail world on loopback: real nsd and
+unbound, real Postfix with STARTTLS, real HTTPS servers, real DKIM keys."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cockpit
+from tests.lab.auth_world import REGIONS, ZONE, AuthWorld, start_auth_world, world_zones
+from tests.lab.dnslab import require_dns_servers
+from tests.lab.https_lab import can_bind_https
+from tests.lab.postfix import require_postfix
+
+CHECKS = (
+    "spf",
+    "spf-lookups",
+    "dkim",
+    "dmarc",
+    "ptr",
+    "tls-rpt",
+    "mta-sts",
+    "smtp-tls",
+    "dane",
+    "webmail",
+    "idp",
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
+    require_dns_servers()
+    require_postfix()
+    problem = can_bind_https()
+    if problem is not None:
+        pytest.fail(problem) if _in_ci() else pytest.skip(problem)
+    postfix_dir = Path(tempfile.mkdtemp(prefix="authworld-"))
+    postfix_dir.chmod(0o711)
+    built = start_auth_world(tmp_path_factory.mktemp("world"), postfix_dir / "postfix")
+    try:
+        yield built
+    finally:
+        built.stop()
+        shutil.rmtree(postfix_dir, ignore_errors=True)
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI") == "true"
+
+
+def check(world: AuthWorld, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cockpit(
+        "check",
+        "--config",
+        str(world.config_path),
+        "--only",
+        "auth",
+        *args,
+        env={"CI": "true"},
+        timeout=60,
+    )
+
+
+def findings(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    assert done.returncode != 3, done.stderr
+    return json.loads(done.stdout)["findings"]
+
+
+def test_every_check_runs_for_every_region_and_passes(world: AuthWorld) -> None:
+    done = check(world, "--json", "--target", "primary")
+    found = findings(done)
+    not_ok = [f for f in found if f["status"] != "ok"]
+    assert done.returncode == 0, not_ok
+    for region in REGIONS:
+        checks = {f["check"] for f in found if f["region"] == region}
+        assert checks == set(CHECKS), (region, checks)
+    for finding in found:
+        assert finding["area"] == "auth"
+        assert finding["resolver"] == "lab-r1"  # the first resolver, by default
+
+
+def test_via_the_authoritative_server(world: AuthWorld) -> None:
+    done = check(world, "--json", "--via", "authoritative")
+    found = findings(done)
+    assert done.returncode == 0, [f for f in found if f["status"] != "ok"]
+    assert {f["resolver"] for f in found} == {
+        f"{world.dns.authoritative[0]}:{world.dns.authoritative[1]}"
+    }
+
+
+def test_a_broken_spf_record_fails_and_an_unknown_resolver_cannot_run(world: AuthWorld) -> None:
+    broken = world_zones({}, spf="v=spf1 ip4:127.0.62.1 -all")[ZONE]
+    original = world.zones[ZONE]
+    # Keep the DKIM keys: only the SPF line differs.
+    keys = [line for line in original.splitlines() if "_domainkey" in line]
+    world.dns.set_zone(ZONE, broken.replace("\n@ TXT", "\n" + "\n".join(keys) + "\n@ TXT", 1))
+    world.dns.reload(ZONE)
+    try:
+        done = check(world, "--json", "--via", "authoritative")
+        spf = {f["region"]: f for f in findings(done) if f["check"] == "spf"}
+        assert done.returncode == 2
+        assert spf["primary"]["status"] == "fail"  # 127.0.62.2 is no longer authorised
+        assert "127.0.62.2" in spf["primary"]["summary"]
+        assert spf["secondary"]["status"] == "fail"
+    finally:
+        world.dns.set_zone(ZONE, original)
+        world.dns.reload(ZONE)
+    done = check(world, "--via", "nobody")
+    assert done.returncode == 3
+    assert "no resolver named 'nobody'" in done.stderr
