@@ -85,6 +85,25 @@ def _pair(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> KeyPair:
     return KeyPair(pem, base64.b64encode(raw).decode())
 
 
+def tiny_rsa_public_b64() -> str:
+    """A 512-bit RSA public key, as old DNS zones still publish: cryptography will not generate
+    one, so it is built from numbers (two 256-bit primes, found with a Fermat-checked search)."""
+    p = _next_prime(3 << 254 | 0x1234567)  # both above 1.5 x 2**255: a 512-bit product
+    q = _next_prime(3 << 254 | 0x7654321)
+    public = rsa.RSAPublicNumbers(65537, p * q).public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def _next_prime(start: int) -> int:
+    candidate = start | 1
+    while not all(pow(base, candidate - 1, candidate) == 1 for base in (2, 3, 5, 7, 11, 13)):
+        candidate += 2
+    return candidate
+
+
 def txt_record(owner: str, text: str) -> str:
     """A zone-file TXT line, split into strings of at most 200 characters."""
     chunks = [text[i : i + 200] for i in range(0, len(text), 200)] or [""]
@@ -117,6 +136,7 @@ def lab(dns_lab_module: LabFactory, tmp_path_factory: pytest.TempPathFactory) ->
         txt_record("ed._domainkey", f"v=DKIM1; k=ed25519; p={keys['ed'].public_b64}"),
         txt_record("mismatch._domainkey", f"v=DKIM1; k=rsa; p={keys['published-a'].public_b64}"),
         txt_record("broken._domainkey", f"v=DKIM1; k=rsa; p={keys['strong'].public_b64}"),
+        txt_record("tiny._domainkey", f"v=DKIM1; k=rsa; p={tiny_rsa_public_b64()}"),
         'revoked._domainkey TXT "v=DKIM1; k=rsa; p="',
         'garbage._domainkey TXT "v=DKIM1; k=rsa; p=bm90IGEga2V5"',
     ]
@@ -203,6 +223,12 @@ def test_good_keys_with_matching_private_keys(
 
     captured = capsys.readouterr()
     assert_no_secrets(lab, list(found.values()), caplog.text, captured.out, captured.err)
+
+
+def test_rsa_key_under_1024_bits_fails(lab: Lab) -> None:
+    tiny = check(lab, ["tiny"])["tiny"]
+    assert tiny.status is Status.FAIL, tiny.summary
+    assert "512" in tiny.summary
 
 
 def test_published_key_without_private_key_file(lab: Lab) -> None:
