@@ -80,6 +80,13 @@ def changed(key_path: str, value: object) -> str:
     return tomli_w.dumps(document)
 
 
+def with_ages(age_warn: int, age_crit: int) -> str:
+    """BASE with both oldest-message age thresholds on the first queue."""
+    document = copy.deepcopy(BASE)
+    document["region"][0]["queue"][0].update(age_warn=age_warn, age_crit=age_crit)
+    return tomli_w.dumps(document)
+
+
 def dropped(key_path: str) -> str:
     """BASE without the key at `key_path`, as TOML."""
     document = copy.deepcopy(BASE)
@@ -223,6 +230,14 @@ CASES: list[Case] = [
          "region[0].queue[0].url", "'url' is not used by kind \"postqueue\""),
     Case("warn above crit", changed("region[0].queue[0].warn", 1000), "region[0].queue[0].crit",
          "expected crit to be at least warn (1000), found 100"),
+    Case("age_warn above age_crit", with_ages(3600, 60), "region[0].queue[0].age_crit",
+         "expected age_crit to be at least age_warn (3600), found 60"),
+    Case("detail_command on a postqueue source",
+         changed("region[0].queue[0].detail_command", ["exim", "-bp"]),
+         "region[0].queue[0].detail_command",
+         "'detail_command' is not used by kind \"postqueue\" (only by exim)"),
+    Case("queue interval of zero", changed("region[0].queue[0].interval", 0),
+         "region[0].queue[0].interval", "interval"),
     Case("duplicate queue names", changed("region[1].queue", [BASE["region"][0]["queue"][0]]),
          "region[1].queue[0].name", "duplicate queue name 'mx1' (also region[0].queue[0])"),
     Case("duplicate resolver names",

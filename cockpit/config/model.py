@@ -102,6 +102,14 @@ class QueueSource:
     """Depth at which the queue is shown as a warning; None: no threshold."""
     crit: int | None = None
     """Depth at which the queue is shown as failing; None: no threshold. Never below `warn`."""
+    interval: float = 15.0
+    """Seconds between two samples, 1 to 3600; the history keeps a day of them."""
+    age_warn: int | None = None
+    """Age in seconds of the oldest message at which the queue warns; None: no threshold."""
+    age_crit: int | None = None
+    """Age in seconds of the oldest message at which the queue fails; never below `age_warn`."""
+    detail_command: tuple[str, ...] | None = None
+    """exim kind only: an argv printing the `exim -bp` listing, for ages and frozen messages."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ def _ips(expected: str) -> Reader:
 _https_url = text(partial(parse_url, schemes=("https",)), "an https URL")
 _http_url = text(partial(parse_url, schemes=("http", "https")), "an http or https URL")
 _queue_depth = number("a queue depth", minimum=0, maximum=None, integer=True)
+_message_age = number("an age in seconds", minimum=0, maximum=None, integer=True)
 
 
 # ---- [[region.queue]] -------------------------------------------------------------------------
@@ -94,10 +95,13 @@ _NEEDED_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 """The keys a queue of each kind must have."""
 
-_OPTIONAL_BY_KIND: dict[str, tuple[str, ...]] = {"prometheus": ("labels",)}
+_OPTIONAL_BY_KIND: dict[str, tuple[str, ...]] = {
+    "prometheus": ("labels",),
+    "exim": ("detail_command",),
+}
 """Kind-specific keys a queue of each kind may have."""
 
-_KIND_SPECIFIC_KEYS = ("command", "url", "metric", "labels", "path")
+_KIND_SPECIFIC_KEYS = ("command", "url", "metric", "labels", "path", "detail_command")
 """Keys that only some kinds use; given for another kind they are refused, not ignored."""
 
 _WHAT_KEY_HOLDS = {
@@ -105,6 +109,7 @@ _WHAT_KEY_HOLDS = {
     "url": "an http or https URL",
     "metric": "a Prometheus metric name",
     "path": "the path to the depth in the JSON document",
+    "detail_command": 'an argv list such as ["exim", "-bp"]',
 }
 
 
@@ -137,12 +142,14 @@ def build_queue(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
                     (*at, name),
                     f"{show_key(name)} is not used by kind {quoted(kind)} (only by {users})",
                 )
-    warn, crit = fields["warn"], fields["crit"]
-    if isinstance(warn, int) and isinstance(crit, int) and warn > crit:
-        fields["crit"] = ctx.problem(
-            (*at, "crit"),
-            f"expected crit to be at least warn ({show_int(warn)}), found {show_int(crit)}",
-        )
+    for low_key, high_key in (("warn", "crit"), ("age_warn", "age_crit")):
+        low, high = fields[low_key], fields[high_key]
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            fields[high_key] = ctx.problem(
+                (*at, high_key),
+                f"expected {high_key} to be at least {low_key} ({show_int(low)}),"
+                f" found {show_int(high)}",
+            )
     return _make(QueueSource, fields)
 
 
@@ -174,6 +181,14 @@ QUEUE_KEYS: tuple[Key, ...] = (
     ),
     Key("warn", _queue_depth),
     Key("crit", _queue_depth),
+    Key(
+        "interval",
+        number("an interval in seconds", minimum=1, maximum=3600),
+        default=15.0,
+    ),
+    Key("age_warn", _message_age),
+    Key("age_crit", _message_age),
+    Key("detail_command", argv('["exim", "-bp"]')),
 )
 
 
