@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit.dns.observation import Observation, ServerSpec
 from cockpit.dns.query import query
+from cockpit.model import Finding, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +40,25 @@ class Asker:
         future = asyncio.run_coroutine_threadsafe(self.ask(name, rdtype), loop)
         # query() is bounded by (1 + retries) x timeout; the extra second is only a backstop.
         return future.result(timeout=2 * self.timeout + 1)
+
+
+def auth_finding(
+    asker: Asker,
+    region: str,
+    check: str,
+    subject: str,
+    status: Status,
+    summary: str,
+    data: dict[str, Any],
+) -> Finding:
+    """A finding of the auth area, naming the DNS server its lookups went through."""
+    return Finding(
+        area="auth",
+        check=check,
+        subject=subject,
+        status=status,
+        summary=summary,
+        region=region,
+        resolver=asker.server.name,
+        data=data,
+    )

@@ -38,7 +38,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation, Outcome
 from cockpit.model import Finding, Status, worst
@@ -308,15 +308,8 @@ async def _selector_finding(domain: str, region: Region, selector: str, asker: A
     data: dict[str, Any] = {"selector": selector, "domain": domain, "record": name}
 
     def finding(status: Status, summary: str) -> Finding:
-        return Finding(
-            area="auth",
-            check="dkim",
-            subject=name,
-            status=status,
-            summary=f"{selector}: {summary}",
-            region=region.name,
-            resolver=asker.server.name,
-            data=data,
+        return auth_finding(
+            asker, region.name, "dkim", name, status, f"{selector}: {summary}", data
         )
 
     seen = await asker.ask(name, "TXT")

@@ -36,7 +36,7 @@ from typing import Any
 
 from publicsuffixlist import PublicSuffixList
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation
 from cockpit.incident.entry import Entry
@@ -232,18 +232,7 @@ async def dmarc_findings(
         data["baseline_policy"] = baseline_policy
 
     def finding(subject: str, status: Status, summary: str) -> list[Finding]:
-        return [
-            Finding(
-                area="auth",
-                check="dmarc",
-                subject=subject,
-                status=status,
-                summary=summary,
-                region=region.name,
-                resolver=asker.server.name,
-                data=data,
-            )
-        ]
+        return [auth_finding(asker, region.name, "dmarc", subject, status, summary, data)]
 
     lookups = [await _look(asker, domain)]
     if not lookups[0].records and lookups[0].seen.outcome not in NO_VERDICT_OUTCOMES:

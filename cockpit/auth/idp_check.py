@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.https_probe import HttpsResult, probe_https, resolve_host
 from cockpit.auth.webmail_check import certificate_data, certificate_issues
 from cockpit.config.model import Config, Region
@@ -43,18 +43,7 @@ async def idp_findings(config: Config, region: Region, asker: Asker) -> list[Fin
     data: dict[str, Any] = {"url": url, "host": host}
 
     def finding(status: Status, summary: str) -> list[Finding]:
-        return [
-            Finding(
-                area="auth",
-                check="idp",
-                subject=url,
-                status=status,
-                summary=summary,
-                region=region.name,
-                resolver=asker.server.name,
-                data=data,
-            )
-        ]
+        return [auth_finding(asker, region.name, "idp", url, status, summary, data)]
 
     resolved = await resolve_host(asker, host)
     data["addresses"] = list(resolved.addresses)

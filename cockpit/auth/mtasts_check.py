@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.https_probe import HttpsResult, probe_https, resolve_host
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
@@ -135,18 +135,7 @@ async def mtasts_findings(
     subject = record_name
 
     def finding(status: Status, summary: str) -> list[Finding]:
-        return [
-            Finding(
-                area="auth",
-                check="mta-sts",
-                subject=subject,
-                status=status,
-                summary=summary,
-                region=region.name,
-                resolver=asker.server.name,
-                data=data,
-            )
-        ]
+        return [auth_finding(asker, region.name, "mta-sts", subject, status, summary, data)]
 
     seen = await asker.ask(record_name, "TXT")
     data["outcome"] = seen.outcome.value

@@ -20,7 +20,7 @@ from typing import Any
 import dns.exception
 import dns.reversename
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation
 from cockpit.model import Finding, Status
@@ -56,16 +56,7 @@ async def _ip_finding(region: Region, ip: str, asker: Asker) -> Finding:
     data: dict[str, Any] = {"ip": ip, "helo": region.helo}
 
     def finding(status: Status, summary: str) -> Finding:
-        return Finding(
-            area="auth",
-            check="ptr",
-            subject=ip,
-            status=status,
-            summary=f"{ip}: {summary}",
-            region=region.name,
-            resolver=asker.server.name,
-            data=data,
-        )
+        return auth_finding(asker, region.name, "ptr", ip, status, f"{ip}: {summary}", data)
 
     try:
         address = ipaddress.ip_address(ip)

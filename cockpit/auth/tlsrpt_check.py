@@ -17,7 +17,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES
@@ -76,18 +76,7 @@ async def tlsrpt_findings(config: Config, region: Region, asker: Asker) -> list[
     data: dict[str, Any] = {"record": name}
 
     def finding(status: Status, summary: str) -> list[Finding]:
-        return [
-            Finding(
-                area="auth",
-                check="tls-rpt",
-                subject=name,
-                status=status,
-                summary=summary,
-                region=region.name,
-                resolver=asker.server.name,
-                data=data,
-            )
-        ]
+        return [auth_finding(asker, region.name, "tls-rpt", name, status, summary, data)]
 
     seen = await asker.ask(name, "TXT")
     data["outcome"] = seen.outcome.value
