@@ -590,3 +590,22 @@ def test_origin_is_cleaned_and_never_raises() -> None:
     origin = current_origin({"SSH_CLIENT": "\x1b[31m10.0.0.1 1 2", "TMUX_PANE": "\x07" * 3})
     assert origin["ssh_client"] == "[31m10.0.0.1"
     assert "tmux_pane" not in origin
+
+
+def test_a_cut_mending_write_reads_as_interrupted_not_as_damage(tmp_path: Path) -> None:
+    """The writer died twice: once mid-entry, then again while fencing that fragment off.
+    Until the next append, the lines after the last entry are an interrupted write."""
+    path = tmp_path / "incident.jsonl"
+    log = IncidentLog(path)
+    log.append("note", "first", author="a", origin={"host": "h"})
+    with path.open("ab") as file:
+        file.write(b'{"seq":2,"ts":"2026-11-27T14:00:00.000Z","author":"a","te')  # torn entry
+        file.write(b'\n{"seq":2,"ts":"2026-11-27T14:00:01.000Z","kind":"sys')  # torn mending
+    result = read_log(path)
+    assert [e.text for e in result.entries] == ["first"]
+    assert result.errors == []
+    assert {p.line for p in result.warnings} == {2, 3}
+    log.append("note", "second", author="a", origin={"host": "h"})
+    after = read_log(path)
+    assert after.errors == []
+    assert [e.text for e in after.entries if e.kind == "note"] == ["first", "second"]

@@ -85,7 +85,7 @@ def read_log(path: str | os.PathLike[str]) -> ReadResult:
                 offset, line_no, end = _read_rest_under_shared_lock(
                     fd, log_path, offset, line_no, lines
                 )
-            lines.flush(hold_trailing_damage=False)
+            lines.flush(hold_trailing_damage=False, trailing_is_interrupted=True)
             if offset < end:
                 lines.problems.append(
                     LogProblem(
@@ -252,14 +252,23 @@ class _LineAnalyzer:
             self._commit(self._held, self._held_problems)
         self._held, self._held_problems, self._held_size = entry, problems, size
 
-    def flush(self, *, hold_trailing_damage: bool) -> None:
-        """Commit what is pending; optionally keep damaged lines at the end for one more poll."""
+    def flush(self, *, hold_trailing_damage: bool, trailing_is_interrupted: bool = False) -> None:
+        """Commit what is pending; optionally keep damaged lines at the end for one more poll.
+
+        With `trailing_is_interrupted` (a whole read at the end of the file), damaged lines
+        after the last entry are what the appender itself takes them for: pieces of an
+        interrupted write (a mending write can be cut too), which the next append fences off.
+        They are warnings; damage followed by an entry stays an error.
+        """
         if self._held is not None:
             self._commit(self._held, self._held_problems)
             self._held = None
         if not hold_trailing_damage:
-            for _line_no, problems, _size in self._damaged:
-                self.problems.extend(problems)
+            for line_no, problems, size in self._damaged:
+                if trailing_is_interrupted and size <= MAX_LINE_BYTES:
+                    self.problems.append(_interrupted_line(line_no, size))
+                else:
+                    self.problems.extend(problems)
             self._damaged = []
 
     def take(self) -> tuple[list[Entry], list[LogProblem]]:
@@ -316,6 +325,15 @@ class _LineAnalyzer:
         names = self._names
         object.__setattr__(entry, "author", names.setdefault(entry.author, entry.author))
         object.__setattr__(entry, "kind", names.setdefault(entry.kind, entry.kind))
+
+
+def _interrupted_line(line_no: int, size: int) -> LogProblem:
+    return LogProblem(
+        "warning",
+        f"incomplete line ({size} bytes) after the last entry, left by an interrupted writer;"
+        " the next append fences it off",
+        line_no,
+    )
 
 
 def _unreadable_line(line_no: int, raw: bytes | None, size: int) -> LogProblem:
