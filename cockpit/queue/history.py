@@ -1,0 +1,264 @@
+"""What a queue source's readings mean over time: the ring, the rate, the drain estimate, status.
+
+One `QueueHistory` per source keeps every reading in a ring bounded to a day at the source's
+interval (`maxlen = ceil(86400 / interval)`), failed reads included, so the ring shows gaps.
+
+Rate (messages per minute): the least-squares slope of total depth over time, fitted to the
+good samples of the last `RATE_WINDOW_S` (5 minutes) before the newest one, at most the last
+`RATE_MAX_SAMPLES`. A slope over several points is not thrown by one jittery read (postqueue can
+miss or double a message while the queue moves) and still follows a change within a few
+intervals. No rate from fewer than 2 samples, from samples taken at the same instant, or while
+the latest read failed (the source is unknown: what it did since is not known).
+
+Trend: `|rate| < STEADY_RATE_PER_MIN` is steady; a falling depth gives a drain estimate
+(`total / -rate`), a rising one "growing +N/min".
+
+Status: depth against `warn`/`crit` and the oldest message's age against `age_warn`/`age_crit`,
+the worse of the two; unknown when the latest read failed, with the last good sample kept and
+shown with its age ("last good 1,234 (3 min ago)"), never as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from cockpit.config.model import QueueSource
+from cockpit.model import Status
+from cockpit.queue.sample import QueueSample, Reading
+
+HISTORY_SPAN_S = 86400.0
+RATE_WINDOW_S = 300.0
+RATE_MAX_SAMPLES = 10
+STEADY_RATE_PER_MIN = 1.0
+"""Below one message a minute either way the queue is called steady."""
+
+
+class Level(StrEnum):
+    """Where a value sits against a warn/crit pair."""
+
+    OK = "ok"
+    WARN = "warn"
+    CRIT = "crit"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+
+_LEVEL_RANK = {Level.OK: 0, Level.WARN: 1, Level.CRIT: 2}
+_LEVEL_STATUS = {Level.OK: Status.OK, Level.WARN: Status.WARN, Level.CRIT: Status.FAIL}
+
+
+class TrendKind(StrEnum):
+    DRAINING = "draining"
+    GROWING = "growing"
+    STEADY = "steady"
+    EMPTY = "empty"
+    UNKNOWN = "unknown"
+    """No estimate: fewer than 2 samples, or the source is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    kind: TrendKind
+    rate_per_min: float | None
+    """Least-squares slope in messages per minute; None when there is no estimate."""
+    eta_s: float | None
+    """Seconds until empty at the current rate (draining only)."""
+    text: str
+    """"empty in about 6 min at the current rate (-33/min)", "growing +120/min", "steady"."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """The judgement of a history at one moment; events compare two of these."""
+
+    status: Status
+    depth_level: Level
+    """Of the latest good sample (kept while the source is unknown)."""
+    age_level: Level
+    readable: bool
+    """False when the latest read failed (or there was none)."""
+    reasons: tuple[str, ...]
+    """Why the status is not ok, one short phrase each."""
+
+
+def level_of(value: float | None, warn: float | None, crit: float | None) -> Level:
+    if value is None:
+        return Level.OK
+    if crit is not None and value >= crit:
+        return Level.CRIT
+    if warn is not None and value >= warn:
+        return Level.WARN
+    return Level.OK
+
+
+def least_squares_slope(points: list[tuple[float, float]]) -> float | None:
+    """Slope of y over x; None for fewer than 2 points or when every x is the same."""
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if spread <= 0:
+        return None
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+def format_count(count: int) -> str:
+    return f"{count:,}"
+
+
+def format_duration(seconds: float) -> str:
+    """ "under a minute", "about 6 min", "about 2 h 10 min", "about 3 days"."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"about {hours} h {rest} min" if rest else f"about {hours} h"
+    return f"about {round(minutes / 1440)} days"
+
+
+def format_age(seconds: float) -> str:
+    """ "just now", "12 s ago", "3 min ago", "2 h 5 min ago"."""
+    seconds = max(0.0, seconds)
+    if seconds < 1:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min ago" if rest else f"{hours} h ago"
+
+
+def format_rate(rate_per_min: float) -> str:
+    return f"{rate_per_min:+,.0f}/min" if abs(rate_per_min) >= 10 else f"{rate_per_min:+.1f}/min"
+
+
+class QueueHistory:
+    """Every reading of one source, bounded to a day at its interval."""
+
+    def __init__(self, source: QueueSource, region: str | None = None) -> None:
+        self.source = source
+        self.region = region
+        self.maxlen = math.ceil(HISTORY_SPAN_S / source.interval)
+        self._readings: deque[Reading] = deque(maxlen=self.maxlen)
+        self._latest_good: QueueSample | None = None
+        self.peak_total: int | None = None
+        """Highest total ever seen (not only what the ring still holds)."""
+
+    def add(self, reading: Reading) -> None:
+        self._readings.append(reading)
+        if reading.sample is not None:
+            self._latest_good = reading.sample
+            total = reading.sample.total
+            self.peak_total = total if self.peak_total is None else max(self.peak_total, total)
+
+    def __len__(self) -> int:
+        return len(self._readings)
+
+    def readings(self) -> Iterator[Reading]:
+        return iter(self._readings)
+
+    @property
+    def latest(self) -> Reading | None:
+        return self._readings[-1] if self._readings else None
+
+    @property
+    def latest_good(self) -> QueueSample | None:
+        """The newest sample, kept when later reads failed (even if the ring dropped it)."""
+        return self._latest_good
+
+    @property
+    def readable(self) -> bool:
+        latest = self.latest
+        return latest is not None and latest.sample is not None
+
+    def rate_per_min(self) -> float | None:
+        """Least-squares slope over the recent good samples; None when it cannot be told."""
+        if not self.readable:
+            return None
+        recent: list[QueueSample] = []
+        newest_at: datetime | None = None
+        for reading in reversed(self._readings):
+            sample = reading.sample
+            if sample is None:
+                continue
+            if newest_at is None:
+                newest_at = sample.at
+            if (newest_at - sample.at).total_seconds() > RATE_WINDOW_S:
+                break
+            recent.append(sample)
+            if len(recent) >= RATE_MAX_SAMPLES:
+                break
+        if newest_at is None:
+            return None
+        points = [((s.at - newest_at).total_seconds(), float(s.total)) for s in recent]
+        slope_per_s = least_squares_slope(points)
+        return None if slope_per_s is None else slope_per_s * 60.0
+
+    def trend(self) -> Trend:
+        if not self.readable:
+            return Trend(TrendKind.UNKNOWN, None, None, "no trend: the source is unknown")
+        latest = self._latest_good
+        assert latest is not None
+        rate = self.rate_per_min()
+        if latest.total == 0:
+            return Trend(TrendKind.EMPTY, rate, 0.0 if rate is not None else None, "empty")
+        if rate is None:
+            return Trend(TrendKind.UNKNOWN, None, None, "no trend yet (one sample)")
+        if abs(rate) < STEADY_RATE_PER_MIN:
+            return Trend(TrendKind.STEADY, rate, None, "steady")
+        if rate > 0:
+            return Trend(TrendKind.GROWING, rate, None, f"growing {format_rate(rate)}")
+        eta_s = latest.total / -rate * 60.0
+        text = f"empty in {format_duration(eta_s)} at the current rate ({format_rate(rate)})"
+        return Trend(TrendKind.DRAINING, rate, eta_s, text)
+
+    def state(self) -> QueueState:
+        source = self.source
+        sample = self._latest_good
+        depth_level = level_of(sample.total if sample else None, source.warn, source.crit)
+        age = sample.oldest_age_s if sample else None
+        age_level = level_of(age, source.age_warn, source.age_crit)
+        if not self.readable:
+            latest = self.latest
+            error = latest.error if latest is not None and latest.error else "no reading yet"
+            return QueueState(Status.UNKNOWN, depth_level, age_level, False, (error,))
+        assert sample is not None
+        reasons = []
+        if depth_level is not Level.OK:
+            limit = source.crit if depth_level is Level.CRIT else source.warn
+            reasons.append(
+                f"depth {format_count(sample.total)} at or over {depth_level} "
+                f"{format_count(limit or 0)}"
+            )
+        if age_level is not Level.OK and age is not None:
+            limit = source.age_crit if age_level is Level.CRIT else source.age_warn
+            reasons.append(
+                f"oldest message {format_duration(age).removeprefix('about ')} old, at or over "
+                f"{age_level} {format_duration(limit or 0).removeprefix('about ')}"
+            )
+        worst_level = max(depth_level, age_level, key=lambda level: level.rank)
+        return QueueState(_LEVEL_STATUS[worst_level], depth_level, age_level, True, tuple(reasons))
+
+    def status(self) -> Status:
+        return self.state().status
+
+    def last_good_text(self, now: datetime) -> str:
+        """ "last good 1,234 (3 min ago)", or "no good reading yet"."""
+        sample = self._latest_good
+        if sample is None:
+            return "no good reading yet"
+        age = (now - sample.at).total_seconds()
+        return f"last good {format_count(sample.total)} ({format_age(age)})"
