@@ -8,15 +8,11 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 
+from cockpit.glyphs import glyph_set, terminal_wants_ascii
 from cockpit.model import Finding, Status
 from cockpit.safe_text import clean
 
-STATUS_LABEL = {
-    Status.OK: "✓ ok",
-    Status.WARN: "! warn",
-    Status.FAIL: "✗ fail",
-    Status.UNKNOWN: "? unknown",
-}
+# Colour repeats what the glyph and the word already say (cockpit.glyphs).
 STATUS_STYLE = {
     Status.OK: "green",
     Status.WARN: "yellow",
@@ -25,7 +21,15 @@ STATUS_STYLE = {
 }
 
 
-def render_findings(findings: Sequence[Finding], *, target: str, target_origin: str) -> str:
+def render_findings(
+    findings: Sequence[Finding],
+    *,
+    target: str,
+    target_origin: str,
+    ascii_only: bool | None = None,
+) -> str:
+    """The findings as a table; ASCII glyphs and borders if `ascii_only` (None: ask the locale)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -43,12 +47,15 @@ def render_findings(findings: Sequence[Finding], *, target: str, target_origin: 
         emoji=False,
         markup=False,
     )
-    table = Table(show_lines=False, expand=False)
+    if ascii_only is None:
+        ascii_only = terminal_wants_ascii()
+    glyphs = glyph_set(ascii_only)
+    table = Table(show_lines=False, expand=False, box=box.ASCII if ascii_only else box.HEAVY_HEAD)
     for column in ("status", "area", "check", "subject", "resolver", "region", "summary"):
         table.add_column(column, overflow="fold")
     for finding in findings:
         table.add_row(
-            Text(STATUS_LABEL[finding.status], style=STATUS_STYLE[finding.status]),
+            Text(glyphs.label(finding.status), style=STATUS_STYLE[finding.status]),
             Text(clean(finding.area)),
             Text(clean(finding.check)),
             Text(clean(finding.subject)),

@@ -98,6 +98,9 @@ def dropped(key_path: str) -> str:
     return tomli_w.dumps(document)
 
 
+STEP: dict[str, Any] = {"id": "check-archive", "phase": "after", "title": "Archive receives"}
+"""A valid [[checklist.step]] for the checklist cases."""
+
 MISSING = object()
 """Source marker: no file at all."""
 DIRECTORY = object()
@@ -254,6 +257,39 @@ CASES: list[Case] = [
     Case("missing file", MISSING, "", "config file not found"),
     Case("directory as file", DIRECTORY, "", "is a directory"),
     Case("too large", b"# " + b"x" * (1024 * 1024) + b"\n", "", "larger than 1024 KiB"),
+    # [checklist]
+    Case("unknown checklist key", changed("checklist", {"replace_builtn": True}),
+         "checklist.replace_builtn", "did you mean 'replace_builtin'?"),
+    Case("replace_builtin as a string", changed("checklist", {"replace_builtin": "yes"}),
+         "checklist.replace_builtin", 'expected true or false, found a string "yes"'),
+    Case("unknown checklist step key",
+         changed("checklist", {"step": [{**STEP, "titel": "x"}]}),
+         "checklist.step[0].titel", "did you mean 'title'?"),
+    Case("checklist step as a single table", changed("checklist", {"step": STEP}),
+         "checklist.step", "[[checklist.step]] (double brackets)"),
+    Case("duplicate step id",
+         changed("checklist", {"step": [STEP, {**STEP, "title": "Again"}]}),
+         "checklist.step[1].id", 'duplicate step id "check-archive" (also checklist.step[0])'),
+    Case("step id not a slug", changed("checklist", {"step": [{**STEP, "id": "Check Archive"}]}),
+         "checklist.step[0].id", "lower-case letters, digits and hyphens"),
+    Case("step without title", changed("checklist", {"step": [{"id": "a", "phase": "after"}]}),
+         "checklist.step[0].title", "missing required key 'title'"),
+    Case("step phase unknown", changed("checklist", {"step": [{**STEP, "phase": "durin"}]}),
+         "checklist.step[0].phase", 'did you mean "during"?'),
+    Case("sets_phase unknown",
+         changed("checklist", {"step": [{**STEP, "sets_phase": "recovered"}]}),
+         "checklist.step[0].sets_phase", "not one of impact, detected, declared"),
+    Case("auto with a bad operator",
+         changed("checklist", {"step": [{**STEP, "auto": "auth.spf = ok"}]}),
+         "checklist.step[0].auto", "expected == or <= before the status"),
+    Case("auto on unknown status",
+         changed("checklist", {"step": [{**STEP, "auto": "auth.spf == unknown"}]}),
+         "checklist.step[0].auto", "the status must be one of ok, warn, fail"),
+    Case("auto without area", changed("checklist", {"step": [{**STEP, "auto": "spf == ok"}]}),
+         "checklist.step[0].auto", "expected AREA.CHECK"),
+    Case("control characters in step help",
+         changed("checklist", {"step": [{**STEP, "help": "line\n\x1b[2J"}]}),
+         "checklist.step[0].help", "control characters other than newlines"),
 ]
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from cockpit.incident.runbook import Condition
+
 QUEUE_KINDS: tuple[str, ...] = ("postqueue", "mailq", "exim", "prometheus", "json", "command")
 """Every queue source kind, in the order the documentation lists them."""
 
@@ -186,6 +188,34 @@ class TlsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ChecklistStep:
+    """One `[[checklist.step]]`: a step added to the runbook, or one replacing a built-in."""
+
+    id: str
+    """Unique slug; the id of a built-in step replaces that step."""
+    phase: str
+    """before, during or after."""
+    title: str
+    """One line shown in the checklist."""
+    help: str = ""
+    """Longer guidance shown under the title; may span lines."""
+    auto: Condition | None = None
+    """A probe condition (see `cockpit.incident.runbook`) that offers to confirm the step."""
+    sets_phase: str | None = None
+    """An incident phase marker set when the step is done (one of PHASES)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistSettings:
+    """The guided checklist: the built-in runbook, extended or replaced."""
+
+    replace_builtin: bool = False
+    """True: only the configured steps are used; False: they extend or replace built-ins by id."""
+    steps: tuple[ChecklistStep, ...] = ()
+    """[[checklist.step]], in file order."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole, valid cockpit configuration."""
 
@@ -201,6 +231,8 @@ class Config:
     """[dns]"""
     tls: TlsSettings
     """[tls]"""
+    checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
+    """[checklist]"""
 
     def region(self, name: str) -> Region | None:
         """The region called `name` (compared case-insensitively), or None."""

@@ -8,6 +8,7 @@ Checks that need several keys of one table live in the builders here; checks acr
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -15,6 +16,8 @@ from types import MappingProxyType
 from cockpit.config.model import (
     COMMAND_QUEUE_KINDS,
     QUEUE_KINDS,
+    ChecklistSettings,
+    ChecklistStep,
     Config,
     DnsSettings,
     DomainSettings,
@@ -41,10 +44,11 @@ from cockpit.config.readers import (
     table,
     text,
 )
-from cockpit.config.report import KeyPath, quoted, show_int, show_key
+from cockpit.config.report import KeyPath, describe, format_path, quoted, show_int, show_key
 from cockpit.config.resolvers import BUILTIN_RESOLVERS
 from cockpit.config.values import (
     BadValue,
+    has_control_chars,
     parse_display_name,
     parse_dkim_selector,
     parse_hostname,
@@ -57,6 +61,13 @@ from cockpit.config.values import (
     parse_region_name,
     parse_server_address,
     parse_url,
+)
+from cockpit.incident.entry import PHASES
+from cockpit.incident.runbook import (
+    CHECKLIST_PHASES,
+    ConditionError,
+    parse_condition,
+    parse_step_id,
 )
 
 ARGV_EXAMPLE = '["postqueue", "-j"]'
@@ -349,12 +360,123 @@ DOMAIN_KEYS: tuple[Key, ...] = (
 
 TLS_KEYS: tuple[Key, ...] = (Key("ca_file", optional(path("a CA file path"))),)
 
+# ---- [checklist] ------------------------------------------------------------------------------
+
+MAX_HELP_LENGTH = 2000
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in choices:
+            return value
+        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
+        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+        raise BadValue(f"not one of {', '.join(choices)}{hint}")
+
+    return parse
+
+
+def _parse_step_id(value: str) -> str:
+    try:
+        return parse_step_id(value)
+    except ValueError as error:
+        raise BadValue(str(error)) from None
+
+
+def _parse_condition(value: str) -> object:
+    try:
+        return parse_condition(value)
+    except ConditionError as error:
+        raise BadValue(str(error)) from None
+
+
+def _parse_step_title(value: str) -> str:
+    title = parse_plain_text(value)
+    if len(title) > 120:
+        raise BadValue(f"longer than 120 characters ({len(title)})")
+    return title
+
+
+def _parse_help(value: str) -> str:
+    """Free text that may span lines (newlines and tabs allowed, other control characters not)."""
+    if has_control_chars(value.replace("\n", " ").replace("\t", " ")):
+        raise BadValue("control characters other than newlines are not allowed")
+    if len(value) > MAX_HELP_LENGTH:
+        raise BadValue(f"longer than {MAX_HELP_LENGTH} characters ({len(value)})")
+    return value
+
+
+def _boolean(expected: str) -> Reader:
+    def read(value: object, at: KeyPath, ctx: Context) -> object:
+        if not isinstance(value, bool):
+            return ctx.problem(at, f"expected {expected}, found {describe(value)}")
+        return value
+
+    return read
+
+
+def build_checklist_step(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `ChecklistStep`."""
+    return _make(ChecklistStep, fields)
+
+
+def build_checklist(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`ChecklistSettings`, after checking that step ids are unique."""
+    steps = fields["step"]
+    if isinstance(steps, tuple):
+        first: dict[str, int] = {}
+        for index, step in enumerate(steps):
+            if step.id in first:
+                also = format_path((*at, "step", first[step.id]))
+                fields["step"] = ctx.problem(
+                    (*at, "step", index, "id"),
+                    f"duplicate step id {quoted(step.id)} (also {also})",
+                )
+            else:
+                first[step.id] = index
+    return _make(ChecklistSettings, fields, step="steps")
+
+
+CHECKLIST_STEP_KEYS: tuple[Key, ...] = (
+    Key(
+        "id",
+        text(_parse_step_id, "a step id"),
+        required='a step id such as "check-archive"',
+    ),
+    Key(
+        "phase",
+        text(_one_of(CHECKLIST_PHASES), "a checklist phase: " + ", ".join(CHECKLIST_PHASES)),
+        required="the phase: " + ", ".join(CHECKLIST_PHASES),
+    ),
+    Key("title", text(_parse_step_title, "a step title"), required="a one-line title"),
+    Key("help", text(_parse_help, "help text"), default=""),
+    Key(
+        "auto",
+        optional(text(_parse_condition, 'a condition such as "auth.spf == ok"')),
+    ),
+    Key(
+        "sets_phase",
+        optional(text(_one_of(PHASES), "an incident phase: " + ", ".join(PHASES))),
+    ),
+)
+
+CHECKLIST_KEYS: tuple[Key, ...] = (
+    Key("replace_builtin", _boolean("true or false"), default=False),
+    Key(
+        "step",
+        array_of_tables(CHECKLIST_STEP_KEYS, build_checklist_step, header="checklist.step"),
+        default=(),
+    ),
+)
+
+
 TOP_KEYS: tuple[Key, ...] = (
     Key("incident", table(INCIDENT_KEYS, build_incident), raw_default={}),
     Key("domain", table(DOMAIN_KEYS, build_domain), raw_default={}),
     Key("region", array_of_tables(REGION_KEYS, build_region, header="region"), raw_default=[]),
     Key("dns", table(DNS_KEYS, build_dns), raw_default={}),
     Key("tls", table(TLS_KEYS, build_tls), raw_default={}),
+    Key("checklist", table(CHECKLIST_KEYS, build_checklist), raw_default={}),
 )
 """The top level of the file. `region` is checked for a count of at least two in `crosscheck`."""
 

@@ -1,0 +1,552 @@
+"""Probe changes as `probe` entries for the incident log: de-duplicated, rate-limited, bounded.
+
+The UI calls `ProbeLogger.offer` after every sweep (DNS, auth, queue), with that sweep's
+events, even when there are none: held changes are released by the clock, not by events.
+Each ProbeEntry it returns is appended as `append("probe", entry.text, entry.data, ...)`.
+
+    data = {"area": "dns" | "auth" | "queue", "event": kind, "status": ok|warn|fail|unknown|None,
+            "subject": record key / source / check, "dedupe_key": "dns|resolver|...",
+            "evidence": {...}, plus "server", "region", the queue depth, "flapped", "at"}
+
+Rules, in the order `offer` applies them:
+- dedupe    every change has a key (area, what, subject, server) and a state. A change whose
+            state is the one last logged for its key (and nothing is held) is dropped: the
+            same state is never logged twice in a row.
+- rate      one entry per key per `min_interval_s`. The first change of a quiet key is
+            logged at once; later changes within the interval are held (only the newest is
+            kept, the others counted). At the first offer after the interval ends the held
+            change is logged once, with "(flapped N times in S s)" (N counts the logged change
+            too) and data.at = when the newest held change was seen. A resolver that flips
+            A->B->A->B logs B at once and then, one interval later, B again with
+            "flapped 3 times": the log always ends on the true state.
+- burst     at most `burst` entries per offer: the first `burst - 1` in order, the rest folded
+            into one "and N more changes: ..." entry grouped by what changed, in order of
+            first appearance. Folded changes count as logged.
+- converged `record_converged` is never held and never folded: it always gets its own entry.
+- evidence  JSON data (never markup), at most EVIDENCE_BYTES of compact UTF-8 JSON; longer
+            evidence is shrunk (strings cut, lists shortened, each cut marked with "…").
+- order     deterministic: released held changes first (in the order their keys were first
+            seen), then this offer's changes in the order given, then the summary.
+
+Auth (`auth_changes`): a check is identified by (region, check, subject, resolver). The first
+sweep (previous None) logs no entry per check: it gives ONE "starting picture" entry listing
+the checks that are not ok, or nothing when all are ok. Later sweeps give one entry per check
+whose status changed (a check new in this sweep counts as changed from ok); a check missing
+from the current sweep gives nothing (there is nothing to compare).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from cockpit.dns.events import DnsEvent
+from cockpit.model import Finding, Status, worst
+from cockpit.queue.events import QueueEvent
+from cockpit.safe_text import clean
+
+__all__ = [
+    "EVIDENCE_BYTES",
+    "TEXT_CHARS",
+    "ProbeEntry",
+    "ProbeLogger",
+    "auth_changes",
+    "bound_evidence",
+]
+
+EVIDENCE_BYTES = 2048
+"""The most compact UTF-8 JSON one entry's evidence may take."""
+TEXT_CHARS = 300
+"""The longest entry text, in characters."""
+_LIST_ITEMS = 20
+"""Findings named in a starting picture or groups in a summary's evidence."""
+_SUMMARY_GROUPS = 4
+"""Groups spelled out in a summary's text; the others are counted."""
+
+_RESOLVER_KINDS = frozenset(
+    {"resolver_region_changed", "resolver_value_changed", "resolver_failed", "resolver_recovered"}
+)
+_URGENT_KINDS = frozenset({"record_converged"})
+_QUEUE_PHRASES = {
+    "depth_up": "depth crossed a threshold upwards",
+    "depth_down": "depth fell back below a threshold",
+    "age_up": "oldest message age crossed a threshold upwards",
+    "age_down": "oldest message age fell back below a threshold",
+    "source_unknown": "source unknown",
+    "source_recovered": "source readable again",
+}
+_QUEUE_LEVEL_STATUS = {"ok": Status.OK, "warn": Status.WARN, "crit": Status.FAIL}
+_DEPTH_KEYS = ("total", "deferred", "peak_total")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEntry:
+    text: str
+    """One line: "Quad9 now answers secondary for example.com MX"."""
+    data: dict[str, Any]
+    """area, event, status, subject, evidence (bounded), dedupe_key; see the module docstring."""
+
+
+Offered = DnsEvent | QueueEvent | ProbeEntry
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as plain JSON data: enums by value, times as ISO strings, NaN as None."""
+    if depth > 8:
+        return "…"
+    if isinstance(value, Enum):
+        return _jsonable(value.value, depth)
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_jsonable(item, depth + 1) for item in items]
+    return str(value)
+
+
+def _size(value: Any) -> int:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _shrink(value: Any, chars: int, items: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= chars else value[: max(chars - 1, 0)] + "…"
+    if isinstance(value, dict):
+        kept = {key[:chars]: _shrink(item, chars, items) for key, item in value.items()}
+        if len(kept) > items * 2:
+            names = list(kept)[: items * 2]
+            kept = {name: kept[name] for name in names} | {"…": f"{len(value) - len(names)} more"}
+        return kept
+    if isinstance(value, list):
+        shrunk = [_shrink(item, chars, items) for item in value[:items]]
+        if len(value) > items:
+            shrunk.append(f"…[{len(value) - items} more]")
+        return shrunk
+    return value
+
+
+def bound_evidence(value: Any, limit: int = EVIDENCE_BYTES) -> Any:
+    """`value` as JSON data of at most `limit` bytes (compact, UTF-8), cut where it must be."""
+    data = _jsonable(value)
+    if _size(data) <= limit:
+        return data
+    for chars, items in ((256, 16), (96, 8), (40, 4), (16, 2)):
+        shrunk = _shrink(data, chars, items)
+        if _size(shrunk) <= limit:
+            return shrunk
+    # Deeply nested data is still too big: keep the start of its JSON as one string. A
+    # character takes at most 4 bytes, or 2 once escaped again, so limit // 8 of them fit.
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return {"cut": text[: limit // 8] + "…"}
+
+
+def _text(text: str, limit: int = TEXT_CHARS) -> str:
+    line = clean(text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# --- events as entries ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One offered change with what the logger needs to judge it."""
+
+    entry: ProbeEntry
+    key: str
+    state: str
+    noun: str
+    """What changed, for a summary: "resolver", "queue", "auth check"."""
+    phrase: str
+    """How it changed, for a summary: "now answers secondary for example.com MX"."""
+
+    @property
+    def urgent(self) -> bool:
+        return self.entry.data.get("event") in _URGENT_KINDS
+
+
+def _key(*parts: str | None) -> str:
+    return "|".join("" if part is None else part for part in parts)
+
+
+def _state(value: Any) -> str:
+    return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False)
+
+
+def _dns_status(event: DnsEvent) -> Status | None:
+    kind = event.kind
+    if kind in ("record_converged", "resolver_recovered", "serial_skew_resolved"):
+        return Status.OK
+    if kind in ("record_diverged", "serial_skew"):
+        return Status.WARN
+    if kind == "resolver_failed":
+        return Status.UNKNOWN
+    after = event.data.get("after")
+    verdict = after.get("verdict") if isinstance(after, Mapping) else None
+    if verdict == "failed":
+        return Status.UNKNOWN
+    if verdict in ("mixed", "unexpected", "missing", "stale"):
+        return Status.WARN
+    if verdict == "current":
+        return Status.OK
+    # A region answer is good or bad only against the failover target, which events lack.
+    return None
+
+
+def _dns_change(event: DnsEvent) -> _Change:
+    after = event.data.get("after")
+    after_view = dict(after) if isinstance(after, Mapping) else {}
+    if event.kind in _RESOLVER_KINDS or event.kind == "authoritative_changed":
+        what = "authoritative" if event.kind == "authoritative_changed" else "resolver"
+        key = _key("dns", what, event.key, event.server)
+        state = _state({k: after_view.get(k) for k in ("outcome", "answers", "verdict", "region")})
+        noun = "authoritative server" if what == "authoritative" else "resolver"
+        prefix = f"{event.server} "
+        phrase = event.text.removeprefix(prefix) if event.text.startswith(prefix) else event.kind
+    else:
+        what = "soa" if event.kind.startswith("serial_skew") else "record"
+        key = _key("dns", what, event.key, event.server)
+        state, noun, phrase = event.kind, "record", event.kind.replace("_", " ")
+    status = _dns_status(event)
+    data: dict[str, Any] = {
+        "area": "dns",
+        "event": event.kind,
+        "status": None if status is None else status.value,
+        "subject": event.key,
+        "server": event.server,
+        "evidence": bound_evidence(event.data),
+        "dedupe_key": key,
+    }
+    return _Change(ProbeEntry(_text(event.text), data), key, state, noun, phrase)
+
+
+def _queue_status(event: QueueEvent) -> Status | None:
+    if event.kind == "source_unknown":
+        return Status.UNKNOWN
+    if event.kind == "source_recovered":
+        return Status.OK
+    return _QUEUE_LEVEL_STATUS.get(str(event.data.get("after")))
+
+
+def _queue_change(event: QueueEvent) -> _Change:
+    raw = _jsonable(event.data)
+    depth = {name: raw.get(name) for name in _DEPTH_KEYS}
+    # The export shows evidence as JSON with sorted keys, cut at 300 characters: "backlog"
+    # sorts early, so the depth at that moment survives the cut.
+    evidence = {"backlog": depth} | {k: v for k, v in raw.items() if k not in depth}
+    if event.kind.startswith("source_"):
+        key, state = _key("queue", "source", event.source, event.region), event.kind
+    else:
+        threshold = event.kind.split("_")[0]
+        key = _key("queue", threshold, event.source, event.region)
+        state = str(event.data.get("after"))
+    status = _queue_status(event)
+    data: dict[str, Any] = {
+        "area": "queue",
+        "event": event.kind,
+        "status": None if status is None else status.value,
+        "subject": event.source,
+        "region": event.region,
+        **depth,
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": key,
+    }
+    phrase = _QUEUE_PHRASES.get(event.kind, event.kind)
+    return _Change(ProbeEntry(_text(event.text), data), key, state, "queue", phrase)
+
+
+def _entry_change(entry: ProbeEntry) -> _Change:
+    data = entry.data
+    event = str(data.get("event") or "probe")
+    key = str(data.get("dedupe_key") or _key(str(data.get("area")), event, entry.text))
+    status = data.get("status")
+    noun = "auth check" if data.get("area") == "auth" else "change"
+    phrase = f"now {status}" if status is not None else event.replace("_", " ")
+    bounded = dict(data)
+    if "evidence" in bounded:
+        bounded["evidence"] = bound_evidence(bounded["evidence"])
+    return _Change(ProbeEntry(_text(entry.text), bounded), key, _state(status), noun, phrase)
+
+
+def _change(item: Offered) -> _Change:
+    if isinstance(item, DnsEvent):
+        return _dns_change(item)
+    if isinstance(item, QueueEvent):
+        return _queue_change(item)
+    return _entry_change(item)
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+_Identity = tuple[str | None, str, str, str | None]
+
+
+def _identity(finding: Finding) -> _Identity:
+    return (finding.region, finding.check, finding.subject, finding.resolver)
+
+
+def _by_identity(findings: Sequence[Finding]) -> dict[_Identity, Finding]:
+    """Findings by identity; of two with one identity the worse one counts (the first on a tie)."""
+    found: dict[_Identity, Finding] = {}
+    for finding in findings:
+        identity = _identity(finding)
+        held = found.get(identity)
+        if held is None or finding.status.severity > held.status.severity:
+            found[identity] = finding
+    return found
+
+
+def _finding_evidence(finding: Finding) -> dict[str, Any]:
+    return {
+        "region": finding.region,
+        "check": finding.check,
+        "subject": finding.subject,
+        "resolver": finding.resolver,
+        "status": finding.status.value,
+        "summary": finding.summary,
+    }
+
+
+def _where(finding: Finding) -> str:
+    where = " ".join(part for part in (finding.region, finding.check) if part)
+    if finding.subject and finding.subject != finding.region:
+        where += f" {finding.subject}"
+    if finding.resolver:
+        where += f" via {finding.resolver}"
+    return where
+
+
+def auth_changes(
+    previous: Sequence[Finding] | None, current: Sequence[Finding]
+) -> list[ProbeEntry]:
+    """Entries for auth checks whose status changed since `previous` (see the module docstring)."""
+    now = _by_identity(current)
+    if previous is None:
+        return _starting_picture(list(now.values()))
+    before = _by_identity(previous)
+    entries: list[ProbeEntry] = []
+    for identity, finding in now.items():
+        old = before.get(identity)
+        old_status = old.status if old is not None else Status.OK
+        if old_status is finding.status:
+            continue
+        was = old_status.value if old is not None else "ok, new check"
+        text = f"{_where(finding)} now {finding.status.value} (was {was}): {finding.summary}"
+        evidence = _finding_evidence(finding) | {
+            "previous_status": old.status.value if old is not None else None,
+            "data": finding.data,
+        }
+        data = {
+            "area": "auth",
+            "event": "status_changed",
+            "status": finding.status.value,
+            "subject": finding.subject,
+            "region": finding.region,
+            "evidence": bound_evidence(evidence),
+            "dedupe_key": _key("auth", *identity),
+        }
+        entries.append(ProbeEntry(_text(text), data))
+    return entries
+
+
+def _starting_picture(findings: list[Finding]) -> list[ProbeEntry]:
+    not_ok = [finding for finding in findings if finding.status is not Status.OK]
+    if not not_ok:
+        return []
+    counts = {status: sum(f.status is status for f in not_ok) for status in Status}
+    shown = ", ".join(
+        f"{count} {status.value}"
+        for status, count in sorted(counts.items(), key=lambda item: -item[0].severity)
+        if count
+    )
+    named = "; ".join(f"{_where(f)} {f.status.value}" for f in not_ok[:3])
+    if len(not_ok) > 3:
+        named += f"; and {len(not_ok) - 3} more"
+    counted = f"{len(not_ok)} of {len(findings)} checks not ok ({shown})"
+    text = f"Auth starting picture: {counted}: {named}"
+    evidence = {
+        "checks": len(findings),
+        "not_ok": [_finding_evidence(f) for f in not_ok[:_LIST_ITEMS]],
+        "not_ok_total": len(not_ok),
+    }
+    data = {
+        "area": "auth",
+        "event": "starting_picture",
+        "status": worst([f.status for f in not_ok]).value,
+        "subject": "auth checks",
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": _key("auth", "starting_picture"),
+    }
+    return [ProbeEntry(_text(text), data)]
+
+
+# --- the logger -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _KeyState:
+    logged_state: str | None = None
+    logged_at: datetime | None = None
+    held: _Change | None = None
+    held_at: datetime | None = None
+    held_changes: int = 0
+
+
+class ProbeLogger:
+    """Decides which probe changes to append to the log, and when (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        min_interval_s: float = 60.0,
+        burst: int = 10,
+        clock: Callable[[], datetime],
+    ) -> None:
+        if min_interval_s < 0:
+            raise ValueError("min_interval_s must not be negative")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.min_interval_s = min_interval_s
+        self.burst = burst
+        self._clock = clock
+        self._keys: dict[str, _KeyState] = {}
+
+    @property
+    def held(self) -> int:
+        """How many keys have a change waiting for their interval to end."""
+        return sum(state.held is not None for state in self._keys.values())
+
+    def offer(self, events: Iterable[Offered]) -> list[ProbeEntry]:
+        """What to append now, given this sweep's events (call it even with none)."""
+        now = self._clock()
+        out: list[tuple[_Change, ProbeEntry]] = self._release(now, force=False)
+        for item in events:
+            change = _change(item)
+            state = self._keys.setdefault(change.key, _KeyState())
+            if state.held is None and change.state == state.logged_state:
+                continue
+            if state.held is not None and change.state == state.held.state and not change.urgent:
+                continue
+            if change.urgent or self._quiet(state, now):
+                out.append((change, self._log(state, change, now)))
+            else:
+                state.held, state.held_at = change, now
+                state.held_changes += 1
+        return self._fold(out)
+
+    def flush(self) -> list[ProbeEntry]:
+        """Every held change, now, whatever the interval (when the cockpit closes)."""
+        return self._fold(self._release(self._clock(), force=True))
+
+    def _quiet(self, state: _KeyState, now: datetime) -> bool:
+        if state.logged_at is None:
+            return True
+        return (now - state.logged_at).total_seconds() >= self.min_interval_s
+
+    def _release(self, now: datetime, *, force: bool) -> list[tuple[_Change, ProbeEntry]]:
+        released: list[tuple[_Change, ProbeEntry]] = []
+        for state in self._keys.values():
+            if state.held is not None and (force or self._quiet(state, now)):
+                released.append((state.held, self._log(state, state.held, now)))
+        return released
+
+    def _log(self, state: _KeyState, change: _Change, now: datetime) -> ProbeEntry:
+        entry = change.entry
+        if state.held_changes and state.logged_at is not None and state.held_at is not None:
+            changes = state.held_changes + 1
+            seconds = max(1, math.ceil((state.held_at - state.logged_at).total_seconds()))
+            if change is not state.held:
+                # An urgent change overtook a held one: the held one counts towards the flaps.
+                changes += 1
+                seconds = max(1, math.ceil((now - state.logged_at).total_seconds()))
+            data = dict(entry.data)
+            data["flapped"] = {
+                "changes": changes,
+                "seconds": seconds,
+                "since": state.logged_at.isoformat(),
+            }
+            if change is state.held:
+                data["at"] = state.held_at.isoformat()
+            suffix = f" (flapped {changes} times in {seconds} s)"
+            text = _text(entry.text, TEXT_CHARS - len(suffix)) + suffix
+            entry = ProbeEntry(text, data)
+        state.logged_state, state.logged_at = change.state, now
+        state.held, state.held_at, state.held_changes = None, None, 0
+        return entry
+
+    def _fold(self, out: list[tuple[_Change, ProbeEntry]]) -> list[ProbeEntry]:
+        if len(out) <= self.burst:
+            return [entry for _, entry in out]
+        urgent = sum(change.urgent for change, _ in out)
+        room = max(self.burst - 1 - urgent, 0)
+        kept: list[ProbeEntry] = []
+        folded: list[tuple[_Change, ProbeEntry]] = []
+        for change, entry in out:
+            if change.urgent:
+                kept.append(entry)
+            elif room:
+                kept.append(entry)
+                room -= 1
+            else:
+                folded.append((change, entry))
+        if len(folded) == 1:
+            return kept + [folded[0][1]]
+        return kept + [_summary(folded)]
+
+
+def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
+    groups: dict[tuple[str, str, str], list[ProbeEntry]] = {}
+    for change, entry in folded:
+        group = (change.noun, change.phrase, str(entry.data.get("event")))
+        groups.setdefault(group, []).append(entry)
+    parts = []
+    for (noun, phrase, _event), entries in list(groups.items())[:_SUMMARY_GROUPS]:
+        parts.append(f"{len(entries)} {noun}{'' if len(entries) == 1 else 's'}: {phrase}")
+    if len(groups) > _SUMMARY_GROUPS:
+        parts.append(f"{len(groups) - _SUMMARY_GROUPS} more kinds of change")
+    text = f"and {len(folded)} more changes: " + "; ".join(parts)
+    statuses = [
+        Status(entry.data["status"])
+        for _, entry in folded
+        if entry.data.get("status") in tuple(Status)
+    ]
+    evidence = {
+        "folded": len(folded),
+        "groups": [
+            {
+                "area": entries[0].data.get("area"),
+                "event": event,
+                "what": phrase,
+                "count": len(entries),
+                "subjects": [
+                    _key(str(e.data.get("subject")), e.data.get("server")) for e in entries[:8]
+                ],
+            }
+            for (_noun, phrase, event), entries in list(groups.items())[:_LIST_ITEMS]
+        ],
+    }
+    areas = sorted({str(entry.data.get("area")) for _, entry in folded})
+    data = {
+        "area": areas[0] if len(areas) == 1 else "mixed",
+        "event": "folded",
+        "status": worst(statuses).value if statuses else None,
+        "subject": f"{len(folded)} changes",
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": None,
+    }
+    return ProbeEntry(_text(text), data)

@@ -1,0 +1,332 @@
+"""Theme files (TOML data in the project's `themes/`) read into plain, validated ThemeSpecs.
+
+Pure: no textual here; `cockpit.ui.themes` turns a ThemeSpec into a Textual `Theme`.
+
+A theme file names a theme, says whether it is dark, gives Textual's base colours and a
+`[variables]` table that must carry the status meanings (`status-ok`, `status-warn`,
+`status-fail`, `status-unknown`). A broken file is skipped with a warning naming the file, the
+key, what was expected and what was found; it never stops the cockpit. An unknown theme name
+falls back to "dark" with a clear message.
+
+Where the files are found: `themes/` at the project root, next to the `cockpit` package. That
+holds in a checkout and in an editable install. A built wheel only packages `cockpit*`, so there
+the directory is missing; the cockpit then runs with FALLBACK_THEME (the dark theme built in).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from cockpit.errors import ConfigError, ConfigProblem
+from cockpit.safe_text import clean
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THEME = "dark"
+STATUS_VARIABLES = ("status-ok", "status-warn", "status-fail", "status-unknown")
+BASE_COLOURS = (
+    "primary",
+    "secondary",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "warning",
+    "error",
+    "success",
+)
+_OPTIONAL_NUMBERS = {"luminosity_spread": (0.0, 1.0), "text_alpha": (0.0, 1.0)}
+_TOP_LEVEL_KEYS = ("name", "dark", "description", "variables", *BASE_COLOURS, *_OPTIONAL_NUMBERS)
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_THEME_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_VARIABLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,59}")
+_MAX_FILE_BYTES = 64 * 1024
+
+Warn = Callable[[str], None]
+
+
+class ThemeFileError(ConfigError):
+    """A theme file that cannot be used; `problems` names the file, key and what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeSpec:
+    """One theme as data: the colours Textual needs and the semantic variables."""
+
+    name: str
+    dark: bool
+    primary: str
+    secondary: str
+    accent: str
+    foreground: str
+    background: str
+    surface: str
+    panel: str
+    warning: str
+    error: str
+    success: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """Textual CSS variables without the `$`; always holds every name in STATUS_VARIABLES."""
+    description: str = ""
+    luminosity_spread: float | None = None
+    text_alpha: float | None = None
+    source: Path | None = None
+    """The file it was read from; None for the built-in fallback."""
+
+    def status_colour(self, status: str) -> str:
+        """The colour for a Status value ("ok", "warn", "fail", "unknown")."""
+        return self.variables[f"status-{status}"]
+
+
+FALLBACK_THEME = ThemeSpec(
+    name="dark",
+    dark=True,
+    description="The default dark theme (built-in copy, used when themes/ cannot be read).",
+    primary="#0178D4",
+    secondary="#004578",
+    accent="#FFA62B",
+    foreground="#E0E0E0",
+    background="#121212",
+    surface="#1E1E1E",
+    panel="#24292F",
+    warning="#FFA62B",
+    error="#F85149",
+    success="#4EBF71",
+    variables=MappingProxyType(
+        {
+            "status-ok": "#4EBF71",
+            "status-warn": "#FFA62B",
+            "status-fail": "#FF6B6B",
+            "status-unknown": "#B392F0",
+        }
+    ),
+)
+
+
+def default_themes_dir() -> Path:
+    """`themes/` at the project root (the directory that holds the `cockpit` package)."""
+    return Path(__file__).resolve().parent.parent / "themes"
+
+
+def load_themes(directory: Path | None = None, *, warn: Warn | None = None) -> dict[str, ThemeSpec]:
+    """Every valid `*.toml` theme in `directory` (default: the project's `themes/`), by name.
+
+    Never raises for a bad file: it is skipped, and one line naming the file and every problem
+    in it goes to `warn` (default: the module logger). A missing directory is a warning and an
+    empty result.
+    """
+    report = warn if warn is not None else logger.warning
+    folder = directory if directory is not None else default_themes_dir()
+    if not folder.is_dir():
+        report(f"{folder}: no themes directory; only the built-in dark theme is available")
+        return {}
+    try:
+        paths = sorted(folder.glob("*.toml"))
+    except OSError as exc:
+        report(f"{folder}: cannot list theme files ({exc.strerror or exc})")
+        return {}
+    themes: dict[str, ThemeSpec] = {}
+    for path in paths:
+        try:
+            spec = load_theme_file(path)
+        except ThemeFileError as exc:
+            report(_skipped(path, exc))
+            continue
+        if spec.name in themes:
+            first = themes[spec.name].source
+            report(f"theme skipped: {path}: name {spec.name!r} is already used by {first}")
+            continue
+        themes[spec.name] = spec
+    return themes
+
+
+def load_theme_file(path: Path) -> ThemeSpec:
+    """Read and validate one theme file; ThemeFileError lists everything wrong with it."""
+    shown = str(path)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ThemeFileError(
+            [ConfigProblem(shown, "", f"cannot read: {exc.strerror or exc}")]
+        ) from None
+    if len(raw) > _MAX_FILE_BYTES:
+        problem = ConfigProblem(shown, "", f"expected at most {_MAX_FILE_BYTES} bytes, found more")
+        raise ThemeFileError([problem])
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        problem = ConfigProblem(shown, "", f"expected UTF-8 text, found byte {exc.start}")
+        raise ThemeFileError([problem]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError([ConfigProblem(shown, "", f"not valid TOML: {exc}")]) from None
+    return theme_from_document(document, source=path)
+
+
+def theme_from_document(document: Mapping[str, object], *, source: Path) -> ThemeSpec:
+    """Validate a parsed theme document; ThemeFileError lists every problem at once."""
+    shown = str(source)
+    problems: list[ConfigProblem] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(ConfigProblem(shown, key, message))
+
+    for key in document:
+        if key not in _TOP_LEVEL_KEYS:
+            problem(clean(key), _unknown_key(key, _TOP_LEVEL_KEYS))
+
+    name = document.get("name")
+    if name is None:
+        problem("name", "missing; expected a theme name such as 'dark'")
+    elif not isinstance(name, str) or not _THEME_NAME.fullmatch(name):
+        problem("name", f"expected lower-case letters, digits and '-', found {_show(name)}")
+
+    dark = document.get("dark")
+    if dark is None:
+        problem("dark", "missing; expected true or false")
+    elif not isinstance(dark, bool):
+        problem("dark", f"expected true or false, found {_show(dark)}")
+
+    description = document.get("description", "")
+    if not isinstance(description, str):
+        problem("description", f"expected a string, found {_show(description)}")
+
+    colours: dict[str, str] = {}
+    for key in BASE_COLOURS:
+        value = document.get(key)
+        if value is None:
+            problem(key, "missing; expected a colour such as '#1E1E1E'")
+        elif not isinstance(value, str) or not _HEX_COLOUR.fullmatch(value):
+            problem(key, f"expected a colour '#RGB' or '#RRGGBB', found {_show(value)}")
+        else:
+            colours[key] = value
+
+    numbers: dict[str, float] = {}
+    for key, (low, high) in _OPTIONAL_NUMBERS.items():
+        value = document.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problem(key, f"expected a number from {low} to {high}, found {_show(value)}")
+        elif not (math.isfinite(value) and low <= value <= high):
+            problem(key, f"expected a number from {low} to {high}, found {value}")
+        else:
+            numbers[key] = float(value)
+
+    variables = _variables(document.get("variables"), problem)
+
+    if problems:
+        raise ThemeFileError(problems)
+    assert isinstance(name, str) and isinstance(dark, bool) and isinstance(description, str)
+    return ThemeSpec(
+        name=name,
+        dark=dark,
+        description=description,
+        variables=MappingProxyType(variables),
+        source=source,
+        luminosity_spread=numbers.get("luminosity_spread"),
+        text_alpha=numbers.get("text_alpha"),
+        **colours,
+    )
+
+
+def _variables(table: object, problem: Callable[[str, str], None]) -> dict[str, str]:
+    if table is None:
+        problem("variables", f"missing; expected a table with {', '.join(STATUS_VARIABLES)}")
+        return {}
+    if not isinstance(table, dict):
+        problem("variables", f"expected a table, found {_show(table)}")
+        return {}
+    variables: dict[str, str] = {}
+    for key, value in table.items():
+        path = f"variables.{clean(key)}"
+        if not _VARIABLE_NAME.fullmatch(key):
+            problem(path, "expected a variable name of lower-case letters, digits and '-'")
+        elif not isinstance(value, str) or not value.strip():
+            problem(path, f"expected a non-empty string, found {_show(value)}")
+        elif key.startswith("status-") and not _HEX_COLOUR.fullmatch(value):
+            problem(path, f"expected a colour '#RGB' or '#RRGGBB', found {_show(value)}")
+        else:
+            variables[key] = value
+    for key in STATUS_VARIABLES:
+        if key not in table:
+            problem(f"variables.{key}", "missing; expected a colour such as '#4EBF71'")
+    return variables
+
+
+def resolve_theme(
+    name: str | None, available: Mapping[str, ThemeSpec]
+) -> tuple[ThemeSpec, str | None]:
+    """The theme called `name`, or the fallback and a message saying why.
+
+    The fallback is "dark" from `available`, or FALLBACK_THEME when even that is missing.
+    No name (None or "") means the default quietly.
+    """
+    if name and name in available:
+        return available[name], None
+    fallback = available.get(DEFAULT_THEME, FALLBACK_THEME)
+    if not name:
+        return fallback, None
+    names = sorted(available) or [FALLBACK_THEME.name]
+    close = difflib.get_close_matches(name, names, n=1) if len(name) <= 100 else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    message = (
+        f"unknown theme {_show(name)}{hint}; using {fallback.name!r}. Available: {', '.join(names)}"
+    )
+    return fallback, message
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a '#RGB' or '#RRGGBB' colour (0 black to 1 white)."""
+    red, green, blue = (_linear(channel) for channel in hex_to_rgb(colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio, from 1 (same) to 21 (black on white)."""
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    if not _HEX_COLOUR.fullmatch(colour):
+        raise ValueError(f"expected '#RGB' or '#RRGGBB', found {colour!r}")
+    digits = colour[1:]
+    if len(digits) == 3:
+        digits = "".join(digit * 2 for digit in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def _linear(channel: int) -> float:
+    value = channel / 255
+    return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+
+def _skipped(path: Path, error: ThemeFileError) -> str:
+    """One line per skipped file, so a toast or a log line says everything about it."""
+    details = "; ".join(
+        f"{problem.key_path}: {problem.message}" if problem.key_path else problem.message
+        for problem in error.problems
+    )
+    return f"theme skipped: {path}: {details}"
+
+
+def _unknown_key(key: str, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1) if len(key) <= 100 else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key{hint}; expected one of {', '.join(valid)}"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    text = clean(text if len(text) <= 60 else text[:57] + "...")
+    return text

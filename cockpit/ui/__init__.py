@@ -1,0 +1,1 @@
+"""The Textual cockpit screen. Only this package imports textual; the core never does."""
