@@ -126,15 +126,14 @@ def clean(text: Any, *, multiline: bool = False) -> str:
 
     Non-str input is passed through str() first. Text that needs no change is returned as is.
     """
-    if not isinstance(text, str):
-        text = str(text)
+    shown: str = text if isinstance(text, str) else str(text)
     # Every character we change is in a category str.isprintable() rejects (Cc, Cf, Cs, Zl,
     # Zp), and isprintable() is much faster than a regex search, so it is the fast path.
-    if text.isprintable() or _NEEDS_CLEAN.search(text) is None:
-        return text
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    return text.translate(_MULTILINE_TABLE if multiline else _SINGLE_LINE_TABLE)
+    if shown.isprintable() or _NEEDS_CLEAN.search(shown) is None:
+        return shown
+    if "\r" in shown:
+        shown = shown.replace("\r\n", "\n")
+    return shown.translate(_MULTILINE_TABLE if multiline else _SINGLE_LINE_TABLE)
 
 
 def md_inline(text: Any) -> str:

@@ -1,0 +1,188 @@
+"""The auth pane: regions (rows) by checks (columns), rendered from the findings handed to it.
+
+API for the shell (call the show_ methods once the pane is mounted):
+    AuthPane(ascii_only=False, id=...)
+    AuthPane.show_findings(findings): auth findings (area "auth"); it never does I/O.
+    Selecting (highlighting) a cell shows every finding of that region and check, with its
+    reason (summary) and evidence (data), in the detail line under the table (#auth-detail).
+
+Columns: SPF, DKIM, DMARC, PTR, MTA-STS, TLS-RPT, SMTP TLS, DANE, webmail, IdP, then any other
+check seen. A cell is the worst status of its findings, glyph and word ("! warn"), with a count
+when there are several; "-" when no finding exists for it. A check named "spf-lookups" goes under
+SPF (the part before the first "-" when the full name is not a column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.coordinate import Coordinate
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellKey
+
+from cockpit.model import Finding, worst
+from cockpit.ui.pane_text import (
+    STATUS_COMPONENT_CLASSES,
+    safe,
+    short,
+    status_css,
+    status_style,
+    status_text,
+)
+
+CHECK_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("spf", "SPF"),
+    ("dkim", "DKIM"),
+    ("dmarc", "DMARC"),
+    ("ptr", "PTR"),
+    ("mta-sts", "MTA-STS"),
+    ("tls-rpt", "TLS-RPT"),
+    ("smtp-tls", "SMTP TLS"),
+    ("dane", "DANE"),
+    ("webmail", "webmail"),
+    ("idp", "IdP"),
+)
+NO_REGION = "(all)"
+DETAIL_HINT = "select a cell for the reason and evidence"
+EVIDENCE_ITEMS = 12
+"""At most this many data items per finding in the detail."""
+
+
+def column_of(check: str, known: Sequence[str]) -> str:
+    """The column a check goes under: itself, or the part before its first "-"."""
+    name = check.lower()
+    if name in known:
+        return name
+    head = name.split("-", 1)[0]
+    return head if head in known else name
+
+
+class AuthPane(Widget):
+    """Auth checks per region; see the module docstring."""
+
+    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
+    DEFAULT_CSS = """
+    AuthPane { height: auto; }
+    AuthPane > DataTable { height: auto; max-height: 10; }
+    AuthPane > #auth-detail { height: auto; max-height: 8; }
+    """ + status_css("AuthPane")
+
+    def __init__(
+        self,
+        *,
+        ascii_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.ascii_only = ascii_only
+        self._cells: dict[tuple[str, str], list[Finding]] = {}
+        self._shown: Sequence[Finding] | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        """Status colours are baked into the cells: draw them again in the new theme."""
+        if self._shown is not None:
+            self.show_findings(self._shown)
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="auth-table", cursor_type="cell")
+        yield Static(Text(DETAIL_HINT), id="auth-detail")
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#auth-table", DataTable)
+
+    @property
+    def detail(self) -> Static:
+        return self.query_one("#auth-detail", Static)
+
+    def show_findings(self, findings: Sequence[Finding]) -> None:
+        self._shown = findings
+        known = [key for key, _ in CHECK_COLUMNS]
+        columns = list(CHECK_COLUMNS)
+        regions: list[str] = []
+        cells: dict[tuple[str, str], list[Finding]] = {}
+        for finding in findings:
+            column = column_of(finding.check, known)
+            if column not in known:
+                known.append(column)
+                columns.append((column, column))
+            region = finding.region or NO_REGION
+            if region not in regions:
+                regions.append(region)
+            cells.setdefault((region, column), []).append(finding)
+        self._cells = cells
+        table = self.table
+        selected = table.cursor_coordinate
+        table.clear(columns=True)
+        table.add_column(Text("region"), key="region")
+        for key, label in columns:
+            table.add_column(safe(short(label, 12, ascii_only=self.ascii_only)), key=key)
+        for region in regions:
+            row: list[Text] = [safe(short(region, 16, ascii_only=self.ascii_only))]
+            for key, _ in columns:
+                row.append(self._cell(cells.get((region, key), [])))
+            table.add_row(*row, key=region)
+        self._keep_selection(selected)
+
+    def _keep_selection(self, selected: Coordinate) -> None:
+        """Put the cursor back where it was before new findings, and show that cell's detail."""
+        table = self.table
+        if not table.is_valid_coordinate(selected):
+            self.detail.update(Text(DETAIL_HINT))
+            return
+        table.move_cursor(row=selected.row, column=selected.column, scroll=False)
+        self._show_detail(table.coordinate_to_cell_key(selected))
+
+    def _show_detail(self, cell_key: CellKey) -> None:
+        region = cell_key.row_key.value
+        column = cell_key.column_key.value
+        if region is None or column is None or column == "region":
+            self.detail.update(Text(DETAIL_HINT))
+            return
+        self.detail.update(self.detail_text(region, column))
+
+    def _cell(self, findings: list[Finding]) -> Text:
+        if not findings:
+            return Text("-", style="dim")
+        status = worst([finding.status for finding in findings])
+        extra = f"({len(findings)})" if len(findings) > 1 else ""
+        return status_text(
+            status, ascii_only=self.ascii_only, style=status_style(self, status), extra=extra
+        )
+
+    def detail_text(self, region: str, column: str) -> Text:
+        """The reason and evidence of every finding in one cell."""
+        findings = self._cells.get((region, column), [])
+        text = Text()
+        text.append_text(safe(f"{region} / {column}"))
+        if not findings:
+            text.append("\nno finding for this check")
+            return text
+        for finding in findings:
+            text.append("\n")
+            text.append_text(
+                status_text(
+                    finding.status,
+                    ascii_only=self.ascii_only,
+                    style=status_style(self, finding.status),
+                )
+            )
+            text.append(" ")
+            text.append_text(safe(f"{finding.check} {finding.subject}: {finding.summary}"))
+            for key, value in list(finding.data.items())[:EVIDENCE_ITEMS]:
+                text.append("\n    ")
+                text.append_text(safe(short(f"{key}: {value}", 200, ascii_only=self.ascii_only)))
+        return text
+
+    @on(DataTable.CellHighlighted, "#auth-table")
+    def _on_cell(self, event: DataTable.CellHighlighted) -> None:
+        self._show_detail(event.cell_key)

@@ -1,0 +1,327 @@
+"""The checklist pane: the runbook in phases (before, during, after), ticked from the keyboard.
+
+API for the app shell:
+
+    pane = ChecklistPane(steps, log, author)   # steps from cockpit.incident.runbook.steps_for
+    pane.show_entries(entries)                 # after every log read: the state comes from it
+    pane.show_findings(findings, at, target)   # after every probe sweep: the auto hints
+
+Keys (BINDINGS, shown in the footer): space marks the highlighted step done, `s` skips it
+(asks for a reason), `n` attaches a note (asks for the text), `c` confirms a step whose `auto`
+condition holds ("satisfied by probe at 14:02"). Each key appends in a thread worker (the
+append blocks on the log's lock): the worker reads the log, computes the entry from the state
+the log holds *then* (so a step someone else ticked gives "already done by X"), appends it,
+reads the log back and posts `LogAppended` (the pane refreshes itself; the message bubbles on
+to the app) or `LogAppendFailed`.
+
+Phase markers: a "done" that counts on a step with `sets_phase` (declare, cutover,
+mail-flowing, declare-verified) also appends the phase entry from `phase_record`, timed at the
+done entry. A phase that is already set (by the CLI, or by a step ticked before) is left as it
+is: changing its time is a deliberate correction (`cockpit log --phase ... --at ...`).
+The `routed` marker therefore comes from ticking or confirming the "cutover" step, which the
+auto hint offers once the target region's MX answers are ok.
+
+Step titles, authors, reasons and notes are untrusted: shown through `safe_text.clean` in
+`Text` objects, never markup. Times are shown as UTC HH:MM.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from cockpit.errors import IncidentLogError
+from cockpit.incident.checklist import (
+    ChecklistError,
+    StepState,
+    add_note,
+    auto_result,
+    checklist_state,
+    mark_done,
+    phase_to_set,
+    skip,
+)
+from cockpit.incident.entry import Entry, format_ts
+from cockpit.incident.log import IncidentLog
+from cockpit.incident.phases import effective_phases, phase_record
+from cockpit.incident.runbook import CHECKLIST_PHASES, Step
+from cockpit.model import Finding
+from cockpit.safe_text import clean
+from cockpit.ui.ui_messages import LogAppended, LogAppendFailed
+
+__all__ = ["ChecklistPane", "TextPrompt", "clock"]
+
+_MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
+_HEADER_PREFIX = "phase:"
+
+
+def clock(moment: datetime) -> str:
+    """HH:MM in UTC, as the CLI's `--at` reads it."""
+    return moment.astimezone(UTC).strftime("%H:%M")
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Asks for one line of text (a skip reason, a note). Enter returns it, Escape cancels.
+
+    Blank text is refused with a message; the prompt stays open.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    TextPrompt { align: center middle; }
+    TextPrompt > Vertical {
+        width: 70; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    TextPrompt #prompt-error { color: $error; }
+    """
+
+    def __init__(self, title: str, placeholder: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(clean(self._title)), id="prompt-title")
+            yield Input(placeholder=self._placeholder, id="prompt-input")
+            yield Label("", id="prompt-error")
+
+    @on(Input.Submitted, "#prompt-input")
+    def _submit(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.query_one("#prompt-error", Label).update("Type something, or Escape to cancel")
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChecklistPane(Widget):
+    """The guided checklist; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "done", "Done"),
+        Binding("s", "skip", "Skip"),
+        Binding("n", "note", "Note"),
+        Binding("c", "confirm_auto", "Confirm auto"),
+    ]
+    DEFAULT_CSS = """
+    ChecklistPane { height: 1fr; }
+    ChecklistPane > OptionList { height: 1fr; }
+    """
+
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        log: IncidentLog,
+        author: str,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._steps = tuple(steps)
+        self._log = log
+        self._author = author
+        self._states: dict[str, StepState] = checklist_state(self._steps, ())
+        self._write_lock = threading.Lock()
+        """This screen's appends go one at a time, so a double key press reads the first."""
+        self._auto_since: dict[str, datetime] = {}
+        """Step id -> when the probe findings were first seen to satisfy its condition."""
+
+    # ---- data in ------------------------------------------------------------------------------
+
+    def show_entries(self, entries: Iterable[Entry]) -> None:
+        """Rebuild the state from the log's entries and redraw."""
+        self._states = checklist_state(self._steps, entries)
+        self._redraw()
+
+    def show_findings(self, findings: Sequence[Finding], at: datetime, target: str | None) -> None:
+        """Re-evaluate every `auto` condition against the latest findings, seen at `at`."""
+        since: dict[str, datetime] = {}
+        for step in self._steps:
+            if step.auto is not None and auto_result(step, findings, target=target).satisfied:
+                since[step.id] = self._auto_since.get(step.id, at)
+        self._auto_since = since
+        self._redraw()
+
+    def state_of(self, step_id: str) -> StepState | None:
+        return self._states.get(step_id)
+
+    def auto_hint(self, step_id: str) -> str | None:
+        """The hint "satisfied by probe at 14:02" for an open step whose condition holds."""
+        since = self._auto_since.get(step_id)
+        state = self._states.get(step_id)
+        if since is None or state is None or state.status != "open":
+            return None
+        return f"satisfied by probe at {clock(since)}"
+
+    # ---- drawing ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*self._options(), id="checklist-steps")
+
+    def _options(self) -> list[Option]:
+        options: list[Option] = []
+        phases = [*CHECKLIST_PHASES, "unknown"]
+        for phase in phases:
+            in_phase = [state for state in self._states.values() if state.step.phase == phase]
+            if not in_phase:
+                continue
+            header = "Other (not in this runbook)" if phase == "unknown" else phase.capitalize()
+            options.append(
+                Option(Text(header, style="bold"), id=_HEADER_PREFIX + phase, disabled=True)
+            )
+            options.extend(Option(self._prompt(state), id=state.step.id) for state in in_phase)
+        return options
+
+    def _prompt(self, state: StepState) -> Text:
+        step = state.step
+        line = Text(f"{_MARKS.get(state.status, '[?]')} ")
+        line.append(clean(step.title))
+        if step.sets_phase:
+            line.append(f"  (sets {step.sets_phase})", style="dim")
+        if state.status in ("done", "skipped") and state.by is not None:
+            when = "" if state.at is None else f" at {clock(state.at)}"
+            line.append(f"\n    {state.status} by ", style="dim")
+            line.append(clean(state.by), style="dim")
+            line.append(when, style="dim")
+            if state.reason:
+                line.append(": ", style="dim")
+                line.append(clean(state.reason), style="dim")
+        if state.also_done_by:
+            names = ", ".join(clean(author) for author, _ in state.also_done_by)
+            line.append(f"\n    also ticked by {names}", style="dim")
+        for author, ts, note in state.notes:
+            line.append(f"\n    note {clock(ts)} ")
+            line.append(clean(author))
+            line.append(": ")
+            line.append(clean(note))
+        hint = self.auto_hint(step.id)
+        if hint is not None:
+            line.append(f"\n    {hint}: c to confirm", style="bold")
+        return line
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        option_list = self.query_one(OptionList)
+        highlighted = option_list.highlighted
+        option_list.set_options(self._options())
+        if highlighted is not None and highlighted < option_list.option_count:
+            option_list.highlighted = highlighted
+
+    def on_mount(self) -> None:
+        option_list = self.query_one(OptionList)
+        for index in range(option_list.option_count):
+            if not option_list.get_option_at_index(index).disabled:
+                option_list.highlighted = index
+                break
+
+    def _highlighted_step(self) -> str | None:
+        option = self.query_one(OptionList).highlighted_option
+        if option is None or option.id is None or option.id.startswith(_HEADER_PREFIX):
+            return None
+        return option.id
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def action_done(self) -> None:
+        step_id = self._highlighted_step()
+        if step_id is not None:
+            self._append(step_id, "done", "")
+
+    def action_confirm_auto(self) -> None:
+        step_id = self._highlighted_step()
+        if step_id is None:
+            return
+        hint = self.auto_hint(step_id)
+        if hint is None:
+            self.notify("No probe result satisfies this step yet", severity="warning")
+            return
+        self._append(step_id, "auto", format_ts(self._auto_since[step_id]))
+
+    def action_skip(self) -> None:
+        self._ask(self._highlighted_step(), "skip", "Why skip this step?", "reason")
+
+    def action_note(self) -> None:
+        self._ask(self._highlighted_step(), "note", "Note on this step", "note")
+
+    def _ask(self, step_id: str | None, operation: str, title: str, placeholder: str) -> None:
+        if step_id is None:
+            return
+        state = self._states.get(step_id)
+        label = f"{title}: {state.step.title}" if state is not None else title
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self._append(step_id, operation, text)
+
+        self.app.push_screen(TextPrompt(label, placeholder), answered)
+
+    @work(thread=True, group="checklist-log", exit_on_error=False)
+    def _append(self, step_id: str, operation: str, text: str) -> None:
+        """Append the entry for `operation` (done, auto, skip, note), in a thread."""
+        try:
+            with self._write_lock:
+                appended = self._write(step_id, operation, text)
+            entries = tuple(self._log.read().entries)
+        except (ChecklistError, IncidentLogError) as exc:
+            self.post_message(LogAppendFailed(clean(str(exc))))
+            return
+        self.post_message(LogAppended(tuple(appended), entries))
+
+    def _write(self, step_id: str, operation: str, text: str) -> list[Entry]:
+        entries = self._log.read().entries if self._log.exists() else []
+        state = checklist_state(self._steps, entries)
+        data: dict[str, Any]
+        if operation in ("done", "auto"):
+            kind, body, data = mark_done(state, step_id, self._author)
+            if operation == "auto" and data["result"] == "done":
+                data["auto"] = {"seen_at": text}
+                body += " (confirmed from probe results)"
+        elif operation == "skip":
+            kind, body, data = skip(state, step_id, text)
+        else:
+            kind, body, data = add_note(state, step_id, text)
+        written = [self._log.append(kind, body, data, author=self._author)]
+        phase = phase_to_set(state[step_id].step) if data["result"] == "done" else None
+        if phase is not None:
+            entries = self._log.read().entries
+            # Only the "done" that counts sets the phase: another screen may have won the race.
+            counts = checklist_state(self._steps, entries)[step_id].seq == written[0].seq
+            if counts and effective_phases(entries).get(phase) is None:
+                phase_kind, phase_data = phase_record(entries, phase, written[0].ts)
+                phase_data["step"] = step_id
+                phase_text = f"{phase} at {phase_data['at']} ({state[step_id].step.title})"
+                written.append(
+                    self._log.append(phase_kind, phase_text, phase_data, author=self._author)
+                )
+        return written
+
+    @on(LogAppended)
+    def _appended(self, message: LogAppended) -> None:
+        # Not stopped: the app also gets it, to refresh the timeline and the other panes.
+        self.show_entries(message.entries)
+        for entry in message.appended:
+            if entry.data.get("result") == "already-done":
+                self.notify(clean(entry.text), severity="warning", markup=False)
+
+    @on(LogAppendFailed)
+    def _failed(self, message: LogAppendFailed) -> None:
+        self.notify(message.reason, severity="error", markup=False)

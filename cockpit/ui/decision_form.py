@@ -1,0 +1,170 @@
+"""The decision form (`d`) and the function that writes a decision to the log.
+
+API for the app shell:
+
+    def action_decide(self) -> None:
+        self.push_screen(DecisionForm(config.region_names()), self._decided)
+
+    def _decided(self, result: DecisionResult | None) -> None:
+        if result is not None:
+            self._write_decision(result)          # a thread worker, see below
+
+    @work(thread=True, group="log", exit_on_error=False)
+    def _write_decision(self, result: DecisionResult) -> None:
+        entries = log.read().entries if log.exists() else []
+        entry = write_decision(log, result, author, entries, regions)   # may raise
+        ... post LogAppended((entry,), tuple(log.read().entries))
+        if result.target_region is not None:
+            post TargetChanged(result.target_region)   # every pane switches at once
+
+`DecisionForm(regions)` is a `ModalScreen[DecisionResult | None]`: Inputs for the decision
+(required), why and approver, and a Select of the configured regions ("no failover" when
+blank). Enter in any input or the Record button submits; Escape or Cancel returns None and
+nothing is written. A blank decision is refused in the form with a message.
+
+`write_decision` appends one `decision` entry with data why / approver (when given) and, for a
+failover, target_region and previous_region (the target of the latest earlier decision, else
+the first configured region), as `cockpit log --decision` does. It raises DecisionError for a
+blank decision or a region that is not configured, LogWriteError when the append fails.
+
+The `routed` phase marker is not written here: a decision says what will happen, the cutover is
+when it happened. The marker is written when the commander ticks (or confirms from the probe
+hint) the checklist's "cutover" step; see cockpit.ui.checklist_pane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from cockpit.incident.entry import Entry
+from cockpit.incident.log import IncidentLog
+from cockpit.incident.phases import current_target_region
+from cockpit.safe_text import clean
+
+__all__ = ["DecisionError", "DecisionForm", "DecisionResult", "decision_data", "write_decision"]
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be written: no text, or an unknown target region."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """What the commander typed into the form (stripped)."""
+
+    decision: str
+    why: str = ""
+    approver: str = ""
+    target_region: str | None = None
+    """A failover to this region; None when the decision is not a failover."""
+
+
+def decision_data(
+    result: DecisionResult, entries: Sequence[Entry], regions: Sequence[str]
+) -> dict[str, Any]:
+    """The data of the decision entry; see the module docstring. Raises DecisionError."""
+    if not result.decision.strip():
+        raise DecisionError("a decision needs text: what was decided")
+    data: dict[str, Any] = {}
+    if result.why.strip():
+        data["why"] = result.why.strip()
+    if result.approver.strip():
+        data["approver"] = result.approver.strip()
+    if result.target_region is None:
+        return data
+    target = result.target_region.strip()
+    if regions and target not in regions:
+        raise DecisionError(
+            f"no region named {clean(target)!r}: expected one of {', '.join(regions)}"
+        )
+    data["target_region"] = target
+    previous = current_target_region(entries)
+    if previous is None and regions:
+        previous = regions[0]
+    if previous is not None:
+        data["previous_region"] = previous
+    return data
+
+
+def write_decision(
+    log: IncidentLog,
+    result: DecisionResult,
+    author: str,
+    entries: Sequence[Entry],
+    regions: Sequence[str],
+) -> Entry:
+    """Append the decision entry (blocks on the log's lock: call it in a worker)."""
+    data = decision_data(result, entries, regions)
+    return log.append("decision", result.decision.strip(), data, author=author)
+
+
+class DecisionForm(ModalScreen[DecisionResult | None]):
+    """Record a decision; see the module docstring."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    DecisionForm { align: center middle; }
+    DecisionForm > Vertical {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        padding: 0 1; border: thick $accent; background: $surface;
+    }
+    DecisionForm Input, DecisionForm Select { margin: 0; }
+    DecisionForm #decision-error { color: $error; height: auto; }
+    DecisionForm Horizontal { height: auto; align-horizontal: right; }
+    """
+
+    def __init__(self, regions: Sequence[str]) -> None:
+        super().__init__()
+        self._regions = tuple(regions)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Record a decision")
+            yield Input(placeholder="Decision (required): what was decided", id="decision")
+            yield Input(placeholder="Why", id="why")
+            yield Input(placeholder="Approver", id="approver")
+            yield Select[str](
+                [(clean(region), region) for region in self._regions],
+                prompt="Failover target: none",
+                allow_blank=True,
+                id="target",
+            )
+            yield Label("", id="decision-error")
+            with Horizontal():
+                yield Button("Record", variant="primary", id="record")
+                yield Button("Cancel", id="cancel")
+
+    def result(self) -> DecisionResult | None:
+        """The form's values, or None (with a message shown) when the decision is blank."""
+        decision = self.query_one("#decision", Input).value.strip()
+        if not decision:
+            self.query_one("#decision-error", Label).update("A decision is required")
+            self.query_one("#decision", Input).focus()
+            return None
+        target = self.query_one("#target", Select).value
+        return DecisionResult(
+            decision=decision,
+            why=self.query_one("#why", Input).value.strip(),
+            approver=self.query_one("#approver", Input).value.strip(),
+            target_region=target if isinstance(target, str) else None,
+        )
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#record")
+    def _submit(self) -> None:
+        result = self.result()
+        if result is not None:
+            self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

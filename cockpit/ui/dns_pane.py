@@ -1,0 +1,335 @@
+"""The DNS pane: watched records (rows) by resolvers (columns), rendered from one sweep.
+
+API for the shell (call the show_ methods once the pane is mounted):
+    DnsPane(ascii_only=False, clock=None, id=...): `clock` returns the aware UTC now (default
+        datetime.now(UTC)); the pane reads it once a second to count the TTLs down.
+    DnsPane.show_sweep(sweep, target): show a finished SweepResult judged against the target
+        region (cockpit.dns.findings_pure.findings_from_sweep); it never does I/O.
+    DnsPane.show_progress(done, total): a sweep in progress ("sweep in progress 3/12").
+    DnsPane.tick(now=None): re-count the TTLs (the pane's own timer calls it every second).
+
+Columns: record, converged share, one per resolver (the table scrolls sideways when many; the
+record column stays), estimate. Each resolver cell is the status glyph and word, a short word
+for what it points at (the region name, "mixed", "unexpected", "current", "stale", "NXDOMAIN",
+"NODATA") or the failure ("timeout", "SERVFAIL", ...), and the TTL left. The first row is the
+authoritative servers with their SOA serials. Highlighting a cell shows its raw answer, TTL,
+latency and rcode in the detail line under the table (#dns-detail).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.coordinate import Coordinate
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from cockpit.dns.findings_pure import findings_from_sweep
+from cockpit.dns.observation import Observation, Outcome
+from cockpit.dns.propagation import Propagation, clock, record_propagation, serial_view
+from cockpit.dns.sweep_model import SweepResult
+from cockpit.model import Finding, Status, worst
+from cockpit.ui.pane_text import (
+    STATUS_COMPONENT_CLASSES,
+    safe,
+    short,
+    status_css,
+    status_style,
+    status_text,
+)
+
+AUTHORITATIVE_ROW = "authoritative"
+RAW_ANSWERS_SHOWN = 8
+DETAIL_HINT = "select a cell for the raw answer, TTL, latency and rcode"
+_FAILURE_WORDS = {
+    Outcome.TIMEOUT: "timeout",
+    Outcome.SERVFAIL: "SERVFAIL",
+    Outcome.REFUSED: "REFUSED",
+    Outcome.NETWORK_ERROR: "network error",
+    Outcome.MALFORMED: "malformed",
+}
+
+
+def add_line(text: Text, value: str) -> None:
+    """Append a line break, then `value` cleaned (a break inside it becomes " ↵ ")."""
+    text.append("\n")
+    text.append_text(safe(value))
+
+
+def ttl_left(obs: Observation, now: datetime) -> int | None:
+    """Seconds of TTL left at `now` (never below 0); None when the answer had no TTL."""
+    if obs.ttl is None:
+        return None
+    elapsed = (now - obs.observed_at).total_seconds()
+    return max(0, math.ceil(obs.ttl - elapsed))
+
+
+def cell_word(finding: Finding, obs: Observation | None) -> str:
+    """What an answer points at, or why there is none, in a word or two."""
+    if obs is None:
+        return "not asked"
+    verdict = finding.data.get("verdict")
+    if verdict == "region":
+        return finding.region or "/".join(finding.data.get("regions", ())) or "region"
+    if verdict == "missing":
+        return "NXDOMAIN" if obs.outcome is Outcome.NXDOMAIN else "NODATA"
+    if verdict == "failed":
+        if obs.outcome is Outcome.OTHER_RCODE:
+            return obs.rcode or "error"
+        return _FAILURE_WORDS.get(obs.outcome, "no view")
+    return str(verdict or "?")
+
+
+def in_how_long(moment: datetime, now: datetime) -> str:
+    """ "in 4 min", "in 30 s", or "now" once the moment has passed."""
+    seconds = (moment - now).total_seconds()
+    if seconds <= 0:
+        return "now"
+    if seconds < 60:
+        return f"in {math.ceil(seconds)} s"
+    return f"in {math.ceil(seconds / 60)} min"
+
+
+def estimate_text(propagation: Propagation, now: datetime) -> str:
+    """The reason, with "in N min" after an estimate ("all caches fresh by 14:32:05 UTC, in 4
+    min")."""
+    if propagation.estimate is None:
+        return propagation.reason
+    return f"{propagation.reason}, {in_how_long(propagation.estimate, now)}"
+
+
+class DnsPane(Widget):
+    """Watched records by resolvers; see the module docstring."""
+
+    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
+    DEFAULT_CSS = """
+    DnsPane { height: auto; }
+    DnsPane > #dns-progress { height: 1; }
+    DnsPane > DataTable { height: auto; max-height: 14; }
+    DnsPane > #dns-detail { height: auto; max-height: 10; }
+    """ + status_css("DnsPane")
+
+    def __init__(
+        self,
+        *,
+        ascii_only: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.ascii_only = ascii_only
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sweep: SweepResult | None = None
+        self._target = ""
+        self._findings: dict[tuple[str, str, str | None], Finding] = {}
+        self._propagation: dict[str, Propagation] = {}
+        self._soa: list[Finding] = []
+        self._resolver_columns: dict[str, str] = {}
+        """column key -> resolver name."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no sweep yet"), id="dns-progress")
+        yield DataTable(id="dns-table", cursor_type="cell", fixed_columns=1)
+        yield Static(Text(DETAIL_HINT), id="dns-detail")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.tick)
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        """Status colours are baked into the cells: draw them again in the new theme."""
+        if self._sweep is not None:
+            self.show_sweep(self._sweep, self._target)
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#dns-table", DataTable)
+
+    @property
+    def detail(self) -> Static:
+        return self.query_one("#dns-detail", Static)
+
+    @property
+    def progress(self) -> Static:
+        return self.query_one("#dns-progress", Static)
+
+    def show_progress(self, done: int, total: int) -> None:
+        self.progress.update(Text(f"sweep in progress {done}/{total}"))
+
+    def show_sweep(self, sweep: SweepResult, target: str) -> None:
+        self._sweep = sweep
+        self._target = target
+        findings = findings_from_sweep(sweep, target)
+        self._findings = {(f.check, f.subject, f.resolver): f for f in findings}
+        self._soa = [f for f in findings if f.check in ("SOA", "authoritative")]
+        self._propagation = {w.key: record_propagation(sweep, w, target) for w in sweep.watched}
+        self._resolver_columns = {f"r{i}": spec.name for i, spec in enumerate(sweep.resolvers)}
+        seconds = (sweep.finished_at - sweep.started_at).total_seconds()
+        self.progress.update(
+            safe(f"last sweep {clock(sweep.finished_at)} ({seconds:.1f} s), target {target}")
+        )
+        now = self._clock()
+        table = self.table
+        selected = table.cursor_coordinate
+        table.clear(columns=True)
+        table.add_column(Text("record"), key="record")
+        table.add_column(Text("converged"), key="converged")
+        for key, resolver in self._resolver_columns.items():
+            table.add_column(safe(short(resolver, 16, ascii_only=self.ascii_only)), key=key)
+        table.add_column(Text("estimate"), key="estimate")
+        table.add_row(*self._authoritative_cells(sweep), key=AUTHORITATIVE_ROW)
+        for watched in sweep.watched:
+            cells = [safe(short(f"{watched.check} {watched.name}", 40, ascii_only=self.ascii_only))]
+            cells.append(self._share_cell(self._propagation[watched.key]))
+            cells += [self._resolver_cell(watched.key, key, now) for key in self._resolver_columns]
+            cells.append(safe(estimate_text(self._propagation[watched.key], now)))
+            table.add_row(*cells, key=watched.key)
+        self._keep_selection(selected)
+
+    def _keep_selection(self, selected: Coordinate) -> None:
+        """Put the cursor back where it was before a new sweep, and show that cell's detail."""
+        table = self.table
+        if not table.is_valid_coordinate(selected):
+            self.detail.update(Text(DETAIL_HINT))
+            return
+        table.move_cursor(row=selected.row, column=selected.column, scroll=False)
+        cell_key = table.coordinate_to_cell_key(selected)
+        record_key, column_key = cell_key.row_key.value, cell_key.column_key.value
+        if record_key is not None and column_key is not None:
+            self.detail.update(self.detail_text(record_key, column_key))
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Count the TTLs and the estimates down to `now` (default: the pane's clock)."""
+        sweep = self._sweep
+        if sweep is None:
+            return
+        now = now or self._clock()
+        table = self.table
+        for watched in sweep.watched:
+            for key in self._resolver_columns:
+                table.update_cell(watched.key, key, self._resolver_cell(watched.key, key, now))
+            estimate = safe(estimate_text(self._propagation[watched.key], now))
+            table.update_cell(watched.key, "estimate", estimate)
+
+    def _status(self, status: Status, extra: str = "") -> Text:
+        return status_text(
+            status, ascii_only=self.ascii_only, style=status_style(self, status), extra=extra
+        )
+
+    def _authoritative_cells(self, sweep: SweepResult) -> list[Text]:
+        status = worst([f.status for f in self._soa]) if self._soa else Status.UNKNOWN
+        if sweep.authoritative_error is not None or not sweep.authoritative:
+            shown = f"none: {sweep.authoritative_error or 'no authoritative servers'}"
+        else:
+            view = serial_view(sweep)
+            shown = ", ".join(
+                f"{name} {serial if serial is not None else '?'}"
+                for name, serial in view.serials.items()
+            )
+        blanks = [Text("") for _ in self._resolver_columns]
+        return [
+            Text("authoritative SOA"),
+            self._status(status),
+            *blanks,
+            safe(short(f"serials {shown}", 80, ascii_only=self.ascii_only)),
+        ]
+
+    def _share_cell(self, propagation: Propagation) -> Text:
+        finding = self._findings.get(("propagation", propagation.key, None))
+        status = finding.status if finding is not None else Status.UNKNOWN
+        percent = round(propagation.share * 100)
+        return self._status(status, f"{propagation.converged}/{propagation.total} {percent}%")
+
+    def _cell_parts(
+        self, record_key: str, column_key: str
+    ) -> tuple[Finding | None, Observation | None]:
+        sweep = self._sweep
+        resolver = self._resolver_columns.get(column_key)
+        if sweep is None or resolver is None:
+            return None, None
+        watched = next((w for w in sweep.watched if w.key == record_key), None)
+        if watched is None:
+            return None, None
+        finding = self._findings.get((watched.check, watched.name, resolver))
+        return finding, sweep.observations.get((resolver, record_key))
+
+    def _resolver_cell(self, record_key: str, column_key: str, now: datetime) -> Text:
+        finding, obs = self._cell_parts(record_key, column_key)
+        if finding is None:
+            return self._status(Status.UNKNOWN, "not asked")
+        word = short(cell_word(finding, obs), 14, ascii_only=self.ascii_only)
+        left = ttl_left(obs, now) if obs is not None else None
+        if left is not None:
+            word += f" {left}s"
+        return self._status(finding.status, word)
+
+    def detail_text(self, record_key: str, column_key: str) -> Text:
+        """What one cell stands for: raw answer, TTL, latency and rcode, or the serials."""
+        now = self._clock()
+        text = Text()
+        if record_key == AUTHORITATIVE_ROW:
+            text.append("authoritative servers")
+            for soa in self._soa:
+                text.append("\n")
+                text.append_text(self._status(soa.status))
+                text.append(" ")
+                text.append_text(safe(f"{soa.resolver or ''} {soa.summary}".strip()))
+            return text
+        propagation = self._propagation.get(record_key)
+        if column_key not in self._resolver_columns:
+            text.append_text(safe(record_key))
+            if propagation is not None:
+                text.append("\n")
+                text.append_text(safe(f"{propagation.converged}/{propagation.total} converged; "))
+                text.append_text(safe(estimate_text(propagation, now)))
+                if propagation.stale_resolvers:
+                    add_line(text, f"stale: {', '.join(propagation.stale_resolvers)}")
+                if propagation.unknown_resolvers:
+                    unknown = ", ".join(propagation.unknown_resolvers)
+                    add_line(text, f"could not tell: {unknown}")
+            return text
+        finding, obs = self._cell_parts(record_key, column_key)
+        resolver = self._resolver_columns[column_key]
+        text.append_text(safe(f"{record_key} at {resolver}"))
+        if finding is not None:
+            text.append("\n")
+            text.append_text(self._status(finding.status))
+            text.append(" ")
+            text.append_text(safe(finding.summary))
+        if obs is None:
+            text.append("\nnot asked in this sweep")
+            return text
+        left = ttl_left(obs, now)
+        ttl = "none" if obs.ttl is None else f"{obs.ttl} s ({left} s left)"
+        latency = "no reply" if obs.latency_ms is None else f"{obs.latency_ms:.1f} ms"
+        add_line(
+            text,
+            f"rcode {obs.rcode or 'none'}, TTL {ttl}, latency {latency}, "
+            f"attempts {obs.attempts}, observed {clock(obs.observed_at)}",
+        )
+        if obs.error:
+            add_line(text, f"error: {obs.error}")
+        raw = obs.raw_answers or obs.answers
+        if not raw:
+            text.append("\nno answer records")
+        for line in raw[:RAW_ANSWERS_SHOWN]:
+            text.append("\n  ")
+            text.append_text(safe(short(line, 200, ascii_only=self.ascii_only)))
+        if len(raw) > RAW_ANSWERS_SHOWN:
+            text.append(f"\n  and {len(raw) - RAW_ANSWERS_SHOWN} more")
+        return text
+
+    @on(DataTable.CellHighlighted, "#dns-table")
+    def _on_cell(self, event: DataTable.CellHighlighted) -> None:
+        record_key = event.cell_key.row_key.value
+        column_key = event.cell_key.column_key.value
+        if record_key is None or column_key is None:
+            return
+        self.detail.update(self.detail_text(record_key, column_key))

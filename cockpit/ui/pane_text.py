@@ -1,0 +1,77 @@
+"""Small helpers the probe panes share: status cells and safe cell text.
+
+API:
+    STATUS_COMPONENT_CLASSES: the component classes "status--ok", "status--warn",
+        "status--fail", "status--unknown"; a pane lists them in COMPONENT_CLASSES and styles them
+        in CSS with $status-ok, $status-warn, $status-fail, $status-unknown.
+    status_css(widget_type) -> str: the CSS rules for those component classes.
+    status_style(widget, status) -> Style: the colour of `status` from the widget's CSS.
+    status_text(status, ascii_only=..., style=..., extra="") -> Text: glyph AND word
+        ("✓ ok", "X fail"), never colour alone, optionally followed by a short safe text.
+    safe(value, style="") -> Text: untrusted text cleaned (cockpit.safe_text.clean), as a
+        Text object, so markup in it is never interpreted.
+    short(value, limit, ascii_only=...) -> str: cleaned, cut to `limit` characters with an
+        ellipsis.
+
+Never format untrusted text into a markup string: build Text objects with these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from cockpit.glyphs import glyph_set
+from cockpit.model import Status
+from cockpit.safe_text import clean
+
+STATUS_COMPONENT_CLASSES: frozenset[str] = frozenset(f"status--{status.value}" for status in Status)
+
+
+def status_css(widget_type: str) -> str:
+    """CSS colouring the status component classes of `widget_type` from the theme variables."""
+    return "".join(
+        f"{widget_type} > .status--{status.value} {{ color: $status-{status.value}; }}\n"
+        for status in Status
+    )
+
+
+def status_style(widget: Widget, status: Status) -> Style:
+    """The rich Style of the widget's `status--<status>` component class (its CSS colour)."""
+    try:
+        return widget.get_component_rich_style(f"status--{status.value}", partial=True)
+    except Exception:  # noqa: BLE001 - not mounted yet, or no such variable: plain text
+        return Style()
+
+
+def safe(value: Any, style: str | Style = "") -> Text:
+    """Untrusted text as a Text object (cleaned, never parsed as markup)."""
+    return Text(clean(value), style=style, no_wrap=True)
+
+
+def short(value: Any, limit: int = 24, *, ascii_only: bool = False) -> str:
+    """Cleaned, one line, at most `limit` characters (an ellipsis marks a cut)."""
+    text = clean(value)
+    if len(text) <= limit:
+        return text
+    ellipsis = glyph_set(ascii_only).ellipsis
+    return text[: max(0, limit - len(ellipsis))] + ellipsis
+
+
+def status_text(
+    status: Status,
+    *,
+    ascii_only: bool = False,
+    style: str | Style = "",
+    extra: str = "",
+) -> Text:
+    """Glyph and word of `status` (plus an optional cleaned `extra`), in `style`."""
+    label = glyph_set(ascii_only).label(status)
+    text = Text(label, style=style, no_wrap=True)
+    if extra:
+        text.append(" ")
+        text.append(clean(extra))
+    return text

@@ -1,0 +1,141 @@
+"""The queue pane: one row per queue source, rendered from the histories handed to it.
+
+API for the shell (call the show_ methods once the pane is mounted):
+    QueuePane(ascii_only=False, id=...)
+    QueuePane.show_histories(histories, now): `histories` is a sequence of
+        (QueueSource, region name, QueueHistory); `now` (aware UTC) ages the readings.
+        Call it after every reading and from the clock; it never does I/O.
+
+Columns: status (glyph and word), source, region, depth, per-queue counts, history sparkline,
+rate and drain estimate, oldest message age. A source whose latest read failed shows
+"? unknown", the error, and its last good value with its age ("last good 1,234 (3 min ago)"),
+dimmed; never 0. Status colours come from the component classes status--ok/warn/fail/unknown
+($status-ok ... theme variables, which the app defines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+from cockpit.config.model import QueueSource
+from cockpit.glyphs import sparkline
+from cockpit.model import Status
+from cockpit.queue.history import QueueHistory, format_count, format_duration
+from cockpit.ui.pane_text import (
+    STATUS_COMPONENT_CLASSES,
+    safe,
+    short,
+    status_css,
+    status_style,
+    status_text,
+)
+
+SPARK_SAMPLES = 20
+"""How many recent good samples the sparkline shows."""
+
+COLUMNS = ("status", "source", "region", "depth", "queues", "history", "rate", "oldest")
+
+QueueRow = tuple[QueueSource, str, QueueHistory]
+
+
+class QueuePane(Widget):
+    """Queue depth per source; see the module docstring."""
+
+    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
+    DEFAULT_CSS = """
+    QueuePane { height: auto; }
+    QueuePane > DataTable { height: auto; max-height: 12; }
+    """ + status_css("QueuePane")
+
+    def __init__(
+        self,
+        *,
+        ascii_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.ascii_only = ascii_only
+        self._shown: tuple[Sequence[QueueRow], datetime] | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        """Status colours are baked into the cells: draw them again in the new theme."""
+        if self._shown is not None:
+            self.show_histories(*self._shown)
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+        for column in COLUMNS:
+            table.add_column(column, key=column)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#queue-table", DataTable)
+
+    def show_histories(self, histories: Sequence[QueueRow], now: datetime) -> None:
+        self._shown = (histories, now)
+        table = self.table
+        table.clear()
+        for index, (source, region, history) in enumerate(histories):
+            table.add_row(*self.row_cells(source, region, history, now), key=f"q{index}")
+
+    def row_cells(
+        self, source: QueueSource, region: str, history: QueueHistory, now: datetime
+    ) -> list[Text]:
+        """The cells of one source's row, in COLUMNS order."""
+        state = history.state()
+        status = state.status
+        style = status_style(self, status)
+        good = history.latest_good
+        spark = sparkline(
+            [r.sample.total for r in history.readings() if r.sample is not None][-SPARK_SAMPLES:],
+            ascii_only=self.ascii_only,
+        )
+        name = safe(short(source.name, 20, ascii_only=self.ascii_only))
+        where = safe(short(region or "", 16, ascii_only=self.ascii_only))
+        if not state.readable:
+            dim = "dim"
+            reason = state.reasons[0] if state.reasons else "no reading yet"
+            queues = (
+                ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
+                if good is not None
+                else ""
+            )
+            return [
+                status_text(Status.UNKNOWN, ascii_only=self.ascii_only, style=style),
+                name,
+                where,
+                safe(history.last_good_text(now), dim),
+                safe(short(queues, 30, ascii_only=self.ascii_only), dim),
+                safe(spark, dim),
+                safe(short(reason, 40, ascii_only=self.ascii_only), dim),
+                safe("", dim),
+            ]
+        assert good is not None
+        queues = ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
+        oldest = (
+            format_duration(good.oldest_age_s).removeprefix("about ")
+            if good.oldest_age_s is not None and good.total
+            else ""
+        )
+        return [
+            status_text(status, ascii_only=self.ascii_only, style=style),
+            name,
+            where,
+            safe(format_count(good.total)),
+            safe(short(queues, 30, ascii_only=self.ascii_only)),
+            safe(spark),
+            safe(history.trend().text),
+            safe(oldest),
+        ]

@@ -1,0 +1,45 @@
+"""Messages the checklist pane and the decision form post for the app shell.
+
+API (all are dataclass `Message`s; they bubble from the widget that posts them to the app):
+
+- `LogAppended(appended, entries)`: a worker appended `appended` (in seq order) and then read
+  the whole log back as `entries`. The poster has already refreshed itself; the app refreshes
+  the other panes (timeline, metrics) from `entries`.
+- `LogAppendFailed(reason)`: an append was refused or failed; `reason` is plain text meant for
+  a notification (show it with markup off).
+- `TargetChanged(region)`: a failover decision named `region` as the target; the app sets it
+  everywhere at once (probe panes, checklist auto hints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from cockpit.incident.entry import Entry
+
+__all__ = ["LogAppendFailed", "LogAppended", "TargetChanged"]
+
+
+@dataclass
+class LogAppended(Message):
+    """Entries were appended to the incident log."""
+
+    appended: tuple[Entry, ...]
+    entries: tuple[Entry, ...]
+    """The whole log, read back after the append."""
+
+
+@dataclass
+class LogAppendFailed(Message):
+    """An append was refused (e.g. an empty reason) or could not be written."""
+
+    reason: str
+
+
+@dataclass
+class TargetChanged(Message):
+    """The failover target region changed."""
+
+    region: str

@@ -1,0 +1,327 @@
+"""Pilot tests of the three probe panes (queue, DNS, auth) with hand-built data, at 80x24."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.theme import Theme
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from cockpit.config.model import QueueSource
+from cockpit.dns.observation import Outcome
+from cockpit.model import Finding, Status
+from cockpit.queue.history import QueueHistory
+from cockpit.queue.sample import QueueSample, Reading
+from cockpit.ui.auth_pane import AuthPane
+from cockpit.ui.dns_pane import DnsPane
+from cockpit.ui.queue_pane import QueuePane
+from cockpit.ui.themes import status_variable_defaults
+from tests.dns_fakes import AUTHORITATIVE, MX_PRIMARY, MX_SECONDARY, T0, obs, sweep, watched
+
+pytestmark = pytest.mark.anyio
+
+HOSTILE = "\x1b]0;pwned\x07[@click=app.quit]x[link=x]y[/bold]z\\"
+NOW = T0 + timedelta(seconds=60)
+SIZE = (80, 24)
+
+
+class PaneApp(App[None]):
+    def __init__(self, pane: Widget) -> None:
+        super().__init__()
+        self.pane = pane
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return status_variable_defaults()
+
+    def compose(self) -> ComposeResult:
+        yield self.pane
+
+
+def plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def cell(table: DataTable[Any], row: int, column: int) -> str:
+    return plain(table.get_cell_at(Coordinate(row, column)))
+
+
+def row_texts(table: DataTable[Any], row: int) -> list[str]:
+    return [cell(table, row, column) for column in range(len(table.columns))]
+
+
+def static_text(widget: Static) -> str:
+    return plain(widget.render())
+
+
+# --- queue -----------------------------------------------------------------------------------
+
+
+def queue_source(name: str) -> QueueSource:
+    return QueueSource(name=name, kind="postqueue", command=("postqueue", "-j"), warn=5000)
+
+
+def good(name: str, seconds: float, total: int, oldest: float | None = None) -> Reading:
+    at = T0 + timedelta(seconds=seconds)
+    by_queue = MappingProxyType({"active": 4, "deferred": total - 4})
+    return Reading(name, at, QueueSample(name, at, total, by_queue, oldest_age_s=oldest))
+
+
+def queue_rows() -> list[tuple[QueueSource, str, QueueHistory]]:
+    draining_source = queue_source("mx1")
+    draining = QueueHistory(draining_source, "primary")
+    for step, total in enumerate((1300, 1260, 1220, 1180)):
+        draining.add(good("mx1", step * 15.0 - 240, total, oldest=600.0))
+    lost_source = queue_source(HOSTILE)
+    lost = QueueHistory(lost_source, "secondary")
+    lost.add(good(HOSTILE, -180, 1234))
+    lost.add(Reading(HOSTILE, NOW, None, f"exit 255: {HOSTILE}"))
+    return [(draining_source, "primary", draining), (lost_source, "secondary", lost)]
+
+
+async def test_queue_pane_rows_show_glyph_word_rate_and_last_good_with_age() -> None:
+    pane = QueuePane()
+    app = PaneApp(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        pane.show_histories(queue_rows(), NOW)
+        await pilot.pause()
+        table = pane.table
+        good_row = row_texts(table, 0)
+        assert good_row[0] == "✓ ok"
+        assert good_row[3] == "1,180"
+        assert "4 active" in good_row[4] and "1,176 deferred" in good_row[4]
+        assert len(good_row[5]) == 4
+        assert good_row[6].startswith("empty in about") and "(-160/min)" in good_row[6]
+        assert good_row[7] == "10 min"
+        lost_row = row_texts(table, 1)
+        assert lost_row[0] == "? unknown"
+        assert lost_row[3] == "last good 1,234 (4 min ago)"
+        assert "0" not in lost_row[3].split()
+        depth_cell = table.get_cell_at(Coordinate(1, 3))
+        assert isinstance(depth_cell, Text) and "dim" in str(depth_cell.style)
+        assert "\x1b" not in "".join(lost_row) and "[@click=app.quit]" in lost_row[1] + lost_row[6]
+        status_cell = table.get_cell_at(Coordinate(0, 0))
+        assert isinstance(status_cell, Text) and status_cell.style.color is not None
+        ok_colour = status_variable_defaults()["status-ok"].lower()
+        assert status_cell.style.color.triplet.hex == ok_colour
+        assert "\x1b" not in app.export_screenshot()
+        assert app.is_running
+
+
+async def test_queue_pane_ascii_only_uses_ascii_glyphs() -> None:
+    pane = QueuePane(ascii_only=True)
+    async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_histories(queue_rows(), NOW)
+        await pilot.pause()
+        assert cell(pane.table, 0, 0) == "+ ok"
+        assert set(cell(pane.table, 0, 5)) <= set("_.-=+*#@")
+
+
+# --- dns -------------------------------------------------------------------------------------
+
+
+def mx_sweep() -> Any:
+    mx = watched("MX")
+    hostile_raw = (f"example.com. 300 IN MX 10 {HOSTILE}",)
+    resolver_answers = {
+        ("Cloudflare", mx.key): dataclasses.replace(
+            obs(mx, Outcome.ANSWER, MX_PRIMARY, server="Cloudflare"), raw_answers=hostile_raw
+        ),
+        ("Quad9", mx.key): obs(mx, Outcome.ANSWER, MX_SECONDARY, server="Quad9"),
+        ("Office", mx.key): obs(mx, Outcome.TIMEOUT, server="Office", error=HOSTILE),
+    }
+    auth_answers = {
+        (spec.name, mx.key): obs(mx, Outcome.ANSWER, MX_PRIMARY, server=spec.name)
+        for spec in AUTHORITATIVE
+    }
+    return sweep(resolver_answers, auth_answers, records=(mx,))
+
+
+async def test_dns_pane_matrix_estimate_serials_and_ttl_countdown() -> None:
+    pane = DnsPane(clock=lambda: NOW)
+    async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_progress(3, 12)
+        await pilot.pause()
+        assert static_text(pane.progress) == "sweep in progress 3/12"
+        pane.show_sweep(mx_sweep(), "primary")
+        await pilot.pause()
+        table = pane.table
+        assert [plain(column.label) for column in table.columns.values()] == [
+            "record",
+            "converged",
+            "Cloudflare",
+            "Quad9",
+            "Office",
+            "estimate",
+        ]
+        authoritative = row_texts(table, 0)
+        assert authoritative[1] == "✓ ok"
+        assert "ns1 2024050101" in authoritative[5] and "ns2 2024050101" in authoritative[5]
+        mx_row = row_texts(table, 1)
+        assert mx_row[0] == "MX example.com"
+        assert mx_row[1] == "! warn 1/3 33%"
+        assert mx_row[2] == "✓ ok primary 240s"
+        assert mx_row[3] == "! warn secondary 240s"
+        assert mx_row[4] == "? unknown timeout"
+        assert mx_row[5].startswith("all caches fresh by 14:05:0")
+        assert mx_row[5].endswith(", in 5 min") or mx_row[5].endswith(", in 4 min")
+        pane.tick(NOW + timedelta(seconds=120))
+        await pilot.pause()
+        assert cell(table, 1, 2) == "✓ ok primary 120s"
+        assert "sweep in progress" not in static_text(pane.progress)
+
+
+async def test_dns_pane_selection_shows_raw_answer_ttl_latency_rcode_literally() -> None:
+    pane = DnsPane(clock=lambda: NOW)
+    app = PaneApp(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        pane.show_sweep(mx_sweep(), "primary")
+        await pilot.pause()
+        pane.table.move_cursor(row=1, column=2)
+        await pilot.pause()
+        detail = static_text(pane.detail)
+        assert "example.com MX at Cloudflare" in detail
+        assert "rcode NOERROR, TTL 300 s (240 s left), latency 3.0 ms" in detail
+        assert "[@click=app.quit]x[link=x]y[/bold]z\\" in detail
+        assert "\x1b" not in detail and "\x07" not in detail
+        pane.table.move_cursor(row=1, column=4)
+        await pilot.pause()
+        detail = static_text(pane.detail)
+        assert "rcode none, TTL none," in detail and "error: ␛]0;pwned␇[@click" in detail
+        assert "[@click=app.quit]" in detail and "\x1b" not in detail
+        pane.show_sweep(mx_sweep(), "primary")
+        await pilot.pause()
+        assert pane.table.cursor_coordinate == Coordinate(1, 4)
+        assert "rcode none, TTL none," in static_text(pane.detail)
+        pane.table.move_cursor(row=0, column=1)
+        await pilot.pause()
+        assert "serial 2024050101" in static_text(pane.detail)
+        await pilot.press("enter", "right", "down")
+        assert "\x1b" not in app.export_screenshot()
+        assert app.is_running
+
+
+async def test_dns_pane_ascii_only() -> None:
+    pane = DnsPane(ascii_only=True, clock=lambda: NOW)
+    async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_sweep(mx_sweep(), "primary")
+        await pilot.pause()
+        assert cell(pane.table, 1, 2) == "+ ok primary 240s"
+
+
+# --- auth ------------------------------------------------------------------------------------
+
+
+def auth_findings() -> list[Finding]:
+    return [
+        Finding("auth", "spf", "example.com", Status.OK, "pass", "primary", data={"lookups": 4}),
+        Finding("auth", "spf-lookups", "example.com", Status.WARN, "9 lookups", "primary"),
+        Finding("auth", "dkim", "eu1", Status.OK, "key found", "primary"),
+        Finding(
+            "auth",
+            "dkim",
+            "us1",
+            Status.FAIL,
+            f"no key: {HOSTILE}",
+            "secondary",
+            data={"evidence": HOSTILE},
+        ),
+        Finding("auth", "idp", "sso.example.com", Status.UNKNOWN, "timeout", "secondary"),
+    ]
+
+
+async def test_auth_pane_regions_by_checks_and_detail_on_selection() -> None:
+    pane = AuthPane()
+    app = PaneApp(pane)
+    async with app.run_test(size=SIZE) as pilot:
+        pane.show_findings(auth_findings())
+        await pilot.pause()
+        table = pane.table
+        labels = [plain(column.label) for column in table.columns.values()]
+        assert labels[:4] == ["region", "SPF", "DKIM", "DMARC"]
+        assert labels[-3:] == ["DANE", "webmail", "IdP"]
+        primary = row_texts(table, 0)
+        assert primary[0] == "primary"
+        assert primary[1] == "! warn (2)"
+        assert primary[2] == "✓ ok"
+        assert primary[3] == "-"
+        secondary = row_texts(table, 1)
+        assert secondary[2] == "✗ fail"
+        assert secondary[10] == "? unknown"
+        table.move_cursor(row=1, column=2)
+        await pilot.pause()
+        detail = static_text(pane.detail)
+        assert "✗ fail dkim us1: no key:" in detail
+        assert "evidence: " in detail and "[@click=app.quit]x[link=x]y[/bold]z\\" in detail
+        assert "\x1b" not in detail
+        table.move_cursor(row=0, column=1)
+        await pilot.pause()
+        detail = static_text(pane.detail)
+        assert "pass" in detail and "9 lookups" in detail and "lookups: 4" in detail
+        pane.show_findings(auth_findings()[:2])
+        await pilot.pause()
+        assert pane.table.cursor_coordinate == Coordinate(0, 1)
+        assert "9 lookups" in static_text(pane.detail)
+        await pilot.press("enter")
+        assert "\x1b" not in app.export_screenshot()
+        assert app.is_running
+
+
+async def test_auth_pane_ascii_only() -> None:
+    pane = AuthPane(ascii_only=True)
+    async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_findings(auth_findings())
+        await pilot.pause()
+        assert cell(pane.table, 1, 2) == "X fail"
+
+
+async def test_panes_take_the_new_status_colours_when_the_theme_changes() -> None:
+    queue, auth, dns = QueuePane(), AuthPane(), DnsPane(clock=lambda: NOW)
+    app = PaneApp(queue)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.mount(auth)
+        await app.mount(dns)
+        queue.show_histories(queue_rows(), NOW)
+        auth.show_findings(auth_findings())
+        dns.show_sweep(mx_sweep(), "primary")
+        await pilot.pause()
+        app.register_theme(
+            Theme(name="pane-test", primary="#0000aa", variables={"status-ok": "#123456"})
+        )
+        app.theme = "pane-test"
+        await pilot.pause()
+        for table, coordinate in (
+            (queue.table, Coordinate(0, 0)),
+            (auth.table, Coordinate(0, 2)),
+            (dns.table, Coordinate(1, 2)),
+        ):
+            ok_cell = table.get_cell_at(coordinate)
+            assert isinstance(ok_cell, Text) and ok_cell.style.color is not None
+            assert ok_cell.style.color.triplet.hex == "#123456"
+
+
+async def test_dns_pane_without_authoritative_view_and_queue_without_readings() -> None:
+    dns, queue = DnsPane(clock=lambda: NOW), QueuePane()
+    app = PaneApp(dns)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.mount(queue)
+        mx = watched("MX")
+        answers = {("Quad9", mx.key): obs(mx, Outcome.SERVFAIL, server="Quad9")}
+        dns.show_sweep(sweep(answers, records=(mx,), authoritative_error="no NS set"), "primary")
+        empty_source = queue_source("mx9")
+        queue.show_histories([(empty_source, "primary", QueueHistory(empty_source))], NOW)
+        await pilot.pause()
+        authoritative = row_texts(dns.table, 0)
+        assert authoritative[1] == "? unknown" and "none: no NS set" in authoritative[5]
+        mx_row = row_texts(dns.table, 1)
+        assert mx_row[2] == "? unknown not asked" and mx_row[3] == "? unknown SERVFAIL 240s"
+        assert mx_row[5].startswith("no authoritative view: no NS set")
+        queue_row = row_texts(queue.table, 0)
+        assert queue_row[0] == "? unknown" and queue_row[3] == "no good reading yet"
