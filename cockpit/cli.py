@@ -25,6 +25,7 @@ incident log, for the commander in an SSH session."""
 
 _EPILOG = """\
 examples:
+  cockpit --config cockpit.toml --incident incidents/2026-11-27-eu.jsonl
   cockpit config check --config cockpit.toml
   cockpit log incidents/2026-11-27-eu.jsonl "Inbound queue growing on mx1" --phase detected
   cockpit log incidents/2026-11-27-eu.jsonl "Fail over to secondary" --decision \\
@@ -40,6 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    # Without a COMMAND, `cockpit` opens the cockpit screen; these options are for that.
+    parser.add_argument(
+        "--config",
+        dest="ui_config",
+        metavar="FILE",
+        help="config file for the cockpit screen (optional: it opens without one)",
+    )
+    parser.add_argument(
+        "--incident",
+        dest="ui_incident",
+        metavar="PATH",
+        help="incident log to open (else asks for a name and creates it in [incident].dir)",
+    )
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    parser.add_argument(
+        "--ascii",
+        action="store_true",
+        help="draw with ASCII only (automatic in a non-UTF-8 locale)",
+    )
     config_option = argparse.ArgumentParser(add_help=False)
     config_option.add_argument(
         "--config",
@@ -172,6 +192,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from cockpit.commands.export_cmd import run_export
 
         return run_export(args)
+    if args.command is None:
+        from cockpit.commands.ui_cmd import run_ui
+
+        return run_ui(args)
     parser.print_help()
     return EXIT_OK
 

@@ -1,0 +1,296 @@
+"""The cockpit app: composes the header, the five panes and the footer, and routes messages.
+
+Keys: 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
+Shift+Tab move focus, `d` records a decision, `e` exports the Markdown timeline next to the
+log. Every key is a binding with an action, so the footer and the command palette list it.
+
+The probe panes (queue, DNS, auth) need a config; without one they say "no config". The
+checklist and the timeline work from the log alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from cockpit.errors import CockpitError
+from cockpit.incident.entry import utc_now
+from cockpit.incident.log import IncidentLog
+from cockpit.incident.runbook import steps_for
+from cockpit.safe_text import clean
+from cockpit.theme_data import ThemeSpec
+from cockpit.ui.auth_pane import AuthPane
+from cockpit.ui.checklist_pane import ChecklistPane
+from cockpit.ui.decision_form import DecisionError, DecisionForm, DecisionResult, write_decision
+from cockpit.ui.dns_pane import DnsPane
+from cockpit.ui.header import Clock, IncidentHeader
+from cockpit.ui.messages import ExportFinished, IncidentChanged
+from cockpit.ui.placeholder_pane import PlaceholderPane
+from cockpit.ui.queue_pane import QueuePane
+from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
+from cockpit.ui.timeline_pane import TimelinePane
+from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class PaneSpec:
+    key: str
+    """The number key that zooms it."""
+    name: str
+    """Its id without the "pane-" prefix."""
+    title: str
+
+
+PANES: tuple[PaneSpec, ...] = (
+    PaneSpec("1", "queue", "Queue"),
+    PaneSpec("2", "dns", "DNS"),
+    PaneSpec("3", "auth", "Auth"),
+    PaneSpec("4", "checklist", "Checklist"),
+    PaneSpec("5", "timeline", "Timeline"),
+)
+
+
+class PaneFrame(Vertical):
+    """The bordered, titled box around one pane; what a number key zooms."""
+
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, spec: PaneSpec, content: Widget) -> None:
+        super().__init__(content, id=f"pane-{spec.name}", classes="pane")
+        self.border_title = f"{spec.key} {spec.title}"
+        self.spec = spec
+
+
+class CockpitApp(App[None]):
+    """The incident cockpit for one incident log."""
+
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "cockpit"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (160, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(
+                spec.key,
+                f"zoom('{spec.name}')",
+                f"{spec.title}",
+                tooltip=f"Show the {spec.title} pane on the full screen",
+            )
+            for spec in PANES
+        ),
+        Binding("escape", "unzoom", "All panes", tooltip="Back to all five panes"),
+        Binding("d", "decide", "Decision", tooltip="Record a decision in the incident log"),
+        Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
+    ]
+
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        author: str,
+        config: Config | None = None,
+        theme_name: str | None = None,
+        theme_specs: Mapping[str, ThemeSpec] | None = None,
+        ascii_only: bool = False,
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__()
+        self.log_path = Path(log_path)
+        self.author = author
+        self.config = config
+        self.theme_name = theme_name
+        self.theme_specs = dict(theme_specs or {})
+        self.ascii_only = ascii_only
+        self.clock = clock
+        self.incident_log = IncidentLog(self.log_path)
+        self.set_class(ascii_only, "-ascii")
+        self.target_region: str | None = None
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return status_variable_defaults()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's commands, then every cockpit action, so the palette offers each key."""
+        yield from super().get_system_commands(screen)
+        for spec in PANES:
+            yield SystemCommand(
+                f"Zoom {spec.title} pane ({spec.key})",
+                f"Show the {spec.title} pane on the full screen; Escape returns",
+                partial(self.action_zoom, spec.name),
+            )
+        if screen.maximized is not None:
+            yield SystemCommand("All panes (Esc)", "Back to all five panes", self.action_unzoom)
+        yield SystemCommand(
+            "Record a decision (d)", "Write a decision to the log", self.action_decide
+        )
+        yield SystemCommand(
+            "Export timeline (e)", "Write the Markdown timeline next to the log", self.action_export
+        )
+
+    def compose(self) -> ComposeResult:
+        yield IncidentHeader(
+            name_fallback=self.log_path.stem, author=self.author, clock=self.clock, id="header"
+        )
+        with Grid(id="panes"):
+            for spec in PANES:
+                yield PaneFrame(spec, self._pane_content(spec))
+        yield Footer(compact=True)
+
+    def _pane_content(self, spec: PaneSpec) -> Widget:
+        if spec.name == "timeline":
+            return TimelinePane(self.log_path, id="timeline")
+        if spec.name == "checklist":
+            return ChecklistPane(
+                steps_for(self.config), self.incident_log, self.author, id="checklist"
+            )
+        if self.config is None:
+            return VerticalScroll(PlaceholderPane(spec.title, "no config"), classes="pane-scroll")
+        if spec.name == "queue":
+            return QueuePane(ascii_only=self.ascii_only, id="queue")
+        if spec.name == "dns":
+            return DnsPane(ascii_only=self.ascii_only, clock=self.clock, id="dns")
+        return AuthPane(ascii_only=self.ascii_only, id="auth")
+
+    def on_mount(self) -> None:
+        register_all(self, self.theme_specs)
+        warning = apply_theme(self, self.theme_name, self.theme_specs)
+        if warning:
+            self.notify(clean(warning), severity="warning", markup=False)
+        self.focus_pane("timeline")
+
+    # Focus and zoom
+
+    def pane(self, name: str) -> PaneFrame:
+        return self.query_one(f"#pane-{name}", PaneFrame)
+
+    def focus_pane(self, name: str) -> None:
+        frame = self.pane(name)
+        for widget in self.screen.focus_chain:
+            if widget is frame or frame in widget.ancestors:
+                widget.focus()
+                return
+
+    def action_zoom(self, name: str) -> None:
+        self.focus_pane(name)
+        self.screen.maximize(self.pane(name), container=False)
+
+    def action_unzoom(self) -> None:
+        self.screen.minimize()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "unzoom":
+            return self.screen.maximized is not None
+        return True
+
+    # Log and export
+
+    @on(IncidentChanged)
+    def _incident_changed(self, message: IncidentChanged) -> None:
+        self.query_one(IncidentHeader).show_entries(message.entries)
+        self.query_one(ChecklistPane).show_entries(message.entries)
+
+    @on(LogAppended)
+    def _log_appended(self, message: LogAppended) -> None:
+        # The timeline shows the new lines at its next poll; the header need not wait.
+        self.query_one(IncidentHeader).show_entries(message.entries)
+
+    @on(LogAppendFailed)
+    def _log_append_failed(self, message: LogAppendFailed) -> None:
+        self.notify(clean(message.reason), severity="error", markup=False)
+
+    @on(TargetChanged)
+    def _target_changed(self, message: TargetChanged) -> None:
+        self.target_region = message.region
+
+    # Decisions
+
+    def region_names(self) -> tuple[str, ...]:
+        return self.config.region_names() if self.config is not None else ()
+
+    def action_decide(self) -> None:
+        self.push_screen(DecisionForm(self.region_names()), self._decided)
+
+    def _decided(self, result: DecisionResult | None) -> None:
+        if result is not None:
+            self._write_decision(result)
+
+    # Not exclusive: two decisions recorded in quick succession must both be written.
+    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
+    def _write_decision(self, result: DecisionResult) -> None:
+        log = self.incident_log
+        try:
+            entries = log.read().entries if log.exists() else []
+            entry = write_decision(log, result, self.author, entries, self.region_names())
+            everything = tuple(log.read().entries)
+        except (DecisionError, CockpitError) as exc:
+            self.post_message(LogAppendFailed(f"decision not recorded: {exc}"))
+            return
+        self.post_message(LogAppended((entry,), everything))
+        if result.target_region is not None:
+            self.post_message(TargetChanged(result.target_region))
+
+    def action_export(self) -> None:
+        self._export_markdown()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def _export_markdown(self) -> None:
+        target = self.log_path.with_suffix(".md")
+        try:
+            write_export(self.log_path, target)
+        except OSError as exc:
+            self.post_message(ExportFinished(target, error=exc.strerror or str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - the cockpit keeps running and says why
+            self.post_message(ExportFinished(target, error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ExportFinished(target))
+
+    @on(ExportFinished)
+    def _export_finished(self, message: ExportFinished) -> None:
+        if message.error is None:
+            self.notify(f"Timeline written to {clean(str(message.path))}", markup=False)
+        else:
+            self.notify(
+                clean(f"Could not write {message.path}: {message.error}"),
+                severity="error",
+                markup=False,
+            )
+
+
+def write_export(log_path: Path, target: Path) -> None:
+    """The Markdown timeline of `log_path`, written to `target` atomically."""
+    from cockpit.incident.export_md import write_markdown
+    from cockpit.incident.log import read_log
+
+    result = read_log(log_path)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            write_markdown(handle, result.entries, result.problems, name=log_path.stem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o600)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

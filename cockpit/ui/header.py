@@ -1,0 +1,122 @@
+"""The header line: title, severity, phase, target region, UTC clock, T+ since impact, author.
+
+Derived from the log's entries (`show_entries`) and a clock ticking once a second. The title
+is what gives way when the line is narrow; everything else keeps its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from cockpit.incident.entry import Entry, utc_now
+from cockpit.incident.export_md import format_duration
+from cockpit.incident.phases import analyse, current_target_region
+from cockpit.safe_text import clean
+
+Clock = Callable[[], datetime]
+
+
+def latest_severity(entries: Sequence[Entry]) -> str | None:
+    """data.severity of the latest entry (in seq order) that has one."""
+    found: tuple[int, str] | None = None
+    for entry in entries:
+        value = entry.data.get("severity")
+        if isinstance(value, str) and value.strip() and (found is None or entry.seq > found[0]):
+            found = (entry.seq, value.strip())
+    return None if found is None else found[1]
+
+
+class IncidentHeader(Widget):
+    """One line across the top of the cockpit."""
+
+    DEFAULT_CSS = """
+    IncidentHeader {
+        height: auto;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    title_text: reactive[str] = reactive("", layout=True)
+    severity: reactive[str | None] = reactive(None, layout=True)
+    phase: reactive[str | None] = reactive(None, layout=True)
+    target_region: reactive[str | None] = reactive(None, layout=True)
+    impact_at: reactive[datetime | None] = reactive(None)
+    now: reactive[datetime] = reactive(utc_now)
+
+    def __init__(
+        self, *, name_fallback: str, author: str, clock: Clock = utc_now, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.name_fallback = name_fallback
+        self.author = author
+        self._clock = clock
+        self.set_reactive(IncidentHeader.title_text, name_fallback)
+        self.set_reactive(IncidentHeader.now, clock())
+
+    def on_mount(self) -> None:
+        self.set_interval(1, self._tick, name="header-clock")
+
+    def _tick(self) -> None:
+        self.now = self._clock()
+
+    def show_entries(self, entries: Sequence[Entry]) -> None:
+        analysis = analyse(entries, name=self.name_fallback)
+        self.title_text = analysis.summary.title
+        times = analysis.timeline.times
+        self.phase = times[-1].phase if times else None
+        self.impact_at = analysis.timeline.at("impact")
+        self.target_region = current_target_region(entries)
+        self.severity = latest_severity(entries)
+
+    def status_text(self) -> Text:
+        """Everything but the title, as cleaned text."""
+        if self.impact_at is None:
+            since = "T+ --"
+        else:
+            since = f"T+{format_duration(self.now - self.impact_at)}"
+        parts = [
+            (clean(self.severity) if self.severity else "sev ?", "bold"),
+            (clean(self.phase) if self.phase else "no phase", ""),
+            ("target " + (clean(self.target_region) if self.target_region else "?"), ""),
+            (f"{self.now.astimezone(UTC):%H:%M:%S} UTC", ""),
+            (since, "bold"),
+            ("@" + clean(self.author), "italic"),
+        ]
+        text = Text()
+        for index, (part, style) in enumerate(parts):
+            if index:
+                text.append(" | ", style="dim")
+            text.append(part, style=style)
+        return text
+
+    def _title(self) -> Text:
+        return Text(" " + clean(self.title_text), style="bold")
+
+    def _fits_one_line(self, width: int) -> bool:
+        return self._title().cell_len + 2 + self.status_text().cell_len <= width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Narrow terminals get the title on a line of its own rather than cut to nothing.
+        return 1 if self._fits_one_line(width) else 2
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        status = self.status_text()
+        title = self._title()
+        if self._fits_one_line(width):
+            line = Text(no_wrap=True, overflow="ellipsis", end="")
+            line.append_text(title)
+            line.append(" " * (width - title.cell_len - status.cell_len))
+            line.append_text(status)
+            return line
+        title.truncate(width, overflow="ellipsis")
+        status.truncate(width, overflow="ellipsis")
+        status.pad_left(1)
+        return Text("\n", no_wrap=True, end="").join([title, status])
