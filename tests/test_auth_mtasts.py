@@ -8,12 +8,9 @@ Regions: primary (mx1.example.test) and secondary (mx2.example.test); failover t
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,6 +32,7 @@ from cockpit.config.model import (
 )
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab import guard_loopback
 from tests.lab.dnslab import LabFactory, zone_text
 from tests.lab.https_lab import HttpsLab, HttpsServer, Route, running_https_lab
 
@@ -113,16 +111,8 @@ def lab(dns_lab_module: LabFactory, https_lab_module: HttpsLab) -> Iterator[Lab]
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every socket this process connects to must be in 127.0.0.0/8 (no system resolver)."""
-    real_connect = socket.socket.connect
-
-    def connect(self: socket.socket, target: Any) -> None:
-        if isinstance(target, tuple):
-            host = ipaddress.ip_address(target[0])
-            assert host in ipaddress.ip_network("127.0.0.0/8"), f"a test tried {target}"
-        real_connect(self, target)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    """Every socket this process connects or sends to must be in 127.0.0.0/8."""
+    guard_loopback(monkeypatch)
 
 
 def check(lab: Lab, case: str, region: str = "secondary", target: str = "secondary") -> Finding:

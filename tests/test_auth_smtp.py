@@ -8,14 +8,11 @@ Postfix cannot be made to be. Nothing listens on 127.0.25.9 (connection refused)
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
@@ -27,6 +24,7 @@ from cockpit.config import Config, Region
 from cockpit.config.model import DnsSettings, DomainSettings, IncidentSettings, TlsSettings
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab import guard_loopback
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 from tests.lab.postfix import Listener, PostfixFactory
 
@@ -94,16 +92,8 @@ def lab(
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every socket this process connects to must be in 127.0.0.0/8."""
-    real_connect = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if isinstance(address, tuple):
-            host = ipaddress.ip_address(address[0])
-            assert host in ipaddress.ip_network("127.0.0.0/8"), f"a test tried {address}"
-        real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    """Every socket this process connects or sends to must be in 127.0.0.0/8."""
+    guard_loopback(monkeypatch)
 
 
 def config_for(lab: Lab, *hosts: str) -> tuple[Config, Region]:

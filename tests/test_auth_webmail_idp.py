@@ -8,9 +8,7 @@ One IdP server (idp.example.test) serves discovery documents with and without an
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,7 @@ from cockpit.config.model import (
 )
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab import guard_loopback
 from tests.lab.dnslab import LabFactory, zone_text
 from tests.lab.https_lab import HttpsLab, HttpsServer, Route, running_https_lab
 
@@ -114,15 +113,8 @@ def lab(dns_lab_module: LabFactory, https: HttpsLab) -> Lab:
 
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_connect = socket.socket.connect
-
-    def connect(self: socket.socket, target: Any) -> None:
-        if isinstance(target, tuple):
-            host = ipaddress.ip_address(target[0])
-            assert host in ipaddress.ip_network("127.0.0.0/8"), f"a test tried {target}"
-        real_connect(self, target)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    """Every socket this process connects or sends to must be in 127.0.0.0/8."""
+    guard_loopback(monkeypatch)
 
 
 def config(lab: Lab, region: Region) -> Config:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +19,7 @@ from cockpit.dns.normalize import (
     normalize_rdata,
     normalize_records,
 )
-from tests.lab import free_port
+from tests.lab import free_port, guard_loopback
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -65,26 +63,7 @@ def lab(dns_lab_module: LabFactory) -> DnsLab:
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Every socket this process connects or sends to must be in 127.0.0.0/8."""
-    reached: list[Any] = []
-    real_connect, real_sendto = socket.socket.connect, socket.socket.sendto
-
-    def check(address: Any) -> None:
-        reached.append(address)
-        if isinstance(address, tuple):
-            host = ipaddress.ip_address(address[0])
-            assert host in ipaddress.ip_network("127.0.0.0/8"), f"a test tried {address}"
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        real_connect(self, address)
-
-    def sendto(self: socket.socket, data: bytes, *args: Any) -> int:
-        check(args[-1])
-        return real_sendto(self, data, *args)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "sendto", sendto)
-    yield reached
+    yield guard_loopback(monkeypatch)
 
 
 def resolver(lab: DnsLab, index: int = 0) -> ServerSpec:

@@ -7,7 +7,6 @@ The helpers at the top (zones, config) are shared with test_check_cli.py.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import tempfile
 import time
@@ -26,7 +25,7 @@ from cockpit.dns.query import query
 from cockpit.dns.sweep import SWEEP_MARGIN, find_authoritative, sweep
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.model import Finding, Status
-from tests.lab import Address
+from tests.lab import Address, guard_loopback
 from tests.lab.dnslab import Authoritative, DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -139,23 +138,7 @@ def resolver_names(lab: DnsLab) -> list[str]:
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every socket this process connects or sends to must be in 127.0.0.0/8."""
-    real_connect, real_sendto = socket.socket.connect, socket.socket.sendto
-
-    def check(address: Any) -> None:
-        if isinstance(address, tuple):
-            host = ipaddress.ip_address(address[0])
-            assert host in ipaddress.ip_network("127.0.0.0/8"), f"a test tried {address}"
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        real_connect(self, address)
-
-    def sendto(self: socket.socket, data: bytes, *args: Any) -> int:
-        check(args[-1])
-        return real_sendto(self, data, *args)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    guard_loopback(monkeypatch)
     yield
 
 

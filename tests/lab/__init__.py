@@ -8,6 +8,7 @@ dnslab.py builds the DNS lab (nsd and unbound) on it.
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -151,3 +152,28 @@ class ServerProcess:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def guard_loopback(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make every socket connect/sendto of this process assert its target is in 127.0.0.0/8
+    (nothing reaches the internet or the system resolver); returns the targets seen."""
+    reached: list[Any] = []
+    real_connect, real_sendto = socket.socket.connect, socket.socket.sendto
+    loopback = ipaddress.ip_network("127.0.0.0/8")
+
+    def check(address: Any) -> None:
+        reached.append(address)
+        if isinstance(address, tuple):
+            assert ipaddress.ip_address(address[0]) in loopback, f"a test tried {address}"
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def sendto(self: socket.socket, data: bytes, *args: Any) -> int:
+        check(args[-1])
+        return real_sendto(self, data, *args)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    return reached
