@@ -20,13 +20,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.coordinate import Coordinate
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.model import Finding, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
+    StatusPane,
     safe,
     short,
     status_css,
@@ -61,7 +61,7 @@ def column_of(check: str, known: Sequence[str]) -> str:
     return head if head in known else name
 
 
-class AuthPane(Widget):
+class AuthPane(StatusPane):
     """Auth checks per region; see the module docstring."""
 
     COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
@@ -79,15 +79,11 @@ class AuthPane(Widget):
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.ascii_only = ascii_only
+        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
         self._cells: dict[tuple[str, str], list[Finding]] = {}
         self._shown: Sequence[Finding] | None = None
 
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-
-    def _restyle(self, _theme: object) -> None:
+    def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""
         if self._shown is not None:
             self.show_findings(self._shown)

@@ -26,7 +26,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.coordinate import Coordinate
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from cockpit.dns.findings_pure import findings_from_sweep
@@ -36,6 +35,7 @@ from cockpit.dns.sweep_model import SweepResult
 from cockpit.model import Finding, Status, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
+    StatusPane,
     safe,
     short,
     status_css,
@@ -103,7 +103,7 @@ def estimate_text(propagation: Propagation, now: datetime) -> str:
     return f"{propagation.reason}, {in_how_long(propagation.estimate, now)}"
 
 
-class DnsPane(Widget):
+class DnsPane(StatusPane):
     """Watched records by resolvers; see the module docstring."""
 
     COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
@@ -123,8 +123,7 @@ class DnsPane(Widget):
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.ascii_only = ascii_only
+        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sweep: SweepResult | None = None
         self._target = ""
@@ -141,9 +140,8 @@ class DnsPane(Widget):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.tick)
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
 
-    def _restyle(self, _theme: object) -> None:
+    def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""
         if self._sweep is not None:
             self.show_sweep(self._sweep, self._target)

@@ -75,3 +75,32 @@ def status_text(
         text.append(" ")
         text.append(clean(extra))
     return text
+
+
+class StatusPane(Widget):
+    """A pane whose cells carry status colours from the theme.
+
+    The colours are baked into the cells when they are drawn, so a theme change draws the
+    last data again through `redraw`. (Textual calls `on_mount` of every class in the MRO:
+    a subclass adds its own without calling this one.)
+    """
+
+    def __init__(
+        self,
+        *,
+        ascii_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.ascii_only = ascii_only
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def _restyle(self, _theme: object) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the data last shown again; nothing when nothing was shown yet."""

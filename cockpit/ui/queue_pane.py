@@ -20,7 +20,6 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widget import Widget
 from textual.widgets import DataTable
 
 from cockpit.config.model import QueueSource
@@ -29,6 +28,7 @@ from cockpit.model import Status
 from cockpit.queue.history import QueueHistory, format_count, format_duration
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
+    StatusPane,
     safe,
     short,
     status_css,
@@ -44,7 +44,7 @@ COLUMNS = ("status", "source", "region", "depth", "queues", "history", "rate", "
 QueueRow = tuple[QueueSource, str, QueueHistory]
 
 
-class QueuePane(Widget):
+class QueuePane(StatusPane):
     """Queue depth per source; see the module docstring."""
 
     COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
@@ -61,14 +61,10 @@ class QueuePane(Widget):
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.ascii_only = ascii_only
+        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
         self._shown: tuple[Sequence[QueueRow], datetime] | None = None
 
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-
-    def _restyle(self, _theme: object) -> None:
+    def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""
         if self._shown is not None:
             self.show_histories(*self._shown)
