@@ -47,7 +47,7 @@ BASE_COLOURS = (
 _OPTIONAL_NUMBERS = {"luminosity_spread": (0.0, 1.0), "text_alpha": (0.0, 1.0)}
 _TOP_LEVEL_KEYS = ("name", "dark", "description", "variables", *BASE_COLOURS, *_OPTIONAL_NUMBERS)
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_THEME_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+THEME_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _VARIABLE_NAME = re.compile(r"[a-z][a-z0-9-]{0,59}")
 _MAX_FILE_BYTES = 64 * 1024
 
@@ -187,7 +187,7 @@ def theme_from_document(document: Mapping[str, object], *, source: Path) -> Them
     name = document.get("name")
     if name is None:
         problem("name", "missing; expected a theme name such as 'dark'")
-    elif not isinstance(name, str) or not _THEME_NAME.fullmatch(name):
+    elif not isinstance(name, str) or not THEME_NAME.fullmatch(name):
         problem("name", f"expected lower-case letters, digits and '-', found {_show(name)}")
 
     dark = document.get("dark")

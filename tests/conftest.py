@@ -33,6 +33,14 @@ def run_cockpit(
     )
 
 
+@pytest.fixture(autouse=True)
+def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the internet: every socket connect/sendto must target 127.0.0.0/8."""
+    from tests.lab import guard_loopback
+
+    guard_loopback(monkeypatch)
+
+
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT

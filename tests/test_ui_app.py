@@ -74,7 +74,8 @@ def write_incident(path: Path) -> IncidentLog:
 
 
 def make_app(path: Path, config: Config | None = None) -> CockpitApp:
-    return CockpitApp(path, author="alice", config=config, clock=fixed_clock)
+    """The example config names public resolvers and ssh commands: no probes run here."""
+    return CockpitApp(path, author="alice", config=config, clock=fixed_clock, probes=False)
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def run_ui(args: argparse.Namespace) -> int:
         log_path,
         author=author,
         config=config,
-        theme_name=args.theme,
+        theme_name=args.theme or (config.ui.theme if config is not None else None),
         theme_specs=themes,
         ascii_only=args.ascii or terminal_wants_ascii(),
     )

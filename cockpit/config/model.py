@@ -180,6 +180,23 @@ class DnsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """How often the cockpit runs the auth and endpoint checks."""
+
+    interval: float = 60.0
+    """Seconds between two runs of every check, 5 to 3600."""
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """The cockpit screen."""
+
+    theme: str | None = None
+    """A theme name from `themes/` (dark, light, high-contrast, colorblind ...); None: dark.
+    `--theme` wins over it; an unknown name is reported at start and the default is used."""
+
+
+@dataclass(frozen=True, slots=True)
 class TlsSettings:
     """Trust settings for SMTP and HTTPS checks."""
 
@@ -233,6 +250,10 @@ class Config:
     """[tls]"""
     checklist: ChecklistSettings = field(default_factory=ChecklistSettings)
     """[checklist]"""
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    """[auth]"""
+    ui: UiSettings = field(default_factory=UiSettings)
+    """[ui]"""
 
     def region(self, name: str) -> Region | None:
         """The region called `name` (compared case-insensitively), or None."""

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from cockpit.config.model import (
     COMMAND_QUEUE_KINDS,
     QUEUE_KINDS,
+    AuthSettings,
     ChecklistSettings,
     ChecklistStep,
     Config,
@@ -26,6 +27,7 @@ from cockpit.config.model import (
     Region,
     Resolver,
     TlsSettings,
+    UiSettings,
     WatchedRecord,
 )
 from cockpit.config.readers import (
@@ -69,6 +71,7 @@ from cockpit.incident.runbook import (
     parse_condition,
     parse_step_id,
 )
+from cockpit.theme_data import THEME_NAME
 
 ARGV_EXAMPLE = '["postqueue", "-j"]'
 ADDRESS_EXPECTED = 'an IP address ("IP", "IP:PORT" or "[IPv6]:PORT")'
@@ -360,6 +363,30 @@ DOMAIN_KEYS: tuple[Key, ...] = (
 
 TLS_KEYS: tuple[Key, ...] = (Key("ca_file", optional(path("a CA file path"))),)
 
+
+def build_auth(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`AuthSettings`."""
+    return _make(AuthSettings, fields)
+
+
+def build_ui(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`UiSettings`."""
+    return _make(UiSettings, fields)
+
+
+def _parse_theme_name(value: str) -> str:
+    if not THEME_NAME.fullmatch(value):
+        raise BadValue(
+            "a lower-case letter, then up to 39 letters, digits and hyphens, such as high-contrast"
+        )
+    return value
+
+AUTH_KEYS: tuple[Key, ...] = (
+    Key("interval", number("an interval in seconds", minimum=5, maximum=3600), default=60.0),
+)
+
+UI_KEYS: tuple[Key, ...] = (Key("theme", optional(text(_parse_theme_name, "a theme name"))),)
+
 # ---- [checklist] ------------------------------------------------------------------------------
 
 MAX_HELP_LENGTH = 2000
@@ -477,6 +504,8 @@ TOP_KEYS: tuple[Key, ...] = (
     Key("dns", table(DNS_KEYS, build_dns), raw_default={}),
     Key("tls", table(TLS_KEYS, build_tls), raw_default={}),
     Key("checklist", table(CHECKLIST_KEYS, build_checklist), raw_default={}),
+    Key("auth", table(AUTH_KEYS, build_auth), raw_default={}),
+    Key("ui", table(UI_KEYS, build_ui), raw_default={}),
 )
 """The top level of the file. `region` is checked for a count of at least two in `crosscheck`."""
 

@@ -25,7 +25,7 @@ MAX_DEFERRAL_REASONS = 5
 async def queue_findings(config: Config) -> list[Finding]:
     """Read every queue source of every region concurrently; one finding each, in config order."""
     pairs = [(region.name, source) for region in config.regions for source in region.queues]
-    readings = await asyncio.gather(*(_read(source) for _, source in pairs))
+    readings = await asyncio.gather(*(read_guarded(source) for _, source in pairs))
     findings = []
     for (region, source), reading in zip(pairs, readings, strict=True):
         history = QueueHistory(source, region)
@@ -34,7 +34,7 @@ async def queue_findings(config: Config) -> list[Finding]:
     return findings
 
 
-async def _read(source: QueueSource) -> Reading:
+async def read_guarded(source: QueueSource) -> Reading:
     """read_source, with any escaping exception turned into a failed reading (never a 0)."""
     from cockpit.queue.sources import read_source
 

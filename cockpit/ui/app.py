@@ -29,16 +29,31 @@ from textual.widgets import Footer
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
+from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import steps_for
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.auth_pane import AuthPane
 from cockpit.ui.checklist_pane import ChecklistPane
-from cockpit.ui.decision_form import DecisionError, DecisionForm, DecisionResult, write_decision
+from cockpit.ui.decision_form import (
+    CutoverPrompt,
+    DecisionError,
+    DecisionForm,
+    DecisionResult,
+    write_decision,
+)
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import Clock, IncidentHeader
 from cockpit.ui.messages import ExportFinished, IncidentChanged
 from cockpit.ui.placeholder_pane import PlaceholderPane
+from cockpit.ui.probe_runner import (
+    AuthShown,
+    FindingsShown,
+    ProbeRunner,
+    QueueShown,
+    SweepProgress,
+    SweepShown,
+)
 from cockpit.ui.queue_pane import QueuePane
 from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
 from cockpit.ui.timeline_pane import TimelinePane
@@ -113,6 +128,7 @@ class CockpitApp(App[None]):
         theme_specs: Mapping[str, ThemeSpec] | None = None,
         ascii_only: bool = False,
         clock: Clock = utc_now,
+        probes: bool = True,
     ) -> None:
         super().__init__()
         self.log_path = Path(log_path)
@@ -125,6 +141,8 @@ class CockpitApp(App[None]):
         self.incident_log = IncidentLog(self.log_path)
         self.set_class(ascii_only, "-ascii")
         self.target_region: str | None = None
+        self.probes = probes and config is not None
+        """False: the probe panes show only what is handed to them (tests, snapshots)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return status_variable_defaults()
@@ -155,6 +173,14 @@ class CockpitApp(App[None]):
             for spec in PANES:
                 yield PaneFrame(spec, self._pane_content(spec))
         yield Footer(compact=True)
+        if self.probes and self.config is not None:
+            yield ProbeRunner(
+                self.config,
+                self.incident_log,
+                target=self.config.regions[0].name,
+                clock=self.clock,
+                id="probes",
+            )
 
     def _pane_content(self, spec: PaneSpec) -> Widget:
         if spec.name == "timeline":
@@ -208,6 +234,11 @@ class CockpitApp(App[None]):
     def _incident_changed(self, message: IncidentChanged) -> None:
         self.query_one(IncidentHeader).show_entries(message.entries)
         self.query_one(ChecklistPane).show_entries(message.entries)
+        for runner in self.query(ProbeRunner):
+            runner.learn_entries(message.entries)
+        decided = current_target_region(message.entries)
+        if decided is not None:
+            self._set_target(decided)
 
     @on(LogAppended)
     def _log_appended(self, message: LogAppended) -> None:
@@ -220,7 +251,64 @@ class CockpitApp(App[None]):
 
     @on(TargetChanged)
     def _target_changed(self, message: TargetChanged) -> None:
-        self.target_region = message.region
+        self._set_target(message.region)
+        self.push_screen(CutoverPrompt(message.region), self._cutover_answered)
+
+    def _cutover_answered(self, routed: bool | None) -> None:
+        if routed and not self.query_one(ChecklistPane).tick_step_setting("routed"):
+            self._write_phase("routed")
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
+    def _write_phase(self, phase: str) -> None:
+        """A phase marker at this minute, when no checklist step sets it."""
+        from cockpit.incident.phases import phase_record
+
+        log = self.incident_log
+        try:
+            entries = log.read().entries if log.exists() else []
+            kind, data = phase_record(entries, phase, self.clock())
+            entry = log.append(kind, f"{phase} at {data['at']}", data, author=self.author)
+            everything = tuple(log.read().entries)
+        except CockpitError as exc:
+            self.post_message(LogAppendFailed(f"{phase} not recorded: {exc}"))
+            return
+        self.post_message(LogAppended((entry,), everything))
+
+    def _set_target(self, region: str) -> None:
+        """Judge every pane against `region` (a configured region's name) from now on."""
+        known = self.config.region(region) if self.config is not None else None
+        if known is None:
+            return
+        self.target_region = known.name
+        for runner in self.query(ProbeRunner):
+            runner.set_target(known.name)
+
+    # Probe results, routed to their panes
+
+    @on(SweepProgress)
+    def _sweep_progress(self, message: SweepProgress) -> None:
+        self.query_one(DnsPane).show_progress(message.done, message.total)
+
+    @on(SweepShown)
+    def _sweep_shown(self, message: SweepShown) -> None:
+        pane = self.query_one(DnsPane)
+        if message.sweep is not None:
+            pane.show_sweep(message.sweep, message.target)
+        if message.error is not None:
+            pane.show_error(message.error)
+
+    @on(AuthShown)
+    def _auth_shown(self, message: AuthShown) -> None:
+        self.query_one(AuthPane).show_findings(message.findings)
+
+    @on(QueueShown)
+    def _queue_shown(self, message: QueueShown) -> None:
+        rows = [(track.source, track.region, track.history) for track in message.tracks]
+        self.query_one(QueuePane).show_histories(rows, message.now)
+
+    @on(FindingsShown)
+    def _findings_shown(self, message: FindingsShown) -> None:
+        self.query_one(ChecklistPane).show_findings(message.findings, message.at, message.target)
 
     # Decisions
 

@@ -241,6 +241,14 @@ class ChecklistPane(Widget):
 
     # ---- actions ------------------------------------------------------------------------------
 
+    def tick_step_setting(self, phase: str) -> bool:
+        """Tick the step that sets `phase` (the cutover step sets routed); False when none does."""
+        for step in self._steps:
+            if step.sets_phase == phase:
+                self._append(step.id, "done", "")
+                return True
+        return False
+
     def action_done(self) -> None:
         step_id = self._highlighted_step()
         if step_id is not None:

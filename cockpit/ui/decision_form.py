@@ -27,9 +27,11 @@ failover, target_region and previous_region (the target of the latest earlier de
 the first configured region), as `cockpit log --decision` does. It raises DecisionError for a
 blank decision or a region that is not configured, LogWriteError when the append fails.
 
-The `routed` phase marker is not written here: a decision says what will happen, the cutover is
-when it happened. The marker is written when the commander ticks (or confirms from the probe
-hint) the checklist's "cutover" step; see cockpit.ui.checklist_pane.
+The `routed` phase marker is not written by `write_decision`: a decision says what will happen,
+the cutover is when it happened. After a failover decision the app asks with `CutoverPrompt`
+("is traffic routed to REGION now?"): `y` confirms, and the checklist step that sets `routed`
+is ticked (which writes the marker at that minute); `n` or Escape leaves it for later, when the
+commander ticks that step (or confirms it from the probe hint); see cockpit.ui.checklist_pane.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -50,7 +53,14 @@ from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
 from cockpit.safe_text import clean
 
-__all__ = ["DecisionError", "DecisionForm", "DecisionResult", "decision_data", "write_decision"]
+__all__ = [
+    "CutoverPrompt",
+    "DecisionError",
+    "DecisionForm",
+    "DecisionResult",
+    "decision_data",
+    "write_decision",
+]
 
 
 class DecisionError(ValueError):
@@ -168,3 +178,47 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class CutoverPrompt(ModalScreen[bool]):
+    """After a failover decision: is the routing change live now? `y` True, `n`/Escape False."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Routed now"),
+        Binding("n", "answer(False)", "Later"),
+        Binding("escape", "answer(False)", "Later", show=False),
+    ]
+    DEFAULT_CSS = """
+    CutoverPrompt { align: center middle; }
+    CutoverPrompt > Vertical {
+        width: 70; max-width: 100%; height: auto; padding: 0 1;
+        border: thick $accent; background: $surface;
+    }
+    CutoverPrompt Horizontal { height: auto; align-horizontal: right; }
+    """
+
+    def __init__(self, region: str) -> None:
+        super().__init__()
+        self._region = region
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(f"Failover to {clean(self._region)} recorded."))
+            yield Label(
+                "Is traffic routed there now? y records the cutover (routed) at this minute;"
+                " n leaves it for the checklist's cutover step."
+            )
+            with Horizontal():
+                yield Button("y: routed now", variant="primary", id="routed-now")
+                yield Button("n: later", id="routed-later")
+
+    @on(Button.Pressed, "#routed-now")
+    def _now(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#routed-later")
+    def _later(self) -> None:
+        self.dismiss(False)
+
+    def action_answer(self, routed: bool) -> None:
+        self.dismiss(routed)

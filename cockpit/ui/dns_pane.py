@@ -161,6 +161,15 @@ class DnsPane(StatusPane):
     def show_progress(self, done: int, total: int) -> None:
         self.progress.update(Text(f"sweep in progress {done}/{total}"))
 
+    def show_error(self, reason: str) -> None:
+        """The latest sweep failed: say why; the matrix keeps the last sweep, with its time."""
+        last = (
+            f"; the matrix is the sweep of {clock(self._sweep.finished_at)}"
+            if self._sweep is not None
+            else ""
+        )
+        self.progress.update(safe(f"{reason}{last}", style="bold"))
+
     def show_sweep(self, sweep: SweepResult, target: str) -> None:
         self._sweep = sweep
         self._target = target

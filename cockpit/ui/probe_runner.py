@@ -1,0 +1,298 @@
+"""The cockpit's probes: DNS sweeps, auth checks and queue reads, each on its own schedule.
+
+`ProbeRunner` is an invisible widget. Its workers only wait on coroutines that run on a
+`ProbeLoop` (a thread of its own), then post a result message to the runner itself; the
+handlers fold the result into `LiveProbes`, post what the panes should show to the app,
+append the probe entries to the log (thread worker), and schedule the next run with
+`set_timer` once this one is over, so two sweeps of one kind never overlap. A slow
+resolver or a hung queue command delays only its own next run.
+
+Intervals come from the config: `[dns].interval`, `[auth].interval`, and each queue source's
+own `interval`. `set_target` (a failover decision) judges everything against the new target
+at once and runs the auth checks again immediately.
+
+Messages to the app (all bubble): SweepProgress, SweepShown, AuthShown, QueueShown,
+FindingsShown, and LogAppendFailed when a probe entry cannot be written (the timeline
+shows the written ones at its next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from textual import on, work
+from textual.message import Message
+from textual.timer import Timer
+from textual.widget import Widget
+
+from cockpit.config import Config
+from cockpit.dns.sweep_model import SweepResult
+from cockpit.errors import CockpitError
+from cockpit.incident.entry import Entry
+from cockpit.incident.log import IncidentLog
+from cockpit.incident.probe_log import ProbeEntry
+from cockpit.live_probes import LiveProbes, QueueTrack
+from cockpit.model import Finding, Status
+from cockpit.probe_loop import ProbeLoop
+from cockpit.queue.sample import Reading
+from cockpit.safe_text import clean
+from cockpit.ui.ui_messages import LogAppendFailed
+
+PROBE_AUTHOR = "cockpit"
+"""The author of every probe entry."""
+HELD_RELEASE_S = 15.0
+"""How often held (rate-limited) probe changes are looked at, with no result coming in."""
+
+# ---- messages the runner posts to itself (from its workers) -----------------------------------
+
+
+@dataclass
+class _SweepDone(Message, bubble=False):
+    sweep: SweepResult | None
+    error: str | None = None
+
+
+@dataclass
+class _AuthDone(Message, bubble=False):
+    findings: list[Finding]
+    target: str
+
+
+@dataclass
+class _QueueDone(Message, bubble=False):
+    source: str
+    reading: Reading
+
+
+# ---- messages for the app ---------------------------------------------------------------------
+
+
+@dataclass
+class SweepProgress(Message):
+    """A sweep in progress: `done` of `total` questions answered."""
+
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SweepProgress)
+
+
+@dataclass
+class SweepShown(Message):
+    """The DNS pane shows `sweep` judged against `target` (or the failure, when no sweep)."""
+
+    sweep: SweepResult | None
+    target: str
+    error: str | None = None
+
+
+@dataclass
+class AuthShown(Message):
+    findings: Sequence[Finding]
+
+
+@dataclass
+class QueueShown(Message):
+    tracks: Sequence[QueueTrack]
+    now: datetime
+
+
+@dataclass
+class FindingsShown(Message):
+    """Everything the probes know now, for the checklist's `auto` conditions."""
+
+    findings: Sequence[Finding]
+    at: datetime
+    target: str
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return clean(f"{type(error).__name__}: {text}" if text else type(error).__name__)[:300]
+
+
+class ProbeRunner(Widget):
+    """Runs the probes on their schedules; see the module docstring."""
+
+    DEFAULT_CSS = "ProbeRunner { display: none; }"
+
+    def __init__(
+        self,
+        config: Config,
+        log: IncidentLog,
+        *,
+        target: str,
+        clock: Callable[[], datetime],
+        write_log: bool = True,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+    ) -> None:
+        super().__init__(id=id)
+        self.config = config
+        self.incident_log = log
+        self.clock = clock
+        self.write_log = write_log
+        self.live = LiveProbes(config, target=target, clock=clock)
+        self._loop = ProbeLoop()
+        self._waiting: dict[str, Timer] = {}
+        self._write_lock = threading.Lock()
+
+    @property
+    def target(self) -> str:
+        return self.live.target
+
+    def on_mount(self) -> None:
+        self._loop.start()
+        self._sweep()
+        self._check_auth()
+        for track in self.live.queue_tracks():
+            self._read_queue(track.source.name)
+        self.set_interval(HELD_RELEASE_S, self._release_held, name="probe-held")
+
+    def on_unmount(self) -> None:
+        for timer in self._waiting.values():
+            timer.stop()
+        self._loop.stop()
+        held = self.live.flush()
+        if held and self.write_log:
+            with self._write_lock:
+                self._write_now(held)
+
+    # ---- scheduling ---------------------------------------------------------------------------
+
+    def _again(self, name: str, seconds: float, run: Callable[[], object]) -> None:
+        """Run `run` in `seconds`, replacing any run of `name` already waiting."""
+        waiting = self._waiting.pop(name, None)
+        if waiting is not None:
+            waiting.stop()
+        if self.is_attached:
+            self._waiting[name] = self.set_timer(seconds, run, name=f"probe-{name}")
+
+    async def _on_probe_loop(self, work: Coroutine[Any, Any, Any]) -> Any:
+        return await self._loop.run(work)
+
+    # ---- DNS ----------------------------------------------------------------------------------
+
+    @work(exclusive=True, exit_on_error=False, group="probe-dns")
+    async def _sweep(self) -> None:
+        from cockpit.dns.sweep import sweep
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(SweepProgress(done, total))
+
+        try:
+            result = await self._on_probe_loop(sweep(self.config, progress=progress))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the cockpit says why and sweeps again
+            self.post_message(_SweepDone(None, f"sweep failed: {_reason(error)}"))
+            return
+        self.post_message(_SweepDone(result))
+
+    @on(_SweepDone)
+    def _swept(self, message: _SweepDone) -> None:
+        if message.sweep is not None:
+            self._append(self.live.took_sweep(message.sweep))
+        self.post_message(SweepShown(self.live.sweep, self.target, message.error))
+        self._show_findings()
+        self._again("dns", self.config.dns.interval, self._sweep)
+
+    # ---- auth ---------------------------------------------------------------------------------
+
+    @work(exclusive=True, exit_on_error=False, group="probe-auth")
+    async def _check_auth(self) -> None:
+        target = self.target
+        try:
+            findings = await self._on_probe_loop(self._auth_run(target, self.live.dmarc_baseline))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one unknown per region, with the reason
+            reason = f"auth checks could not run: {_reason(error)}"
+            findings = [
+                Finding("auth", "auth", region.name, Status.UNKNOWN, reason, region=region.name)
+                for region in self.config.regions
+            ]
+        self.post_message(_AuthDone(findings, target))
+
+    async def _auth_run(self, target: str, baseline: str | None) -> list[Finding]:
+        from cockpit.auth.findings import auth_findings, choose_asker
+
+        asker = await choose_asker(self.config, None)
+        return await auth_findings(self.config, target, asker, dmarc_baseline=baseline)
+
+    @on(_AuthDone)
+    def _auth_checked(self, message: _AuthDone) -> None:
+        if message.target == self.target:
+            self._append(self.live.took_auth(message.findings))
+            self.post_message(AuthShown(message.findings))
+            self._show_findings()
+        self._again("auth", self.config.auth.interval, self._check_auth)
+
+    # ---- queues -------------------------------------------------------------------------------
+
+    def _read_queue(self, name: str) -> None:
+        self.run_worker(
+            self._queue_run(name), group=f"probe-queue-{name}", exclusive=True, exit_on_error=False
+        )
+
+    async def _queue_run(self, name: str) -> None:
+        from cockpit.queue.findings import read_guarded
+
+        source = self.live.queues[name].source
+        reading = await self._on_probe_loop(read_guarded(source))
+        self.post_message(_QueueDone(name, reading))
+
+    @on(_QueueDone)
+    def _queue_read(self, message: _QueueDone) -> None:
+        self._append(self.live.took_reading(message.source, message.reading))
+        self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
+        self._show_findings()
+        track = self.live.queues[message.source]
+        self._again(f"queue-{message.source}", track.source.interval, self._reader(message.source))
+
+    def _reader(self, name: str) -> Callable[[], None]:
+        return lambda: self._read_queue(name)
+
+    # ---- target, findings, log ----------------------------------------------------------------
+
+    def set_target(self, region: str) -> None:
+        """Judge everything against `region` now; run the auth checks again at once."""
+        if not self.live.set_target(region):
+            return
+        self.post_message(SweepShown(self.live.sweep, region))
+        self._show_findings()
+        self._check_auth()
+
+    def learn_entries(self, entries: Sequence[Entry]) -> None:
+        self.live.learn_entries(entries)
+
+    def _show_findings(self) -> None:
+        self.post_message(FindingsShown(self.live.findings(), self.clock(), self.target))
+
+    def _release_held(self) -> None:
+        self._append(self.live.tick())
+
+    def _append(self, entries: list[ProbeEntry]) -> None:
+        if entries and self.write_log:
+            self._write(entries)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
+    def _write(self, entries: list[ProbeEntry]) -> None:
+        """Append in order (one batch at a time); the timeline shows them at its next poll."""
+        with self._write_lock:
+            error = self._write_now(entries)
+        if error is not None:
+            self.post_message(LogAppendFailed(error))
+
+    def _write_now(self, entries: list[ProbeEntry]) -> str | None:
+        try:
+            for entry in entries:
+                self.incident_log.append("probe", entry.text, entry.data, author=PROBE_AUTHOR)
+        except (CockpitError, OSError) as error:
+            return f"probe entry not recorded: {error}"
+        return None
