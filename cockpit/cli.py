@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--author", metavar="NAME", help="who writes (else config, else $USER)")
     log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")
     log.add_argument("--title", metavar="TEXT", help="set the incident's title")
+    log.add_argument(
+        "--severity",
+        metavar="SEV",
+        help="set the incident's severity: SEV1 (most severe), SEV2, SEV3 or SEV4",
+    )
 
     check = commands.add_parser(
         "check",

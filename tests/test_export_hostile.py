@@ -266,7 +266,7 @@ def test_every_table_line_keeps_its_column_count() -> None:
 def expected_table_shapes() -> list[tuple[str, int, int]]:
     unknown_kinds = {e.kind for e in LOG.entries if e.kind not in KINDS}
     return [
-        ("Summary", 2, 7),
+        ("Summary", 2, 8),
         ("Metrics", 3, 5),
         ("Phases", 4, 7),
         ("Timeline", 5, len(LOG.entries)),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, RichLog
+from textual.widgets import Input, RichLog, Select
 
 from cockpit.commands.ui_cmd import new_incident_path, normalise_slug
 from cockpit.config import Config, load_config
@@ -21,7 +21,7 @@ from cockpit.theme_data import load_themes
 from cockpit.ui.app import PANES, CockpitApp, PaneFrame
 from cockpit.ui.auth_pane import AuthPane
 from cockpit.ui.checklist_pane import ChecklistPane
-from cockpit.ui.decision_form import DecisionForm
+from cockpit.ui.decision_form import CutoverPrompt, DecisionForm
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import IncidentHeader
 from cockpit.ui.placeholder_pane import PlaceholderPane
@@ -348,3 +348,92 @@ async def test_an_unknown_theme_falls_back_with_a_message(tmp_path: Path) -> Non
         app.theme = "nord"  # a Textual theme without status variables still works
         await pilot.pause()
         assert app.is_running
+
+
+async def record_failover(app: CockpitApp, pilot: Pilot[None], region: str) -> None:
+    await pilot.press("d")
+    assert isinstance(app.screen, DecisionForm)
+    app.screen.query_one(Select).value = region
+    app.screen.query_one("#decision", Input).focus()
+    await pilot.press(*"fail over", "enter")
+    assert await settle(pilot, lambda: isinstance(app.screen, CutoverPrompt))
+
+
+@pytest.mark.parametrize(("answer", "routed"), [("y", True), ("n", False), ("escape", False)])
+async def test_a_failover_decision_sets_the_target_and_asks_for_the_cutover(
+    tmp_path: Path, example_config: Config, answer: str, routed: bool
+) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path, example_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: app.target_region == "secondary")
+        await record_failover(app, pilot, "primary")
+        assert app.target_region == "primary"  # at once, before any answer
+        await pilot.press(answer)
+        assert await settle(pilot, lambda: not isinstance(app.screen, CutoverPrompt))
+        if routed:
+            assert await settle(pilot, lambda: "routed at" in timeline_text(app))
+        await pilot.pause(0.3)
+    entries = IncidentLog(path).read().entries
+    decision = [e for e in entries if e.kind == "decision"][-1]
+    assert decision.data["target_region"] == "primary"
+    assert decision.data["previous_region"] == "secondary"
+    phases = [e for e in entries if e.kind == "phase" and e.data.get("phase") == "routed"]
+    checks = [e for e in entries if e.kind == "check" and e.data.get("step") == "cutover"]
+    assert len(phases) == (1 if routed else 0)
+    assert len(checks) == (1 if routed else 0)
+    if routed:
+        assert phases[0].author == "alice" and checks[0].author == "alice"
+
+
+async def test_a_decision_from_another_process_moves_the_target(
+    tmp_path: Path, example_config: Config
+) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path, example_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: app.target_region == "secondary")
+        IncidentLog(path).append(
+            "decision", "back", {"target_region": "primary"}, author="carol"
+        )
+        assert await settle(pilot, lambda: app.target_region == "primary")
+        assert not isinstance(app.screen, CutoverPrompt)  # only the one who decided is asked
+
+
+async def test_severity_key_writes_the_entry_and_the_header_shows_it(tmp_path: Path) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "sev ?" in header_text(app)
+        await pilot.press("v")
+        await pilot.press(*"sev 9", "enter")
+        await pilot.pause(0.2)
+        assert any("unknown severity" in str(n.message) for n in app._notifications)
+        await pilot.press("v")
+        await pilot.press("2", "enter")
+        assert await settle(pilot, lambda: "SEV2" in header_text(app))
+    last = IncidentLog(path).read().entries[-1]
+    assert (last.kind, last.author) == ("system", "alice")
+    assert last.data == {"event": "severity", "severity": "SEV2"}
+
+
+async def test_palette_lists_severity_and_switches_theme(tmp_path: Path) -> None:
+    write_incident(tmp_path / "inc.jsonl")
+    specs = load_themes()
+    app = CockpitApp(
+        tmp_path / "inc.jsonl", author="a", theme_specs=specs, clock=fixed_clock, probes=False
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Set severity (v)", "Record a decision (d)", "Export timeline (e)"} <= titles
+        assert set(specs) <= set(app.available_themes)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"theme", "enter")
+        await pilot.pause(0.2)
+        await pilot.press(*"high-contrast", "enter")
+        assert await settle(pilot, lambda: app.theme == "high-contrast")

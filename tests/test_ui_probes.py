@@ -1,63 +1,134 @@
-"""The cockpit's probe runner against the real DNS lab: sweeps reach the DNS pane on schedule,
-a failover decision re-judges the matrix at once, and the probes write `probe` entries."""
+"""The cockpit's probe runner against the real DNS lab: sweeps reach the DNS pane on their
+interval and never overlap, and a frozen resolver or a hung queue command freezes neither the
+keys nor the clock, nor delays quitting, nor leaves a process behind."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from cockpit.config import load_config
-from cockpit.incident.log import IncidentLog, read_log
+from cockpit.incident.log import IncidentLog
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.probe_runner import ProbeRunner
-from tests.lab.dnslab import LabFactory
+from cockpit.ui.queue_pane import QueuePane
+from tests.lab.dnslab import DnsLab, LabFactory
 from tests.test_dns_sweep import lab_zones, write_config
 
 pytest_plugins = ["tests.lab.dnslab"]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
 
+MARKER = "cockpit-hung-queue-test"
 
-def fast_config(tmp_path: Path, lab: object) -> Path:
-    path = write_config(tmp_path, lab)  # type: ignore[arg-type]
+
+def probe_config(tmp_path: Path, lab: DnsLab, *, hung_queue: bool = False) -> Path:
+    path = write_config(tmp_path, lab, timeout=0.5)
     text = path.read_text().replace("[dns]\n", "[dns]\ninterval = 1\n", 1)
+    if hung_queue:
+        # A queue command that never answers (a dead ssh hop), killed at its timeout or exit.
+        queue = f"""
+  [[region.queue]]
+  name = "hung"
+  kind = "command"
+  command = ["{sys.executable}", "-c", "import time; time.sleep(30)", "{MARKER}"]
+  timeout = 20
+  interval = 1
+"""
+        text = text.replace(
+            '[[region]]\nname = "secondary"', queue + '\n[[region]]\nname = "secondary"', 1
+        )
     path.write_text(text)
     return path
 
 
-async def wait_for(pilot: object, condition: object, within: float) -> None:
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], within: float) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        await pilot.pause(0.05)
     raise AssertionError(f"not within {within} s")
 
 
-@pytest.mark.anyio
-async def test_sweeps_reach_the_dns_pane_and_probe_entries_are_written(
+def marker_processes() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if MARKER.encode() in cmdline.split(b"\0"):
+                found.append(int(entry))
+    return found
+
+
+async def test_sweeps_repeat_on_their_interval_without_overlapping(
     dns_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab = dns_lab(lab_zones("primary"))
-    config = load_config(fast_config(tmp_path, lab))
+    lab = dns_lab(lab_zones("primary"), resolver_count=2)
+    config = load_config(probe_config(tmp_path, lab))
     log_path = tmp_path / "inc.jsonl"
     IncidentLog(log_path).append("system", "opened", {}, author="alice")
     app = CockpitApp(log_path, author="alice", config=config)
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(DnsPane)
-        await wait_for(pilot, lambda: pane._sweep is not None, 15)
-        first = pane._sweep
-        await wait_for(pilot, lambda: pane._sweep is not first, 10)
-        runner = app.query_one(ProbeRunner)
-        assert runner.target == "primary"
-        assert pane._target == "primary"
-    entries = read_log(log_path).entries
-    assert any(e.kind == "probe" and e.author == "cockpit" for e in entries) or True
-    assert datetime.now(UTC) > entries[0].ts
+        seen = []
+        deadline = time.monotonic() + 8
+        while len(seen) < 3 and time.monotonic() < deadline:
+            if pane._sweep is not None and (not seen or pane._sweep is not seen[-1]):
+                seen.append(pane._sweep)
+            await pilot.pause(0.05)
+        assert len(seen) == 3, "three sweeps within 8 s at a 1 s interval"
+        for earlier, later in zip(seen, seen[1:], strict=False):
+            assert later.started_at >= earlier.finished_at  # never overlapping
+        assert app.query_one(ProbeRunner).target == "primary" and pane._target == "primary"
+        assert "last sweep" in str(pane.progress.render())
+
+
+async def test_a_frozen_resolver_and_a_hung_queue_freeze_nothing(
+    dns_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab = dns_lab(lab_zones("primary"), resolver_count=2)
+    lab.freeze(0)
+    try:
+        config = load_config(probe_config(tmp_path, lab, hung_queue=True))
+        log_path = tmp_path / "inc.jsonl"
+        IncidentLog(log_path).append("system", "opened", {}, author="alice")
+        app = CockpitApp(log_path, author="alice", config=config)
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = app.query_one(DnsPane)
+            await wait_for(pilot, lambda: pane._sweep is not None, 10)
+            await wait_for(pilot, lambda: bool(marker_processes()), 5)
+            # While the queue command hangs and a resolver never answers, keys act at once.
+            for key, zoomed in (("2", True), ("escape", False), ("1", True), ("escape", False)):
+                started = time.monotonic()
+                await pilot.press(key)
+                await wait_for(pilot, lambda z=zoomed: (app.screen.maximized is not None) == z, 1)
+                assert time.monotonic() - started < 0.5
+            cells = (
+                [str(c) for c in app.query_one(QueuePane).table.get_row_at(0)]
+                if app.query_one(QueuePane).table.row_count
+                else []
+            )
+            assert not any(" 0 " in f" {c} " for c in cells[3:4]), "a hung source never shows 0"
+            quit_started = time.monotonic()
+        assert time.monotonic() - quit_started < 4.0, "quitting waits for no hung probe"
+    finally:
+        lab.thaw(0)
+    deadline = time.monotonic() + 3
+    while marker_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker_processes() == [], "the hung queue command was killed at exit"

@@ -53,6 +53,14 @@ def run_log(args: argparse.Namespace) -> int:
         kind = "system"
         data = {"event": "title", "title": args.title.strip()}
         text = text or f"incident title set: {args.title.strip()}"
+    elif args.severity is not None:
+        from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
+
+        try:
+            kind, default_text, data = severity_entry(parse_severity(args.severity))
+        except SeverityError as error:
+            raise UsageError(f"--severity: {error}") from None
+        text = text or default_text
     if at is not None and kind not in ("phase", "correction"):
         data["at"] = format_ts(at)
     if args.lesson:
@@ -83,6 +91,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
         )
     if args.title is not None and (args.decision or args.phase is not None):
         raise UsageError("--title is an entry of its own: log the title, then the rest")
+    if args.severity is not None and (
+        args.decision or args.phase is not None or args.title is not None
+    ):
+        raise UsageError("--severity is an entry of its own: log the severity, then the rest")
     if args.decision and not (args.text or "").strip():
         raise UsageError("a decision needs TEXT: what was decided")
 

@@ -174,6 +174,7 @@ def _summary(analysis: IncidentAnalysis, entry_count: int) -> list[str]:
         elif summary.ongoing:
             duration += " so far"
     rows = [
+        ["Severity", _optional_cell(summary.severity)],
         ["Commander", _optional_cell(summary.commander)],
         ["Start", start],
         ["End", end],

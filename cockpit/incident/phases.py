@@ -27,6 +27,7 @@ from operator import attrgetter
 from typing import Any
 
 from cockpit.incident.entry import PHASES, Entry, LogProblem, data_time, format_ts
+from cockpit.incident.severity import current_severity
 
 __all__ = [
     "METRICS",
@@ -154,6 +155,8 @@ class IncidentSummary:
     duration: timedelta | None
     region_before: str | None
     region_after: str | None
+    severity: str | None = None
+    """The latest severity set (cockpit.incident.severity), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +341,7 @@ def summarize(
             else _data_str(first_region_decision.data, "previous_region")
         ),
         region_after=region_after,
+        severity=current_severity(ordered),
     )
 
 

@@ -1,11 +1,13 @@
 """The cockpit app: composes the header, the five panes and the footer, and routes messages.
 
 Keys: 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
-Shift+Tab move focus, `d` records a decision, `e` exports the Markdown timeline next to the
-log. Every key is a binding with an action, so the footer and the command palette list it.
+Shift+Tab move focus, `d` records a decision, `v` sets the severity, `e` exports the Markdown
+timeline next to the log. Every key is a binding with an action, so the footer and the command
+palette list it. The theme is switched from the palette (Textual's "Change theme").
 
-The probe panes (queue, DNS, auth) need a config; without one they say "no config". The
-checklist and the timeline work from the log alone.
+The probe panes (queue, DNS, auth) need a config; without one they say "no config". With one,
+a `ProbeRunner` feeds them (cockpit.ui.probe_runner); the handlers below only route its
+results to the panes. The checklist and the timeline work from the log alone.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import steps_for
+from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.checklist_pane import ChecklistPane
+from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
 from cockpit.ui.decision_form import (
     CutoverPrompt,
     DecisionError,
@@ -114,6 +117,7 @@ class CockpitApp(App[None]):
         Binding("escape", "unzoom", "All panes", tooltip="Back to all five panes"),
         Binding("d", "decide", "Decision", tooltip="Record a decision in the incident log"),
         Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
+        Binding("v", "severity", "Severity", tooltip="Set the incident's severity, SEV1 to SEV4"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -160,6 +164,11 @@ class CockpitApp(App[None]):
             yield SystemCommand("All panes (Esc)", "Back to all five panes", self.action_unzoom)
         yield SystemCommand(
             "Record a decision (d)", "Write a decision to the log", self.action_decide
+        )
+        yield SystemCommand(
+            "Set severity (v)",
+            "SEV1 (most severe) to SEV4, written to the log",
+            self.action_severity,
         )
         yield SystemCommand(
             "Export timeline (e)", "Write the Markdown timeline next to the log", self.action_export
@@ -336,6 +345,32 @@ class CockpitApp(App[None]):
         self.post_message(LogAppended((entry,), everything))
         if result.target_region is not None:
             self.post_message(TargetChanged(result.target_region))
+
+    def action_severity(self) -> None:
+        def answered(typed: str | None) -> None:
+            if typed is None:
+                return
+            try:
+                severity = parse_severity(typed)
+            except SeverityError as error:
+                self.notify(clean(str(error)), severity="error", markup=False)
+                return
+            self._append_entry(*severity_entry(severity))
+
+        self.push_screen(
+            TextPrompt("Severity: SEV1 (most severe), SEV2, SEV3 or SEV4", "SEV2"), answered
+        )
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
+    def _append_entry(self, kind: str, text: str, data: dict[str, object]) -> None:
+        log = self.incident_log
+        try:
+            entry = log.append(kind, text, data, author=self.author)
+            everything = tuple(log.read().entries)
+        except CockpitError as exc:
+            self.post_message(LogAppendFailed(f"not recorded: {exc}"))
+            return
+        self.post_message(LogAppended((entry,), everything))
 
     def action_export(self) -> None:
         self._export_markdown()

@@ -17,19 +17,10 @@ from textual.widget import Widget
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.export_md import format_duration
 from cockpit.incident.phases import analyse, current_target_region
+from cockpit.incident.severity import current_severity
 from cockpit.safe_text import clean
 
 Clock = Callable[[], datetime]
-
-
-def latest_severity(entries: Sequence[Entry]) -> str | None:
-    """data.severity of the latest entry (in seq order) that has one."""
-    found: tuple[int, str] | None = None
-    for entry in entries:
-        value = entry.data.get("severity")
-        if isinstance(value, str) and value.strip() and (found is None or entry.seq > found[0]):
-            found = (entry.seq, value.strip())
-    return None if found is None else found[1]
 
 
 class IncidentHeader(Widget):
@@ -73,7 +64,7 @@ class IncidentHeader(Widget):
         self.phase = times[-1].phase if times else None
         self.impact_at = analysis.timeline.at("impact")
         self.target_region = current_target_region(entries)
-        self.severity = latest_severity(entries)
+        self.severity = current_severity(entries)
 
     def status_text(self) -> Text:
         """Everything but the title, as cleaned text."""
