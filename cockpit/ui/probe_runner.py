@@ -148,6 +148,8 @@ class ProbeRunner(Widget):
 
     def on_mount(self) -> None:
         self._loop.start()
+        if self.live.queues:  # every source shows at once, as unknown until its first read
+            self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
         self._sweep()
         self._check_auth()
         for track in self.live.queue_tracks():
