@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="incident log to open (else asks for a name and creates it in [incident].dir)",
     )
+    parser.add_argument(
+        "--author",
+        dest="ui_author",
+        metavar="NAME",
+        help="who is at this keyboard (else [incident].author, else the login name)",
+    )
+    parser.add_argument(
+        "--read-only",
+        dest="ui_read_only",
+        action="store_true",
+        help="open the incident as a viewer: every pane live, nothing written",
+    )
     parser.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
     parser.add_argument(
         "--ascii",
@@ -107,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--author", metavar="NAME", help="who writes (else config, else $USER)")
     log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")
     log.add_argument("--title", metavar="TEXT", help="set the incident's title")
+    log.add_argument(
+        "--role",
+        metavar="ROLE",
+        help="the author takes the role: commander or scribe (a handoff when someone held it)",
+    )
     log.add_argument(
         "--severity",
         metavar="SEV",

@@ -87,6 +87,7 @@ HEADINGS = [
     "Phase chart",
     "Timeline",
     "Decisions",
+    "Roles and handoffs",
     "Checklist results",
     "Probe evidence",
     "Lessons learned and runbook edits",
@@ -125,7 +126,10 @@ def build_log() -> HostileLog:
     log.add("system", "opened", "system", {"event": "opened", "title": title})
     log.add("phase", HOSTILE[9], HOSTILE[0], {"phase": "impact", "at": format_ts(T0)})
     log.add("phase", HOSTILE[13], HOSTILE[37], {"phase": "detected", "at": format_ts(T0)})
-    log.add("handoff", "", "x", {"role": "commander", "holder": HOSTILE[40]})
+    role = {"event": "role", "role": "commander", "holder": HOSTILE[40], "previous": HOSTILE[3]}
+    log.add("system", "handoff", HOSTILE[5], role)
+    # An entry of a kind this version does not write claims the role: it does not count.
+    log.add("handoff", "", "x", {"role": "commander", "holder": "not counted"})
     log.add("phase", "", "x", {"phase": "verified", "at": "0001-01-01T00:00:00+01:00"})
     log.add("correction", "", "x", {"phase": "verified", "at": "9999-12-31T23:59:59-01:00"})
     for hostile in HOSTILE:
@@ -271,6 +275,7 @@ def expected_table_shapes() -> list[tuple[str, int, int]]:
         ("Phases", 4, 7),
         ("Timeline", 5, len(LOG.entries)),
         ("Decisions", 5, len(LOG.decisions)),
+        ("Roles and handoffs", 5, 1),
         ("Checklist results", 6, len(LOG.checks)),
         ("Probe evidence", 4, len(LOG.probes)),
         ("Log integrity", 3, len(PROBLEMS) + len(effective_phases(LOG.entries).warnings)),
@@ -325,7 +330,7 @@ def test_summary_and_phases_show_hostile_values_literally() -> None:
     set_by = {row[0]: row[2] for row in phases.rows}
     assert set_by["impact"] == f"{shown(HOSTILE[0])} (seq 2)"
     assert set_by["detected"] == f"{shown(HOSTILE[37])} (seq 3)"
-    assert set_by["verified"] == "x (seq 5)"  # its data.at overflows: the entry time is used
+    assert set_by["verified"] == "x (seq 6)"  # its data.at overflows: the entry time is used
 
 
 def test_lessons_are_one_bullet_each_with_literal_text() -> None:

@@ -169,6 +169,7 @@ def test_golden_markdown_parses_to_our_structure_only(stem: str) -> None:
         "Phase chart",
         "Timeline",
         "Decisions",
+        "Roles and handoffs",
         "Checklist results",
         "Probe evidence",
         "Lessons learned and runbook edits",

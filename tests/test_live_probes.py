@@ -262,7 +262,7 @@ def test_cockpit_log_severity(tmp_path: Path) -> None:
     bad = run_cockpit("log", str(path), "--severity", "urgent")
     assert bad.returncode != 0 and "--severity: unknown severity 'urgent'" in bad.stderr
     both = run_cockpit("log", str(path), "--severity", "2", "--title", "x")
-    assert both.returncode != 0 and "entry of its own" in both.stderr
+    assert both.returncode != 0 and "an entry of their own" in both.stderr
     assert len(IncidentLog(path).read().entries) == 1
 
 

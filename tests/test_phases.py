@@ -280,8 +280,9 @@ def test_summary_fallbacks() -> None:
 def test_commander_handoff_wins_over_declared_author() -> None:
     log = Log()
     log.phase("declared", 1, author="bob")
-    log.add("handoff", {"role": "commander", "holder": "carol"})
-    log.add("handoff", {"role": "scribe", "holder": "dave"})
+    log.add("system", {"event": "role", "role": "commander", "holder": "carol"})
+    log.add("system", {"event": "role", "role": "scribe", "holder": "dave"})
+    log.add("note", {"role": "commander", "holder": "mallory"})  # not a role entry
     assert summarize(log.entries, name="x").commander == "carol"
 
 

@@ -53,6 +53,16 @@ def run_log(args: argparse.Namespace) -> int:
         kind = "system"
         data = {"event": "title", "title": args.title.strip()}
         text = text or f"incident title set: {args.title.strip()}"
+    elif args.role is not None:
+        from cockpit.incident.roles import RoleError, parse_role, role_entry
+
+        try:
+            role = parse_role(args.role)
+            existing = log.read().entries if log.exists() else []
+            kind, default_text, data = role_entry(role, author, existing)
+        except RoleError as error:
+            raise UsageError(f"--role: {error}") from None
+        text = text or default_text
     elif args.severity is not None:
         from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 
@@ -91,10 +101,21 @@ def _check_combinations(args: argparse.Namespace) -> None:
         )
     if args.title is not None and (args.decision or args.phase is not None):
         raise UsageError("--title is an entry of its own: log the title, then the rest")
-    if args.severity is not None and (
-        args.decision or args.phase is not None or args.title is not None
-    ):
-        raise UsageError("--severity is an entry of its own: log the severity, then the rest")
+    own_entry = [
+        flag
+        for flag, given in (
+            ("--decision", args.decision),
+            ("--phase", args.phase is not None),
+            ("--title", args.title is not None),
+            ("--severity", args.severity is not None),
+            ("--role", args.role is not None),
+        )
+        if given
+    ]
+    if len(own_entry) > 1:
+        raise UsageError(
+            f"{' and '.join(own_entry)} each make an entry of their own: log them one at a time"
+        )
     if args.decision and not (args.text or "").strip():
         raise UsageError("a decision needs TEXT: what was decided")
 

@@ -1,4 +1,5 @@
-"""`cockpit [--config FILE] [--incident PATH] [--theme NAME] [--ascii]`: open the cockpit.
+"""`cockpit [--config FILE] [--incident PATH] [--author NAME] [--read-only] [--theme NAME]
+[--ascii]`: open the cockpit.
 
 Everything that talks to the user on the command line (the config, the incident's slug)
 happens here before Textual starts; textual itself is imported only when the app runs.
@@ -34,14 +35,18 @@ def run_ui(args: argparse.Namespace) -> int:
     config, config_warning = load_optional_config(args.ui_config)
     if config_warning:
         report_warning(config_warning)
-    author = resolve_author(None, config)
+    author = resolve_author(args.ui_author, config)
     if args.ui_incident:
         log_path = Path(args.ui_incident)
+    elif args.ui_read_only:
+        raise UsageError("--read-only opens an existing incident: pass --incident PATH")
     else:
         log_path = new_incident_path(config, ask=input, interactive=sys.stdin.isatty())
         _create_log(log_path, author)
     if log_path.is_dir():
         raise UsageError(f"--incident {log_path}: that is a directory; name a log file")
+    if args.ui_read_only and not log_path.is_file():
+        raise UsageError(f"--read-only: {log_path} does not exist; a viewer creates nothing")
     themes = load_themes(warn=report_warning)
 
     from cockpit.ui.app import CockpitApp
@@ -53,6 +58,7 @@ def run_ui(args: argparse.Namespace) -> int:
         theme_name=args.theme or (config.ui.theme if config is not None else None),
         theme_specs=themes,
         ascii_only=args.ascii or terminal_wants_ascii(),
+        read_only=args.ui_read_only,
     )
     app.run()
     return 0

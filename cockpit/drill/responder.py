@@ -13,8 +13,8 @@ Both kinds parse and render real DNS messages with dnspython, over UDP and TCP:
   carry the zone's SOA in the authority section (TTL lowered to the SOA minimum, RFC 2308);
   a name outside its zones is REFUSED;
 - a resolver answers with RA set and AA clear, from its own cache keyed by (name, type). A
-  cached answer is served with its remaining TTL in whole seconds until it runs out, then
-  fetched again. The fetch is an in-process call into the same `ZoneStore` rather than a
+  cached answer is served with its remaining TTL in whole seconds (rounded up) until it runs
+  out, then fetched again. The fetch is an in-process call into the same `ZoneStore` rather than a
   packet to the authoritative server: the drill's resolvers stand for resolvers out on the
   internet, and what matters to the cockpit is their cache timing, not their upstream traffic.
   Negative answers are cached for min(SOA TTL, SOA minimum). A resolver's first fetch of a
@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import dns.exception
 import dns.flags
@@ -86,8 +88,7 @@ def _refusal(query: dns.message.Message, recursion: bool) -> dns.message.Message
     elif len(query.question) != 1:
         response.set_rcode(dns.rcode.FORMERR)
     elif (
-        query.question[0].rdclass != dns.rdataclass.IN
-        or query.question[0].rdtype in _REFUSED_TYPES
+        query.question[0].rdclass != dns.rdataclass.IN or query.question[0].rdtype in _REFUSED_TYPES
     ):
         response.set_rcode(dns.rcode.REFUSED)
     else:
@@ -133,6 +134,12 @@ class _Cached:
     expires_at: float
 
 
+def _seconds_left(cached: _Cached, now: float) -> int:
+    """The TTL to serve: whole seconds, rounded up, so a fresh fetch shows the full TTL and
+    the last second before expiry shows 1."""
+    return math.ceil(cached.expires_at - now)
+
+
 class CachingResolver:
     """One drill resolver's cache and answers (see the module doc)."""
 
@@ -152,7 +159,7 @@ class CachingResolver:
         key = (question.name, question.rdtype)
         now = self._clock()
         cached = self._cache.get(key)
-        if cached is None or int(cached.expires_at - now) <= 0:
+        if cached is None or cached.expires_at <= now:
             cached = self._fetch(key, now)
         if cached is None:
             answer = self._store.lookup(question.name, question.rdtype)
@@ -160,7 +167,7 @@ class CachingResolver:
                 response.set_rcode(dns.rcode.REFUSED)
                 return response
             return _fill(response, answer)
-        return _fill(response, cached.answer, int(cached.expires_at - now))
+        return _fill(response, cached.answer, _seconds_left(cached, now))
 
     def remaining_ttl(self, qname: str, rdtype: str) -> int | None:
         """Seconds left on a cached answer, or None when none is cached (for tests and UIs)."""
@@ -168,8 +175,8 @@ class CachingResolver:
         cached = self._cache.get(key)
         if cached is None:
             return None
-        left = int(cached.expires_at - self._clock())
-        return left if left > 0 else None
+        now = self._clock()
+        return _seconds_left(cached, now) if cached.expires_at > now else None
 
     def _fetch(
         self, key: tuple[dns.name.Name, dns.rdatatype.RdataType], now: float
@@ -185,7 +192,7 @@ class CachingResolver:
             answer = self._store.lookup(*key, at=fetched_at)
             ttl = answer.cache_ttl()
         self._fetched_before.add(key)
-        if ttl <= 0 or int(fetched_at + ttl - now) <= 0:
+        if ttl <= 0 or fetched_at + ttl <= now:
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
@@ -227,8 +234,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = reply_wire(self._respond, data, over_tcp=False)
@@ -252,7 +258,7 @@ class DnsServer:
 
     @property
     def address(self) -> str:
-        """"IP:PORT", as the cockpit's config writes a server address."""
+        """ "IP:PORT", as the cockpit's config writes a server address."""
         return f"{self.host}:{self.port}"
 
     async def start(self, port: int = 0) -> None:

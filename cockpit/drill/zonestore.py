@@ -89,14 +89,6 @@ class ZoneStore:
             version = _Version(self._clock(), zones)
             self._versions = (*self._versions, version)[-MAX_VERSIONS:]
 
-    def serial(self, origin: str) -> int | None:
-        """The SOA serial of `origin` as published now, or None."""
-        zone = self._zone_for(dns.name.from_text(origin), self._current())
-        if zone is None:
-            return None
-        soa = zone.find_rdataset(zone.origin, dns.rdatatype.SOA)[0]
-        return int(soa.serial)
-
     def lookup(
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, *, at: float | None = None
     ) -> ZoneAnswer:

@@ -5,8 +5,8 @@ The output is deterministic: the same entries and problems give byte-identical t
 
     # Incident timeline: <title>
     ## Summary, ## Metrics, ## Phases, ## Phase chart, ## Timeline, ## Decisions,
-    ## Checklist results, ## Probe evidence, ## Lessons learned and runbook edits,
-    ## Log integrity
+    ## Roles and handoffs, ## Checklist results, ## Probe evidence,
+    ## Lessons learned and runbook edits, ## Log integrity
 
 Every piece of log data goes through `safe_text.md_cell`/`md_inline`, so it shows literally
 and can never add a link, HTML, a heading or a table cell. Strings we produce ourselves
@@ -32,6 +32,7 @@ from cockpit.incident.entry import (
     data_time,
 )
 from cockpit.incident.phases import IncidentAnalysis, Metric, PhaseTime, analyse
+from cockpit.incident.roles import handoffs
 from cockpit.safe_text import clean, md_cell, md_inline
 
 __all__ = [
@@ -361,6 +362,21 @@ def _decisions(entries: Sequence[Entry]) -> list[str]:
     return _section("## Decisions", header, rows)
 
 
+def _roles(entries: Sequence[Entry]) -> list[str]:
+    rows = [
+        [
+            format_utc(handoff.at),
+            handoff.role,
+            md_cell(handoff.holder),
+            md_cell(_plain(handoff.previous)),
+            md_cell(handoff.by),
+        ]
+        for handoff in handoffs(entries)
+    ]
+    header = ["Time", "Role", "Holder", "Taken from", "Written by"]
+    return _section("## Roles and handoffs", header, rows)
+
+
 def _checks(entries: Sequence[Entry]) -> list[str]:
     rows = [
         [
@@ -458,6 +474,7 @@ def markdown_lines(
         lambda: _chart(analysis),
         lambda: _timeline(ordered, impact),
         lambda: _decisions(ordered),
+        lambda: _roles(ordered),
         lambda: _checks(ordered),
         lambda: _probes(ordered),
         lambda: _lessons(ordered),

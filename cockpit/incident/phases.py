@@ -27,6 +27,7 @@ from operator import attrgetter
 from typing import Any
 
 from cockpit.incident.entry import PHASES, Entry, LogProblem, data_time, format_ts
+from cockpit.incident.roles import current_holders
 from cockpit.incident.severity import current_severity
 
 __all__ = [
@@ -298,7 +299,6 @@ def summarize(
     if timeline is None:
         timeline = effective_phases(ordered)
     title = name
-    holder: str | None = None
     first_region_decision: Entry | None = None
     region_after: str | None = None
     for entry in ordered:
@@ -307,8 +307,6 @@ def summarize(
             continue
         if entry.kind == "system":
             title = _data_str(data, "title") or title
-        if data.get("role") == "commander":
-            holder = _data_str(data, "holder") or holder
         if entry.kind == "decision":
             region = _data_str(data, "target_region")
             if region is not None:
@@ -316,6 +314,7 @@ def summarize(
                 if first_region_decision is None:
                     first_region_decision = entry
 
+    holder = current_holders(ordered).get("commander")
     declared = timeline.get("declared")
     commander = holder
     if commander is None and declared is not None:

@@ -32,12 +32,13 @@ from cockpit.errors import CockpitError
 from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
+from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.runbook import steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
+from cockpit.ui.checklist_pane import READ_ONLY_REASON, ChecklistPane, TextPrompt
 from cockpit.ui.decision_form import (
     CutoverPrompt,
     DecisionError,
@@ -118,6 +119,7 @@ class CockpitApp(App[None]):
         Binding("d", "decide", "Decision", tooltip="Record a decision in the incident log"),
         Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
         Binding("v", "severity", "Severity", tooltip="Set the incident's severity, SEV1 to SEV4"),
+        Binding("r", "role", "Role", tooltip="Take the commander or scribe role, or hand it over"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -133,6 +135,7 @@ class CockpitApp(App[None]):
         ascii_only: bool = False,
         clock: Clock = utc_now,
         probes: bool = True,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.log_path = Path(log_path)
@@ -145,6 +148,8 @@ class CockpitApp(App[None]):
         self.incident_log = IncidentLog(self.log_path)
         self.set_class(ascii_only, "-ascii")
         self.target_region: str | None = None
+        self.read_only = read_only
+        """A viewer: panes live, nothing written; write actions say why they cannot."""
         self.probes = probes and config is not None
         """False: the probe panes show only what is handed to them (tests, snapshots)."""
 
@@ -171,12 +176,21 @@ class CockpitApp(App[None]):
             self.action_severity,
         )
         yield SystemCommand(
+            "Take or hand over a role (r)",
+            "Commander or scribe: a timestamped handoff entry",
+            self.action_role,
+        )
+        yield SystemCommand(
             "Export timeline (e)", "Write the Markdown timeline next to the log", self.action_export
         )
 
     def compose(self) -> ComposeResult:
         yield IncidentHeader(
-            name_fallback=self.log_path.stem, author=self.author, clock=self.clock, id="header"
+            name_fallback=self.log_path.stem,
+            author=self.author,
+            clock=self.clock,
+            read_only=self.read_only,
+            id="header",
         )
         with Grid(id="panes"):
             for spec in PANES:
@@ -188,6 +202,7 @@ class CockpitApp(App[None]):
                 self.incident_log,
                 target=self.config.regions[0].name,
                 clock=self.clock,
+                write_log=not self.read_only,
                 id="probes",
             )
 
@@ -196,7 +211,11 @@ class CockpitApp(App[None]):
             return TimelinePane(self.log_path, id="timeline")
         if spec.name == "checklist":
             return ChecklistPane(
-                steps_for(self.config), self.incident_log, self.author, id="checklist"
+                steps_for(self.config),
+                self.incident_log,
+                self.author,
+                read_only=self.read_only,
+                id="checklist",
             )
         if self.config is None:
             return VerticalScroll(PlaceholderPane(spec.title, "no config"), classes="pane-scroll")
@@ -324,7 +343,15 @@ class CockpitApp(App[None]):
     def region_names(self) -> tuple[str, ...]:
         return self.config.region_names() if self.config is not None else ()
 
+    def _refused(self, what: str) -> bool:
+        """True (after saying why) when this cockpit is a read-only viewer."""
+        if self.read_only:
+            self.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
+        return self.read_only
+
     def action_decide(self) -> None:
+        if self._refused("record a decision"):
+            return
         self.push_screen(DecisionForm(self.region_names()), self._decided)
 
     def _decided(self, result: DecisionResult | None) -> None:
@@ -347,6 +374,9 @@ class CockpitApp(App[None]):
             self.post_message(TargetChanged(result.target_region))
 
     def action_severity(self) -> None:
+        if self._refused("set the severity"):
+            return
+
         def answered(typed: str | None) -> None:
             if typed is None:
                 return
@@ -361,6 +391,42 @@ class CockpitApp(App[None]):
             TextPrompt("Severity: SEV1 (most severe), SEV2, SEV3 or SEV4", "SEV2"), answered
         )
 
+    def action_role(self) -> None:
+        if self._refused("take a role"):
+            return
+
+        def answered(typed: str | None) -> None:
+            if typed is None:
+                return
+            words = typed.split(maxsplit=1)
+            try:
+                role = parse_role(words[0] if words else "")
+            except RoleError as error:
+                self.notify(clean(str(error)), severity="error", markup=False)
+                return
+            self._take_role(role, words[1] if len(words) > 1 else self.author)
+
+        self.push_screen(
+            TextPrompt(
+                "Take a role: commander or scribe (add a name to hand it over: commander carol)",
+                "commander",
+            ),
+            answered,
+        )
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
+    def _take_role(self, role: str, holder: str) -> None:
+        log = self.incident_log
+        try:
+            entries = log.read().entries if log.exists() else []
+            kind, text, data = role_entry(role, holder, entries)
+            entry = log.append(kind, text, data, author=self.author)
+            everything = tuple(log.read().entries)
+        except (RoleError, CockpitError) as exc:
+            self.post_message(LogAppendFailed(f"role not recorded: {exc}"))
+            return
+        self.post_message(LogAppended((entry,), everything))
+
     @work(thread=True, exclusive=False, exit_on_error=False, group="log")
     def _append_entry(self, kind: str, text: str, data: dict[str, object]) -> None:
         log = self.incident_log
@@ -373,6 +439,8 @@ class CockpitApp(App[None]):
         self.post_message(LogAppended((entry,), everything))
 
     def action_export(self) -> None:
+        if self._refused("write the export next to the log (use cockpit export -o FILE)"):
+            return
         self._export_markdown()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")

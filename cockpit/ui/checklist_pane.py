@@ -65,6 +65,7 @@ __all__ = ["ChecklistPane", "TextPrompt", "clock"]
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
 _HEADER_PREFIX = "phase:"
+READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
 
 
 def clock(moment: datetime) -> str:
@@ -130,11 +131,14 @@ class ChecklistPane(Widget):
         log: IncidentLog,
         author: str,
         *,
+        read_only: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.read_only = read_only
+        """A viewer: every action that would write says why it cannot."""
         self._steps = tuple(steps)
         self._log = log
         self._author = author
@@ -241,8 +245,16 @@ class ChecklistPane(Widget):
 
     # ---- actions ------------------------------------------------------------------------------
 
+    def _refused(self, what: str) -> bool:
+        """True (after saying why) when this screen may not write."""
+        if self.read_only:
+            self.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
+        return self.read_only
+
     def tick_step_setting(self, phase: str) -> bool:
         """Tick the step that sets `phase` (the cutover step sets routed); False when none does."""
+        if self._refused("tick a step"):
+            return True
         for step in self._steps:
             if step.sets_phase == phase:
                 self._append(step.id, "done", "")
@@ -250,11 +262,15 @@ class ChecklistPane(Widget):
         return False
 
     def action_done(self) -> None:
+        if self._refused("tick a step"):
+            return
         step_id = self._highlighted_step()
         if step_id is not None:
             self._append(step_id, "done", "")
 
     def action_confirm_auto(self) -> None:
+        if self._refused("confirm a step"):
+            return
         step_id = self._highlighted_step()
         if step_id is None:
             return
@@ -265,9 +281,13 @@ class ChecklistPane(Widget):
         self._append(step_id, "auto", format_ts(self._auto_since[step_id]))
 
     def action_skip(self) -> None:
+        if self._refused("skip a step"):
+            return
         self._ask(self._highlighted_step(), "skip", "Why skip this step?", "reason")
 
     def action_note(self) -> None:
+        if self._refused("add a note"):
+            return
         self._ask(self._highlighted_step(), "note", "Note on this step", "note")
 
     def _ask(self, step_id: str | None, operation: str, title: str, placeholder: str) -> None:

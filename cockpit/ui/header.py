@@ -1,4 +1,5 @@
-"""The header line: title, severity, phase, target region, UTC clock, T+ since impact, author.
+"""The header line: title, severity, phase, target region, commander, UTC clock, T+ since
+impact, who is at the keyboard (and READ-ONLY for a viewer).
 
 Derived from the log's entries (`show_entries`) and a clock ticking once a second. The title
 is what gives way when the line is narrow; everything else keeps its place.
@@ -17,6 +18,7 @@ from textual.widget import Widget
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.export_md import format_duration
 from cockpit.incident.phases import analyse, current_target_region
+from cockpit.incident.roles import current_holders
 from cockpit.incident.severity import current_severity
 from cockpit.safe_text import clean
 
@@ -38,13 +40,21 @@ class IncidentHeader(Widget):
     severity: reactive[str | None] = reactive(None, layout=True)
     phase: reactive[str | None] = reactive(None, layout=True)
     target_region: reactive[str | None] = reactive(None, layout=True)
+    commander: reactive[str | None] = reactive(None, layout=True)
     impact_at: reactive[datetime | None] = reactive(None)
     now: reactive[datetime] = reactive(utc_now)
 
     def __init__(
-        self, *, name_fallback: str, author: str, clock: Clock = utc_now, id: str | None = None
+        self,
+        *,
+        name_fallback: str,
+        author: str,
+        clock: Clock = utc_now,
+        read_only: bool = False,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
     ) -> None:
         super().__init__(id=id)
+        self.read_only = read_only
         self.name_fallback = name_fallback
         self.author = author
         self._clock = clock
@@ -65,6 +75,7 @@ class IncidentHeader(Widget):
         self.impact_at = analysis.timeline.at("impact")
         self.target_region = current_target_region(entries)
         self.severity = current_severity(entries)
+        self.commander = current_holders(entries).get("commander")
 
     def status_text(self) -> Text:
         """Everything but the title, as cleaned text."""
@@ -76,9 +87,10 @@ class IncidentHeader(Widget):
             (clean(self.severity) if self.severity else "sev ?", "bold"),
             (clean(self.phase) if self.phase else "no phase", ""),
             ("target " + (clean(self.target_region) if self.target_region else "?"), ""),
+            ("cmd " + (clean(self.commander) if self.commander else "?"), ""),
             (f"{self.now.astimezone(UTC):%H:%M:%S} UTC", ""),
             (since, "bold"),
-            ("@" + clean(self.author), "italic"),
+            ("@" + clean(self.author) + (" READ-ONLY" if self.read_only else ""), "italic"),
         ]
         text = Text()
         for index, (part, style) in enumerate(parts):

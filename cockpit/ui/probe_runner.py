@@ -11,6 +11,9 @@ Intervals come from the config: `[dns].interval`, `[auth].interval`, and each qu
 own `interval`. `set_target` (a failover decision) judges everything against the new target
 at once and runs the auth checks again immediately.
 
+With several cockpits on one incident, each probes and shows, but only the one holding the
+probe-writer lock (cockpit.incident.probe_writer) appends the probe entries.
+
 Messages to the app (all bubble): SweepProgress, SweepShown, AuthShown, QueueShown,
 FindingsShown, and LogAppendFailed when a probe entry cannot be written (the timeline
 shows the written ones at its next poll).
@@ -36,6 +39,7 @@ from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.probe_log import ProbeEntry
+from cockpit.incident.probe_writer import ProbeWriterLock
 from cockpit.live_probes import LiveProbes, QueueTrack
 from cockpit.model import Finding, Status
 from cockpit.probe_loop import ProbeLoop
@@ -141,6 +145,7 @@ class ProbeRunner(Widget):
         self._loop = ProbeLoop()
         self._waiting: dict[str, Timer] = {}
         self._write_lock = threading.Lock()
+        self._writer = ProbeWriterLock(log.path)
 
     @property
     def target(self) -> str:
@@ -164,6 +169,7 @@ class ProbeRunner(Widget):
         if held and self.write_log:
             with self._write_lock:
                 self._write_now(held)
+        self._writer.release()
 
     # ---- scheduling ---------------------------------------------------------------------------
 
@@ -283,6 +289,11 @@ class ProbeRunner(Widget):
         if entries and self.write_log:
             self._write(entries)
 
+    @property
+    def writes_probes(self) -> bool:
+        """True when this cockpit writes the probe entries (see incident.probe_writer)."""
+        return self.write_log and self._writer.try_hold()
+
     @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
     def _write(self, entries: list[ProbeEntry]) -> None:
         """Append in order (one batch at a time); the timeline shows them at its next poll."""
@@ -292,6 +303,8 @@ class ProbeRunner(Widget):
             self.post_message(LogAppendFailed(error))
 
     def _write_now(self, entries: list[ProbeEntry]) -> str | None:
+        if not self._writer.try_hold():
+            return None  # another cockpit on this incident writes them
         try:
             for entry in entries:
                 self.incident_log.append("probe", entry.text, entry.data, author=PROBE_AUTHOR)
