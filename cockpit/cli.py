@@ -158,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+    drill = commands.add_parser(
+        "drill",
+        help="a practice incident against a built-in world on loopback (no config, no root)",
+        description="Run a practice incident: a built-in mail domain on loopback whose primary"
+        " region is down. Follow the checklist, declare, decide the failover; the resolvers"
+        " converge and the queue drains. The log and its timeline are kept in DIR.",
+    )
+    drill.add_argument(
+        "--dir", metavar="DIR", help="where drill logs go (default: the user state directory)"
+    )
+    drill.add_argument("--author", metavar="NAME", help="who is at this keyboard")
+    drill.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    drill.add_argument("--ascii", action="store_true", help="draw with ASCII only")
+
     export = commands.add_parser(
         "export",
         help="export an incident log as a Markdown timeline or JSON",
@@ -214,6 +228,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from cockpit.commands.export_cmd import run_export
 
         return run_export(args)
+    if args.command == "drill":
+        from cockpit.commands.drill_cmd import run_drill
+
+        return run_drill(args)
     if args.command is None:
         from cockpit.commands.ui_cmd import run_ui
 

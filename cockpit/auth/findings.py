@@ -1,5 +1,7 @@
 """All auth and endpoint checks for every region, run concurrently through one DNS server.
 
+Checks named in `[auth] skip` are not run (no finding at all: nothing was looked at).
+
 The server is chosen by `via`: a configured resolver's name (what that resolver's users see,
 stale or fresh), "authoritative" (what is published now, asked with recursion off), or None
 for the first configured resolver. A check that breaks inside says `unknown` with the reason:
@@ -49,10 +51,12 @@ async def auth_findings(
     dmarc_baseline: str | None = None,
 ) -> list[Finding]:
     """Every check for every region, concurrently; findings in region, then check order."""
+    skipped = set(config.auth.skip)
     checks = [
         (name, region, run)
         for region in config.regions
         for name, run in region_checks(config, region, target, asker, dmarc_baseline)
+        if name not in skipped
     ]
     results = await asyncio.gather(*(_guarded(name, region, run) for name, region, run in checks))
     return [finding for findings in results for finding in findings]

@@ -179,12 +179,21 @@ class DnsSettings:
     """True when `resolvers` is the built-in list because the file gave no [[dns.resolver]]."""
 
 
+AUTH_CHECK_NAMES = (
+    "spf", "dkim", "dmarc", "ptr", "tls-rpt", "mta-sts", "smtp-tls", "webmail", "idp",
+)
+"""The auth and endpoint checks, as `[auth] skip` names them (smtp-tls includes DANE)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    """How often the cockpit runs the auth and endpoint checks."""
+    """How often the cockpit runs the auth and endpoint checks, and which to leave out."""
 
     interval: float = 60.0
     """Seconds between two runs of every check, 5 to 3600."""
+    skip: tuple[str, ...] = ()
+    """Checks not run at all (AUTH_CHECK_NAMES), e.g. smtp-tls where outbound port 25 is
+    blocked: a check that cannot work from here would only ever say unknown."""
 
 
 @dataclass(frozen=True, slots=True)

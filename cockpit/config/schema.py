@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from cockpit.config.model import (
+    AUTH_CHECK_NAMES,
     COMMAND_QUEUE_KINDS,
     QUEUE_KINDS,
     AuthSettings,
@@ -364,6 +365,17 @@ DOMAIN_KEYS: tuple[Key, ...] = (
 TLS_KEYS: tuple[Key, ...] = (Key("ca_file", optional(path("a CA file path"))),)
 
 
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in choices:
+            return value
+        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
+        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+        raise BadValue(f"not one of {', '.join(choices)}{hint}")
+
+    return parse
+
+
 def build_auth(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     """`AuthSettings`."""
     return _make(AuthSettings, fields)
@@ -383,6 +395,15 @@ def _parse_theme_name(value: str) -> str:
 
 AUTH_KEYS: tuple[Key, ...] = (
     Key("interval", number("an interval in seconds", minimum=5, maximum=3600), default=60.0),
+    Key(
+        "skip",
+        list_of(
+            text(_one_of(AUTH_CHECK_NAMES), "a check name: " + ", ".join(AUTH_CHECK_NAMES)),
+            "a list of check names",
+            unique=True,
+        ),
+        default=(),
+    ),
 )
 
 UI_KEYS: tuple[Key, ...] = (Key("theme", optional(text(_parse_theme_name, "a theme name"))),)
@@ -390,17 +411,6 @@ UI_KEYS: tuple[Key, ...] = (Key("theme", optional(text(_parse_theme_name, "a the
 # ---- [checklist] ------------------------------------------------------------------------------
 
 MAX_HELP_LENGTH = 2000
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value in choices:
-            return value
-        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
-        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
-        raise BadValue(f"not one of {', '.join(choices)}{hint}")
-
-    return parse
 
 
 def _parse_step_id(value: str) -> str:

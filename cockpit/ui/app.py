@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -136,6 +136,8 @@ class CockpitApp(App[None]):
         clock: Clock = utc_now,
         probes: bool = True,
         read_only: bool = False,
+        drill: bool = False,
+        on_target: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.log_path = Path(log_path)
@@ -149,6 +151,11 @@ class CockpitApp(App[None]):
         self.set_class(ascii_only, "-ascii")
         self.target_region: str | None = None
         self.read_only = read_only
+        self.drill = drill
+        """A practice incident: the header says DRILL."""
+        self.on_target = on_target
+        """Called with the new target region whenever it changes (the drill's world follows)."""
+        self.set_class(drill, "-drill")
         """A viewer: panes live, nothing written; write actions say why they cannot."""
         self.probes = probes and config is not None
         """False: the probe panes show only what is handed to them (tests, snapshots)."""
@@ -190,6 +197,8 @@ class CockpitApp(App[None]):
             author=self.author,
             clock=self.clock,
             read_only=self.read_only,
+            drill=self.drill,
+            default_target=self.config.regions[0].name if self.config is not None else None,
             id="header",
         )
         with Grid(id="panes"):
@@ -307,7 +316,10 @@ class CockpitApp(App[None]):
         known = self.config.region(region) if self.config is not None else None
         if known is None:
             return
+        changed = known.name != self.target_region
         self.target_region = known.name
+        if changed and self.on_target is not None:
+            self.on_target(known.name)
         for runner in self.query(ProbeRunner):
             runner.set_target(known.name)
 

@@ -51,14 +51,20 @@ class IncidentHeader(Widget):
         author: str,
         clock: Clock = utc_now,
         read_only: bool = False,
+        drill: bool = False,
+        default_target: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
     ) -> None:
         super().__init__(id=id)
+        self.default_target = default_target
+        """The region judged against before any failover decision (the config's first)."""
         self.read_only = read_only
+        self.drill = drill
         self.name_fallback = name_fallback
         self.author = author
         self._clock = clock
         self.set_reactive(IncidentHeader.title_text, name_fallback)
+        self.set_reactive(IncidentHeader.target_region, default_target)
         self.set_reactive(IncidentHeader.now, clock())
 
     def on_mount(self) -> None:
@@ -73,7 +79,7 @@ class IncidentHeader(Widget):
         times = analysis.timeline.times
         self.phase = times[-1].phase if times else None
         self.impact_at = analysis.timeline.at("impact")
-        self.target_region = current_target_region(entries)
+        self.target_region = current_target_region(entries) or self.default_target
         self.severity = current_severity(entries)
         self.commander = current_holders(entries).get("commander")
 
@@ -100,7 +106,12 @@ class IncidentHeader(Widget):
         return text
 
     def _title(self) -> Text:
-        return Text(" " + clean(self.title_text), style="bold")
+        title = Text(" ")
+        if self.drill:
+            title.append(" DRILL ", style="reverse bold")
+            title.append(" ")
+        title.append(clean(self.title_text), style="bold")
+        return title
 
     def _fits_one_line(self, width: int) -> bool:
         return self._title().cell_len + 2 + self.status_text().cell_len <= width
