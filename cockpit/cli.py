@@ -172,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
     drill.add_argument("--ascii", action="store_true", help="draw with ASCII only")
 
+    replay = commands.add_parser(
+        "replay",
+        help="play a finished incident back in the cockpit, for the post-incident review",
+        description="Play the incident log INCIDENT back on the cockpit's screen: entries appear"
+        " at their own times, sped up; probe panes show what the probes had logged by then."
+        " Keys: space pause, + and - speed, n next entry.",
+    )
+    replay.add_argument("incident", metavar="INCIDENT", help="path of the incident log file")
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        metavar="N",
+        help="N times real time (default 60: an hour in a minute)",
+    )
+    replay.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    replay.add_argument("--ascii", action="store_true", help="draw with ASCII only")
+
     export = commands.add_parser(
         "export",
         help="export an incident log as a Markdown timeline or JSON",
@@ -228,6 +246,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from cockpit.commands.export_cmd import run_export
 
         return run_export(args)
+    if args.command == "replay":
+        from cockpit.commands.replay_cmd import run_replay
+
+        return run_replay(args)
     if args.command == "drill":
         from cockpit.commands.drill_cmd import run_drill
 

@@ -197,7 +197,7 @@ class CockpitApp(App[None]):
             author=self.author,
             clock=self.clock,
             read_only=self.read_only,
-            drill=self.drill,
+            badge="DRILL" if self.drill else None,
             default_target=self.config.regions[0].name if self.config is not None else None,
             id="header",
         )

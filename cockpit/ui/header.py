@@ -51,7 +51,7 @@ class IncidentHeader(Widget):
         author: str,
         clock: Clock = utc_now,
         read_only: bool = False,
-        drill: bool = False,
+        badge: str | None = None,
         default_target: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
     ) -> None:
@@ -59,7 +59,8 @@ class IncidentHeader(Widget):
         self.default_target = default_target
         """The region judged against before any failover decision (the config's first)."""
         self.read_only = read_only
-        self.drill = drill
+        self.badge = badge
+        """A word shown reversed before the title: DRILL, REPLAY."""
         self.name_fallback = name_fallback
         self.author = author
         self._clock = clock
@@ -107,8 +108,8 @@ class IncidentHeader(Widget):
 
     def _title(self) -> Text:
         title = Text(" ")
-        if self.drill:
-            title.append(" DRILL ", style="reverse bold")
+        if self.badge:
+            title.append(f" {self.badge} ", style="reverse bold")
             title.append(" ")
         title.append(clean(self.title_text), style="bold")
         return title

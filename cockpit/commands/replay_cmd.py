@@ -1,0 +1,37 @@
+"""`cockpit replay INCIDENT [--speed N]`: play a finished incident back, for the review."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cockpit.errors import UsageError
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from cockpit.cli import report_warning
+    from cockpit.glyphs import terminal_wants_ascii
+    from cockpit.incident.log import read_log
+    from cockpit.theme_data import load_themes
+
+    path = Path(args.incident)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such incident log")
+    if not 0 < args.speed <= 10000:
+        raise UsageError(f"--speed {args.speed:g}: expected a factor above 0 and up to 10000")
+    result = read_log(path)
+    for problem in result.problems:
+        report_warning(str(problem))
+    if not result.entries:
+        raise UsageError(f"{path}: no entries to replay")
+    from cockpit.ui.replay_app import ReplayApp
+
+    ReplayApp(
+        path,
+        result.entries,
+        speed=args.speed,
+        theme_name=args.theme,
+        theme_specs=load_themes(warn=report_warning),
+        ascii_only=args.ascii or terminal_wants_ascii(),
+    ).run()
+    return 0

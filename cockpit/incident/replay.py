@@ -1,0 +1,152 @@
+"""Playing a finished incident back: a clock over the log's own time, and the probe board.
+
+`ReplayClock` maps wall time onto incident time: it starts at the first entry, runs at
+`speed` times real time, can pause, change speed and jump to the next entry, and stops at the
+last entry. `entries_until(entries, t)` is the log as it stood at incident time `t`.
+
+`probe_board(entries, area)` is what the probes had said by then, from the `probe` entries
+alone: for each subject (the entry's dedupe_key, else its area, subject, region and event),
+the latest status, text and time. A replay shows these boards where the live cockpit shows
+its queue, DNS and auth panes: the log keeps changes and their evidence, not every sample,
+so the board is the honest picture it allows.
+
+Pure: no textual, no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cockpit.incident.entry import Entry
+from cockpit.model import Status
+
+__all__ = ["BoardRow", "ReplayClock", "entries_until", "probe_board"]
+
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""The speeds `faster` and `slower` step through (times real time)."""
+
+
+class ReplayClock:
+    """Incident time for a replay, driven by a monotonic wall clock (seconds)."""
+
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        speed: float = 60.0,
+        wall: Callable[[], float],
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start = start
+        self.end = max(start, end)
+        self.speed = speed
+        self._wall = wall
+        self._anchor_wall = wall()
+        self._anchor_at = start
+        self.paused = False
+
+    def now(self) -> datetime:
+        """Incident time now: never before the start, never past the end."""
+        if self.paused:
+            return self._anchor_at
+        elapsed = (self._wall() - self._anchor_wall) * self.speed
+        moment = self._anchor_at + timedelta(seconds=elapsed)
+        return min(moment, self.end)
+
+    @property
+    def finished(self) -> bool:
+        return self.now() >= self.end
+
+    def _rebase(self, at: datetime) -> None:
+        self._anchor_at = min(max(at, self.start), self.end)
+        self._anchor_wall = self._wall()
+
+    def toggle_pause(self) -> None:
+        self._rebase(self.now())
+        self.paused = not self.paused
+
+    def set_speed(self, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._rebase(self.now())
+        self.speed = speed
+
+    def faster(self) -> float:
+        self.set_speed(next((s for s in SPEEDS if s > self.speed), SPEEDS[-1]))
+        return self.speed
+
+    def slower(self) -> float:
+        self.set_speed(next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0]))
+        return self.speed
+
+    def jump_to(self, at: datetime) -> None:
+        self._rebase(at)
+
+
+def entries_until(entries: Sequence[Entry], at: datetime) -> list[Entry]:
+    """The entries written at or before `at` (`entries` in seq order, as the log keeps them)."""
+    times = [entry.ts for entry in entries]
+    if times == sorted(times):
+        return list(entries[: bisect.bisect_right(times, at)])
+    return [entry for entry in entries if entry.ts <= at]
+
+
+def next_entry_time(entries: Sequence[Entry], after: datetime) -> datetime | None:
+    later = [entry.ts for entry in entries if entry.ts > after]
+    return min(later) if later else None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    key: str
+    subject: str
+    region: str | None
+    status: Status
+    text: str
+    at: datetime
+    seq: int
+
+
+def _status(value: object) -> Status:
+    try:
+        return Status(str(value))
+    except ValueError:
+        return Status.UNKNOWN
+
+
+def _key(entry: Entry) -> str:
+    data = entry.data
+    dedupe = data.get("dedupe_key")
+    if isinstance(dedupe, str) and dedupe:
+        return dedupe
+    parts = (data.get("area"), data.get("subject"), data.get("region"), data.get("event"))
+    return "|".join(str(part) for part in parts)
+
+
+def probe_board(entries: Sequence[Entry], area: str) -> list[BoardRow]:
+    """The latest probe entry per subject of `area` (dns, auth or queue), worst first.
+
+    An entry without a status (a baseline, a note) shows as unknown: the board never turns a
+    missing verdict into ok.
+    """
+    latest: dict[str, BoardRow] = {}
+    for entry in entries:
+        data = entry.data
+        if entry.kind != "probe" or data.get("area") != area:
+            continue
+        region = data.get("region")
+        latest[_key(entry)] = BoardRow(
+            key=_key(entry),
+            subject=str(data.get("subject") or area),
+            region=region if isinstance(region, str) else None,
+            status=_status(data.get("status")),
+            text=entry.text,
+            at=entry.ts,
+            seq=entry.seq,
+        )
+    return sorted(latest.values(), key=lambda row: (-row.status.severity, row.seq))

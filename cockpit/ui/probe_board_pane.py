@@ -1,0 +1,90 @@
+"""A replay's probe pane: the latest probe entry per subject of one area (cockpit replay).
+
+API:
+    ProbeBoardPane(area, ascii_only=False, id=...)
+    ProbeBoardPane.show_rows(rows, now): `rows` from cockpit.incident.replay.probe_board;
+        `now` (incident time) ages them.
+
+Columns: status (glyph and word), subject, region, when (UTC and how long before `now`), text.
+Every string from the log is cleaned and shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from cockpit.incident.replay import BoardRow
+from cockpit.queue.history import format_age
+from cockpit.ui.pane_text import (
+    STATUS_COMPONENT_CLASSES,
+    StatusPane,
+    safe,
+    short,
+    status_css,
+    status_style,
+    status_text,
+)
+
+COLUMNS = ("status", "subject", "region", "when", "what the probe said")
+
+
+class ProbeBoardPane(StatusPane):
+    """The latest probe entries of one area; see the module docstring."""
+
+    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
+    DEFAULT_CSS = """
+    ProbeBoardPane { height: 1fr; }
+    ProbeBoardPane > DataTable { height: 1fr; }
+    ProbeBoardPane > Static { height: auto; }
+    """ + status_css("ProbeBoardPane")
+
+    def __init__(
+        self,
+        area: str,
+        *,
+        ascii_only: bool = False,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+    ) -> None:
+        super().__init__(ascii_only=ascii_only, id=id)
+        self.area = area
+        self._shown: tuple[Sequence[BoardRow], datetime] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"no {self.area} probe entry yet"), id="board-note")
+        yield DataTable(id="board-table", cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in COLUMNS:
+            table.add_column(Text(column), key=column)
+
+    def redraw(self) -> None:
+        if self._shown is not None:
+            self.show_rows(*self._shown)
+
+    def show_rows(self, rows: Sequence[BoardRow], now: datetime) -> None:
+        if self._shown is not None and self._shown[0] == rows and not rows:
+            return
+        self._shown = (rows, now)
+        note = self.query_one("#board-note", Static)
+        note.display = not rows
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in rows:
+            age = max((now - row.at).total_seconds(), 0.0)
+            when = f"{row.at.astimezone(UTC):%H:%M:%S} ({format_age(age)})"
+            table.add_row(
+                status_text(
+                    row.status, ascii_only=self.ascii_only, style=status_style(self, row.status)
+                ),
+                safe(short(row.subject, 40, ascii_only=self.ascii_only)),
+                safe(short(row.region or "", 16, ascii_only=self.ascii_only)),
+                safe(when),
+                safe(short(row.text, 120, ascii_only=self.ascii_only)),
+                key=row.key,
+            )
