@@ -356,14 +356,15 @@ def test_auth_checks_pass_against_the_drill(world: DrillWorld, tmp_path: Path, v
     for finding in findings:
         by_check.setdefault((finding.region, finding.check), []).append(finding.status)
     for region in ("primary", "secondary"):
-        for check in ("spf", "dkim", "dmarc", "ptr", "tls-rpt", "mta-sts", "dane"):
+        for check in ("spf", "dkim", "dmarc", "ptr", "tls-rpt", "mta-sts"):
             assert by_check[(region, check)] and set(by_check[(region, check)]) == {Status.OK}, (
                 region,
                 check,
                 [f.summary for f in findings if f.check == check],
             )
-        # Nothing listens on port 25 of the MX addresses (binding it needs root).
-        assert set(by_check[(region, "smtp-tls")]) == {Status.FAIL}
+        # Nothing listens on port 25 of the MX addresses (binding it needs root): the drill's
+        # config skips smtp-tls (with DANE) rather than show a failure that means nothing.
+        assert (region, "smtp-tls") not in by_check and (region, "dane") not in by_check
     dkim = [f for f in findings if f.check == "dkim"]
     assert all("private key matches" in f.summary for f in dkim)
 

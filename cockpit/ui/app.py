@@ -37,6 +37,7 @@ from cockpit.incident.runbook import steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
+from cockpit.ui.ascii_mode import use_ascii_scrollbars
 from cockpit.ui.auth_pane import AuthPane
 from cockpit.ui.checklist_pane import READ_ONLY_REASON, ChecklistPane, TextPrompt
 from cockpit.ui.decision_form import (
@@ -112,6 +113,8 @@ class CockpitApp(App[None]):
                 f"zoom('{spec.name}')",
                 f"{spec.title}",
                 tooltip=f"Show the {spec.title} pane on the full screen",
+                # The pane borders say "1 Queue" ...: the footer keeps its room for the rest.
+                show=False,
             )
             for spec in PANES
         ),
@@ -149,6 +152,8 @@ class CockpitApp(App[None]):
         self.clock = clock
         self.incident_log = IncidentLog(self.log_path)
         self.set_class(ascii_only, "-ascii")
+        if ascii_only:
+            use_ascii_scrollbars()
         self.target_region: str | None = None
         self.read_only = read_only
         self.drill = drill

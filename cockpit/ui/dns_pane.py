@@ -135,7 +135,8 @@ class DnsPane(StatusPane):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no sweep yet"), id="dns-progress")
-        yield DataTable(id="dns-table", cursor_type="cell", fixed_columns=1)
+        # The record name and its converged share stay in view while the resolvers scroll by.
+        yield DataTable(id="dns-table", cursor_type="cell", fixed_columns=2)
         yield Static(Text(DETAIL_HINT), id="dns-detail")
 
     def on_mount(self) -> None:

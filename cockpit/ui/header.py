@@ -84,25 +84,28 @@ class IncidentHeader(Widget):
         self.severity = current_severity(entries)
         self.commander = current_holders(entries).get("commander")
 
-    def status_text(self) -> Text:
-        """Everything but the title, as cleaned text."""
+    def status_text(self, *, compact: bool = False) -> Text:
+        """Everything but the title, as cleaned text; `compact` for narrow terminals."""
         if self.impact_at is None:
             since = "T+ --"
         else:
             since = f"T+{format_duration(self.now - self.impact_at)}"
+        clock = f"{self.now.astimezone(UTC):%H:%M:%S} UTC"
+        who = "@" + clean(self.author) + (" READ-ONLY" if self.read_only else "")
         parts = [
             (clean(self.severity) if self.severity else "sev ?", "bold"),
             (clean(self.phase) if self.phase else "no phase", ""),
             ("target " + (clean(self.target_region) if self.target_region else "?"), ""),
             ("cmd " + (clean(self.commander) if self.commander else "?"), ""),
-            (f"{self.now.astimezone(UTC):%H:%M:%S} UTC", ""),
+            (clock, ""),
             (since, "bold"),
-            ("@" + clean(self.author) + (" READ-ONLY" if self.read_only else ""), "italic"),
+            (who, "italic"),
         ]
+        separator = "|" if compact else " | "
         text = Text()
         for index, (part, style) in enumerate(parts):
             if index:
-                text.append(" | ", style="dim")
+                text.append(separator, style="dim")
             text.append(part, style=style)
         return text
 
@@ -131,7 +134,9 @@ class IncidentHeader(Widget):
             line.append(" " * (width - title.cell_len - status.cell_len))
             line.append_text(status)
             return line
+        if status.cell_len + 1 > width:
+            status = self.status_text(compact=True)
         title.truncate(width, overflow="ellipsis")
-        status.truncate(width, overflow="ellipsis")
+        status.truncate(width - 1, overflow="ellipsis")
         status.pad_left(1)
         return Text("\n", no_wrap=True, end="").join([title, status])

@@ -27,6 +27,7 @@ from cockpit.incident.runbook import steps_for
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.app import PANES, PaneFrame
+from cockpit.ui.ascii_mode import use_ascii_scrollbars
 from cockpit.ui.checklist_pane import ChecklistPane
 from cockpit.ui.header import IncidentHeader
 from cockpit.ui.probe_board_pane import ProbeBoardPane
@@ -78,6 +79,8 @@ class ReplayApp(App[None]):
         self.theme_specs = dict(theme_specs or {})
         self.ascii_only = ascii_only
         self.set_class(ascii_only, "-ascii")
+        if ascii_only:
+            use_ascii_scrollbars()
         self.shown = 0
         """How many entries (in seq order) are on screen."""
 

@@ -1,0 +1,23 @@
+"""ASCII mode for what Textual draws itself: scrollbars without block characters.
+
+`--ascii` (or a non-UTF-8 locale) must leave no box-drawing or block glyph on screen. Borders
+and our glyphs are handled in CSS and cockpit.glyphs; Textual's scrollbars draw partial
+blocks (▁ ▂ ... ▉) at the thumb's ends, so in ASCII mode the thumb is drawn in reverse video
+with spaces only.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.scrollbar import ScrollBar, ScrollBarRender
+
+
+class AsciiScrollBarRender(ScrollBarRender):
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+
+def use_ascii_scrollbars() -> None:
+    """Every scrollbar of this process draws with spaces (the setting is per process)."""
+    ScrollBar.renderer = AsciiScrollBarRender
