@@ -20,7 +20,7 @@ from cockpit.incident.log import IncidentLog
 from cockpit.theme_data import load_themes
 from cockpit.ui.app import PANES, CockpitApp, PaneFrame
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.checklist_pane import ChecklistPane
+from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
 from cockpit.ui.decision_form import CutoverPrompt, DecisionForm
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import IncidentHeader
@@ -437,3 +437,40 @@ async def test_palette_lists_severity_and_switches_theme(tmp_path: Path) -> None
         await pilot.pause(0.2)
         await pilot.press(*"high-contrast", "enter")
         assert await settle(pilot, lambda: app.theme == "high-contrast")
+
+
+async def test_every_palette_command_does_what_its_key_does(tmp_path: Path) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        expected_screens = {
+            "Record a decision (d)": DecisionForm,
+            "Set severity (v)": TextPrompt,
+            "Take or hand over a role (r)": TextPrompt,
+        }
+        for title, screen_type in expected_screens.items():
+            commands[title].callback()
+            await pilot.pause()
+            assert isinstance(app.screen, screen_type), title
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]
+        commands["Set severity (v)"].callback()
+        await pilot.pause()
+        await pilot.press("1", "enter")
+        assert await settle(pilot, lambda: "SEV1" in header_text(app))
+        commands["Take or hand over a role (r)"].callback()
+        await pilot.pause()
+        await pilot.press(*"scribe", "enter")
+        commands["Export timeline (e)"].callback()
+        assert await settle(pilot, lambda: path.with_suffix(".md").exists())
+        for spec_key, name in (("1", "queue"), ("5", "timeline")):
+            commands[f"Zoom {name.capitalize()} pane ({spec_key})"].callback()
+            await pilot.pause()
+            assert app.screen.maximized is app.query_one(f"#pane-{name}")
+    entries = IncidentLog(path).read().entries
+    assert [e.data.get("event") for e in entries[-2:]] == ["severity", "role"]
+    assert entries[-1].data["holder"] == "alice"
