@@ -33,17 +33,23 @@ class ProbeLoop:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._started = False
+        self._stopping = False
 
     def _serve(self) -> None:
+        # The loop is stopped but never closed: a caller cancelled after `stop` (Textual cancels
+        # its workers after the widgets unmount) still schedules its cancel here harmlessly,
+        # where a closed loop would raise inside asyncio's future chaining.
         asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
+        self._loop.run_forever()
 
     @property
     def running(self) -> bool:
-        return self._started and self._thread.is_alive() and not self._loop.is_closed()
+        return (
+            self._started
+            and not self._stopping
+            and self._thread.is_alive()
+            and not self._loop.is_closed()
+        )
 
     def start(self) -> None:
         if not self._started:
@@ -53,7 +59,7 @@ class ProbeLoop:
     async def run(self, work: Coroutine[Any, Any, T]) -> T:
         """Run `work` on the probe loop and wait for it from the calling loop.
 
-        Cancelling the caller cancels `work`. Raises RuntimeError when the loop is stopped.
+        Cancelling the caller cancels `work`. Raises RuntimeError once `stop` was called.
         """
         if not self.running:
             work.close()
@@ -65,18 +71,20 @@ class ProbeLoop:
         """Cancel every probe, give them STOP_GRACE_S to clean up, and end the thread."""
         if not self.running:
             return
+        self._stopping = True  # `run` refuses new work from now on
         done = threading.Event()
 
         async def _cancel_all() -> None:
-            tasks = [
-                task
-                for task in asyncio.all_tasks(self._loop)
-                if task is not asyncio.current_task()
-            ]
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+            for _ in range(2):  # a second pass for work handed over while the first ran
+                tasks = [
+                    task
+                    for task in asyncio.all_tasks(self._loop)
+                    if task is not asyncio.current_task()
+                ]
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    await asyncio.wait(tasks, timeout=STOP_GRACE_S)
             done.set()
 
         asyncio.run_coroutine_threadsafe(_cancel_all(), self._loop)

@@ -12,43 +12,32 @@ results to the panes. The checklist and the timeline work from the log alone.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual import on
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
-from cockpit.errors import CockpitError
 from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
-from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.runbook import steps_for
-from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.ascii_mode import use_ascii_scrollbars
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.checklist_pane import READ_ONLY_REASON, ChecklistPane, TextPrompt
-from cockpit.ui.decision_form import (
-    CutoverPrompt,
-    DecisionError,
-    DecisionForm,
-    DecisionResult,
-    write_decision,
-)
+from cockpit.ui.checklist_pane import ChecklistPane
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import Clock, IncidentHeader
+from cockpit.ui.incident_actions import IncidentActions, write_export
 from cockpit.ui.messages import ExportFinished, IncidentChanged
 from cockpit.ui.placeholder_pane import PlaceholderPane
 from cockpit.ui.probe_runner import (
@@ -63,6 +52,8 @@ from cockpit.ui.queue_pane import QueuePane
 from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
 from cockpit.ui.timeline_pane import TimelinePane
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
+
+__all__ = ["PANES", "CockpitApp", "PaneFrame", "PaneSpec", "write_export"]
 
 if TYPE_CHECKING:
     from cockpit.config import Config
@@ -97,7 +88,7 @@ class PaneFrame(Vertical):
         self.spec = spec
 
 
-class CockpitApp(App[None]):
+class CockpitApp(IncidentActions):
     """The incident cockpit for one incident log."""
 
     CSS_PATH = "cockpit.tcss"
@@ -294,27 +285,7 @@ class CockpitApp(App[None]):
     @on(TargetChanged)
     def _target_changed(self, message: TargetChanged) -> None:
         self._set_target(message.region)
-        self.push_screen(CutoverPrompt(message.region), self._cutover_answered)
-
-    def _cutover_answered(self, routed: bool | None) -> None:
-        if routed and not self.query_one(ChecklistPane).tick_step_setting("routed"):
-            self._write_phase("routed")
-
-    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
-    def _write_phase(self, phase: str) -> None:
-        """A phase marker at this minute, when no checklist step sets it."""
-        from cockpit.incident.phases import phase_record
-
-        log = self.incident_log
-        try:
-            entries = log.read().entries if log.exists() else []
-            kind, data = phase_record(entries, phase, self.clock())
-            entry = log.append(kind, f"{phase} at {data['at']}", data, author=self.author)
-            everything = tuple(log.read().entries)
-        except CockpitError as exc:
-            self.post_message(LogAppendFailed(f"{phase} not recorded: {exc}"))
-            return
-        self.post_message(LogAppended((entry,), everything))
+        self.ask_about_cutover(message.region)
 
     def _set_target(self, region: str) -> None:
         """Judge every pane against `region` (a configured region's name) from now on."""
@@ -351,127 +322,12 @@ class CockpitApp(App[None]):
         rows = [(track.source, track.region, track.history) for track in message.tracks]
         self.query_one(QueuePane).show_histories(rows, message.now)
 
-    @on(FindingsShown)
-    def _findings_shown(self, message: FindingsShown) -> None:
-        self.query_one(ChecklistPane).show_findings(message.findings, message.at, message.target)
-
-    # Decisions
-
     def region_names(self) -> tuple[str, ...]:
         return self.config.region_names() if self.config is not None else ()
 
-    def _refused(self, what: str) -> bool:
-        """True (after saying why) when this cockpit is a read-only viewer."""
-        if self.read_only:
-            self.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
-        return self.read_only
-
-    def action_decide(self) -> None:
-        if self._refused("record a decision"):
-            return
-        self.push_screen(DecisionForm(self.region_names()), self._decided)
-
-    def _decided(self, result: DecisionResult | None) -> None:
-        if result is not None:
-            self._write_decision(result)
-
-    # Not exclusive: two decisions recorded in quick succession must both be written.
-    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
-    def _write_decision(self, result: DecisionResult) -> None:
-        log = self.incident_log
-        try:
-            entries = log.read().entries if log.exists() else []
-            entry = write_decision(log, result, self.author, entries, self.region_names())
-            everything = tuple(log.read().entries)
-        except (DecisionError, CockpitError) as exc:
-            self.post_message(LogAppendFailed(f"decision not recorded: {exc}"))
-            return
-        self.post_message(LogAppended((entry,), everything))
-        if result.target_region is not None:
-            self.post_message(TargetChanged(result.target_region))
-
-    def action_severity(self) -> None:
-        if self._refused("set the severity"):
-            return
-
-        def answered(typed: str | None) -> None:
-            if typed is None:
-                return
-            try:
-                severity = parse_severity(typed)
-            except SeverityError as error:
-                self.notify(clean(str(error)), severity="error", markup=False)
-                return
-            self._append_entry(*severity_entry(severity))
-
-        self.push_screen(
-            TextPrompt("Severity: SEV1 (most severe), SEV2, SEV3 or SEV4", "SEV2"), answered
-        )
-
-    def action_role(self) -> None:
-        if self._refused("take a role"):
-            return
-
-        def answered(typed: str | None) -> None:
-            if typed is None:
-                return
-            words = typed.split(maxsplit=1)
-            try:
-                role = parse_role(words[0] if words else "")
-            except RoleError as error:
-                self.notify(clean(str(error)), severity="error", markup=False)
-                return
-            self._take_role(role, words[1] if len(words) > 1 else self.author)
-
-        self.push_screen(
-            TextPrompt(
-                "Take a role: commander or scribe (add a name to hand it over: commander carol)",
-                "commander",
-            ),
-            answered,
-        )
-
-    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
-    def _take_role(self, role: str, holder: str) -> None:
-        log = self.incident_log
-        try:
-            entries = log.read().entries if log.exists() else []
-            kind, text, data = role_entry(role, holder, entries)
-            entry = log.append(kind, text, data, author=self.author)
-            everything = tuple(log.read().entries)
-        except (RoleError, CockpitError) as exc:
-            self.post_message(LogAppendFailed(f"role not recorded: {exc}"))
-            return
-        self.post_message(LogAppended((entry,), everything))
-
-    @work(thread=True, exclusive=False, exit_on_error=False, group="log")
-    def _append_entry(self, kind: str, text: str, data: dict[str, object]) -> None:
-        log = self.incident_log
-        try:
-            entry = log.append(kind, text, data, author=self.author)
-            everything = tuple(log.read().entries)
-        except CockpitError as exc:
-            self.post_message(LogAppendFailed(f"not recorded: {exc}"))
-            return
-        self.post_message(LogAppended((entry,), everything))
-
-    def action_export(self) -> None:
-        if self._refused("write the export next to the log (use cockpit export -o FILE)"):
-            return
-        self._export_markdown()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def _export_markdown(self) -> None:
-        target = self.log_path.with_suffix(".md")
-        try:
-            write_export(self.log_path, target)
-        except OSError as exc:
-            self.post_message(ExportFinished(target, error=exc.strerror or str(exc)))
-            return
-        except Exception as exc:  # noqa: BLE001 - the cockpit keeps running and says why
-            self.post_message(ExportFinished(target, error=f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(ExportFinished(target))
+    @on(FindingsShown)
+    def _findings_shown(self, message: FindingsShown) -> None:
+        self.query_one(ChecklistPane).show_findings(message.findings, message.at, message.target)
 
     @on(ExportFinished)
     def _export_finished(self, message: ExportFinished) -> None:
@@ -483,22 +339,3 @@ class CockpitApp(App[None]):
                 severity="error",
                 markup=False,
             )
-
-
-def write_export(log_path: Path, target: Path) -> None:
-    """The Markdown timeline of `log_path`, written to `target` atomically."""
-    from cockpit.incident.export_md import write_markdown
-    from cockpit.incident.log import read_log
-
-    result = read_log(log_path)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            write_markdown(handle, result.entries, result.problems, name=log_path.stem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o600)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

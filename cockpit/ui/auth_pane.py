@@ -14,6 +14,7 @@ SPF (the part before the first "-" when the full name is not a column).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -59,6 +60,15 @@ def column_of(check: str, known: Sequence[str]) -> str:
         return name
     head = name.split("-", 1)[0]
     return head if head in known else name
+
+
+def evidence_json(value: object) -> str:
+    """A non-string evidence value as compact JSON (its strings then go through `clean` like
+    any other text), not as a Python repr that would spell control characters as escapes."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 class AuthPane(StatusPane):
@@ -176,7 +186,8 @@ class AuthPane(StatusPane):
             text.append_text(safe(f"{finding.check} {finding.subject}: {finding.summary}"))
             for key, value in list(finding.data.items())[:EVIDENCE_ITEMS]:
                 text.append("\n    ")
-                text.append_text(safe(short(f"{key}: {value}", 200, ascii_only=self.ascii_only)))
+                shown = value if isinstance(value, str) else evidence_json(value)
+                text.append_text(safe(short(f"{key}: {shown}", 200, ascii_only=self.ascii_only)))
         return text
 
     @on(DataTable.CellHighlighted, "#auth-table")

@@ -64,7 +64,6 @@ from cockpit.ui.ui_messages import LogAppended, LogAppendFailed
 __all__ = ["ChecklistPane", "TextPrompt", "clock"]
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
-_HEADER_PREFIX = "phase:"
 READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
 
 
@@ -189,7 +188,8 @@ class ChecklistPane(Widget):
                 continue
             header = "Other (not in this runbook)" if phase == "unknown" else phase.capitalize()
             options.append(
-                Option(Text(header, style="bold"), id=_HEADER_PREFIX + phase, disabled=True)
+                # No id: a step id from the log (any text) can never clash with a heading.
+                Option(Text(header, style="bold"), disabled=True)
             )
             options.extend(Option(self._prompt(state), id=state.step.id) for state in in_phase)
         return options
@@ -239,7 +239,7 @@ class ChecklistPane(Widget):
 
     def _highlighted_step(self) -> str | None:
         option = self.query_one(OptionList).highlighted_option
-        if option is None or option.id is None or option.id.startswith(_HEADER_PREFIX):
+        if option is None or option.id is None or option.disabled:
             return None
         return option.id
 
