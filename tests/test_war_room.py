@@ -278,3 +278,38 @@ def test_three_cockpits_share_one_incident(tmux: Tmux, tmp_path: Path) -> None:
         tmux.keys(name, "5")
     for name in ("alice", "bob", "viewer"):
         tmux.wait_for(name, lambda shown: "from the shell" in shown, within=5)
+
+
+async def test_two_cockpits_in_one_process_share_the_log(tmp_path: Path) -> None:
+    """Pilot-driven: alice and bob tick the same step; each screen ends on the log's truth."""
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    alice = CockpitApp(path, author="alice", clock=fixed_clock, probes=False)
+    bob = CockpitApp(path, author="bob", clock=fixed_clock, probes=False)
+    async with (
+        alice.run_test(size=(120, 40)) as alice_pilot,
+        bob.run_test(size=(120, 40)) as bob_pilot,
+    ):
+        for pilot in (alice_pilot, bob_pilot):
+            await pilot.press("4")
+        await alice_pilot.press("space")
+        assert await settle(
+            alice_pilot,
+            lambda: alice.query_one(ChecklistPane).state_of("confirm-scope").status == "done",
+        )
+        await bob_pilot.press("space")  # bob's screen may not have seen alice's tick yet
+        for app, pilot in ((alice, alice_pilot), (bob, bob_pilot)):
+            assert await settle(
+                pilot,
+                lambda app=app: (
+                    (state := app.query_one(ChecklistPane).state_of("confirm-scope")) is not None
+                    and state.by == "alice"
+                    and [a for a, _ in state.also_done_by] == ["bob"]
+                ),
+                5,
+            )
+    checks = [e for e in read_log(path).entries if e.kind == "check"]
+    assert [(e.author, e.data["result"]) for e in checks] == [
+        ("alice", "done"),
+        ("bob", "already-done"),
+    ]
