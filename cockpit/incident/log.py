@@ -212,7 +212,7 @@ class IncidentLog:
             try:
                 fd = _open_or_create(self.path, flags)
             except FileNotFoundError:
-                _make_directories(self.path.parent)
+                make_directories(self.path.parent)
                 fd = _open_or_create(self.path, flags)
         except OSError as exc:
             raise self._error("cannot open the incident log", exc) from exc
@@ -390,7 +390,7 @@ def _open_or_create(path: Path, flags: int) -> int:
     return fd
 
 
-def _make_directories(directory: Path) -> None:
+def make_directories(directory: Path) -> None:
     """Create the missing directories, 0700, one level at a time, each made durable."""
     missing: list[Path] = []
     current = directory

@@ -319,8 +319,9 @@ def summarize(
     commander = holder
     if commander is None and declared is not None:
         commander = declared.first_phase_setting.author
-    if commander is None and ordered:
-        commander = ordered[0].author
+    if commander is None:
+        # The cockpit's own probe entries are no commander: the first person to write is.
+        commander = next((e.author for e in ordered if e.kind != "probe"), None)
 
     impact = timeline.at("impact")
     closed = timeline.at("closed")

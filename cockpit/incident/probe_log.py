@@ -221,7 +221,10 @@ def _dns_change(event: DnsEvent) -> _Change:
     else:
         what = "soa" if event.kind.startswith("serial_skew") else "record"
         key = _key("dns", what, event.key, event.server)
-        state, noun, phrase = event.kind, "record", event.kind.replace("_", " ")
+        # Converged on primary, then on secondary after a failover, are two pieces of news.
+        target = event.data.get("target")
+        state = event.kind if target is None else _key(event.kind, str(target))
+        noun, phrase = "record", event.kind.replace("_", " ")
     status = _dns_status(event)
     data: dict[str, Any] = {
         "area": "dns",

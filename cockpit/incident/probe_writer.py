@@ -30,18 +30,27 @@ class ProbeWriterLock:
         return self._fd is not None
 
     def try_hold(self) -> bool:
-        """True when this process holds the lock (now or already); never waits."""
+        """True when this process holds the lock (now or already), False when another cockpit
+        does; never waits. Creates the log's directory as the log does. Raises OSError when
+        the lock file cannot be opened or locked for another reason."""
         if self._fd is not None:
             return True
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return False
+            fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:
+            from cockpit.incident.log import make_directories
+
+            make_directories(self.path.parent)
+            fd = os.open(self.path, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             os.close(fd)
             return False
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
         return True
 

@@ -292,7 +292,10 @@ class ProbeRunner(Widget):
     @property
     def writes_probes(self) -> bool:
         """True when this cockpit writes the probe entries (see incident.probe_writer)."""
-        return self.write_log and self._writer.try_hold()
+        try:
+            return self.write_log and self._writer.try_hold()
+        except OSError:
+            return False
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
     def _write(self, entries: list[ProbeEntry]) -> None:
@@ -303,9 +306,9 @@ class ProbeRunner(Widget):
             self.post_message(LogAppendFailed(error))
 
     def _write_now(self, entries: list[ProbeEntry]) -> str | None:
-        if not self._writer.try_hold():
-            return None  # another cockpit on this incident writes them
         try:
+            if not self._writer.try_hold():
+                return None  # another cockpit on this incident writes them
             for entry in entries:
                 self.incident_log.append("probe", entry.text, entry.data, author=PROBE_AUTHOR)
         except (CockpitError, OSError) as error:
