@@ -322,3 +322,19 @@ def test_unreadable_ca_file_is_unknown(lab: Lab) -> None:
     )
     findings, _results = asyncio.run(smtp_tls_findings(broken, region, lab.asker(), timeout=2))
     assert findings[0].status is Status.UNKNOWN and "ca_file" in findings[0].summary
+
+
+def test_the_shared_trust_context_keeps_checking_hostnames(tmp_path: Path) -> None:
+    """The context is cached and shared: the SMTP check's relaxed copy never leaks into HTTPS."""
+    from cockpit.auth.tlsinfo import trust_context
+
+    smtp = trust_context(None, check_hostname=False)
+    https = trust_context(None)
+    assert https.check_hostname and not smtp.check_hostname
+    assert trust_context(None) is https  # kept, not rebuilt every check
+    ca = tmp_path / "ca.pem"
+    ca.write_text(trustme.CA().cert_pem.bytes().decode())
+    first = trust_context(ca)
+    assert trust_context(ca) is first
+    ca.write_text(trustme.CA().cert_pem.bytes().decode() + "\n")  # edited: made again
+    assert trust_context(ca) is not first

@@ -11,7 +11,7 @@ from typing import Any
 import dns.rdata
 import pytest
 
-from cockpit.dns import Observation, Outcome, QueryJob, ServerSpec, query, query_many
+from cockpit.dns import Observation, Outcome, QueryJob, ServerSpec, query_many
 from cockpit.dns.normalize import (
     MAX_RECORDS,
     MAX_TEXT_CHARS,
@@ -19,6 +19,7 @@ from cockpit.dns.normalize import (
     normalize_rdata,
     normalize_records,
 )
+from cockpit.dns.query import query
 from tests.lab import free_port, guard_loopback
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 

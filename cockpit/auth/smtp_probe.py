@@ -257,13 +257,12 @@ async def probe_smtp(
     if not _HELO_NAME.fullmatch(helo):  # never let a name carry a second command
         helo = FALLBACK_HELO
     try:
-        verifying = trust_context(ca_file)
+        # The name is checked by the caller against the MX host; here only the chain and dates.
+        verifying = trust_context(ca_file, check_hostname=False)
     except (OSError, ssl.SSLError) as error:
         return replace(
             base, error_kind="setup", error=f"cannot load [tls].ca_file {ca_file}: {error}"[:200]
         )
-    # The name is checked by the caller against the MX host; here only the chain and dates.
-    verifying.check_hostname = False
     read_timeout = min(read_timeout, timeout)
     deadline = time.monotonic() + timeout
     try:

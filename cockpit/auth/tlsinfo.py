@@ -6,6 +6,7 @@ plain facts (subject, issuer, names, expiry) so findings can show evidence witho
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ssl
 from dataclasses import dataclass
@@ -18,15 +19,29 @@ from cryptography.x509.oid import NameOID
 EXPIRY_WARN_DAYS = 14
 
 
-def trust_context(ca_file: Path | None) -> ssl.SSLContext:
+def trust_context(ca_file: Path | None, *, check_hostname: bool = True) -> ssl.SSLContext:
     """A client context verifying chains against the system store plus `ca_file`.
 
+    Loading the system store takes tens of milliseconds, and the cockpit checks every few
+    seconds: the context is kept, and made again when `ca_file` changes (path, size or mtime).
+    It is shared: callers must not change it (ask for `check_hostname=False` instead).
     Raises OSError/ssl.SSLError when ca_file cannot be loaded; callers turn that into an
     `unknown` finding naming the file.
     """
+    if ca_file is None:
+        return _cached_context(None, None, check_hostname)
+    status = ca_file.stat()
+    return _cached_context(str(ca_file), (status.st_size, status.st_mtime_ns), check_hostname)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_context(
+    ca_file: str | None, _version: tuple[int, int] | None, check_hostname: bool
+) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
+        context.load_verify_locations(cafile=ca_file)
+    context.check_hostname = check_hostname
     return context
 
 

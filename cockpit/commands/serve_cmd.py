@@ -99,6 +99,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
     from cockpit.commands.common import load_optional_config
     from cockpit.config import find_config_path
+    from cockpit.safe_text import clean
     from cockpit.serve.policy import Access, check_bind, new_token, parse_public_url
 
     incident = _existing_incident(args.incident)
@@ -137,7 +138,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
         from cockpit.serve.server import serve_forever
 
-        serve_forever(argv, access, sock, title=f"cockpit: {incident.name}", announce=announce)
+        title = f"cockpit: {clean(incident.name)}"
+        serve_forever(argv, access, sock, title=title, announce=announce)
     finally:
         sock.close()
     return 0

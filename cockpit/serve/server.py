@@ -80,6 +80,18 @@ class ExecAppService(AppService):
         self._stdin = process.stdin
         return process
 
+    async def on_meta(self, data: bytes) -> None:
+        """Upstream's, except that the cockpit may not make the browser open a URL."""
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            log.warning("a browser's cockpit sent a malformed meta packet; ignored")
+            return
+        if isinstance(meta, dict) and meta.get("type") == "open_url":
+            log.warning("a browser's cockpit asked to open a URL; refused")
+            return
+        await super().on_meta(data)
+
     async def run(self) -> None:
         """Upstream's reader, with the child's stderr reported once, cleaned, on our stderr."""
         process = self._process
@@ -173,6 +185,8 @@ class CockpitServer(Server):
         self.argv = tuple(argv)
         self.access = access
         self._sessions: dict[AppService, web.WebSocketResponse] = {}
+        self._open = 0
+        """Websockets being served or being opened (counted before the first await)."""
 
     # The app and its front door
 
@@ -272,7 +286,7 @@ class CockpitServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         """Upstream's handler with ExecAppService, bounded sizes and a cap on sessions."""
-        if len(self._sessions) >= MAX_SESSIONS:
+        if self._open >= MAX_SESSIONS:
             return web.Response(
                 status=503, text=f"too many sessions (at most {MAX_SESSIONS}); close a tab\n"
             )
@@ -282,6 +296,7 @@ class CockpitServer(Server):
         if not websocket.can_prepare(request).ok:
             return web.Response(status=400, text="a websocket is expected here\n")
         app_service: ExecAppService | None = None
+        self._open += 1
         try:
             await websocket.prepare(request)
             app_service = ExecAppService(
@@ -302,9 +317,12 @@ class CockpitServer(Server):
         except Exception as error:  # noqa: BLE001 - one line in the log, never a traceback
             log.warning("a browser session ended: %s: %s", type(error).__name__, error)
         finally:
-            if app_service is not None:
-                await app_service.stop()
-                self._sessions.pop(app_service, None)
+            try:
+                if app_service is not None:
+                    await app_service.stop()
+                    self._sessions.pop(app_service, None)
+            finally:
+                self._open -= 1
         return websocket
 
     async def _process_messages(
@@ -402,7 +420,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        with contextlib.suppress(NotImplementedError):  # no such handlers on Windows
+            loop.add_signal_handler(signum, stop.set)
     server = CockpitServer(argv, access, title=title)
     runner = web.AppRunner(
         await server._make_app(), access_log=None, handle_signals=False, shutdown_timeout=5
@@ -416,4 +435,5 @@ async def _serve(
     finally:
         await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signum)

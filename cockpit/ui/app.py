@@ -143,8 +143,7 @@ class CockpitApp(IncidentActions):
         self.clock = clock
         self.incident_log = IncidentLog(self.log_path)
         self.set_class(ascii_only, "-ascii")
-        if ascii_only:
-            use_ascii_scrollbars()
+        use_ascii_scrollbars(ascii_only)
         self.target_region: str | None = None
         self.read_only = read_only
         self.drill = drill

@@ -18,6 +18,7 @@ class AsciiScrollBarRender(ScrollBarRender):
     HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
 
 
-def use_ascii_scrollbars() -> None:
-    """Every scrollbar of this process draws with spaces (the setting is per process)."""
-    ScrollBar.renderer = AsciiScrollBarRender
+def use_ascii_scrollbars(ascii_only: bool) -> None:
+    """Scrollbars draw with spaces (ascii_only) or Textual's blocks. The setting is per process:
+    each app sets it when it is made, so one app's mode never carries over to the next."""
+    ScrollBar.renderer = AsciiScrollBarRender if ascii_only else ScrollBarRender

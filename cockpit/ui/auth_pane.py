@@ -28,6 +28,7 @@ from cockpit.model import Finding, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
     StatusPane,
+    fill_table,
     safe,
     short,
     status_css,
@@ -128,15 +129,19 @@ class AuthPane(StatusPane):
         self._cells = cells
         table = self.table
         selected = table.cursor_coordinate
-        table.clear(columns=True)
-        table.add_column(Text("region"), key="region")
-        for key, label in columns:
-            table.add_column(safe(short(label, 12, ascii_only=self.ascii_only)), key=key)
-        for region in regions:
-            row: list[Text] = [safe(short(region, 16, ascii_only=self.ascii_only))]
-            for key, _ in columns:
-                row.append(self._cell(cells.get((region, key), [])))
-            table.add_row(*row, key=region)
+        table_columns = [("region", Text("region"))]
+        table_columns += [
+            (key, safe(short(label, 12, ascii_only=self.ascii_only))) for key, label in columns
+        ]
+        rows = [
+            (
+                region,
+                [safe(short(region, 16, ascii_only=self.ascii_only))]
+                + [self._cell(cells.get((region, key), [])) for key, _ in columns],
+            )
+            for region in regions
+        ]
+        fill_table(table, table_columns, rows)
         self._keep_selection(selected)
 
     def _keep_selection(self, selected: Coordinate) -> None:

@@ -145,6 +145,8 @@ class ChecklistPane(Widget):
         self._write_lock = threading.Lock()
         """This screen's appends go one at a time, so a double key press reads the first."""
         self._auto_since: dict[str, datetime] = {}
+        self._drawn: list[tuple[str | None, str]] = []
+        """What the option list shows (id and text per option), to skip redrawing the same."""
         """Step id -> when the probe findings were first seen to satisfy its condition."""
 
     # ---- data in ------------------------------------------------------------------------------
@@ -225,8 +227,13 @@ class ChecklistPane(Widget):
         if not self.is_mounted:
             return
         option_list = self.query_one(OptionList)
+        options = self._options()
+        drawn = [(option.id, str(option.prompt)) for option in options]
+        if drawn == self._drawn:
+            return  # nothing changed: nothing to send to the terminal
+        self._drawn = drawn
         highlighted = option_list.highlighted
-        option_list.set_options(self._options())
+        option_list.set_options(options)
         if highlighted is not None and highlighted < option_list.option_count:
             option_list.highlighted = highlighted
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -28,20 +29,23 @@ from textual.app import ComposeResult
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from cockpit.dns.findings_pure import findings_from_sweep
 from cockpit.dns.observation import Observation, Outcome
-from cockpit.dns.propagation import Propagation, clock, record_propagation, serial_view
-from cockpit.dns.sweep_model import SweepResult
 from cockpit.model import Finding, Status, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
     StatusPane,
+    fill_table,
     safe,
     short,
     status_css,
     status_style,
     status_text,
 )
+
+if TYPE_CHECKING:
+    # The judgement modules load dnspython: imported when the first sweep is shown.
+    from cockpit.dns.propagation import Propagation
+    from cockpit.dns.sweep_model import SweepResult
 
 AUTHORITATIVE_ROW = "authoritative"
 RAW_ANSWERS_SHOWN = 8
@@ -59,6 +63,13 @@ def add_line(text: Text, value: str) -> None:
     """Append a line break, then `value` cleaned (a break inside it becomes " ↵ ")."""
     text.append("\n")
     text.append_text(safe(value))
+
+
+def clock(moment: datetime, reference: datetime | None = None) -> str:
+    """A time as the propagation estimates write it (cockpit.dns.propagation.clock)."""
+    from cockpit.dns.propagation import clock as propagation_clock
+
+    return propagation_clock(moment, reference)
 
 
 def ttl_left(obs: Observation, now: datetime) -> int | None:
@@ -160,7 +171,7 @@ class DnsPane(StatusPane):
         return self.query_one("#dns-progress", Static)
 
     def show_progress(self, done: int, total: int) -> None:
-        self.progress.update(Text(f"sweep in progress {done}/{total}"))
+        self.progress.update(Text(f"sweep in progress {done}/{total}"), layout=False)
 
     def show_error(self, reason: str) -> None:
         """The latest sweep failed: say why; the matrix keeps the last sweep, with its time."""
@@ -174,6 +185,9 @@ class DnsPane(StatusPane):
     def show_sweep(self, sweep: SweepResult, target: str) -> None:
         self._sweep = sweep
         self._target = target
+        from cockpit.dns.findings_pure import findings_from_sweep
+        from cockpit.dns.propagation import record_propagation
+
         findings = findings_from_sweep(sweep, target)
         self._findings = {(f.check, f.subject, f.resolver): f for f in findings}
         self._soa = [f for f in findings if f.check in ("SOA", "authoritative")]
@@ -181,24 +195,26 @@ class DnsPane(StatusPane):
         self._resolver_columns = {f"r{i}": spec.name for i, spec in enumerate(sweep.resolvers)}
         seconds = (sweep.finished_at - sweep.started_at).total_seconds()
         self.progress.update(
-            safe(f"last sweep {clock(sweep.finished_at)} ({seconds:.1f} s), target {target}")
+            safe(f"last sweep {clock(sweep.finished_at)} ({seconds:.1f} s), target {target}"),
+            layout=False,
         )
         now = self._clock()
         table = self.table
         selected = table.cursor_coordinate
-        table.clear(columns=True)
-        table.add_column(Text("record"), key="record")
-        table.add_column(Text("converged"), key="converged")
-        for key, resolver in self._resolver_columns.items():
-            table.add_column(safe(short(resolver, 16, ascii_only=self.ascii_only)), key=key)
-        table.add_column(Text("estimate"), key="estimate")
-        table.add_row(*self._authoritative_cells(sweep), key=AUTHORITATIVE_ROW)
+        columns = [("record", Text("record")), ("converged", Text("converged"))]
+        columns += [
+            (key, safe(short(resolver, 16, ascii_only=self.ascii_only)))
+            for key, resolver in self._resolver_columns.items()
+        ]
+        columns.append(("estimate", Text("estimate")))
+        rows = [(AUTHORITATIVE_ROW, self._authoritative_cells(sweep))]
         for watched in sweep.watched:
             cells = [safe(short(f"{watched.check} {watched.name}", 40, ascii_only=self.ascii_only))]
             cells.append(self._share_cell(self._propagation[watched.key]))
             cells += [self._resolver_cell(watched.key, key, now) for key in self._resolver_columns]
             cells.append(safe(estimate_text(self._propagation[watched.key], now)))
-            table.add_row(*cells, key=watched.key)
+            rows.append((watched.key, cells))
+        fill_table(table, columns, rows)
         self._keep_selection(selected)
 
     def _keep_selection(self, selected: Coordinate) -> None:
@@ -221,10 +237,14 @@ class DnsPane(StatusPane):
         now = now or self._clock()
         table = self.table
         for watched in sweep.watched:
-            for key in self._resolver_columns:
-                table.update_cell(watched.key, key, self._resolver_cell(watched.key, key, now))
-            estimate = safe(estimate_text(self._propagation[watched.key], now))
-            table.update_cell(watched.key, "estimate", estimate)
+            cells = {
+                key: self._resolver_cell(watched.key, key, now) for key in self._resolver_columns
+            }
+            cells["estimate"] = safe(estimate_text(self._propagation[watched.key], now))
+            for key, cell in cells.items():
+                shown = table.get_cell(watched.key, key)
+                if not (isinstance(shown, Text) and shown.plain == cell.plain):
+                    table.update_cell(watched.key, key, cell)
 
     def _status(self, status: Status, extra: str = "") -> Text:
         return status_text(
@@ -236,6 +256,8 @@ class DnsPane(StatusPane):
         if sweep.authoritative_error is not None or not sweep.authoritative:
             shown = f"none: {sweep.authoritative_error or 'no authoritative servers'}"
         else:
+            from cockpit.dns.propagation import serial_view
+
             view = serial_view(sweep)
             shown = ", ".join(
                 f"{name} {serial if serial is not None else '?'}"

@@ -12,17 +12,20 @@ API:
         Text object, so markup in it is never interpreted.
     short(value, limit, ascii_only=...) -> str: cleaned, cut to `limit` characters with an
         ellipsis.
+    fill_table(table, columns, rows) -> bool: show rows, updating only the cells that changed.
 
 Never format untrusted text into a markup string: build Text objects with these.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+from textual.widgets import DataTable
 
 from cockpit.glyphs import glyph_set
 from cockpit.model import Status
@@ -104,3 +107,45 @@ class StatusPane(Widget):
 
     def redraw(self) -> None:
         """Draw the data last shown again; nothing when nothing was shown yet."""
+
+
+def _same(a: Text, b: Text) -> bool:
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+
+
+def fill_table(
+    table: DataTable[Text],
+    columns: Sequence[tuple[str, Text]],
+    rows: Sequence[tuple[str, Sequence[Text]]],
+) -> bool:
+    """Show `rows` under `columns` (each a (key, ...) pair), touching only what changed.
+
+    When the column keys and labels and the row keys are those already shown, only cells whose
+    text or style changed are updated: an unchanged table costs nothing on screen, which
+    matters over SSH at a refresh every few seconds. Otherwise the table is rebuilt. Returns
+    True when it was rebuilt (the caller then restores the cursor).
+    """
+    column_keys = [key for key, _ in columns]
+    shown_columns = [column.key.value for column in table.ordered_columns]
+    shown_labels = [column.label for column in table.ordered_columns]
+    shown_rows = [row.key.value for row in table.ordered_rows]
+    same_shape = (
+        shown_columns == column_keys
+        and all(
+            _same(a, b) for a, b in zip(shown_labels, (label for _, label in columns), strict=True)
+        )
+        and shown_rows == [key for key, _ in rows]
+    )
+    if same_shape:
+        for row_key, cells in rows:
+            for column_key, cell in zip(column_keys, cells, strict=True):
+                current = table.get_cell(row_key, column_key)
+                if not (isinstance(current, Text) and _same(current, cell)):
+                    table.update_cell(row_key, column_key, cell, update_width=True)
+        return False
+    table.clear(columns=True)
+    for key, label in columns:
+        table.add_column(label, key=key)
+    for row_key, cells in rows:
+        table.add_row(*cells, key=row_key)
+    return True

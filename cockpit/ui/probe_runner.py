@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
@@ -34,18 +34,20 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from cockpit.config import Config
-from cockpit.dns.sweep_model import SweepResult
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
-from cockpit.incident.probe_log import ProbeEntry
 from cockpit.incident.probe_writer import ProbeWriterLock
-from cockpit.live_probes import LiveProbes, QueueTrack
 from cockpit.model import Finding, Status
 from cockpit.probe_loop import ProbeLoop
-from cockpit.queue.sample import Reading
 from cockpit.safe_text import clean
 from cockpit.ui.ui_messages import LogAppendFailed
+
+if TYPE_CHECKING:
+    from cockpit.dns.sweep_model import SweepResult
+    from cockpit.incident.probe_log import ProbeEntry
+    from cockpit.live_probes import LiveProbes, QueueTrack
+    from cockpit.queue.sample import Reading
 
 PROBE_AUTHOR = "cockpit"
 """The author of every probe entry."""
@@ -115,6 +117,9 @@ class FindingsShown(Message):
     at: datetime
     target: str
 
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FindingsShown)
+
 
 def _reason(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else ""
@@ -141,17 +146,33 @@ class ProbeRunner(Widget):
         self.incident_log = log
         self.clock = clock
         self.write_log = write_log
-        self.live = LiveProbes(config, target=target, clock=clock)
+        self._initial_target = target
+        self._live: LiveProbes | None = None
         self._loop = ProbeLoop()
         self._waiting: dict[str, Timer] = {}
         self._write_lock = threading.Lock()
         self._writer = ProbeWriterLock(log.path)
 
     @property
+    def live(self) -> LiveProbes:
+        """What the probes have seen (made on first use: its imports load dnspython)."""
+        if self._live is None:
+            from cockpit.live_probes import LiveProbes
+
+            self._live = LiveProbes(self.config, target=self._initial_target, clock=self.clock)
+        return self._live
+
+    @property
     def target(self) -> str:
-        return self.live.target
+        return self._live.target if self._live is not None else self._initial_target
 
     def on_mount(self) -> None:
+        # The first frame comes first: the probes (and their imports) start right after it.
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        if not self.is_attached:
+            return
         self._loop.start()
         if self.live.queues:  # every source shows at once, as unknown until its first read
             self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
@@ -165,7 +186,9 @@ class ProbeRunner(Widget):
         for timer in self._waiting.values():
             timer.stop()
         self._loop.stop()
-        held = self.live.flush()
+        if self._live is None:
+            return
+        held = self._live.flush()
         if held and self.write_log:
             with self._write_lock:
                 self._write_now(held)
@@ -270,6 +293,9 @@ class ProbeRunner(Widget):
 
     def set_target(self, region: str) -> None:
         """Judge everything against `region` now; run the auth checks again at once."""
+        if self._live is None:
+            self._initial_target = region  # not started yet: the first runs use it
+            return
         if not self.live.set_target(region):
             return
         self.post_message(SweepShown(self.live.sweep, region))

@@ -29,6 +29,7 @@ from cockpit.queue.history import QueueHistory, format_count, format_duration
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
     StatusPane,
+    fill_table,
     safe,
     short,
     status_css,
@@ -81,10 +82,11 @@ class QueuePane(StatusPane):
 
     def show_histories(self, histories: Sequence[QueueRow], now: datetime) -> None:
         self._shown = (histories, now)
-        table = self.table
-        table.clear()
-        for index, (source, region, history) in enumerate(histories):
-            table.add_row(*self.row_cells(source, region, history, now), key=f"q{index}")
+        rows = [
+            (f"q{index}", self.row_cells(source, region, history, now))
+            for index, (source, region, history) in enumerate(histories)
+        ]
+        fill_table(self.table, [(key, Text(key)) for key in COLUMNS], rows)
 
     def row_cells(
         self, source: QueueSource, region: str, history: QueueHistory, now: datetime

@@ -79,8 +79,7 @@ class ReplayApp(App[None]):
         self.theme_specs = dict(theme_specs or {})
         self.ascii_only = ascii_only
         self.set_class(ascii_only, "-ascii")
-        if ascii_only:
-            use_ascii_scrollbars()
+        use_ascii_scrollbars(ascii_only)
         self.shown = 0
         """How many entries (in seq order) are on screen."""
 

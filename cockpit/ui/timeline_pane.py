@@ -55,7 +55,11 @@ class TimelinePane(RichLog):
     """The incident log, newest at the bottom; follows the file."""
 
     def __init__(self, log_path: Path, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True)
+        # min_width=0: RichLog's default of 78 would cut every line at 80 columns and add a
+        # horizontal scrollbar (a row lost, and half the bytes an idle screen sends).
+        super().__init__(
+            id=id, wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=0
+        )
         self.log_path = log_path
         self.entries: list[Entry] = []
         self._follower = LogFollower(log_path)
