@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("incident", metavar="INCIDENT", help="path of the incident log file")
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+
+    from cockpit.commands.serve_cmd import add_serve_parser
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -246,6 +250,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from cockpit.commands.export_cmd import run_export
 
         return run_export(args)
+    if args.command == "serve":
+        from cockpit.commands.serve_cmd import run_serve
+
+        return run_serve(args)
     if args.command == "replay":
         from cockpit.commands.replay_cmd import run_replay
 

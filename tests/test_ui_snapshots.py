@@ -252,8 +252,8 @@ async def test_header_shows_severity_phase_target_commander_clock_and_title(
         "declared",
         f"target {data.TARGET}",
         f"cmd {data.COMMANDER}",
-        "14:30:00 UTC",
-        "T+0:30:00",
+        "14:30 UTC",
+        "T+0:30",
     )
     missing = [part for part in expected if part not in top]
     assert not missing, f"header lacks {missing}:\n{top}"

@@ -114,6 +114,10 @@ def estimate_text(propagation: Propagation, now: datetime) -> str:
     return f"{propagation.reason}, {in_how_long(propagation.estimate, now)}"
 
 
+TICK_SECONDS = 5.0
+"""How often the TTLs and estimates count down between sweeps (each tick repaints cells)."""
+
+
 class DnsPane(StatusPane):
     """Watched records by resolvers; see the module docstring."""
 
@@ -151,7 +155,7 @@ class DnsPane(StatusPane):
         yield Static(Text(DETAIL_HINT), id="dns-detail")
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.tick)
+        self.set_interval(TICK_SECONDS, self.tick)
 
     def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""

@@ -7,8 +7,9 @@ is what gives way when the line is narrow; everything else keeps its place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rich.text import Text
 from textual.geometry import Size
@@ -16,13 +17,26 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from cockpit.incident.entry import Entry, utc_now
-from cockpit.incident.export_md import format_duration
 from cockpit.incident.phases import analyse, current_target_region
 from cockpit.incident.roles import current_holders
 from cockpit.incident.severity import current_severity
 from cockpit.safe_text import clean
 
 Clock = Callable[[], datetime]
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def t_plus(elapsed: timedelta) -> str:
+    """Time since impact in whole minutes, "1:05" (h:mm), "-0:03" before it, "2d 3:10"."""
+    minutes = math.floor(elapsed.total_seconds() / 60)
+    sign = "-" if minutes < 0 else ""
+    days, rest = divmod(abs(minutes), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    shown = f"{hours}:{minutes:02d}"
+    return f"{sign}{days}d {shown}" if days else f"{sign}{shown}"
 
 
 class IncidentHeader(Widget):
@@ -72,7 +86,10 @@ class IncidentHeader(Widget):
         self.set_interval(1, self._tick, name="header-clock")
 
     def _tick(self) -> None:
-        self.now = self._clock()
+        # The line shows minutes: repaint it (and send it down the wire) once a minute only.
+        now = self._clock()
+        if _minute(now) != _minute(self.now):
+            self.now = now
 
     def show_entries(self, entries: Sequence[Entry]) -> None:
         analysis = analyse(entries, name=self.name_fallback)
@@ -89,8 +106,8 @@ class IncidentHeader(Widget):
         if self.impact_at is None:
             since = "T+ --"
         else:
-            since = f"T+{format_duration(self.now - self.impact_at)}"
-        clock = f"{self.now.astimezone(UTC):%H:%M:%S} UTC"
+            since = f"T+{t_plus(self.now - self.impact_at)}"
+        clock = f"{self.now.astimezone(UTC):%H:%M} UTC"
         who = "@" + clean(self.author) + (" READ-ONLY" if self.read_only else "")
         parts = [
             (clean(self.severity) if self.severity else "sev ?", "bold"),

@@ -141,7 +141,9 @@ def fill_table(
             for column_key, cell in zip(column_keys, cells, strict=True):
                 current = table.get_cell(row_key, column_key)
                 if not (isinstance(current, Text) and _same(current, cell)):
-                    table.update_cell(row_key, column_key, cell, update_width=True)
+                    # Widening a column re-lays the whole table out: only when it must grow.
+                    grows = cell.cell_len > table.columns[column_key].content_width
+                    table.update_cell(row_key, column_key, cell, update_width=grows)
         return False
     table.clear(columns=True)
     for key, label in columns:
