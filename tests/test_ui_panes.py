@@ -147,6 +147,10 @@ def mx_sweep() -> Any:
 async def test_dns_pane_matrix_estimate_serials_and_ttl_countdown() -> None:
     pane = DnsPane(clock=lambda: NOW)
     async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_progress(1, 12)
+        await pilot.pause()
+        assert static_text(pane.progress) == "no sweep yet"  # a fast sweep shows no count
+        await pilot.pause(1.05)
         pane.show_progress(3, 12)
         await pilot.pause()
         assert static_text(pane.progress) == "sweep in progress 3/12"

@@ -91,6 +91,7 @@ class AuthPane(StatusPane):
         classes: str | None = None,
     ) -> None:
         super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
+        self._detail_plain: str | None = None
         self._cells: dict[tuple[str, str], list[Finding]] = {}
         self._shown: Sequence[Finding] | None = None
 
@@ -110,6 +111,12 @@ class AuthPane(StatusPane):
     @property
     def detail(self) -> Static:
         return self.query_one("#auth-detail", Static)
+
+    def _show_detail_text(self, text: Text) -> None:
+        """Show `text` under the table, unless it is what is shown already (no repaint)."""
+        if text.plain != self._detail_plain:
+            self._detail_plain = text.plain
+            self.detail.update(text)
 
     def show_findings(self, findings: Sequence[Finding]) -> None:
         self._shown = findings
@@ -141,25 +148,28 @@ class AuthPane(StatusPane):
             )
             for region in regions
         ]
-        fill_table(table, table_columns, rows)
-        self._keep_selection(selected)
+        if fill_table(table, table_columns, rows):
+            self._keep_selection(selected)
+        else:  # same rows and columns: the cursor stayed; its cell's detail may have changed
+            self._keep_selection(selected, move=False)
 
-    def _keep_selection(self, selected: Coordinate) -> None:
+    def _keep_selection(self, selected: Coordinate, *, move: bool = True) -> None:
         """Put the cursor back where it was before new findings, and show that cell's detail."""
         table = self.table
         if not table.is_valid_coordinate(selected):
-            self.detail.update(Text(DETAIL_HINT))
+            self._show_detail_text(Text(DETAIL_HINT))
             return
-        table.move_cursor(row=selected.row, column=selected.column, scroll=False)
+        if move:
+            table.move_cursor(row=selected.row, column=selected.column, scroll=False)
         self._show_detail(table.coordinate_to_cell_key(selected))
 
     def _show_detail(self, cell_key: CellKey) -> None:
         region = cell_key.row_key.value
         column = cell_key.column_key.value
         if region is None or column is None or column == "region":
-            self.detail.update(Text(DETAIL_HINT))
+            self._show_detail_text(Text(DETAIL_HINT))
             return
-        self.detail.update(self.detail_text(region, column))
+        self._show_detail_text(self.detail_text(region, column))
 
     def _cell(self, findings: list[Finding]) -> Text:
         if not findings:

@@ -19,6 +19,7 @@ latency and rcode in the detail line under the table (#dns-detail).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -114,6 +115,8 @@ def estimate_text(propagation: Propagation, now: datetime) -> str:
     return f"{propagation.reason}, {in_how_long(propagation.estimate, now)}"
 
 
+PROGRESS_EVERY_S = 1.0
+"""A sweep's running count is shown at most this often (and not for a sweep shorter)."""
 TICK_SECONDS = 5.0
 """How often the TTLs and estimates count down between sweeps (each tick repaints cells)."""
 
@@ -139,6 +142,11 @@ class DnsPane(StatusPane):
         classes: str | None = None,
     ) -> None:
         super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
+        self._detail_plain: str | None = None
+        self._progress_at = 0.0
+        """When the progress line last showed a count (monotonic)."""
+        self._running_since: float | None = None
+        """When the sweep in progress sent its first answer; None between sweeps."""
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sweep: SweepResult | None = None
         self._target = ""
@@ -170,11 +178,24 @@ class DnsPane(StatusPane):
     def detail(self) -> Static:
         return self.query_one("#dns-detail", Static)
 
+    def _show_detail_text(self, text: Text) -> None:
+        """Show `text` under the table, unless it is what is shown already (no repaint)."""
+        if text.plain != self._detail_plain:
+            self._detail_plain = text.plain
+            self.detail.update(text)
+
     @property
     def progress(self) -> Static:
         return self.query_one("#dns-progress", Static)
 
     def show_progress(self, done: int, total: int) -> None:
+        """At most every PROGRESS_EVERY_S: a fast sweep needs no running count on the wire."""
+        now = time.monotonic()
+        if self._running_since is None:  # the first answer of a new sweep
+            self._running_since = now
+        if now - max(self._running_since, self._progress_at) < PROGRESS_EVERY_S:
+            return
+        self._progress_at = now
         self.progress.update(Text(f"sweep in progress {done}/{total}"), layout=False)
 
     def show_error(self, reason: str) -> None:
@@ -187,6 +208,7 @@ class DnsPane(StatusPane):
         self.progress.update(safe(f"{reason}{last}", style="bold"))
 
     def show_sweep(self, sweep: SweepResult, target: str) -> None:
+        self._running_since = None
         self._sweep = sweep
         self._target = target
         from cockpit.dns.findings_pure import findings_from_sweep
@@ -218,20 +240,23 @@ class DnsPane(StatusPane):
             cells += [self._resolver_cell(watched.key, key, now) for key in self._resolver_columns]
             cells.append(safe(estimate_text(self._propagation[watched.key], now)))
             rows.append((watched.key, cells))
-        fill_table(table, columns, rows)
-        self._keep_selection(selected)
+        if fill_table(table, columns, rows):
+            self._keep_selection(selected)
+        else:  # same rows and columns: the cursor stayed; its cell's detail may have changed
+            self._keep_selection(selected, move=False)
 
-    def _keep_selection(self, selected: Coordinate) -> None:
+    def _keep_selection(self, selected: Coordinate, *, move: bool = True) -> None:
         """Put the cursor back where it was before a new sweep, and show that cell's detail."""
         table = self.table
         if not table.is_valid_coordinate(selected):
-            self.detail.update(Text(DETAIL_HINT))
+            self._show_detail_text(Text(DETAIL_HINT))
             return
-        table.move_cursor(row=selected.row, column=selected.column, scroll=False)
+        if move:
+            table.move_cursor(row=selected.row, column=selected.column, scroll=False)
         cell_key = table.coordinate_to_cell_key(selected)
         record_key, column_key = cell_key.row_key.value, cell_key.column_key.value
         if record_key is not None and column_key is not None:
-            self.detail.update(self.detail_text(record_key, column_key))
+            self._show_detail_text(self.detail_text(record_key, column_key))
 
     def tick(self, now: datetime | None = None) -> None:
         """Count the TTLs and the estimates down to `now` (default: the pane's clock)."""
@@ -366,4 +391,4 @@ class DnsPane(StatusPane):
         column_key = event.cell_key.column_key.value
         if record_key is None or column_key is None:
             return
-        self.detail.update(self.detail_text(record_key, column_key))
+        self._show_detail_text(self.detail_text(record_key, column_key))
