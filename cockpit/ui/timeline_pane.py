@@ -1,13 +1,15 @@
 """The timeline: the incident log, newest at the bottom, following the file as it grows.
 
-A thread worker polls `LogFollower` and posts `LogPolled`; the handler writes the new lines
-and schedules the next poll with `set_timer`, so two polls never overlap. Entries written by
+Every POLL_SECONDS the file is stat'ed; when it changed, a thread worker polls `LogFollower`
+and posts `LogPolled`; the handler writes the new lines and schedules the next look with
+`set_timer`, so two polls never overlap. Entries written by
 another cockpit or by `cockpit log` from a shell appear within about POLL_SECONDS.
 Every string from an entry passes through `clean` and is shown as a `Text`, never as markup.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC
 from pathlib import Path
 
@@ -64,8 +66,23 @@ class TimelinePane(RichLog):
         self.entries: list[Entry] = []
         self._follower = LogFollower(log_path)
         self._last_error: str | None = None
+        self._last_stat: tuple[int, ...] | None = None
 
     def on_mount(self) -> None:
+        self._poll_log()
+
+    def _look(self) -> None:
+        """Poll the log (in a worker) only when its size, time or inode changed: a stat is
+        microseconds on this thread, a worker twice a second is not."""
+        try:
+            status = os.stat(self.log_path)
+            seen: tuple[int, ...] | None = (status.st_ino, status.st_size, status.st_mtime_ns)
+        except OSError:
+            seen = None  # gone or unreadable: the follower says what happened
+        if seen is not None and seen == self._last_stat:
+            self.set_timer(POLL_SECONDS, self._look, name="timeline-poll")
+            return
+        self._last_stat = seen
         self._poll_log()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="timeline")
@@ -102,4 +119,4 @@ class TimelinePane(RichLog):
             self.entries.extend(message.entries)
             self.post_message(IncidentChanged(tuple(self.entries)))
         if self.is_attached:
-            self.set_timer(POLL_SECONDS, self._poll_log, name="timeline-poll")
+            self.set_timer(POLL_SECONDS, self._look, name="timeline-poll")
