@@ -258,12 +258,17 @@ class DnsPane(StatusPane):
         if record_key is not None and column_key is not None:
             self._show_detail_text(self.detail_text(record_key, column_key))
 
-    def tick(self, now: datetime | None = None) -> None:
-        """Count the TTLs and the estimates down to `now` (default: the pane's clock)."""
+    def tick(self, now: datetime | None = None, *, force: bool = False) -> None:
+        """Count the TTLs and the estimates down to `now` (default: the pane's clock).
+
+        Skipped while the matrix is younger than TICK_SECONDS (a sweep every few seconds
+        redraws it anyway), unless `force`."""
         sweep = self._sweep
         if sweep is None:
             return
         now = now or self._clock()
+        if not force and (now - sweep.finished_at).total_seconds() < TICK_SECONDS:
+            return
         table = self.table
         for watched in sweep.watched:
             cells = {
