@@ -66,6 +66,7 @@ class LiveProbes:
             for region in config.regions
             for source in region.queues
         }
+        self._dns_judged: tuple[SweepResult, str, list[Finding]] | None = None
         self.dmarc_baseline: str | None = None
         """The DMARC policy at the incident's start, once known (from the log or logged here)."""
 
@@ -132,7 +133,12 @@ class LiveProbes:
 
         found: list[Finding] = []
         if self.sweep is not None:
-            found += findings_from_sweep(self.sweep, self.target)
+            cached = self._dns_judged
+            if cached is None or cached[0] is not self.sweep or cached[1] != self.target:
+                # Judged once per sweep and target, not again for every queue or auth result.
+                cached = (self.sweep, self.target, findings_from_sweep(self.sweep, self.target))
+                self._dns_judged = cached
+            found += cached[2]
         if self.auth is not None:
             found += self.auth
         now = self._clock()
