@@ -93,7 +93,7 @@ def test_ring_drops_the_oldest_but_keeps_peak_and_latest_good() -> None:
     for index in range(1, 30):
         history.add(good(index * 3600, index))
     assert len(history) == 24
-    assert [r.sample.total for r in history.readings() if r.sample][0] == 6
+    assert [total for _at, total in history.points() if total is not None][0] == 6
     assert history.peak_total == 9000
     for index in range(30):
         history.add(failed(200000 + index))

@@ -145,34 +145,57 @@ def format_rate(rate_per_min: float) -> str:
     return f"{rate_per_min:+,.0f}/min" if abs(rate_per_min) >= 10 else f"{rate_per_min:+.1f}/min"
 
 
+Point = tuple[datetime, int | None]
+"""One reading as the ring keeps it: when, and the total (None: the read failed)."""
+
+
 class QueueHistory:
-    """Every reading of one source, bounded to a day at its interval."""
+    """Every reading of one source, bounded to a day at its interval.
+
+    The ring keeps (time, total) points only: a postqueue sample with its reasons and domains
+    is kilobytes, and a day of them per source would be tens of megabytes. The latest reading
+    and the latest good sample are kept whole.
+    """
 
     def __init__(self, source: QueueSource, region: str | None = None) -> None:
         self.source = source
         self.region = region
         self.maxlen = math.ceil(HISTORY_SPAN_S / source.interval)
-        self._readings: deque[Reading] = deque(maxlen=self.maxlen)
+        self._points: deque[Point] = deque(maxlen=self.maxlen)
+        self._latest: Reading | None = None
         self._latest_good: QueueSample | None = None
         self.peak_total: int | None = None
         """Highest total ever seen (not only what the ring still holds)."""
 
     def add(self, reading: Reading) -> None:
-        self._readings.append(reading)
-        if reading.sample is not None:
-            self._latest_good = reading.sample
-            total = reading.sample.total
+        sample = reading.sample
+        self._points.append((reading.at, sample.total if sample is not None else None))
+        self._latest = reading
+        if sample is not None:
+            self._latest_good = sample
+            total = sample.total
             self.peak_total = total if self.peak_total is None else max(self.peak_total, total)
 
     def __len__(self) -> int:
-        return len(self._readings)
+        return len(self._points)
 
-    def readings(self) -> Iterator[Reading]:
-        return iter(self._readings)
+    def points(self) -> Iterator[Point]:
+        """(time, total or None) of every reading the ring holds, oldest first."""
+        return iter(self._points)
+
+    def recent_totals(self, count: int) -> list[int]:
+        """The totals of the last `count` good readings, oldest first (for a sparkline)."""
+        totals: list[int] = []
+        for _at, total in reversed(self._points):
+            if total is not None:
+                totals.append(total)
+                if len(totals) >= count:
+                    break
+        return totals[::-1]
 
     @property
     def latest(self) -> Reading | None:
-        return self._readings[-1] if self._readings else None
+        return self._latest
 
     @property
     def latest_good(self) -> QueueSample | None:
@@ -188,22 +211,21 @@ class QueueHistory:
         """Least-squares slope over the recent good samples; None when it cannot be told."""
         if not self.readable:
             return None
-        recent: list[QueueSample] = []
+        recent: list[tuple[datetime, int]] = []
         newest_at: datetime | None = None
-        for reading in reversed(self._readings):
-            sample = reading.sample
-            if sample is None:
+        for at, total in reversed(self._points):
+            if total is None:
                 continue
             if newest_at is None:
-                newest_at = sample.at
-            if (newest_at - sample.at).total_seconds() > RATE_WINDOW_S:
+                newest_at = at
+            if (newest_at - at).total_seconds() > RATE_WINDOW_S:
                 break
-            recent.append(sample)
+            recent.append((at, total))
             if len(recent) >= RATE_MAX_SAMPLES:
                 break
         if newest_at is None:
             return None
-        points = [((s.at - newest_at).total_seconds(), float(s.total)) for s in recent]
+        points = [((at - newest_at).total_seconds(), float(total)) for at, total in recent]
         slope_per_s = least_squares_slope(points)
         return None if slope_per_s is None else slope_per_s * 60.0
 

@@ -97,7 +97,7 @@ class QueuePane(StatusPane):
         style = status_style(self, status)
         good = history.latest_good
         spark = sparkline(
-            [r.sample.total for r in history.readings() if r.sample is not None][-SPARK_SAMPLES:],
+            history.recent_totals(SPARK_SAMPLES),
             ascii_only=self.ascii_only,
         )
         name = safe(short(source.name, 20, ascii_only=self.ascii_only))

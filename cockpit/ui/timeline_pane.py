@@ -24,6 +24,8 @@ from cockpit.safe_text import clean
 from cockpit.ui.messages import IncidentChanged, LogPolled
 
 POLL_SECONDS = 0.5
+MAX_LINES = 2000
+"""Screen lines the timeline keeps (a long entry wraps to several); the log keeps them all."""
 
 _KIND_STYLES = {
     "decision": "bold",
@@ -59,8 +61,15 @@ class TimelinePane(RichLog):
     def __init__(self, log_path: Path, *, id: str | None = None) -> None:
         # min_width=0: RichLog's default of 78 would cut every line at 80 columns and add a
         # horizontal scrollbar (a row lost, and half the bytes an idle screen sends).
+        # max_lines: each shown line costs kilobytes; older entries stay in the log and export.
         super().__init__(
-            id=id, wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=0
+            id=id,
+            wrap=True,
+            markup=False,
+            highlight=False,
+            auto_scroll=True,
+            min_width=0,
+            max_lines=MAX_LINES,
         )
         self.log_path = log_path
         self.entries: list[Entry] = []
