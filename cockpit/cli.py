@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 
 from cockpit import __version__
 from cockpit.errors import CockpitError, UsageError
@@ -169,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", metavar="DIR", help="where drill logs go (default: the user state directory)"
     )
     drill.add_argument("--author", metavar="NAME", help="who is at this keyboard")
-    drill.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
-    drill.add_argument("--ascii", action="store_true", help="draw with ASCII only")
+    _add_look_options(drill)
 
     replay = commands.add_parser(
         "replay",
@@ -187,8 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N times real time (default 60: an hour in a minute)",
     )
-    replay.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
-    replay.add_argument("--ascii", action="store_true", help="draw with ASCII only")
+    _add_look_options(replay)
 
     export = commands.add_parser(
         "export",
@@ -203,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(commands)
     return parser
+
+
+def _add_look_options(parser: argparse.ArgumentParser) -> None:
+    """--theme and --ascii, for the subcommands that open a screen."""
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    parser.add_argument("--ascii", action="store_true", help="draw with ASCII only")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,41 +238,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+_RUNNERS: dict[str | None, tuple[str, str]] = {
+    None: ("cockpit.commands.ui_cmd", "run_ui"),
+    "log": ("cockpit.commands.log_cmd", "run_log"),
+    "check": ("cockpit.commands.check_cmd", "run_check"),
+    "export": ("cockpit.commands.export_cmd", "run_export"),
+    "serve": ("cockpit.commands.serve_cmd", "run_serve"),
+    "replay": ("cockpit.commands.replay_cmd", "run_replay"),
+    "drill": ("cockpit.commands.drill_cmd", "run_drill"),
+}
+"""Subcommand -> (module, function taking the parsed args); imported only when chosen."""
+
+
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "config":
         from cockpit.commands.config_cmd import run_config_check
 
         return run_config_check(args.config)
-    if args.command == "log":
-        from cockpit.commands.log_cmd import run_log
-
-        return run_log(args)
-    if args.command == "check":
-        from cockpit.commands.check_cmd import run_check
-
-        return run_check(args)
-    if args.command == "export":
-        from cockpit.commands.export_cmd import run_export
-
-        return run_export(args)
-    if args.command == "serve":
-        from cockpit.commands.serve_cmd import run_serve
-
-        return run_serve(args)
-    if args.command == "replay":
-        from cockpit.commands.replay_cmd import run_replay
-
-        return run_replay(args)
-    if args.command == "drill":
-        from cockpit.commands.drill_cmd import run_drill
-
-        return run_drill(args)
-    if args.command is None:
-        from cockpit.commands.ui_cmd import run_ui
-
-        return run_ui(args)
-    parser.print_help()
-    return EXIT_OK
+    runner = _RUNNERS.get(args.command)
+    if runner is None:
+        parser.print_help()
+        return EXIT_OK
+    module, function = runner
+    run: Callable[[argparse.Namespace], int] = getattr(import_module(module), function)
+    return run(args)
 
 
 def _command_word(argv: Sequence[str] | None) -> str | None:

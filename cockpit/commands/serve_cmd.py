@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import getpass
-import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -97,7 +95,7 @@ def add_serve_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
 
 def run_serve(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
-    from cockpit.commands.common import load_optional_config
+    from cockpit.commands.common import load_optional_config, resolve_author
     from cockpit.config import find_config_path
     from cockpit.safe_text import clean
     from cockpit.serve.policy import Access, check_bind, new_token, parse_public_url
@@ -113,7 +111,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: give 0 to 65535 (0 picks a free port)")
     bind_host = check_bind(args.host, args.allow_remote)
     public = parse_public_url(args.public_url) if args.public_url else None
-    author = (args.serve_author or "").strip() or f"web:{_login()}"
+    author = (args.serve_author or "").strip() or f"web:{resolve_author(None, None)}"
 
     argv = child_argv(
         incident,
@@ -211,16 +209,6 @@ def _existing_incident(path_text: str) -> Path:
 
 def _is_wildcard(host: str) -> bool:
     return host in ("0.0.0.0", "::")
-
-
-def _login() -> str:
-    for candidate in (os.environ.get("USER"), os.environ.get("LOGNAME")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
