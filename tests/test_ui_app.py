@@ -485,3 +485,18 @@ def test_t_plus_is_whole_minutes() -> None:
     assert t_plus(timedelta(seconds=59)) == "0:00"
     assert t_plus(timedelta(minutes=-3)) == "-0:03"
     assert t_plus(timedelta(days=2, hours=3, minutes=10)) == "2d 3:10"
+
+
+async def test_entries_written_while_another_pane_is_zoomed_are_shown(tmp_path: Path) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: "Fail over" in timeline_text(app))
+        await pilot.press("4")
+        IncidentLog(path).append("note", "written while zoomed", {}, author="dave")
+        assert await settle(pilot, lambda: len(app.query_one(TimelinePane).entries) == 5)
+        await pilot.press("escape")
+        await pilot.press("5")
+        await pilot.pause(0.2)
+        assert "written while zoomed" in timeline_text(app)

@@ -24,6 +24,8 @@ from cockpit.safe_text import clean
 from cockpit.ui.messages import IncidentChanged, LogPolled
 
 POLL_SECONDS = 0.5
+DEFAULT_WIDTH = 76
+"""Wrap width before the pane was ever laid out (an 80-column terminal's timeline)."""
 MAX_LINES = 2000
 """Screen lines the timeline keeps (a long entry wraps to several); the log keeps them all."""
 
@@ -76,9 +78,22 @@ class TimelinePane(RichLog):
         self._follower = LogFollower(log_path)
         self._last_error: str | None = None
         self._last_stat: tuple[int, ...] | None = None
+        self._last_width = DEFAULT_WIDTH
 
     def on_mount(self) -> None:
         self._poll_log()
+
+    def _add(self, line: Text) -> None:
+        """Write `line` wrapped to the pane's width. While another pane is zoomed this one has
+        no width: lines then wrap to the last width it had (a width of 0 would draw nothing)."""
+        width = self.scrollable_content_region.width
+        if width > 0:
+            self._last_width = width
+            self.write(line)
+        elif not self._size_known:
+            self.write(line)  # RichLog keeps it until the pane is laid out
+        else:
+            self.write(line, width=self._last_width)
 
     def _look(self) -> None:
         """Poll the log (in a worker) only when its size, time or inode changed: a stat is
@@ -111,7 +126,7 @@ class TimelinePane(RichLog):
         message.stop()
         if message.error is not None:
             if message.error != self._last_error:
-                self.write(Text(clean(message.error), style="bold"))
+                self._add(Text(clean(message.error), style="bold"))
             self._last_error = message.error
         else:
             self._last_error = None
@@ -121,10 +136,10 @@ class TimelinePane(RichLog):
             self.clear()
             self.entries.clear()
         for problem in message.problems:
-            self.write(problem_line(problem))
+            self._add(problem_line(problem))
         if message.entries:
             for entry in message.entries:
-                self.write(entry_line(entry))
+                self._add(entry_line(entry))
             self.entries.extend(message.entries)
             self.post_message(IncidentChanged(tuple(self.entries)))
         if self.is_attached:
