@@ -162,6 +162,8 @@ class ChecklistPane(Widget):
         for step in self._steps:
             if step.auto is not None and auto_result(step, findings, target=target).satisfied:
                 since[step.id] = self._auto_since.get(step.id, at)
+        if since == self._auto_since:
+            return  # the same steps hold as before: nothing to draw
         self._auto_since = since
         self._redraw()
 
