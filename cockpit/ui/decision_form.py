@@ -127,7 +127,8 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
         width: 76; max-width: 100%; height: auto; max-height: 100%;
         padding: 0 1; border: thick $accent; background: $surface;
     }
-    DecisionForm Input, DecisionForm Select { margin: 0; }
+    /* Compact fields, a line each: the whole form fits an 80x24 terminal. */
+    DecisionForm Input, DecisionForm Select { margin: 0 0 1 0; }
     DecisionForm #decision-error { color: $error; height: auto; }
     DecisionForm Horizontal { height: auto; align-horizontal: right; }
     """
@@ -139,14 +140,17 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Record a decision")
-            yield Input(placeholder="Decision (required): what was decided", id="decision")
-            yield Input(placeholder="Why", id="why")
-            yield Input(placeholder="Approver", id="approver")
+            yield Input(
+                placeholder="Decision (required): what was decided", id="decision", compact=True
+            )
+            yield Input(placeholder="Why", id="why", compact=True)
+            yield Input(placeholder="Approver", id="approver", compact=True)
             yield Select[str](
                 [(clean(region), region) for region in self._regions],
                 prompt="Failover target: none",
                 allow_blank=True,
                 id="target",
+                compact=True,
             )
             yield Label("", id="decision-error")
             with Horizontal():
@@ -194,6 +198,7 @@ class CutoverPrompt(ModalScreen[bool]):
         width: 70; max-width: 100%; height: auto; padding: 0 1;
         border: thick $accent; background: $surface;
     }
+    CutoverPrompt Label { width: 1fr; }
     CutoverPrompt Horizontal { height: auto; align-horizontal: right; }
     """
 
