@@ -14,6 +14,7 @@ import contextlib
 import json
 from collections.abc import Callable
 
+from cockpit.drill.connections import StreamConnections
 from cockpit.drill.queue_model import QueueReading
 
 MAX_REQUEST_BYTES = 8192
@@ -64,7 +65,7 @@ class QueueHttpServer:
         self.port = 0
         self._read_queue = read_queue
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections = StreamConnections(MAX_CONNECTIONS)
 
     @property
     def base_url(self) -> str:
@@ -78,17 +79,12 @@ class QueueHttpServer:
 
     async def close(self) -> None:
         if self._server is not None:
-            self._server.close()
-            for writer in list(self._connections):
-                writer.close()
-            await self._server.wait_closed()
+            await self._connections.close_server(self._server)
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= MAX_CONNECTIONS:
-            writer.close()
+        if not self._connections.admit(writer):
             return
-        self._connections.add(writer)
         try:
             async with asyncio.timeout(READ_SECONDS):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -101,7 +97,4 @@ class QueueHttpServer:
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
-            self._connections.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+            await self._connections.release(writer)

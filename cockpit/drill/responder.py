@@ -30,7 +30,6 @@ get NOTIMP, a question count other than one FORMERR, ANY/AXFR/IXFR and non-IN cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from cockpit.drill.connections import StreamConnections
 from cockpit.drill.zonestore import Clock, ZoneAnswer, ZoneStore
 
 Responder = Callable[[dns.message.Message], dns.message.Message | None]
@@ -254,7 +254,7 @@ class DnsServer:
         self._respond = respond
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections = StreamConnections(MAX_TCP_CONNECTIONS)
 
     @property
     def address(self) -> str:
@@ -291,17 +291,12 @@ class DnsServer:
             self._udp.close()
             self._udp = None
         if self._tcp is not None:
-            self._tcp.close()
-            for writer in list(self._connections):
-                writer.close()
-            await self._tcp.wait_closed()
+            await self._connections.close_server(self._tcp)
             self._tcp = None
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= MAX_TCP_CONNECTIONS:
-            writer.close()
+        if not self._connections.admit(writer):
             return
-        self._connections.add(writer)
         try:
             for _ in range(MAX_QUERIES_PER_CONNECTION):
                 async with asyncio.timeout(TCP_IDLE_SECONDS):
@@ -317,7 +312,4 @@ class DnsServer:
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
-            self._connections.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+            await self._connections.release(writer)
