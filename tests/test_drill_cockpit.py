@@ -5,7 +5,6 @@ converge and the queue drain, and the export has a real timeline with its metric
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from cockpit.incident.log import read_log
 from cockpit.ui.decision_form import CutoverPrompt, DecisionForm
 from cockpit.ui.header import IncidentHeader
 from tests.conftest import run_cockpit
+from tests.pilot_wait import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -27,14 +27,6 @@ FAST = Timings(record_ttl=3, negative_ttl=2, policy_ttl=30)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def wait_for(pilot: Pilot[None], what: str, check: Callable[[], bool], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await pilot.pause(0.1)
 
 
 def probe_events(log_path: Path) -> list[tuple[str, str]]:

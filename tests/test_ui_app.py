@@ -28,6 +28,7 @@ from cockpit.ui.placeholder_pane import PlaceholderPane
 from cockpit.ui.queue_pane import QueuePane
 from cockpit.ui.timeline_pane import TimelinePane
 from tests.conftest import PROJECT_ROOT, run_cockpit
+from tests.pilot_wait import settle
 
 pytestmark = pytest.mark.anyio
 
@@ -81,15 +82,6 @@ def make_app(path: Path, config: Config | None = None) -> CockpitApp:
 @pytest.fixture(scope="module")
 def example_config() -> Config:
     return load_config(PROJECT_ROOT / "config.example.toml")
-
-
-async def settle(pilot: Pilot[None], until: Callable[[], bool], seconds: float = 3.0) -> bool:
-    """Pause in short steps until `until()` holds, at most `seconds`."""
-    for _ in range(int(seconds / 0.05)):
-        if until():
-            return True
-        await pilot.pause(0.05)
-    return until()
 
 
 def timeline_text(app: CockpitApp) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +32,7 @@ from cockpit.ui.probe_runner import ProbeRunner, SweepShown
 from cockpit.ui.queue_pane import COLUMNS, QueuePane
 from tests.lab import guard_loopback
 from tests.lab.dnslab import DnsLab, LabFactory
+from tests.pilot_wait import wait_for
 from tests.test_dns_sweep import MX_KEY, ZONE, lab_zones, resolver_names, write_config
 
 if TYPE_CHECKING:  # the fixture module is loaded (and assert-rewritten) as a plugin
@@ -93,16 +92,6 @@ def cockpit_config(directory: Path, lab: DnsLab, queue: PostfixQueueLab) -> Path
     text += "\n[auth]\ninterval = 5\n"
     path.write_text(text)
     return path
-
-
-async def wait_for(
-    pilot: Pilot[None], what: str, condition: Callable[[], bool], within: float
-) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within:g} s")
-        await pilot.pause(0.05)
 
 
 def entries_of(log_path: Path) -> list[Entry]:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +62,7 @@ from tests.hostile_data import (
     osc_sequences,
 )
 from tests.lab.dnslab import DnsLab, LabFactory, missing_programs, require_dns_servers
+from tests.pilot_wait import settle
 from tests.test_dns_sweep import lab_zones, write_config
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -251,15 +252,6 @@ def hostile_findings(payload: str) -> list[Finding]:
         ),
         Finding("auth", "spf", "example.com", Status.OK, "pass", "primary"),
     ]
-
-
-async def settle(pilot: Pilot[None], until: Callable[[], bool], seconds: float = 3.0) -> bool:
-    """Pause in short steps until `until()` holds, at most `seconds`."""
-    for _ in range(int(seconds / 0.05)):
-        if until():
-            return True
-        await pilot.pause(0.05)
-    return until()
 
 
 def timeline_entries(app: CockpitApp) -> int:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
 from cockpit.config import load_config
 from cockpit.incident.log import IncidentLog
@@ -20,6 +18,7 @@ from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.probe_runner import ProbeRunner
 from cockpit.ui.queue_pane import QueuePane
 from tests.lab.dnslab import DnsLab, LabFactory
+from tests.pilot_wait import wait_for
 from tests.test_dns_sweep import lab_zones, write_config
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -29,6 +28,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
 
 MARKER = "cockpit-hung-queue-test"
 
@@ -53,15 +53,6 @@ def probe_config(tmp_path: Path, lab: DnsLab, *, hung_queue: bool = False) -> Pa
         )
     path.write_text(text)
     return path
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"not within {within} s")
 
 
 def marker_processes() -> list[int]:
@@ -112,13 +103,18 @@ async def test_a_frozen_resolver_and_a_hung_queue_freeze_nothing(
         app = CockpitApp(log_path, author="alice", config=config)
         async with app.run_test(size=(160, 48)) as pilot:
             pane = app.query_one(DnsPane)
-            await wait_for(pilot, lambda: pane._sweep is not None, 10)
-            await wait_for(pilot, lambda: bool(marker_processes()), 5)
+            await wait_for(pilot, "a first sweep", lambda: pane._sweep is not None, 10)
+            await wait_for(pilot, "the hung queue command", lambda: bool(marker_processes()), 5)
             # While the queue command hangs and a resolver never answers, keys act at once.
             for key, zoomed in (("2", True), ("escape", False), ("1", True), ("escape", False)):
                 started = time.monotonic()
                 await pilot.press(key)
-                await wait_for(pilot, lambda z=zoomed: (app.screen.maximized is not None) == z, 1)
+                await wait_for(
+                    pilot,
+                    f"zoom after {key}",
+                    lambda z=zoomed: (app.screen.maximized is not None) == z,
+                    1,
+                )
                 assert time.monotonic() - started < 1.0
             row = " ".join(str(cell) for cell in app.query_one(QueuePane).table.get_row_at(0))
             assert "unknown" in row and "no reading yet" in row, row  # never a 0 while it hangs

@@ -21,7 +21,8 @@ from cockpit.ui.app import CockpitApp, write_export
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
 from cockpit.ui.header import IncidentHeader
 from tests.conftest import PROJECT_ROOT, run_cockpit
-from tests.test_ui_app import example_config, fixed_clock, settle, write_incident  # noqa: F401
+from tests.pilot_wait import settle
+from tests.test_ui_app import example_config, fixed_clock, write_incident  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
