@@ -18,17 +18,14 @@ import json
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.model import Finding, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
-    StatusPane,
-    fill_table,
+    CellDetailPane,
     safe,
     short,
     status_css,
@@ -72,8 +69,12 @@ def evidence_json(value: object) -> str:
         return str(value)
 
 
-class AuthPane(StatusPane):
+class AuthPane(CellDetailPane):
     """Auth checks per region; see the module docstring."""
+
+    TABLE_ID = "auth-table"
+    DETAIL_ID = "auth-detail"
+    DETAIL_HINT = DETAIL_HINT
 
     COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
@@ -91,7 +92,6 @@ class AuthPane(StatusPane):
         classes: str | None = None,
     ) -> None:
         super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
-        self._detail_plain: str | None = None
         self._cells: dict[tuple[str, str], list[Finding]] = {}
         self._shown: Sequence[Finding] | None = None
 
@@ -103,20 +103,6 @@ class AuthPane(StatusPane):
     def compose(self) -> ComposeResult:
         yield DataTable(id="auth-table", cursor_type="cell")
         yield Static(Text(DETAIL_HINT), id="auth-detail")
-
-    @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#auth-table", DataTable)
-
-    @property
-    def detail(self) -> Static:
-        return self.query_one("#auth-detail", Static)
-
-    def _show_detail_text(self, text: Text) -> None:
-        """Show `text` under the table, unless it is what is shown already (no repaint)."""
-        if text.plain != self._detail_plain:
-            self._detail_plain = text.plain
-            self.detail.update(text)
 
     def show_findings(self, findings: Sequence[Finding]) -> None:
         self._shown = findings
@@ -134,8 +120,6 @@ class AuthPane(StatusPane):
                 regions.append(region)
             cells.setdefault((region, column), []).append(finding)
         self._cells = cells
-        table = self.table
-        selected = table.cursor_coordinate
         table_columns = [("region", Text("region"))]
         table_columns += [
             (key, safe(short(label, 12, ascii_only=self.ascii_only))) for key, label in columns
@@ -148,28 +132,14 @@ class AuthPane(StatusPane):
             )
             for region in regions
         ]
-        if fill_table(table, table_columns, rows):
-            self._keep_selection(selected)
-        else:  # same rows and columns: the cursor stayed; its cell's detail may have changed
-            self._keep_selection(selected, move=False)
+        self.show_rows(table_columns, rows)
 
-    def _keep_selection(self, selected: Coordinate, *, move: bool = True) -> None:
-        """Put the cursor back where it was before new findings, and show that cell's detail."""
-        table = self.table
-        if not table.is_valid_coordinate(selected):
-            self._show_detail_text(Text(DETAIL_HINT))
-            return
-        if move:
-            table.move_cursor(row=selected.row, column=selected.column, scroll=False)
-        self._show_detail(table.coordinate_to_cell_key(selected))
-
-    def _show_detail(self, cell_key: CellKey) -> None:
+    def detail_for(self, cell_key: CellKey) -> Text:
         region = cell_key.row_key.value
         column = cell_key.column_key.value
         if region is None or column is None or column == "region":
-            self._show_detail_text(Text(DETAIL_HINT))
-            return
-        self._show_detail_text(self.detail_text(region, column))
+            return Text(DETAIL_HINT)
+        return self.detail_text(region, column)
 
     def _cell(self, findings: list[Finding]) -> Text:
         if not findings:
@@ -204,7 +174,3 @@ class AuthPane(StatusPane):
                 shown = value if isinstance(value, str) else evidence_json(value)
                 text.append_text(safe(short(f"{key}: {shown}", 200, ascii_only=self.ascii_only)))
         return text
-
-    @on(DataTable.CellHighlighted, "#auth-table")
-    def _on_cell(self, event: DataTable.CellHighlighted) -> None:
-        self._show_detail(event.cell_key)

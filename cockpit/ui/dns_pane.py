@@ -25,17 +25,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellKey
 
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
 from cockpit.ui.pane_text import (
     STATUS_COMPONENT_CLASSES,
-    StatusPane,
-    fill_table,
+    CellDetailPane,
     safe,
     short,
     status_css,
@@ -121,8 +119,12 @@ TICK_SECONDS = 5.0
 """How often the TTLs and estimates count down between sweeps (each tick repaints cells)."""
 
 
-class DnsPane(StatusPane):
+class DnsPane(CellDetailPane):
     """Watched records by resolvers; see the module docstring."""
+
+    TABLE_ID = "dns-table"
+    DETAIL_ID = "dns-detail"
+    DETAIL_HINT = DETAIL_HINT
 
     COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
@@ -142,7 +144,6 @@ class DnsPane(StatusPane):
         classes: str | None = None,
     ) -> None:
         super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
-        self._detail_plain: str | None = None
         self._progress_at = 0.0
         """When the progress line last showed a count (monotonic)."""
         self._running_since: float | None = None
@@ -169,20 +170,6 @@ class DnsPane(StatusPane):
         """Status colours are baked into the cells: draw them again in the new theme."""
         if self._sweep is not None:
             self.show_sweep(self._sweep, self._target)
-
-    @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#dns-table", DataTable)
-
-    @property
-    def detail(self) -> Static:
-        return self.query_one("#dns-detail", Static)
-
-    def _show_detail_text(self, text: Text) -> None:
-        """Show `text` under the table, unless it is what is shown already (no repaint)."""
-        if text.plain != self._detail_plain:
-            self._detail_plain = text.plain
-            self.detail.update(text)
 
     @property
     def progress(self) -> Static:
@@ -225,8 +212,6 @@ class DnsPane(StatusPane):
             layout=False,
         )
         now = self._clock()
-        table = self.table
-        selected = table.cursor_coordinate
         columns = [("record", Text("record")), ("converged", Text("converged"))]
         columns += [
             (key, safe(short(resolver, 16, ascii_only=self.ascii_only)))
@@ -240,23 +225,13 @@ class DnsPane(StatusPane):
             cells += [self._resolver_cell(watched.key, key, now) for key in self._resolver_columns]
             cells.append(safe(estimate_text(self._propagation[watched.key], now)))
             rows.append((watched.key, cells))
-        if fill_table(table, columns, rows):
-            self._keep_selection(selected)
-        else:  # same rows and columns: the cursor stayed; its cell's detail may have changed
-            self._keep_selection(selected, move=False)
+        self.show_rows(columns, rows)
 
-    def _keep_selection(self, selected: Coordinate, *, move: bool = True) -> None:
-        """Put the cursor back where it was before a new sweep, and show that cell's detail."""
-        table = self.table
-        if not table.is_valid_coordinate(selected):
-            self._show_detail_text(Text(DETAIL_HINT))
-            return
-        if move:
-            table.move_cursor(row=selected.row, column=selected.column, scroll=False)
-        cell_key = table.coordinate_to_cell_key(selected)
+    def detail_for(self, cell_key: CellKey) -> Text | None:
         record_key, column_key = cell_key.row_key.value, cell_key.column_key.value
-        if record_key is not None and column_key is not None:
-            self._show_detail_text(self.detail_text(record_key, column_key))
+        if record_key is None or column_key is None:
+            return None
+        return self.detail_text(record_key, column_key)
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> None:
         """Count the TTLs and the estimates down to `now` (default: the pane's clock).
@@ -389,11 +364,3 @@ class DnsPane(StatusPane):
         if len(raw) > RAW_ANSWERS_SHOWN:
             text.append(f"\n  and {len(raw) - RAW_ANSWERS_SHOWN} more")
         return text
-
-    @on(DataTable.CellHighlighted, "#dns-table")
-    def _on_cell(self, event: DataTable.CellHighlighted) -> None:
-        record_key = event.cell_key.row_key.value
-        column_key = event.cell_key.column_key.value
-        if record_key is None or column_key is None:
-            return
-        self._show_detail_text(self.detail_text(record_key, column_key))

@@ -13,6 +13,7 @@ API:
     short(value, limit, ascii_only=...) -> str: cleaned, cut to `limit` characters with an
         ellipsis.
     fill_table(table, columns, rows) -> bool: show rows, updating only the cells that changed.
+    CellDetailPane: the base of the panes with a table and a detail line for the cursor's cell.
 
 Never format untrusted text into a markup string: build Text objects with these.
 """
@@ -20,12 +21,14 @@ Never format untrusted text into a markup string: build Text objects with these.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellKey
 
 from cockpit.glyphs import glyph_set
 from cockpit.model import Status
@@ -151,3 +154,73 @@ def fill_table(
     for row_key, cells in rows:
         table.add_row(*cells, key=row_key)
     return True
+
+
+class CellDetailPane(StatusPane):
+    """A status table with a detail line for the cell under the cursor (DNS and auth panes).
+
+    A subclass composes a DataTable with id TABLE_ID and a Static with id DETAIL_ID, shows its
+    data with `show_rows` and says what a cell's detail is in `detail_for`. The detail is
+    redrawn only when its text changes, and a new set of rows keeps the cursor where it was.
+    """
+
+    TABLE_ID: ClassVar[str]
+    DETAIL_ID: ClassVar[str]
+    DETAIL_HINT: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        ascii_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
+        self._detail_plain: str | None = None
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+
+    @property
+    def detail(self) -> Static:
+        return self.query_one(f"#{self.DETAIL_ID}", Static)
+
+    def detail_for(self, cell_key: CellKey) -> Text | None:
+        """The detail of one cell; None leaves the detail line as it is."""
+        raise NotImplementedError
+
+    def show_rows(
+        self,
+        columns: Sequence[tuple[str, Text]],
+        rows: Sequence[tuple[str, Sequence[Text]]],
+    ) -> None:
+        """`fill_table`, then the cursor where it was and the detail of its cell."""
+        selected = self.table.cursor_coordinate
+        rebuilt = fill_table(self.table, columns, rows)
+        # Same rows and columns: the cursor stayed, only its cell's detail may have changed.
+        self._keep_selection(selected, move=rebuilt)
+
+    def _keep_selection(self, selected: Coordinate, *, move: bool) -> None:
+        table = self.table
+        if not table.is_valid_coordinate(selected):
+            self._show_detail_text(Text(self.DETAIL_HINT))
+            return
+        if move:
+            table.move_cursor(row=selected.row, column=selected.column, scroll=False)
+        self._show_cell(table.coordinate_to_cell_key(selected))
+
+    def _show_cell(self, cell_key: CellKey) -> None:
+        text = self.detail_for(cell_key)
+        if text is not None:
+            self._show_detail_text(text)
+
+    def _show_detail_text(self, text: Text) -> None:
+        """Show `text` under the table, unless it is what is shown already (no repaint)."""
+        if text.plain != self._detail_plain:
+            self._detail_plain = text.plain
+            self.detail.update(text)
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        self._show_cell(event.cell_key)
