@@ -21,6 +21,7 @@ from cockpit.ui.app import CockpitApp, write_export
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
 from cockpit.ui.header import IncidentHeader
 from tests.conftest import PROJECT_ROOT, run_cockpit
+from tests.lab import missing_in_lab
 from tests.pilot_wait import settle
 from tests.test_ui_app import example_config, fixed_clock, write_incident  # noqa: F401
 
@@ -214,10 +215,7 @@ class Tmux:
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
-        message = "tmux is needed (Debian package tmux, in tests/debian-packages.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_in_lab("tmux is needed (Debian package tmux, in tests/debian-packages.txt)")
     server = Tmux(f"cockpit-test-{uuid.uuid4().hex[:8]}")
     yield server
     subprocess.run(["tmux", "-L", server.socket, "kill-server"], capture_output=True, timeout=10)

@@ -33,6 +33,14 @@ class LabError(RuntimeError):
     """A lab server did not start, reload or answer; the message carries its log tail."""
 
 
+def missing_in_lab(reason: str) -> None:
+    """Something a real-server test needs is missing: skip here, but fail under CI=true,
+    where every real server must run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 def find_program(name: str) -> str | None:
     """The path of a server program, looking in the sbin directories too (root's PATH may not)."""
     return shutil.which(name, path=_SEARCH_PATH)

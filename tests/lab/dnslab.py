@@ -35,7 +35,15 @@ import dns.rcode
 import dns.zone
 import pytest
 
-from tests.lab import Address, LabError, ServerProcess, find_program, free_port, pids_running
+from tests.lab import (
+    Address,
+    LabError,
+    ServerProcess,
+    find_program,
+    free_port,
+    missing_in_lab,
+    pids_running,
+)
 
 RESOLVER_NET = "127.0.53."
 """Resolvers listen on 127.0.53.11, .12, ...: a corner of loopback other labs leave alone."""
@@ -57,9 +65,7 @@ def require_dns_servers() -> None:
         f"the DNS lab needs {', '.join(missing)} (Debian packages nsd and unbound, listed in "
         "tests/debian-packages.txt; tests/run installs them as root)"
     )
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    missing_in_lab(reason)
 
 
 def _program(name: str) -> str:
