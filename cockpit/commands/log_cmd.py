@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import UsageError
+
+if TYPE_CHECKING:
+    from cockpit.incident.entry import Entry
+    from cockpit.incident.log import EntryParts
 
 
 def run_log(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
     from cockpit.commands.common import load_optional_config, resolve_author
-    from cockpit.incident.entry import LESSON_TAG, PHASES, format_ts, utc_now
+    from cockpit.incident.entry import LESSON_TAG, format_ts, utc_now
     from cockpit.incident.log import IncidentLog
     from cockpit.incident.when import parse_at
 
@@ -30,57 +35,92 @@ def run_log(args: argparse.Namespace) -> int:
 
     log = IncidentLog(args.incident)
     author = resolve_author(args.author, config)
-    data: dict[str, Any] = {}
-    kind = "note"
-    text = (args.text or "").strip()
+    if not (args.text or "").strip() and args.phase is None and args.title is None:
+        if args.role is None and args.severity is None:
+            raise UsageError("TEXT is required (what happened, or what was decided)")
+    _check_values(args, config)
 
-    if args.phase is not None:
-        phase = args.phase.strip().lower()
-        if phase not in PHASES:
-            raise UsageError(
-                f"--phase: unknown phase {args.phase!r}; expected one of {', '.join(PHASES)}"
-            )
-        from cockpit.incident.phases import phase_record
+    def build(existing: Sequence[Entry]) -> list[EntryParts]:
+        kind, text, data = _entry_parts(args, config, author, existing, at or now)
+        if at is not None and kind not in ("phase", "correction"):
+            data["at"] = format_ts(at)
+        if args.lesson:
+            data["tags"] = [LESSON_TAG]
+        return [(kind, text, data)]
 
-        existing = log.read().entries if log.exists() else []
-        kind, data = phase_record(existing, phase, at or now)
-        if not text:
-            text = f"{phase} at {format_ts(at or now)}"
-    elif args.decision:
-        kind = "decision"
-        data = _decision_data(args, config, log)
-    elif args.title is not None:
-        kind = "system"
-        data = {"event": "title", "title": args.title.strip()}
-        text = text or f"incident title set: {args.title.strip()}"
-    elif args.role is not None:
-        from cockpit.incident.roles import RoleError, parse_role, role_entry
+    from cockpit.incident.roles import RoleError
 
-        try:
-            role = parse_role(args.role)
-            existing = log.read().entries if log.exists() else []
-            kind, default_text, data = role_entry(role, author, existing)
-        except RoleError as error:
-            raise UsageError(f"--role: {error}") from None
-        text = text or default_text
-    elif args.severity is not None:
-        from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
-
-        try:
-            kind, default_text, data = severity_entry(parse_severity(args.severity))
-        except SeverityError as error:
-            raise UsageError(f"--severity: {error}") from None
-        text = text or default_text
-    if at is not None and kind not in ("phase", "correction"):
-        data["at"] = format_ts(at)
-    if args.lesson:
-        data["tags"] = [LESSON_TAG]
-    if not text:
-        raise UsageError("TEXT is required (what happened, or what was decided)")
-
-    entry = log.append(kind, text, data, author=author)
+    try:
+        (entry,) = log.append_built(build, author=author)
+    except (RoleError, ValueError) as error:
+        raise UsageError(f"entry not written: {error}") from None
     write_stdout(f"{entry.seq}\n")
     return 0
+
+
+def _check_values(args: argparse.Namespace, config: Any) -> None:
+    """Refuse a bad phase, role, severity or target region before the log is touched."""
+    from cockpit.incident.entry import PHASES
+    from cockpit.incident.roles import RoleError, parse_role
+    from cockpit.incident.severity import SeverityError, parse_severity
+
+    if args.phase is not None and args.phase.strip().lower() not in PHASES:
+        raise UsageError(
+            f"--phase: unknown phase {args.phase!r}; expected one of {', '.join(PHASES)}"
+        )
+    try:
+        if args.role is not None:
+            parse_role(args.role)
+    except RoleError as error:
+        raise UsageError(f"--role: {error}") from None
+    try:
+        if args.severity is not None:
+            parse_severity(args.severity)
+    except SeverityError as error:
+        raise UsageError(f"--severity: {error}") from None
+    if args.decision and args.target_region is not None and config is not None:
+        target = args.target_region.strip()
+        known = config.region_names()
+        if target not in known:
+            raise UsageError(
+                f"--target-region: no region named {target!r} in {config.source};"
+                f" expected one of {', '.join(known)}"
+            )
+
+
+def _entry_parts(
+    args: argparse.Namespace,
+    config: Any,
+    author: str,
+    existing: Sequence[Entry],
+    when: datetime,
+) -> tuple[str, str, dict[str, Any]]:
+    """(kind, text, data) of the entry, from the arguments and the log's entries so far."""
+    from cockpit.incident.entry import format_ts
+
+    text = (args.text or "").strip()
+    if args.phase is not None:
+        from cockpit.incident.phases import phase_record
+
+        phase = args.phase.strip().lower()
+        kind, data = phase_record(existing, phase, when)
+        return kind, text or f"{phase} at {format_ts(when)}", data
+    if args.decision:
+        return "decision", text, _decision_data(args, config, existing)
+    if args.title is not None:
+        title = args.title.strip()
+        return "system", text or f"incident title set: {title}", {"event": "title", "title": title}
+    if args.role is not None:
+        from cockpit.incident.roles import parse_role, role_entry
+
+        kind, default_text, data = role_entry(parse_role(args.role), author, existing)
+        return kind, text or default_text, data
+    if args.severity is not None:
+        from cockpit.incident.severity import parse_severity, severity_entry
+
+        kind, default_text, data = severity_entry(parse_severity(args.severity))
+        return kind, text or default_text, data
+    return "note", text, {}
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
@@ -120,7 +160,9 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError("a decision needs TEXT: what was decided")
 
 
-def _decision_data(args: argparse.Namespace, config: Any, log: Any) -> dict[str, Any]:
+def _decision_data(
+    args: argparse.Namespace, config: Any, existing: Sequence[Entry]
+) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if args.why is not None:
         data["why"] = args.why.strip()
@@ -128,18 +170,10 @@ def _decision_data(args: argparse.Namespace, config: Any, log: Any) -> dict[str,
         data["approver"] = args.approver.strip()
     if args.target_region is None:
         return data
-    target = args.target_region.strip()
-    if config is not None:
-        known = config.region_names()
-        if target not in known:
-            raise UsageError(
-                f"--target-region: no region named {target!r} in {config.source};"
-                f" expected one of {', '.join(known)}"
-            )
-    data["target_region"] = target
+    data["target_region"] = args.target_region.strip()
     from cockpit.incident.phases import current_target_region
 
-    previous = current_target_region(log.read().entries) if log.exists() else None
+    previous = current_target_region(existing)
     if previous is None and config is not None:
         previous = config.regions[0].name
     if previous is not None:

@@ -29,7 +29,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,11 +53,14 @@ from cockpit.incident.log_read import (
 )
 from cockpit.incident.origin import current_origin
 
-__all__ = ["IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
+__all__ = ["EntryParts", "IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 _FIRST_SCAN_WINDOW = 16 * 1024
+
+EntryParts = tuple[str, str, Mapping[str, Any] | None]
+"""(kind, text, data) of an entry to append."""
 _MAX_EARLIER_FRAGMENTS = 1000
 """A recovery entry names at most this many fragments before the last one."""
 
@@ -125,6 +128,58 @@ class IncidentLog:
         When this returns, the line is on disk (fsynced). Raises LogWriteError, and leaves
         the file as it was, when the entry is refused or cannot be written.
         """
+        draft = self._draft(kind, text, data, author=author, origin=origin)
+        log_fd = self._open_log()
+        try:
+            lock_fd = self._lock()
+            try:
+                return self._append_locked(log_fd, draft)
+            finally:
+                _unlock(lock_fd)
+        finally:
+            os.close(log_fd)
+
+    def append_built(
+        self,
+        build: Callable[[Sequence[Entry]], Sequence[EntryParts]],
+        *,
+        author: str,
+        origin: Mapping[str, str] | None = None,
+    ) -> list[Entry]:
+        """Read the log and append what `build` makes of its entries, all under the lock.
+
+        For an entry that depends on what the log already says ("already done by X", the
+        previous holder of a role, an earlier setting of a phase): no other writer can append
+        between the read and the append. `build` gets the entries read under the lock and
+        returns the (kind, text, data) of each entry to append, possibly none; it must be quick
+        and must not touch this log. Its exceptions pass through and nothing is written.
+        Several entries are appended one after another, each durable on its own.
+        Returns the entries as written.
+        """
+        log_fd = self._open_log()
+        try:
+            lock_fd = self._lock()
+            try:
+                parts = build(read_log(self.path).entries)
+                drafts = [
+                    self._draft(kind, text, data, author=author, origin=origin)
+                    for kind, text, data in parts
+                ]
+                return [self._append_locked(log_fd, draft) for draft in drafts]
+            finally:
+                _unlock(lock_fd)
+        finally:
+            os.close(log_fd)
+
+    def _draft(
+        self,
+        kind: str,
+        text: str,
+        data: Mapping[str, Any] | None,
+        *,
+        author: str,
+        origin: Mapping[str, str] | None,
+    ) -> Entry:
         draft = Entry(
             seq=1,
             ts=utc_now(),
@@ -135,15 +190,7 @@ class IncidentLog:
             data=_checked_data(data),
         )
         self._check_size(draft)
-        log_fd = self._open_log()
-        try:
-            lock_fd = self._lock()
-            try:
-                return self._append_locked(log_fd, draft)
-            finally:
-                _unlock(lock_fd)
-        finally:
-            os.close(log_fd)
+        return draft
 
     def _append_locked(self, fd: int, draft: Entry) -> Entry:
         try:

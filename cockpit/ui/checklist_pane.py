@@ -30,7 +30,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -54,7 +54,7 @@ from cockpit.incident.checklist import (
     skip,
 )
 from cockpit.incident.entry import Entry, format_ts
-from cockpit.incident.log import IncidentLog
+from cockpit.incident.log import EntryParts, IncidentLog
 from cockpit.incident.phases import effective_phases, phase_record
 from cockpit.incident.runbook import CHECKLIST_PHASES, Step
 from cockpit.model import Finding
@@ -324,32 +324,37 @@ class ChecklistPane(Widget):
         self.post_message(LogAppended(tuple(appended), entries))
 
     def _write(self, step_id: str, operation: str, text: str) -> list[Entry]:
-        entries = self._log.read().entries if self._log.exists() else []
-        state = checklist_state(self._steps, entries)
-        data: dict[str, Any]
-        if operation in ("done", "auto"):
-            kind, body, data = mark_done(state, step_id, self._author)
-            if operation == "auto" and data["result"] == "done":
-                data["auto"] = {"seen_at": text}
-                body += " (confirmed from probe results)"
-        elif operation == "skip":
-            kind, body, data = skip(state, step_id, text)
-        else:
-            kind, body, data = add_note(state, step_id, text)
-        written = [self._log.append(kind, body, data, author=self._author)]
-        phase = phase_to_set(state[step_id].step) if data["result"] == "done" else None
-        if phase is not None:
-            entries = self._log.read().entries
+        """Append the step's entry, built from the log as it is under the lock, then its phase."""
+        steps = [step for step in self._steps if step.id == step_id]
+
+        def build(entries: Sequence[Entry]) -> list[EntryParts]:
+            state = checklist_state(self._steps, entries)
+            if operation in ("done", "auto"):
+                kind, body, data = mark_done(state, step_id, self._author)
+                if operation == "auto" and data["result"] == "done":
+                    data["auto"] = {"seen_at": text}
+                    body += " (confirmed from probe results)"
+                return [(kind, body, data)]
+            if operation == "skip":
+                return [skip(state, step_id, text)]
+            return [add_note(state, step_id, text)]
+
+        written = self._log.append_built(build, author=self._author)
+        phase = phase_to_set(steps[0]) if written[0].data["result"] == "done" else None
+        if phase is None:
+            return written
+
+        def build_phase(entries: Sequence[Entry]) -> list[EntryParts]:
             # Only the "done" that counts sets the phase: another screen may have won the race.
             counts = checklist_state(self._steps, entries)[step_id].seq == written[0].seq
-            if counts and effective_phases(entries).get(phase) is None:
-                phase_kind, phase_data = phase_record(entries, phase, written[0].ts)
-                phase_data["step"] = step_id
-                phase_text = f"{phase} at {phase_data['at']} ({state[step_id].step.title})"
-                written.append(
-                    self._log.append(phase_kind, phase_text, phase_data, author=self._author)
-                )
-        return written
+            if not counts or effective_phases(entries).get(phase) is not None:
+                return []
+            phase_kind, phase_data = phase_record(entries, phase, written[0].ts)
+            phase_data["step"] = step_id
+            phase_text = f"{phase} at {phase_data['at']} ({steps[0].title})"
+            return [(phase_kind, phase_text, phase_data)]
+
+        return written + self._log.append_built(build_phase, author=self._author)
 
     @on(LogAppended)
     def _appended(self, message: LogAppended) -> None:

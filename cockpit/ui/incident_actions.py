@@ -2,10 +2,11 @@
 
 `IncidentActions` is mixed into `CockpitApp`; it needs the app's `incident_log`, `log_path`,
 `author`, `clock`, `read_only` and `region_names()`. Every write runs in a thread worker
-(`_append_built`): it reads the log, builds the entry from what the log says now (so a role
-names its previous holder and a phase its earlier setting even when another cockpit wrote in
-between), appends it, reads the log back and posts `LogAppended`; a refusal or a failure posts
-`LogAppendFailed` with the reason. A read-only viewer is told why, and nothing is written.
+(`_append_built`): under the log's lock it reads the log, builds the entry from what the log
+says then (so a role names its previous holder and a phase its earlier setting even when another
+cockpit wrote just before) and appends it; then it reads the log back and posts `LogAppended`;
+a refusal or a failure posts `LogAppendFailed` with the reason. A read-only viewer is told why,
+and nothing is written.
 """
 
 from __future__ import annotations
@@ -73,9 +74,7 @@ class IncidentActions(App[None]):
     ) -> None:
         log = self.incident_log
         try:
-            entries = log.read().entries if log.exists() else []
-            kind, text, data = build(entries)
-            entry = log.append(kind, text, data, author=self.author)
+            (entry,) = log.append_built(lambda entries: [build(entries)], author=self.author)
             everything = tuple(log.read().entries)
         except (CockpitError, DecisionError, RoleError, ValueError) as exc:
             self.post_message(LogAppendFailed(f"{what} not recorded: {exc}"))
