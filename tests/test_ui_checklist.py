@@ -23,7 +23,7 @@ from cockpit.ui.decision_form import (
     DecisionError,
     DecisionForm,
     DecisionResult,
-    write_decision,
+    decision_parts,
 )
 from cockpit.ui.ui_messages import LogAppended
 
@@ -308,6 +308,14 @@ def test_hostile_step_title_renders_literally(log: IncidentLog) -> None:
 REGIONS = ("primary", "secondary")
 
 
+def write_decision(log: IncidentLog, result: DecisionResult, author: str) -> Entry:
+    """Appends the decision the way the cockpit does: built under the log's lock."""
+    (entry,) = log.append_built(
+        lambda entries: [decision_parts(result, entries, REGIONS)], author=author
+    )
+    return entry
+
+
 class FormApp(App[None]):
     def __init__(self) -> None:
         super().__init__()
@@ -347,7 +355,7 @@ def test_decision_form_submit_and_write(log: IncidentLog) -> None:
     (result,) = app.results
     assert result == DecisionResult("Fail over to secondary", "primary down", "dana", "secondary")
     assert result is not None
-    entry = write_decision(log, result, "alice", [], REGIONS)
+    entry = write_decision(log, result, "alice")
     assert entry.kind == "decision" and entry.text == "Fail over to secondary"
     assert entry.author == "alice"
     assert dict(entry.data) == {
@@ -358,9 +366,7 @@ def test_decision_form_submit_and_write(log: IncidentLog) -> None:
     }
     entries = log.read().entries
     assert current_target_region(entries) == "secondary"
-    back = write_decision(
-        log, DecisionResult("Fail back", target_region="primary"), "a", entries, REGIONS
-    )
+    back = write_decision(log, DecisionResult("Fail back", target_region="primary"), "a")
     assert back.data["previous_region"] == "secondary"
 
 
@@ -372,7 +378,7 @@ def test_decision_without_region_and_record_button(log: IncidentLog) -> None:
     app = run_form(scenario)
     (result,) = app.results
     assert result == DecisionResult("Hold the cutover for 15 minutes")
-    entry = write_decision(log, result, "alice", [], REGIONS)
+    entry = write_decision(log, result, "alice")
     assert dict(entry.data) == {}
 
 
@@ -394,9 +400,9 @@ def test_decision_required_and_cancel_writes_nothing(log: IncidentLog) -> None:
 
 def test_write_decision_refuses_blank_and_unknown_region(log: IncidentLog) -> None:
     with pytest.raises(DecisionError):
-        write_decision(log, DecisionResult("  "), "alice", [], REGIONS)
+        write_decision(log, DecisionResult("  "), "alice")
     with pytest.raises(DecisionError, match="no region named"):
-        write_decision(log, DecisionResult("go", target_region="mars"), "alice", [], REGIONS)
+        write_decision(log, DecisionResult("go", target_region="mars"), "alice")
     assert not log.exists()
     with pytest.raises(IncidentLogError):
         log.read()

@@ -152,24 +152,27 @@ class IncidentLog:
         previous holder of a role, an earlier setting of a phase): no other writer can append
         between the read and the append. `build` gets the entries read under the lock and
         returns the (kind, text, data) of each entry to append, possibly none; it must be quick
-        and must not touch this log. Its exceptions pass through and nothing is written.
+        and must not touch this log. Its exceptions pass through and nothing is written (the
+        log file is not even created).
         Several entries are appended one after another, each durable on its own.
         Returns the entries as written.
         """
-        log_fd = self._open_log()
+        lock_fd = self._lock()
         try:
-            lock_fd = self._lock()
+            entries = read_log(self.path).entries if self.path.is_file() else []
+            drafts = [
+                self._draft(kind, text, data, author=author, origin=origin)
+                for kind, text, data in build(entries)
+            ]
+            if not drafts:
+                return []
+            log_fd = self._open_log()
             try:
-                parts = build(read_log(self.path).entries)
-                drafts = [
-                    self._draft(kind, text, data, author=author, origin=origin)
-                    for kind, text, data in parts
-                ]
                 return [self._append_locked(log_fd, draft) for draft in drafts]
             finally:
-                _unlock(lock_fd)
+                os.close(log_fd)
         finally:
-            os.close(log_fd)
+            _unlock(lock_fd)
 
     def _draft(
         self,
@@ -275,7 +278,11 @@ class IncidentLog:
 
     def _lock(self) -> int:
         try:
-            lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
+            try:
+                lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
+            except FileNotFoundError:
+                make_directories(self.lock_path.parent)
+                lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
         except OSError as exc:
             raise self._error(f"cannot open the lock file {self.lock_path}", exc) from exc
         try:

@@ -1,4 +1,4 @@
-"""The decision form (`d`) and the function that writes a decision to the log.
+"""The decision form (`d`) and the entry a decision writes to the log.
 
 API for the app shell:
 
@@ -11,8 +11,9 @@ API for the app shell:
 
     @work(thread=True, group="log", exit_on_error=False)
     def _write_decision(self, result: DecisionResult) -> None:
-        entries = log.read().entries if log.exists() else []
-        entry = write_decision(log, result, author, entries, regions)   # may raise
+        (entry,) = log.append_built(                              # may raise
+            lambda entries: [decision_parts(result, entries, regions)], author=author
+        )
         ... post LogAppended((entry,), tuple(log.read().entries))
         if result.target_region is not None:
             post TargetChanged(result.target_region)   # every pane switches at once
@@ -22,12 +23,13 @@ API for the app shell:
 blank). Enter in any input or the Record button submits; Escape or Cancel returns None and
 nothing is written. A blank decision is refused in the form with a message.
 
-`write_decision` appends one `decision` entry with data why / approver (when given) and, for a
-failover, target_region and previous_region (the target of the latest earlier decision, else
-the first configured region), as `cockpit log --decision` does. It raises DecisionError for a
-blank decision or a region that is not configured, LogWriteError when the append fails.
+`decision_parts` gives the `decision` entry, built from the log's entries as read under its
+lock: data why / approver (when given) and, for a failover, target_region and previous_region
+(the target of the latest earlier decision, else the first configured region), as `cockpit log
+--decision` does. It raises DecisionError for a blank decision or a region that is not
+configured; the append raises LogWriteError when it fails.
 
-The `routed` phase marker is not written by `write_decision`: a decision says what will happen,
+The `routed` phase marker is not written with the decision: a decision says what will happen,
 the cutover is when it happened. After a failover decision the app asks with `CutoverPrompt`
 ("is traffic routed to REGION now?"): `y` confirms, and the checklist step that sets `routed`
 is ticked (which writes the marker at that minute); `n` or Escape leaves it for later, when the
@@ -49,7 +51,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from cockpit.incident.entry import Entry
-from cockpit.incident.log import IncidentLog
+from cockpit.incident.log import EntryParts
 from cockpit.incident.phases import current_target_region
 from cockpit.safe_text import clean
 
@@ -59,7 +61,7 @@ __all__ = [
     "DecisionForm",
     "DecisionResult",
     "decision_data",
-    "write_decision",
+    "decision_parts",
 ]
 
 
@@ -105,16 +107,11 @@ def decision_data(
     return data
 
 
-def write_decision(
-    log: IncidentLog,
-    result: DecisionResult,
-    author: str,
-    entries: Sequence[Entry],
-    regions: Sequence[str],
-) -> Entry:
-    """Append the decision entry (blocks on the log's lock: call it in a worker)."""
-    data = decision_data(result, entries, regions)
-    return log.append("decision", result.decision.strip(), data, author=author)
+def decision_parts(
+    result: DecisionResult, entries: Sequence[Entry], regions: Sequence[str]
+) -> EntryParts:
+    """(kind, text, data) of the decision entry. Raises DecisionError."""
+    return "decision", result.decision.strip(), decision_data(result, entries, regions)
 
 
 class DecisionForm(ModalScreen[DecisionResult | None]):

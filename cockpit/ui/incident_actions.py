@@ -33,7 +33,7 @@ from cockpit.ui.decision_form import (
     DecisionError,
     DecisionForm,
     DecisionResult,
-    decision_data,
+    decision_parts,
 )
 from cockpit.ui.messages import ExportFinished
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
@@ -95,8 +95,7 @@ class IncidentActions(App[None]):
             return
 
         def build(entries: Sequence[Entry]) -> EntryParts:
-            data = decision_data(result, entries, self.region_names())
-            return "decision", result.decision.strip(), data
+            return decision_parts(result, entries, self.region_names())
 
         def announced(_entry: Entry) -> None:
             if result.target_region is not None:
