@@ -21,8 +21,8 @@ from cockpit.model import Finding, Status
 from cockpit.queue.history import QueueHistory
 from cockpit.queue.sample import QueueSample, Reading
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.dns_pane import DnsPane
-from cockpit.ui.queue_pane import QueuePane
+from cockpit.ui.dns_pane import RECORD_LABEL_CHARS, DnsPane, record_label
+from cockpit.ui.queue_pane import COLUMNS, QueuePane
 from cockpit.ui.themes import status_variable_defaults
 from tests.dns_fakes import AUTHORITATIVE, MX_PRIMARY, MX_SECONDARY, T0, obs, sweep, watched
 
@@ -93,20 +93,21 @@ async def test_queue_pane_rows_show_glyph_word_rate_and_last_good_with_age() -> 
         pane.show_histories(queue_rows(), NOW)
         await pilot.pause()
         table = pane.table
-        good_row = row_texts(table, 0)
-        assert good_row[0] == "✓ ok"
-        assert good_row[3] == "1,180"
-        assert "4 active" in good_row[4] and "1,176 deferred" in good_row[4]
-        assert len(good_row[5]) == 4
-        assert good_row[6].startswith("empty in about") and "(-160/min)" in good_row[6]
-        assert good_row[7] == "10 min"
-        lost_row = row_texts(table, 1)
-        assert lost_row[0] == "? unknown"
-        assert lost_row[3] == "last good 1,234 (4 min ago)"
-        assert "0" not in lost_row[3].split()
-        depth_cell = table.get_cell_at(Coordinate(1, 3))
+        good_row = dict(zip(COLUMNS, row_texts(table, 0), strict=True))
+        assert good_row["status"] == "✓ ok"
+        assert good_row["depth"] == "1,180"
+        assert "4 active" in good_row["queues"] and "1,176 deferred" in good_row["queues"]
+        assert len(good_row["history"]) == 4
+        assert good_row["rate"].startswith("empty in about") and "(-160/min)" in good_row["rate"]
+        assert good_row["oldest"] == "10 min"
+        lost_row = dict(zip(COLUMNS, row_texts(table, 1), strict=True))
+        assert lost_row["status"] == "? unknown"
+        assert lost_row["depth"] == "last good 1,234 (4 min ago)"
+        assert "0" not in lost_row["depth"].split()
+        depth_cell = table.get_cell_at(Coordinate(1, COLUMNS.index("depth")))
         assert isinstance(depth_cell, Text) and "dim" in str(depth_cell.style)
-        assert "\x1b" not in "".join(lost_row) and "[@click=app.quit]" in lost_row[1] + lost_row[6]
+        assert "\x1b" not in "".join(lost_row.values())
+        assert "[@click=app.quit]" in lost_row["source"] + lost_row["rate"]
         status_cell = table.get_cell_at(Coordinate(0, 0))
         assert isinstance(status_cell, Text) and status_cell.style.color is not None
         ok_colour = status_variable_defaults()["status-ok"].lower()
@@ -121,7 +122,7 @@ async def test_queue_pane_ascii_only_uses_ascii_glyphs() -> None:
         pane.show_histories(queue_rows(), NOW)
         await pilot.pause()
         assert cell(pane.table, 0, 0) == "+ ok"
-        assert set(cell(pane.table, 0, 5)) <= set("_.-=+*#@")
+        assert set(cell(pane.table, 0, COLUMNS.index("history"))) <= set("_.-=+*#@")
 
 
 # --- dns -------------------------------------------------------------------------------------
@@ -180,6 +181,49 @@ async def test_dns_pane_matrix_estimate_serials_and_ttl_countdown() -> None:
         await pilot.pause()
         assert cell(table, 1, 2) == "✓ ok primary 120s"
         assert "sweep in progress" not in static_text(pane.progress)
+
+
+def test_record_labels_are_relative_to_the_domain_as_in_a_zone_file() -> None:
+    assert record_label("MX", "example.com", "example.com") == "MX @"
+    assert record_label("DKIM", "s1._domainkey.example.com", "example.com") == "DKIM s1._domainkey"
+    assert record_label("PTR", "1.20.0.127.in-addr.arpa", "example.com") == (
+        "PTR 1.20.0.127.in-addr.arpa"
+    )
+    assert record_label("A", "notexample.com", "example.com") == "A notexample.com"
+    assert record_label("MX", "example.com", None) == "MX example.com"
+
+
+def visible_columns(table: DataTable[Any], count: int) -> int:
+    """How many cells the first `count` columns take, padding included."""
+    return sum(column.get_render_width(table) for column in table.ordered_columns[:count])
+
+
+async def test_dns_pane_in_a_narrow_pane_keeps_the_converged_share_in_view() -> None:
+    """At 80x24 the DNS pane is about 38 columns wide: a long record label gives way and only
+    the record stays fixed, so the share shows and the resolvers can still scroll by."""
+    long_dkim = dataclasses.replace(
+        watched("MX"), name="selector-with-a-long-name._domainkey.example.com", check="DKIM"
+    )
+    base = mx_sweep()
+    with_long = dataclasses.replace(base, watched=(*base.watched, long_dkim))
+    pane = DnsPane(clock=lambda: NOW, domain="example.com")
+    async with PaneApp(pane).run_test(size=(38, 16)) as pilot:
+        pane.show_sweep(with_long, "primary")
+        await pilot.pause()
+        table = pane.table
+        assert table.fixed_columns == 1
+        assert cell(table, 1, 0) == "MX @"
+        assert cell(table, 2, 0).startswith("DKIM selector") and cell(table, 2, 0).endswith(
+            "…"
+        )
+        assert visible_columns(table, 2) <= table.scrollable_content_region.width
+    wide = DnsPane(clock=lambda: NOW, domain="example.com")
+    async with PaneApp(wide).run_test(size=(120, 16)) as pilot:
+        wide.show_sweep(with_long, "primary")
+        await pilot.pause()
+        assert wide.table.fixed_columns == 2
+        label = cell(wide.table, 2, 0)
+        assert label.startswith("DKIM selector-with") and len(label) == RECORD_LABEL_CHARS
 
 
 async def test_dns_pane_selection_shows_raw_answer_ttl_latency_rcode_literally() -> None:
@@ -327,5 +371,6 @@ async def test_dns_pane_without_authoritative_view_and_queue_without_readings() 
         mx_row = row_texts(dns.table, 1)
         assert mx_row[2] == "? unknown not asked" and mx_row[3] == "? unknown SERVFAIL 240s"
         assert mx_row[5].startswith("no authoritative view: no NS set")
-        queue_row = row_texts(queue.table, 0)
-        assert queue_row[0] == "? unknown" and queue_row[3] == "no good reading yet"
+        queue_row = dict(zip(COLUMNS, row_texts(queue.table, 0), strict=True))
+        assert queue_row["status"] == "? unknown"
+        assert queue_row["depth"] == "no good reading yet"

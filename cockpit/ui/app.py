@@ -226,7 +226,12 @@ class CockpitApp(IncidentActions):
         if spec.name == "queue":
             return QueuePane(ascii_only=self.ascii_only, id="queue")
         if spec.name == "dns":
-            return DnsPane(ascii_only=self.ascii_only, clock=self.clock, id="dns")
+            return DnsPane(
+                ascii_only=self.ascii_only,
+                clock=self.clock,
+                domain=self.config.domain.name,
+                id="dns",
+            )
         return AuthPane(ascii_only=self.ascii_only, id="auth")
 
     def on_mount(self) -> None:

@@ -1,19 +1,21 @@
 """The DNS pane: watched records (rows) by resolvers (columns), rendered from one sweep.
 
 API for the shell (call the show_ methods once the pane is mounted):
-    DnsPane(ascii_only=False, clock=None, id=...): `clock` returns the aware UTC now (default
-        datetime.now(UTC)); the pane reads it once a second to count the TTLs down.
+    DnsPane(ascii_only=False, clock=None, domain=None, id=...): `clock` returns the aware UTC
+        now (default datetime.now(UTC)); the pane reads it to count the TTLs down. Names under
+        `domain` are shown relative to it ("MX @", "DKIM s1._domainkey"), as in a zone file.
     DnsPane.show_sweep(sweep, target): show a finished SweepResult judged against the target
         region (cockpit.dns.findings_pure.findings_from_sweep); it never does I/O.
     DnsPane.show_progress(done, total): a sweep in progress ("sweep in progress 3/12").
-    DnsPane.tick(now=None): re-count the TTLs (the pane's own timer calls it every second).
+    DnsPane.tick(now=None): re-count the TTLs (the pane's own timer calls it every TICK_SECONDS).
 
 Columns: record, converged share, one per resolver (the table scrolls sideways when many; the
-record column stays), estimate. Each resolver cell is the status glyph and word, a short word
-for what it points at (the region name, "mixed", "unexpected", "current", "stale", "NXDOMAIN",
-"NODATA") or the failure ("timeout", "SERVFAIL", ...), and the TTL left. The first row is the
-authoritative servers with their SOA serials. Highlighting a cell shows its raw answer, TTL,
-latency and rcode in the detail line under the table (#dns-detail).
+record and its share stay in view, only the record when the pane is narrow), estimate. Each
+resolver cell is the status glyph and word, a short word for what it points at (the region name,
+"mixed", "unexpected", "current", "stale", "NXDOMAIN", "NODATA") or the failure ("timeout",
+"SERVFAIL", ...), and the TTL left. The first row is the authoritative servers with their SOA
+serials. Highlighting a cell shows its raw answer, TTL, latency and rcode in the detail line
+under the table (#dns-detail).
 """
 
 from __future__ import annotations
@@ -113,6 +115,26 @@ def estimate_text(propagation: Propagation, now: datetime) -> str:
     return f"{propagation.reason}, {in_how_long(propagation.estimate, now)}"
 
 
+def record_label(check: str, name: str, domain: str | None) -> str:
+    """What a record's row is called: its check and its name, relative to `domain` ("@" for the
+    domain itself) when it is under it, as in a zone file; the detail line has the full name."""
+    if domain is not None:
+        if name == domain:
+            name = "@"
+        elif name.endswith("." + domain):
+            name = name[: -len(domain) - 1]
+    return f"{check} {name}"
+
+
+RECORD_LABEL_CHARS = 28
+"""A longer record label is cut (with an ellipsis); the detail line shows the whole name."""
+MIN_RECORD_LABEL_CHARS = 16
+SHARE_CHARS = 22
+"""What the converged share needs beside the record label: its widest common cell ("? unknown
+5/10 50%") and the padding of both columns."""
+TWO_FIXED_COLUMNS_FROM = 60
+"""From this pane width the converged share stays in view beside the record as the table
+scrolls sideways; below it only the record does."""
 PROGRESS_EVERY_S = 1.0
 """A sweep's running count is shown at most this often (and not for a sweep shorter)."""
 TICK_SECONDS = 5.0
@@ -139,6 +161,7 @@ class DnsPane(CellDetailPane):
         *,
         ascii_only: bool = False,
         clock: Callable[[], datetime] | None = None,
+        domain: str | None = None,
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
@@ -149,6 +172,9 @@ class DnsPane(CellDetailPane):
         self._running_since: float | None = None
         """When the sweep in progress sent its first answer; None between sweeps."""
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._domain = domain.lower().rstrip(".") if domain else None
+        self._label_chars = RECORD_LABEL_CHARS
+        """The longest record label shown; less in a narrow pane (see on_resize)."""
         self._sweep: SweepResult | None = None
         self._target = ""
         self._findings: dict[tuple[str, str, str | None], Finding] = {}
@@ -165,6 +191,18 @@ class DnsPane(CellDetailPane):
 
     def on_mount(self) -> None:
         self.set_interval(TICK_SECONDS, self.tick)
+
+    def on_resize(self) -> None:
+        # Two fixed columns in a narrow pane would leave no room for the resolvers to scroll by.
+        width = self.size.width
+        fixed = 2 if width >= TWO_FIXED_COLUMNS_FROM else 1
+        if self.table.fixed_columns != fixed:
+            self.table.fixed_columns = fixed
+        # In a narrow pane the record labels give way, so that the converged share still shows.
+        label_chars = max(MIN_RECORD_LABEL_CHARS, min(RECORD_LABEL_CHARS, width - SHARE_CHARS))
+        if label_chars != self._label_chars:
+            self._label_chars = label_chars
+            self.redraw()
 
     def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""
@@ -220,7 +258,8 @@ class DnsPane(CellDetailPane):
         columns.append(("estimate", Text("estimate")))
         rows = [(AUTHORITATIVE_ROW, self._authoritative_cells(sweep))]
         for watched in sweep.watched:
-            cells = [safe(short(f"{watched.check} {watched.name}", 40, ascii_only=self.ascii_only))]
+            label = record_label(watched.check, watched.name, self._domain)
+            cells = [safe(short(label, self._label_chars, ascii_only=self.ascii_only))]
             cells.append(self._share_cell(self._propagation[watched.key]))
             cells += [self._resolver_cell(watched.key, key, now) for key in self._resolver_columns]
             cells.append(safe(estimate_text(self._propagation[watched.key], now)))

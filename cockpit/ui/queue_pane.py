@@ -40,7 +40,9 @@ from cockpit.ui.pane_text import (
 SPARK_SAMPLES = 20
 """How many recent good samples the sparkline shows."""
 
-COLUMNS = ("status", "source", "region", "depth", "queues", "history", "rate", "oldest")
+COLUMNS = ("status", "source", "depth", "history", "rate", "oldest", "queues", "region")
+"""Most telling first: at 80x24 the pane shows the status, the source and its depth, and the
+table scrolls sideways to the rest."""
 
 QueueRow = tuple[QueueSource, str, QueueHistory]
 
@@ -110,16 +112,17 @@ class QueuePane(StatusPane):
                 if good is not None
                 else ""
             )
-            return [
-                status_text(Status.UNKNOWN, ascii_only=self.ascii_only, style=style),
-                name,
-                where,
-                safe(history.last_good_text(now), dim),
-                safe(short(queues, 30, ascii_only=self.ascii_only), dim),
-                safe(spark, dim),
-                safe(short(reason, 40, ascii_only=self.ascii_only), dim),
-                safe("", dim),
-            ]
+            unknown = {
+                "status": status_text(Status.UNKNOWN, ascii_only=self.ascii_only, style=style),
+                "source": name,
+                "region": where,
+                "depth": safe(history.last_good_text(now), dim),
+                "queues": safe(short(queues, 30, ascii_only=self.ascii_only), dim),
+                "history": safe(spark, dim),
+                "rate": safe(short(reason, 40, ascii_only=self.ascii_only), dim),
+                "oldest": safe("", dim),
+            }
+            return [unknown[column] for column in COLUMNS]
         assert good is not None
         queues = ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
         oldest = (
@@ -127,13 +130,14 @@ class QueuePane(StatusPane):
             if good.oldest_age_s is not None and good.total
             else ""
         )
-        return [
-            status_text(status, ascii_only=self.ascii_only, style=style),
-            name,
-            where,
-            safe(format_count(good.total)),
-            safe(short(queues, 30, ascii_only=self.ascii_only)),
-            safe(spark),
-            safe(history.trend().text),
-            safe(oldest),
-        ]
+        cells = {
+            "status": status_text(status, ascii_only=self.ascii_only, style=style),
+            "source": name,
+            "region": where,
+            "depth": safe(format_count(good.total)),
+            "queues": safe(short(queues, 30, ascii_only=self.ascii_only)),
+            "history": safe(spark),
+            "rate": safe(history.trend().text),
+            "oldest": safe(oldest),
+        }
+        return [cells[column] for column in COLUMNS]
