@@ -213,9 +213,7 @@ async def test_dns_pane_in_a_narrow_pane_keeps_the_converged_share_in_view() -> 
         table = pane.table
         assert table.fixed_columns == 1
         assert cell(table, 1, 0) == "MX @"
-        assert cell(table, 2, 0).startswith("DKIM selector") and cell(table, 2, 0).endswith(
-            "…"
-        )
+        assert cell(table, 2, 0).startswith("DKIM selector") and cell(table, 2, 0).endswith("…")
         assert visible_columns(table, 2) <= table.scrollable_content_region.width
     wide = DnsPane(clock=lambda: NOW, domain="example.com")
     async with PaneApp(wide).run_test(size=(120, 16)) as pilot:
@@ -320,6 +318,24 @@ async def test_auth_pane_regions_by_checks_and_detail_on_selection() -> None:
         await pilot.press("enter")
         assert "\x1b" not in app.export_screenshot()
         assert app.is_running
+
+
+async def test_auth_pane_says_whether_a_blank_check_was_skipped_or_has_nothing_to_check() -> None:
+    pane = AuthPane(skipped=("smtp-tls",))
+    async with PaneApp(pane).run_test(size=SIZE) as pilot:
+        pane.show_findings(auth_findings())
+        await pilot.pause()
+        table = pane.table
+        keys = [column.key.value for column in table.ordered_columns]
+        primary = dict(zip(keys, row_texts(table, 0), strict=True))
+        assert primary["smtp-tls"] == "- skipped" and primary["dane"] == "- skipped"
+        assert primary["idp"] == "-"  # only the secondary region has an IdP URL
+        table.move_cursor(row=0, column=keys.index("dane"))
+        await pilot.pause()
+        assert "not checked: [auth] skip in the config lists smtp-tls" in static_text(pane.detail)
+        table.move_cursor(row=0, column=keys.index("idp"))
+        await pilot.pause()
+        assert "nothing is configured for this check" in static_text(pane.detail)
 
 
 async def test_auth_pane_ascii_only() -> None:

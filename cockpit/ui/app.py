@@ -232,7 +232,7 @@ class CockpitApp(IncidentActions):
                 domain=self.config.domain.name,
                 id="dns",
             )
-        return AuthPane(ascii_only=self.ascii_only, id="auth")
+        return AuthPane(ascii_only=self.ascii_only, skipped=self.config.auth.skip, id="auth")
 
     def on_mount(self) -> None:
         register_all(self, self.theme_specs)

@@ -1,21 +1,23 @@
 """The auth pane: regions (rows) by checks (columns), rendered from the findings handed to it.
 
 API for the shell (call the show_ methods once the pane is mounted):
-    AuthPane(ascii_only=False, id=...)
+    AuthPane(ascii_only=False, skipped=(), id=...): `skipped` are the checks `[auth] skip`
+        names (smtp-tls takes DANE with it).
     AuthPane.show_findings(findings): auth findings (area "auth"); it never does I/O.
     Selecting (highlighting) a cell shows every finding of that region and check, with its
     reason (summary) and evidence (data), in the detail line under the table (#auth-detail).
 
 Columns: SPF, DKIM, DMARC, PTR, MTA-STS, TLS-RPT, SMTP TLS, DANE, webmail, IdP, then any other
 check seen. A cell is the worst status of its findings, glyph and word ("! warn"), with a count
-when there are several; "-" when no finding exists for it. A check named "spf-lookups" goes under
-SPF (the part before the first "-" when the full name is not a column).
+when there are several; "- skipped" for a check the config skips, "-" when nothing is configured
+for it in that region (webmail and IdP need a URL); the detail says which. A check named "spf-
+lookups" goes under SPF (the part before the first "-" when the full name is not a column).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -45,6 +47,8 @@ CHECK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("webmail", "webmail"),
     ("idp", "IdP"),
 )
+SKIPPED_WITH = {"dane": "smtp-tls"}
+"""A column not run when another check is skipped: DANE reuses the smtp-tls conversations."""
 NO_REGION = "(all)"
 DETAIL_HINT = "select a cell for the reason and evidence"
 EVIDENCE_ITEMS = 12
@@ -87,11 +91,13 @@ class AuthPane(CellDetailPane):
         self,
         *,
         ascii_only: bool = False,
+        skipped: Collection[str] = (),
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
         classes: str | None = None,
     ) -> None:
         super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
+        self._skipped = frozenset(check.lower() for check in skipped)
         self._cells: dict[tuple[str, str], list[Finding]] = {}
         self._shown: Sequence[Finding] | None = None
 
@@ -128,7 +134,7 @@ class AuthPane(CellDetailPane):
             (
                 region,
                 [safe(short(region, 16, ascii_only=self.ascii_only))]
-                + [self._cell(cells.get((region, key), [])) for key, _ in columns],
+                + [self._cell(cells.get((region, key), []), key) for key, _ in columns],
             )
             for region in regions
         ]
@@ -141,9 +147,16 @@ class AuthPane(CellDetailPane):
             return Text(DETAIL_HINT)
         return self.detail_text(region, column)
 
-    def _cell(self, findings: list[Finding]) -> Text:
+    def _skipped_by(self, column: str) -> str | None:
+        """The `[auth] skip` name that keeps this column's check from running, if any."""
+        for name in (column, SKIPPED_WITH.get(column)):
+            if name is not None and name in self._skipped:
+                return name
+        return None
+
+    def _cell(self, findings: list[Finding], column: str) -> Text:
         if not findings:
-            return Text("-", style="dim")
+            return Text("- skipped" if self._skipped_by(column) else "-", style="dim")
         status = worst([finding.status for finding in findings])
         extra = f"({len(findings)})" if len(findings) > 1 else ""
         return status_text(
@@ -156,7 +169,14 @@ class AuthPane(CellDetailPane):
         text = Text()
         text.append_text(safe(f"{region} / {column}"))
         if not findings:
-            text.append("\nno finding for this check")
+            skipped_by = self._skipped_by(column)
+            if skipped_by is not None:
+                text.append(f"\nnot checked: [auth] skip in the config lists {skipped_by}")
+            else:
+                text.append(
+                    "\nno finding: nothing is configured for this check in this region"
+                    " (webmail and IdP need a URL)"
+                )
             return text
         for finding in findings:
             text.append("\n")
