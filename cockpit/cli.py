@@ -210,10 +210,32 @@ def _add_look_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ascii", action="store_true", help="draw with ASCII only")
 
 
+def _take_late_text(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]
+) -> None:
+    """`cockpit log INCIDENT --role commander "taking over"`: TEXT after an option.
+
+    argparse gives an optional positional its empty value when the positionals before the
+    first option are matched, and then has nowhere to put a TEXT given after an option; it
+    is taken here. Anything else left over is refused as argparse would.
+    """
+    if (
+        args.command == "log"
+        and args.text is None
+        and len(extras) == 1
+        and not extras[0].startswith("-")
+    ):
+        args.text = extras[0]
+        return
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        _take_late_text(parser, args, extras)
     except SystemExit as stop:
         # `cockpit check` follows the monitoring-plugin convention: 3 means "could not run".
         if stop.code == 2 and _command_word(argv) == "check":

@@ -83,6 +83,28 @@ def test_log_creates_the_file_and_prints_seq(
     assert entries[0].origin.get("host")
 
 
+def test_log_text_may_come_after_the_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_path = tmp_path / "late.jsonl"
+    assert main(["log", str(log_path), "--role", "commander", "taking over from dana"]) == 0
+    assert main(["log", str(log_path), "--decision", "--why", "EU down", "Fail over to US"]) == 0
+    entries = read_log(log_path).entries
+    assert [(e.kind, e.text) for e in entries] == [
+        ("system", "taking over from dana"),
+        ("decision", "Fail over to US"),
+    ]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["log", str(log_path), "--role", "scribe", "two", "words"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: two words" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["log", str(log_path), "first", "--lesson", "second"])
+    assert "unrecognized arguments: second" in capsys.readouterr().err
+    assert len(read_log(log_path).entries) == 2
+
+
 def test_author_from_config(config_file: Path, tmp_path: Path) -> None:
     log_path = tmp_path / "a.jsonl"
     assert main(["log", str(log_path), "hello", "--config", str(config_file)]) == 0
