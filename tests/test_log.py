@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 import tracemalloc
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +29,14 @@ from cockpit.incident.entry import (
     Entry,
     format_ts,
 )
-from cockpit.incident.log import IncidentLog, LogFollower, ReadResult, follow, read_log
+from cockpit.incident.log import (
+    EntryParts,
+    IncidentLog,
+    LogFollower,
+    ReadResult,
+    follow,
+    read_log,
+)
 from cockpit.incident.origin import current_origin
 
 ORIGIN = {"host": "ops1", "tty": "/dev/pts/3"}
@@ -322,6 +330,43 @@ def test_next_append_terminates_a_torn_tail_and_records_it(
     assert result.errors == []
     assert [(p.severity, p.line) for p in result.problems] == [("warning", 4)]
     assert "recovered at seq 4" in result.problems[0].message
+
+
+def test_append_built_after_a_crash_sees_the_entries_and_does_not_wait_on_itself(
+    log: IncidentLog, log_path: Path
+) -> None:
+    """append_built reads under the writers' lock: a torn last line is read as torn at once
+    (not waited on as a line still being written), and the next append recovers it."""
+    torn = line(4, "cut short")[:37]
+    write_lines(log_path, line(1), line(2), line(3), torn)
+    seen: list[int] = []
+
+    def build(entries: Sequence[Entry]) -> list[EntryParts]:
+        seen.extend(entry.seq for entry in entries)
+        return [("note", f"after {len(entries)} entries", None)]
+
+    started = time.monotonic()
+    (entry,) = log.append_built(build, author="bob", origin=ORIGIN)
+    assert time.monotonic() - started < 1.0
+    assert seen == [1, 2, 3]
+    assert entry.seq == 5 and entry.text == "after 3 entries"
+    result = read_log(log_path)
+    assert seqs(result) == [1, 2, 3, 4, 5] and result.errors == []
+
+
+def test_append_built_that_refuses_or_returns_nothing_writes_nothing(log_path: Path) -> None:
+    log = IncidentLog(log_path)
+
+    def refuse(_entries: Sequence[Entry]) -> list[EntryParts]:
+        raise ValueError("not now")
+
+    with pytest.raises(ValueError, match="not now"):
+        log.append_built(refuse, author="bob")
+    assert log.append_built(lambda _entries: [], author="bob") == []
+    assert not log_path.exists()
+    log.append("note", "first", author="bob")
+    assert log.append_built(lambda _entries: [], author="bob") == []
+    assert seqs(read_log(log_path)) == [1]
 
 
 def test_torn_tail_that_is_a_whole_entry_but_its_newline(log: IncidentLog, log_path: Path) -> None:

@@ -159,7 +159,8 @@ class IncidentLog:
         """
         lock_fd = self._lock()
         try:
-            entries = read_log(self.path).entries if self.path.is_file() else []
+            exists = self.path.is_file()
+            entries = read_log(self.path, lock_held=True).entries if exists else []
             drafts = [
                 self._draft(kind, text, data, author=author, origin=origin)
                 for kind, text, data in build(entries)

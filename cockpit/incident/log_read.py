@@ -68,11 +68,13 @@ class ReadResult:
         return [problem for problem in self.problems if problem.severity == "warning"]
 
 
-def read_log(path: str | os.PathLike[str]) -> ReadResult:
+def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadResult:
     """Read a whole incident log.
 
     Raises IncidentLogError when there is no log at `path` or it cannot be read; damage inside
-    the file is reported in ReadResult.problems instead.
+    the file is reported in ReadResult.problems instead. `lock_held`: the caller holds the
+    writers' lock (IncidentLog.append_built), so an incomplete last line is a torn one and is
+    not waited on.
     """
     log_path = Path(path)
     fd = _open_for_reading(log_path)
@@ -81,7 +83,7 @@ def read_log(path: str | os.PathLike[str]) -> ReadResult:
         with _gc_paused():
             end = os.fstat(fd).st_size
             offset, line_no = _scan_lines(fd, 0, end, 0, lines.feed)
-            if offset < end:
+            if offset < end and not lock_held:
                 offset, line_no, end = _read_rest_under_shared_lock(
                     fd, log_path, offset, line_no, lines
                 )
