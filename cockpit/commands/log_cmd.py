@@ -35,9 +35,11 @@ def run_log(args: argparse.Namespace) -> int:
 
     log = IncidentLog(args.incident)
     author = resolve_author(args.author, config)
-    if not (args.text or "").strip() and args.phase is None and args.title is None:
-        if args.role is None and args.severity is None:
-            raise UsageError("TEXT is required (what happened, or what was decided)")
+    has_default_text = any(
+        value is not None for value in (args.phase, args.title, args.role, args.severity)
+    )
+    if not (args.text or "").strip() and not has_default_text:
+        raise UsageError("TEXT is required (what happened, or what was decided)")
     _check_values(args, config)
 
     def build(existing: Sequence[Entry]) -> list[EntryParts]:

@@ -15,6 +15,10 @@ An append (IncidentLog.append):
             are assigned here, under the lock, and ts never goes back
     undo    if a write or fsync fails, ftruncate back to the size before: nothing acknowledged
 
+IncidentLog.append_built does the same for entries that depend on what the log already says:
+it takes the lock first, reads the log, builds the entries from it, then appends them, so no
+other writer can slip in between ("already done by X" where two people tick one step).
+
 Files are created 0600, missing directories 0700, one level at a time; new files and
 directories are fsynced together with the directory that holds them.
 Failures are IncidentLogError (append failures are its subclass LogWriteError), never OSError.
@@ -58,11 +62,11 @@ __all__ = ["EntryParts", "IncidentLog", "LogFollower", "ReadResult", "follow", "
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 _FIRST_SCAN_WINDOW = 16 * 1024
-
-EntryParts = tuple[str, str, Mapping[str, Any] | None]
-"""(kind, text, data) of an entry to append."""
 _MAX_EARLIER_FRAGMENTS = 1000
 """A recovery entry names at most this many fragments before the last one."""
+
+EntryParts = tuple[str, str, Mapping[str, Any] | None]
+"""(kind, text, data) of an entry to append (IncidentLog.append_built)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
