@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -186,9 +187,13 @@ def test_phase_then_correction(tmp_path: Path) -> None:
 
 def test_phase_with_clock_time_today(tmp_path: Path) -> None:
     log_path = tmp_path / "a.jsonl"
-    earlier = datetime.now(UTC) - timedelta(minutes=2)
-    if earlier.date() != datetime.now(UTC).date():
-        pytest.skip("just after midnight UTC: HH:MM would mean a time in the future")
+    now = datetime.now(UTC)
+    if (now.hour, now.minute, now.second) >= (23, 59, 58):  # HH:MM must stay in today
+        time.sleep(61 - now.second)
+        now = datetime.now(UTC)
+    earlier = now - timedelta(minutes=2)
+    if earlier.date() != now.date():  # just after midnight: the current minute, then
+        earlier = now.replace(second=0, microsecond=0)
     assert (
         main(["log", str(log_path), "--phase", "detected", "--at", earlier.strftime("%H:%M")]) == 0
     )

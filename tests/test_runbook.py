@@ -20,6 +20,7 @@ from cockpit.incident.runbook import (
     parse_condition,
     steps_for,
 )
+from tests.lab import missing_in_lab
 from tests.test_config_bad import BASE
 
 SEED = Path(__file__).resolve().parent.parent.parent / "shared/seed/000_e2c011b64cb2f894.txt"
@@ -92,7 +93,7 @@ def _words(text: str) -> list[str]:
 
 def test_in_our_own_words() -> None:
     if not SEED.is_file():
-        pytest.skip("the seed text is not next to the project")
+        missing_in_lab(f"the seed text is not next to the project: {SEED}")
     seed = _words(SEED.read_text(encoding="utf-8"))
     runs = {tuple(seed[i : i + 8]) for i in range(len(seed) - 7)}
     for step in BUILTIN_STEPS:
@@ -200,7 +201,7 @@ def test_a_during_step_goes_after_the_last_during_step() -> None:
 
 def test_the_own_words_check_would_catch_a_copied_sentence() -> None:
     if not SEED.is_file():
-        pytest.skip("the seed text is not next to the project")
+        missing_in_lab(f"the seed text is not next to the project: {SEED}")
     seed = _words(SEED.read_text(encoding="utf-8"))
     copied = _words("Keep users informed through out-of-band channels so they know where")
     assert any(seed[i : i + 8] == copied[:8] for i in range(len(seed) - 7))
