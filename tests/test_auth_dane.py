@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cockpit.auth.asker import Asker
 from cockpit.auth.dane_check import Tlsa, matching_records, parse_tlsa, tlsa_matches
 from cockpit.auth.smtp_check import smtp_and_dane_findings
-from cockpit.config import Config, Region
-from cockpit.config.model import DnsSettings, DomainSettings, IncidentSettings, TlsSettings
+from cockpit.config import Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 from tests.lab.postfix import Listener, PostfixFactory
 
@@ -173,13 +173,8 @@ def lab(
 
 def check(lab: Lab, *mx: str) -> dict[str, Finding]:
     region = Region(name="primary", mx=mx)
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=ZONE),
-        regions=(region, Region(name="secondary", mx=("mx2.example.test",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(ca_file=lab.ca_file),
+    config = hand_config(
+        ZONE, (region, Region(name="secondary", mx=("mx2.example.test",))), ca_file=lab.ca_file
     )
     findings = asyncio.run(smtp_and_dane_findings(config, region, lab.asker(), timeout=5))
     smtp = [f for f in findings if f.check == "smtp-tls"]

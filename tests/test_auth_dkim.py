@@ -29,16 +29,10 @@ from cockpit.auth.dkim_check import (
     load_private_key,
     parse_key_record,
 )
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import Config, Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -166,14 +160,7 @@ def config_with(
         dkim_private_keys=MappingProxyType({s: lab.key_files[s] for s in keyed}),
     )
     other = Region(name="secondary", mx=("mx2.example.test",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=domain),
-        regions=(region, other),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
-    )
+    config = hand_config(domain, (region, other))
     return config, region
 
 

@@ -12,7 +12,6 @@ import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,17 +24,11 @@ from cockpit.auth.dmarc_check import (
     organizational_domain,
     parse_dmarc,
 )
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import Config, Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.incident.entry import Entry
 from cockpit.model import Finding, Status
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -71,14 +64,7 @@ def asker(lab: DnsLab, index: int = 0) -> Asker:
 
 def config_for(domain: str) -> tuple[Config, Region]:
     region = Region(name="primary", mx=(f"mx1.{domain}",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=domain),
-        regions=(region, Region(name="secondary", mx=(f"mx2.{domain}",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
-    )
+    config = hand_config(domain, (region, Region(name="secondary", mx=(f"mx2.{domain}",))))
     return config, region
 
 

@@ -22,17 +22,11 @@ from cockpit.auth.mtasts_check import (
     parse_policy,
     parse_sts_record,
 )
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
 from tests.lab import guard_loopback
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import LabFactory, zone_text
 from tests.lab.https_lab import HttpsLab, HttpsServer, Route, running_https_lab
 
@@ -118,14 +112,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def check(lab: Lab, case: str, region: str = "secondary", target: str = "secondary") -> Finding:
     primary = Region(name="primary", mx=("mx1.example.test",))
     secondary = Region(name="secondary", mx=("mx2.example.test",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=f"{case}.{ZONE}"),
-        regions=(primary, secondary),
-        dns=DnsSettings(),
-        tls=TlsSettings(ca_file=lab.https.ca_file),
-    )
+    config = hand_config(f"{case}.{ZONE}", (primary, secondary), ca_file=lab.https.ca_file)
     chosen = config.region(region)
     assert chosen is not None
     [finding] = asyncio.run(mtasts_findings(config, chosen, lab.asker, target=target))
@@ -220,13 +207,10 @@ def test_certificate_for_another_name_fails_with_its_facts(lab: Lab) -> None:
 def test_untrusted_ca_fails(lab: Lab, tmp_path: Path) -> None:
     other = HttpsLab(tmp_path)  # a CA the policy server's certificate does not chain to
     primary = Region(name="primary", mx=("mx1.example.test",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=f"both.{ZONE}"),
-        regions=(primary, Region(name="secondary", mx=("mx2.example.test",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(ca_file=other.ca_file),
+    config = hand_config(
+        f"both.{ZONE}",
+        (primary, Region(name="secondary", mx=("mx2.example.test",))),
+        ca_file=other.ca_file,
     )
     [finding] = asyncio.run(mtasts_findings(config, primary, lab.asker, target="primary"))
     assert finding.status is Status.FAIL and "certificate" in finding.summary
@@ -265,13 +249,8 @@ def test_two_txt_records_fail(lab: Lab) -> None:
 def test_unreachable_dns_is_unknown(lab: Lab) -> None:
     stopped = Asker(ServerSpec("nobody", "127.0.45.250", 53), 0.2)
     primary = Region(name="primary", mx=("mx1.example.test",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=f"both.{ZONE}"),
-        regions=(primary, Region(name="secondary", mx=("mx2.example.test",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
+    config = hand_config(
+        f"both.{ZONE}", (primary, Region(name="secondary", mx=("mx2.example.test",)))
     )
     [finding] = asyncio.run(mtasts_findings(config, primary, stopped, target="primary"))
     assert finding.status is Status.UNKNOWN

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from cockpit.auth.asker import Asker
 from cockpit.auth.ptr_check import ptr_findings
 from cockpit.auth.tlsrpt_check import TlsRptError, parse_tlsrpt, tlsrpt_findings
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import Config, Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
 from tests.lab import free_port
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -85,14 +78,7 @@ def make_config(
 ) -> Config:
     region = Region(name="primary", mx=("mx1.example.test",), sending_ips=ips, helo=helo)
     other = Region(name="secondary", mx=("mx2.example.test",))
-    return Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=domain),
-        regions=(region, other),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
-    )
+    return hand_config(domain, (region, other))
 
 
 def ptr(asker: Asker, ip: str, helo: str | None) -> Finding:

@@ -21,10 +21,11 @@ from cockpit.auth.asker import Asker
 from cockpit.auth.smtp_check import smtp_tls_findings
 from cockpit.auth.smtp_probe import MAX_REPLY_LINES, SmtpResult, probe_smtp
 from cockpit.config import Config, Region
-from cockpit.config.model import DnsSettings, DomainSettings, IncidentSettings, TlsSettings
+from cockpit.config.model import TlsSettings
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
 from tests.lab import guard_loopback
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 from tests.lab.postfix import Listener, PostfixFactory
 
@@ -100,13 +101,8 @@ def config_for(lab: Lab, *hosts: str) -> tuple[Config, Region]:
     region = Region(
         name="primary", mx=tuple(f"{host}.{ZONE}" for host in hosts), helo="probe.example.test"
     )
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=ZONE),
-        regions=(region, Region(name="secondary", mx=(f"mx2.{ZONE}",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(ca_file=lab.ca_file),
+    config = hand_config(
+        ZONE, (region, Region(name="secondary", mx=(f"mx2.{ZONE}",))), ca_file=lab.ca_file
     )
     return config, region
 

@@ -10,23 +10,16 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from cockpit.auth.asker import Asker
 from cockpit.auth.spf_check import finding_from_verdicts, spf_findings
 from cockpit.auth.spf_walk import finding_from_walk, walk_spf
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.model import Finding, Status
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 
 pytest_plugins = ["tests.lab.dnslab"]
@@ -54,8 +47,7 @@ RECORDS = [
     'include:inc1.example.test -all"',
     'loop TXT "v=spf1 include:loop2.example.test -all"',
     'loop2 TXT "v=spf1 include:loop.example.test -all"',
-    f'void TXT "v=spf1 ip4:{OWN_IP} a:nx1.example.test a:nx2.example.test '
-    'a:nx3.example.test -all"',
+    f'void TXT "v=spf1 ip4:{OWN_IP} a:nx1.example.test a:nx2.example.test a:nx3.example.test -all"',
 ]
 
 
@@ -67,14 +59,7 @@ def lab(dns_lab_module: LabFactory) -> DnsLab:
 def _config(domain: str, ips: Sequence[str]) -> tuple[Config, Region]:
     region = Region("primary", ("mx1.example.test",), tuple(ips), helo="mx1.example.test")
     other = Region("secondary", ("mx2.example.test",), ("127.0.20.2",))
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(f"{domain}.{ZONE}"),
-        regions=(region, other),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
-    )
+    config = hand_config(f"{domain}.{ZONE}", (region, other))
     return config, region
 
 
@@ -208,10 +193,19 @@ class RecordAsker:
         else:
             outcome, rcode, error = Outcome.NXDOMAIN, "NXDOMAIN", "NXDOMAIN"
         return Observation(
-            server_name="mem", server="127.0.0.1:53", qname=name, rdtype=rdtype,
-            outcome=outcome, rcode=rcode, answers=self.records.get((name, rdtype), ()),
-            raw_answers=(), ttl=None, cname_chain=(), latency_ms=None,
-            observed_at=datetime.now(UTC), error=error,
+            server_name="mem",
+            server="127.0.0.1:53",
+            qname=name,
+            rdtype=rdtype,
+            outcome=outcome,
+            rcode=rcode,
+            answers=self.records.get((name, rdtype), ()),
+            raw_answers=(),
+            ttl=None,
+            cname_chain=(),
+            latency_ms=None,
+            observed_at=datetime.now(UTC),
+            error=error,
         )
 
 
@@ -231,8 +225,9 @@ def _walk(asker: RecordAsker, domain: str = "d.test") -> Finding:
 
 
 def test_walk_of_a_diamond_tree_is_bounded() -> None:
-    records = {f"r{i}.test": f"v=spf1 include:r{i + 1}.test include:r{i + 1}.test -all"
-               for i in range(30)}
+    records = {
+        f"r{i}.test": f"v=spf1 include:r{i + 1}.test include:r{i + 1}.test -all" for i in range(30)
+    }
     started = time.monotonic()
     finding = _walk(RecordAsker(_spf(records)), "r0.test")
     assert time.monotonic() - started < 2

@@ -22,15 +22,13 @@ from cockpit.auth.idp_check import idp_findings
 from cockpit.auth.webmail_check import webmail_findings
 from cockpit.config.model import (
     Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
     Region,
     TlsSettings,
 )
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
 from tests.lab import guard_loopback
+from tests.lab.config_for_tests import hand_config
 from tests.lab.dnslab import LabFactory, zone_text
 from tests.lab.https_lab import HttpsLab, HttpsServer, Route, running_https_lab
 
@@ -118,13 +116,10 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config(lab: Lab, region: Region) -> Config:
-    return Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name=ZONE),
-        regions=(region, Region(name="secondary", mx=("mx2.example.test",))),
-        dns=DnsSettings(),
-        tls=TlsSettings(ca_file=lab.https.ca_file),
+    return hand_config(
+        ZONE,
+        (region, Region(name="secondary", mx=("mx2.example.test",))),
+        ca_file=lab.https.ca_file,
     )
 
 

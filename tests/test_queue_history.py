@@ -5,21 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
 import cockpit.queue.sources
-from cockpit.config.model import (
-    Config,
-    DnsSettings,
-    DomainSettings,
-    IncidentSettings,
-    QueueSource,
-    Region,
-    TlsSettings,
-)
+from cockpit.config.model import QueueSource, Region
 from cockpit.model import Status
 from cockpit.queue.events import EVENT_KINDS, QueueEvent, record
 from cockpit.queue.findings import finding_for, queue_findings
@@ -32,6 +23,7 @@ from cockpit.queue.history import (
     least_squares_slope,
 )
 from cockpit.queue.sample import DeferralReason, QueueSample, Reading
+from tests.lab.config_for_tests import hand_config
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -417,11 +409,9 @@ def test_queue_findings_reads_all_sources_concurrently(monkeypatch: pytest.Monke
         return Reading(queue.name, sample.at, sample)
 
     monkeypatch.setattr(cockpit.queue.sources, "read_source", slow_read)
-    config = Config(
-        source=None,
-        incident=IncidentSettings(dir=Path("incidents")),
-        domain=DomainSettings(name="example.test"),
-        regions=(
+    config = hand_config(
+        "example.test",
+        (
             Region(name="primary", mx=("mx1.example.test",), queues=(source(name="a"),)),
             Region(
                 name="backup",
@@ -429,8 +419,6 @@ def test_queue_findings_reads_all_sources_concurrently(monkeypatch: pytest.Monke
                 queues=(source(name="b"), source(name="broken")),
             ),
         ),
-        dns=DnsSettings(),
-        tls=TlsSettings(),
     )
     started = time.monotonic()
     findings = asyncio.run(queue_findings(config))
