@@ -31,9 +31,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.smtp_probe import SmtpResult
-from cockpit.config import Config, Region
+from cockpit.config import Region
 from cockpit.dns.observation import Outcome
 from cockpit.model import Finding, Status, worst
 
@@ -132,15 +132,8 @@ async def _host_finding(
     qname = f"_25._tcp.{host}"
 
     def finding(status: Status, summary: str, data: dict[str, Any]) -> Finding:
-        return Finding(
-            area="auth",
-            check=CHECK,
-            subject=host,
-            status=status,
-            summary=summary[:200],
-            region=region.name,
-            resolver=asker.server.name,
-            data={"tlsa_name": qname, **data},
+        return auth_finding(
+            asker, region.name, CHECK, host, status, summary[:200], {"tlsa_name": qname, **data}
         )
 
     seen = await asker.ask(qname, "TLSA")
@@ -149,7 +142,7 @@ async def _host_finding(
             Status.OK, f"{host}: no TLSA published", {"tlsa": [], "dns": seen.outcome.value}
         )
     if not seen.ok:
-        reason = seen.error or seen.outcome.value
+        reason = seen.reason
         return finding(Status.UNKNOWN, f"{host}: TLSA lookup failed: {reason}", {"dns": reason})
     parsed = [parse_tlsa(answer) for answer in seen.answers]
     records = [record for record in parsed if record is not None and record.usable]
@@ -168,19 +161,14 @@ async def _host_finding(
 
 
 async def dane_findings(
-    config: Config,
-    region: Region,
-    asker: Asker,
-    smtp_results: Mapping[str, Sequence[SmtpResult]],
+    region: Region, asker: Asker, smtp_results: Mapping[str, Sequence[SmtpResult]]
 ) -> list[Finding]:
     """One dane finding per MX host of `region`, from the smtp-tls conversations' chains.
 
-    `config` is unused today; it keeps the signature of every other check.
+    `smtp_results` has every MX host of the region, in order (see smtp_check.smtp_tls_findings).
     """
-    del config
-    hosts = list(dict.fromkeys(host.rstrip(".").lower() for host in region.mx))
     return list(
         await asyncio.gather(
-            *(_host_finding(region, asker, host, smtp_results.get(host, ())) for host in hosts)
+            *(_host_finding(region, asker, host, results) for host, results in smtp_results.items())
         )
     )

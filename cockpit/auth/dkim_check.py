@@ -286,15 +286,14 @@ async def dkim_findings(config: Config, region: Region, asker: Asker) -> list[Fi
     domain = config.domain.name
     if not region.dkim_selectors:
         return [
-            Finding(
-                area="auth",
-                check="dkim",
-                subject=domain,
-                status=Status.UNKNOWN,
-                summary=f"no DKIM selectors configured for region {region.name}: nothing checked",
-                region=region.name,
-                resolver=asker.server.name,
-                data={"domain": domain},
+            auth_finding(
+                asker,
+                region.name,
+                "dkim",
+                domain,
+                Status.UNKNOWN,
+                f"no DKIM selectors configured for region {region.name}: nothing checked",
+                {"domain": domain},
             )
         ]
     checks = [
@@ -315,8 +314,7 @@ async def _selector_finding(domain: str, region: Region, selector: str, asker: A
     seen = await asker.ask(name, "TXT")
     data["outcome"] = seen.outcome.value
     if seen.outcome in NO_VERDICT_OUTCOMES:
-        reason = seen.error or seen.outcome.value
-        return finding(Status.UNKNOWN, f"could not look up the key: {reason}")
+        return finding(Status.UNKNOWN, f"could not look up the key: {seen.reason}")
     if seen.outcome is Outcome.NXDOMAIN:
         return finding(Status.FAIL, f"not published ({name} does not exist)")
     if seen.outcome is Outcome.NODATA or not seen.answers:

@@ -242,7 +242,7 @@ async def dmarc_findings(
     data["asked"] = [lookup.name for lookup in lookups]
     data["outcome"] = last.seen.outcome.value
     if last.seen.outcome in NO_VERDICT_OUTCOMES:
-        reason = last.seen.error or last.seen.outcome.value
+        reason = last.seen.reason
         return finding(last.name, Status.UNKNOWN, f"could not look up {last.name}: {reason}")
     if not last.records:
         where = " or ".join(lookup.name for lookup in lookups)

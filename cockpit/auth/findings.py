@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, RunAsker
 from cockpit.config import Config, Region
 from cockpit.errors import UsageError
 from cockpit.model import Finding, Status
@@ -50,7 +50,13 @@ async def auth_findings(
     *,
     dmarc_baseline: str | None = None,
 ) -> list[Finding]:
-    """Every check for every region, concurrently; findings in region, then check order."""
+    """Every check for every region, concurrently; findings in region, then check order.
+
+    The checks share one RunAsker made here for this call only (never kept, never reused by
+    another run), so a question several checks ask goes to the server once.
+    """
+    if type(asker) is Asker:
+        asker = RunAsker.for_one_run(asker)
     skipped = set(config.auth.skip)
     checks = [
         (name, region, run)

@@ -10,6 +10,7 @@ When the verified handshake fails, a second handshake that verifies nothing read
 certificate the server presents, so a finding can still show its facts (names, expiry).
 
     probe_https(...) -> HttpsResult      never raises for network trouble: see `error_kind`
+    probe_first_answering(...)           probe_https at each address until one answers
     resolve_host(asker, host) -> HostAddresses
 """
 
@@ -19,7 +20,9 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,8 +59,7 @@ async def resolve_host(asker: Asker, host: str) -> HostAddresses:
         return HostAddresses(host, addresses)
     for seen in (seen_a, seen_aaaa):
         if seen.outcome in NO_VERDICT_OUTCOMES:
-            reason = seen.error or seen.outcome.value
-            return HostAddresses(host, (), f"{seen.rdtype} lookup of {host}: {reason}")
+            return HostAddresses(host, (), f"{seen.rdtype} lookup of {host}: {seen.reason}")
     return HostAddresses(host, ())
 
 
@@ -237,6 +239,31 @@ async def probe_https(
         latency_ms=latency_ms,
         cert=cert,
     )
+
+
+async def probe_first_answering(
+    url: str,
+    addresses: tuple[str, ...],
+    *,
+    ca_file: Path | None,
+    timeout: float,
+    max_body: int,
+    max_addresses: int,
+) -> HttpsResult:
+    """probe_https at the first `max_addresses` of `addresses` in turn, stopping at the first
+    result that is not a connection failure (connect error or timeout); else the last result.
+    `addresses` must not be empty."""
+    result: HttpsResult | None = None
+    for ip in addresses[:max_addresses]:
+        result = await probe_https(url, ip, ca_file=ca_file, timeout=timeout, max_body=max_body)
+        if result.error_kind not in ("connect", "timeout"):
+            break
+    assert result is not None
+    return result
+
+
+def certificate_data(cert: CertFacts | None, now: datetime) -> dict[str, Any]:
+    return {} if cert is None else {"certificate": cert.to_json(now)}
 
 
 async def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:

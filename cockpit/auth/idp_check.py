@@ -23,8 +23,13 @@ from typing import Any
 import httpx
 
 from cockpit.auth.asker import Asker, auth_finding
-from cockpit.auth.https_probe import HttpsResult, probe_https, resolve_host
-from cockpit.auth.webmail_check import certificate_data, certificate_issues
+from cockpit.auth.https_probe import (
+    HttpsResult,
+    certificate_data,
+    probe_first_answering,
+    resolve_host,
+)
+from cockpit.auth.webmail_check import certificate_issues
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.model import Finding, Status
@@ -51,7 +56,14 @@ async def idp_findings(config: Config, region: Region, asker: Asker) -> list[Fin
         return finding(Status.UNKNOWN, f"could not look up {host}: {resolved.unknown_reason}")
     if not resolved.addresses:
         return finding(Status.FAIL, f"{host} does not resolve: sign-in cannot reach the IdP")
-    result = await _fetch(url, resolved.addresses, config)
+    result = await probe_first_answering(
+        url,
+        resolved.addresses,
+        ca_file=config.tls.ca_file,
+        timeout=PROBE_TIMEOUT,
+        max_body=MAX_DOCUMENT_BYTES,
+        max_addresses=MAX_ADDRESSES_TRIED,
+    )
     now = datetime.now(UTC)
     data.update(result.evidence())
     data.update(certificate_data(result.cert, now))
@@ -70,18 +82,6 @@ async def idp_findings(config: Config, region: Region, asker: Asker) -> list[Fin
         return finding(cert_issues[0][0], f"IdP answers (issuer {issuer}); {cert_issues[0][1]}")
     latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "?"
     return finding(Status.OK, f"IdP answers in {latency}, issuer {issuer}")
-
-
-async def _fetch(url: str, addresses: tuple[str, ...], config: Config) -> HttpsResult:
-    result: HttpsResult | None = None
-    for ip in addresses[:MAX_ADDRESSES_TRIED]:
-        result = await probe_https(
-            url, ip, ca_file=config.tls.ca_file, timeout=PROBE_TIMEOUT, max_body=MAX_DOCUMENT_BYTES
-        )
-        if result.error_kind not in ("connect", "timeout"):
-            break
-    assert result is not None
-    return result
 
 
 def _document_problem(result: HttpsResult, data: dict[str, Any]) -> str | None:

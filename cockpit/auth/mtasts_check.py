@@ -28,7 +28,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, auth_finding
-from cockpit.auth.https_probe import HttpsResult, probe_https, resolve_host
+from cockpit.auth.https_probe import (
+    HttpsResult,
+    certificate_data,
+    probe_first_answering,
+    resolve_host,
+)
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES
@@ -38,6 +43,7 @@ MAX_POLICY_BYTES = 64 * 1024
 """RFC 8461 3.3: senders may cap the policy size; 64 KiB is the usual limit."""
 MAX_AGE_LIMIT = 31_557_600
 FETCH_TIMEOUT = 5.0
+MAX_ADDRESSES_TRIED = 4
 _ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 _MODES = ("enforce", "testing", "none")
 
@@ -140,8 +146,7 @@ async def mtasts_findings(
     seen = await asker.ask(record_name, "TXT")
     data["outcome"] = seen.outcome.value
     if seen.outcome in NO_VERDICT_OUTCOMES:
-        reason = seen.error or seen.outcome.value
-        return finding(Status.UNKNOWN, f"could not look up {record_name}: {reason}")
+        return finding(Status.UNKNOWN, f"could not look up {record_name}: {seen.reason}")
     records = [text for text in seen.answers if text.startswith("v=STSv1")] if seen.ok else []
     if not records:
         data["published"] = False
@@ -170,10 +175,16 @@ async def mtasts_findings(
         return finding(
             Status.FAIL, f"{policy_host} does not resolve: senders cannot fetch the policy"
         )
-    result = await _fetch(policy_url, resolved.addresses, config)
+    result = await probe_first_answering(
+        policy_url,
+        resolved.addresses,
+        ca_file=config.tls.ca_file,
+        timeout=FETCH_TIMEOUT,
+        max_body=MAX_POLICY_BYTES,
+        max_addresses=MAX_ADDRESSES_TRIED,
+    )
     data.update(result.evidence())
-    if result.cert is not None:
-        data["certificate"] = result.cert.to_json(datetime.now(UTC))
+    data.update(certificate_data(result.cert, datetime.now(UTC)))
     problem = _fetch_problem(result)
     if result.error_kind == "setup":
         return finding(Status.UNKNOWN, f"policy not fetched: {result.error}")
@@ -210,23 +221,6 @@ async def mtasts_findings(
         f"policy ({policy.mode}) does not list {hosts}: it would matter if mail moved to "
         f"{region.name}",
     )
-
-
-async def _fetch(url: str, addresses: tuple[str, ...], config: Config) -> HttpsResult:
-    """The first address that answers (connection failures move on to the next)."""
-    result: HttpsResult | None = None
-    for ip in addresses[:4]:
-        result = await probe_https(
-            url,
-            ip,
-            ca_file=config.tls.ca_file,
-            timeout=FETCH_TIMEOUT,
-            max_body=MAX_POLICY_BYTES,
-        )
-        if result.error_kind not in ("connect", "timeout"):
-            break
-    assert result is not None
-    return result
 
 
 def _fetch_problem(result: HttpsResult) -> str | None:

@@ -22,7 +22,7 @@ import dns.reversename
 
 from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
-from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation
+from cockpit.dns.observation import NO_VERDICT_OUTCOMES
 from cockpit.model import Finding, Status
 
 MAX_PTR_NAMES = 8
@@ -33,23 +33,18 @@ async def ptr_findings(config: Config, region: Region, asker: Asker) -> list[Fin
     """One `ptr` Finding per sending IP of `region` (see the module doc)."""
     if not region.sending_ips:
         return [
-            Finding(
-                area="auth",
-                check="ptr",
-                subject=region.name,
-                status=Status.UNKNOWN,
-                summary=f"no sending IPs configured for region {region.name}: nothing checked",
-                region=region.name,
-                resolver=asker.server.name,
-                data={"domain": config.domain.name},
+            auth_finding(
+                asker,
+                region.name,
+                "ptr",
+                region.name,
+                Status.UNKNOWN,
+                f"no sending IPs configured for region {region.name}: nothing checked",
+                {"domain": config.domain.name},
             )
         ]
     checks = [_ip_finding(region, ip, asker) for ip in region.sending_ips]
     return list(await asyncio.gather(*checks))
-
-
-def _reason(seen: Observation) -> str:
-    return seen.error or seen.outcome.value
 
 
 async def _ip_finding(region: Region, ip: str, asker: Asker) -> Finding:
@@ -69,7 +64,7 @@ async def _ip_finding(region: Region, ip: str, asker: Asker) -> Finding:
     seen = await asker.ask(reverse_name, "PTR")
     data["outcome"] = seen.outcome.value
     if seen.outcome in NO_VERDICT_OUTCOMES:
-        return finding(Status.UNKNOWN, f"could not look up the PTR record: {_reason(seen)}")
+        return finding(Status.UNKNOWN, f"could not look up the PTR record: {seen.reason}")
     if not seen.ok or not seen.answers:
         return finding(
             Status.FAIL, "no PTR record: receivers reject or junk mail from an IP without one"
@@ -86,7 +81,7 @@ async def _ip_finding(region: Region, ip: str, asker: Asker) -> Finding:
     if not confirmed:
         undecided = [fwd for fwd in forwards if fwd.outcome in NO_VERDICT_OUTCOMES]
         if undecided:
-            reason = f"{undecided[0].qname}/{rdtype}: {_reason(undecided[0])}"
+            reason = f"{undecided[0].qname}/{rdtype}: {undecided[0].reason}"
             return finding(Status.UNKNOWN, f"could not confirm the PTR name: {reason}")
         shown = ", ".join(names[:3])
         return finding(
@@ -112,7 +107,7 @@ async def _ip_finding(region: Region, ip: str, asker: Asker) -> Finding:
         return finding(
             Status.UNKNOWN,
             f"PTR {ptr_name} forward-confirmed; could not look up HELO name {helo}: "
-            f"{_reason(helo_seen)}",
+            f"{helo_seen.reason}",
         )
     data["helo_match"] = False
     return finding(

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cockpit.auth.asker import Asker
+from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.https_probe import resolve_host
 from cockpit.auth.smtp_probe import DEFAULT_TIMEOUT, FALLBACK_HELO, SmtpResult, probe_smtp
 from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS, cert_facts, name_matches
@@ -78,16 +78,7 @@ async def _host_finding(
     config: Config, region: Region, asker: Asker, host: str, timeout: float
 ) -> tuple[Finding, tuple[SmtpResult, ...]]:
     def finding(status: Status, summary: str, data: dict[str, Any]) -> Finding:
-        return Finding(
-            area="auth",
-            check=CHECK,
-            subject=host,
-            status=status,
-            summary=summary[:200],
-            region=region.name,
-            resolver=asker.server.name,
-            data=data,
-        )
+        return auth_finding(asker, region.name, CHECK, host, status, summary[:200], data)
 
     found = await resolve_host(asker, host)
     if found.unknown_reason is not None:
@@ -139,4 +130,4 @@ async def smtp_and_dane_findings(
     from cockpit.auth.dane_check import dane_findings
 
     findings, results = await smtp_tls_findings(config, region, asker, timeout=timeout)
-    return findings + await dane_findings(config, region, asker, results)
+    return findings + await dane_findings(region, asker, results)

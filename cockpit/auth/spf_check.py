@@ -91,7 +91,7 @@ class DnsLookupAdapter:
             return [((name, qtype), _record_data(qtype, text)) for text in observation.answers]
         if outcome in _EMPTY_OUTCOMES or _is_cname_problem(observation):
             return []
-        reason = observation.error or outcome.value
+        reason = observation.reason
         raise spf.TempError(f"DNS {name}/{qtype} via {observation.server_name}: {reason}")
 
 

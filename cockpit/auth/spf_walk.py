@@ -124,7 +124,7 @@ class _Walker:
         """True for ANSWER/NODATA/NXDOMAIN; otherwise note the question as unanswered."""
         if observation.outcome in (Outcome.ANSWER, Outcome.NODATA, Outcome.NXDOMAIN):
             return True
-        reason = f"{what}: {observation.error or observation.outcome.value}"
+        reason = f"{what}: {observation.reason}"
         if reason not in self.walk.unanswered:
             self.walk.unanswered.append(reason)
         return False

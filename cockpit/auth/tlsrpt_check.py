@@ -81,9 +81,7 @@ async def tlsrpt_findings(config: Config, region: Region, asker: Asker) -> list[
     seen = await asker.ask(name, "TXT")
     data["outcome"] = seen.outcome.value
     if seen.outcome in NO_VERDICT_OUTCOMES:
-        return finding(
-            Status.UNKNOWN, f"could not look up TLS-RPT: {seen.error or seen.outcome.value}"
-        )
+        return finding(Status.UNKNOWN, f"could not look up TLS-RPT: {seen.reason}")
     if not seen.ok or not seen.answers:
         return finding(
             Status.WARN,

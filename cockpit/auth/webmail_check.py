@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from cockpit.auth.asker import Asker
-from cockpit.auth.https_probe import HttpsResult, probe_https, resolve_host
-from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS, CertFacts
+from cockpit.auth.asker import Asker, auth_finding
+from cockpit.auth.https_probe import HttpsResult, certificate_data, probe_https, resolve_host
+from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.model import Finding, Status, worst
@@ -54,10 +54,6 @@ def certificate_issues(result: HttpsResult, now: datetime) -> list[Issue]:
         days = max(0, int(cert.days_left(now)))
         return [(Status.WARN, f"certificate expires in {days} days ({cert.not_after:%Y-%m-%d})")]
     return []
-
-
-def certificate_data(cert: CertFacts | None, now: datetime) -> dict[str, Any]:
-    return {} if cert is None else {"certificate": cert.to_json(now)}
 
 
 def header_issues(result: HttpsResult) -> tuple[list[Issue], dict[str, str]]:
@@ -106,16 +102,7 @@ async def webmail_findings(config: Config, region: Region, asker: Asker) -> list
 def _finding(
     region: Region, asker: Asker, subject: str, status: Status, summary: str, data: dict[str, Any]
 ) -> Finding:
-    return Finding(
-        area="auth",
-        check="webmail",
-        subject=subject,
-        status=status,
-        summary=summary,
-        region=region.name,
-        resolver=asker.server.name,
-        data=data,
-    )
+    return auth_finding(asker, region.name, "webmail", subject, status, summary, data)
 
 
 async def _address_finding(

@@ -82,7 +82,7 @@ def _areas(only: str | None) -> tuple[str, ...]:
 def _incident_entries(args: argparse.Namespace, config: Config) -> list[Entry]:
     """The incident log's entries: --incident, else the newest log in [incident].dir."""
     log_path = Path(args.incident) if args.incident else _newest_log(config.incident.dir)
-    if log_path is None or (not args.incident and not log_path.exists()):
+    if log_path is None:
         return []
     from cockpit.incident.log import read_log
 

@@ -123,3 +123,8 @@ class Observation:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ANSWER
+
+    @property
+    def reason(self) -> str:
+        """Why there is no answer: the error line, else the outcome's value."""
+        return self.error or self.outcome.value

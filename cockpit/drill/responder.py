@@ -160,31 +160,23 @@ class CachingResolver:
         now = self._clock()
         cached = self._cache.get(key)
         if cached is None or cached.expires_at <= now:
-            cached = self._fetch(key, now)
-        if cached is None:
-            answer = self._store.lookup(question.name, question.rdtype)
-            if not answer.in_zone:
-                response.set_rcode(dns.rcode.REFUSED)
-                return response
-            return _fill(response, answer)
+            answer, cached = self._fetch(key, now)
+            if cached is None:
+                if not answer.in_zone:
+                    response.set_rcode(dns.rcode.REFUSED)
+                    return response
+                return _fill(response, answer)
         return _fill(response, cached.answer, _seconds_left(cached, now))
-
-    def remaining_ttl(self, qname: str, rdtype: str) -> int | None:
-        """Seconds left on a cached answer, or None when none is cached (for tests and UIs)."""
-        key = (dns.name.from_text(qname), dns.rdatatype.from_text(rdtype))
-        cached = self._cache.get(key)
-        if cached is None:
-            return None
-        now = self._clock()
-        return _seconds_left(cached, now) if cached.expires_at > now else None
 
     def _fetch(
         self, key: tuple[dns.name.Name, dns.rdatatype.RdataType], now: float
-    ) -> _Cached | None:
-        """Fetch and cache; None for what is never cached (refusals, SERVFAIL, TTL 0)."""
-        answer = self._store.lookup(*key)
-        if not answer.in_zone or answer.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            return None
+    ) -> tuple[ZoneAnswer, _Cached | None]:
+        """Fetch and cache: the answer published now, and its cache entry; no entry for what
+        is never cached (refusals, SERVFAIL, TTL 0), which is served as published now."""
+        current = self._store.lookup(*key)
+        if not current.in_zone or current.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return current, None
+        answer = current
         ttl = answer.cache_ttl()
         fetched_at = now
         if key not in self._fetched_before and ttl > 1:
@@ -193,7 +185,7 @@ class CachingResolver:
             ttl = answer.cache_ttl()
         self._fetched_before.add(key)
         if ttl <= 0 or fetched_at + ttl <= now:
-            return None
+            return current, None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
             if len(self._cache) >= MAX_CACHE_ENTRIES:
@@ -202,7 +194,7 @@ class CachingResolver:
             self._fetched_before.clear()
         cached = _Cached(answer, fetched_at + ttl)
         self._cache[key] = cached
-        return cached
+        return current, cached
 
 
 def reply_wire(respond: Responder, wire: bytes, *, over_tcp: bool) -> bytes | None:

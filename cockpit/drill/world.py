@@ -118,6 +118,9 @@ class DrillWorld:
         self._clock = clock
         self.regions: tuple[RegionPlan, ...] = region_plans(domain)
         self._dkim_keys = {plan.dkim_selector: new_dkim_key() for plan in self.regions}
+        self._dkim_records = {
+            selector: dkim_record(key) for selector, key in self._dkim_keys.items()
+        }
         self._lock = threading.Lock()
         self._active = self.regions[0].name
         self._down: frozenset[str] = frozenset()
@@ -150,10 +153,6 @@ class DrillWorld:
     @property
     def serial(self) -> int:
         return self._serial
-
-    @property
-    def down_regions(self) -> frozenset[str]:
-        return self._down
 
     def region(self, name: str) -> RegionPlan:
         for plan in self.regions:
@@ -229,13 +228,6 @@ class DrillWorld:
             )
             for index, (server, cache) in enumerate(zip(servers, self._caches, strict=True), 1)
         )
-
-    def resolver_cache(self, name: str) -> CachingResolver:
-        """The cache behind resolver `name` ("drill-r1", ...)."""
-        for resolver, cache in zip(self.resolvers, self._caches, strict=True):
-            if resolver.name == name:
-                return cache
-        raise DrillError(f"no drill resolver {name!r}")
 
     @property
     def queue_base_url(self) -> str:
@@ -340,7 +332,6 @@ class DrillWorld:
         await self._http.start()
 
     def _publish(self) -> None:
-        records = {selector: dkim_record(key) for selector, key in self._dkim_keys.items()}
         self._store.publish(
             zone_texts(
                 self.domain,
@@ -349,6 +340,6 @@ class DrillWorld:
                 self._serial,
                 self.timings,
                 nameserver_ip=self._nameserver_ip,
-                dkim_records=records,
+                dkim_records=self._dkim_records,
             )
         )

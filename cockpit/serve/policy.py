@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from cockpit.errors import UsageError
@@ -62,9 +63,14 @@ def check_bind(host: str, allow_remote: bool) -> str:
     return str(address)
 
 
+def _bracketed(host: str) -> str:
+    """`host` as written in a URL or Host header: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _host_port(host: str, port: int, default_port: int | None = None) -> list[str]:
     """The Host-header spellings of host:port (IPv6 in brackets; bare host on the default)."""
-    name = f"[{host}]" if ":" in host else host
+    name = _bracketed(host)
     forms = [f"{name}:{port}"]
     if default_port is not None and port == default_port:
         forms.append(name)
@@ -79,7 +85,7 @@ class PublicUrl:
 
     @property
     def origin(self) -> str:
-        name = f"[{self.host}]" if ":" in self.host else self.host
+        name = _bracketed(self.host)
         if self.port == _DEFAULT_PORTS[self.scheme]:
             return f"{self.scheme}://{name}"
         return f"{self.scheme}://{name}:{self.port}"
@@ -120,42 +126,36 @@ class Access:
         # Cookies ignore ports: one name per port keeps two servers on one host apart.
         return f"cockpit_serve_{self.port}"
 
-    def _served(self) -> list[tuple[str, str, int]]:
-        """(scheme, host, port) for every address a browser may use."""
+    def _served(self) -> list[PublicUrl]:
+        """Every (scheme, host, port) a browser may use."""
         address = ipaddress.ip_address(self.bind_host)
-        served: list[tuple[str, str, int]] = []
+        served: list[PublicUrl] = []
         if address.version == 6:
             if address.is_loopback or address.is_unspecified:
-                served.append(("http", "::1", self.port))
+                served.append(PublicUrl("http", "::1", self.port))
             if address.is_unspecified:
-                served.append(("http", "127.0.0.1", self.port))
+                served.append(PublicUrl("http", "127.0.0.1", self.port))
         elif address.is_loopback or address.is_unspecified:
-            served.append(("http", "127.0.0.1", self.port))
+            served.append(PublicUrl("http", "127.0.0.1", self.port))
         if not (address.is_loopback or address.is_unspecified):
-            served.append(("http", str(address), self.port))
+            served.append(PublicUrl("http", str(address), self.port))
         if address.is_loopback or address.is_unspecified:
-            served.append(("http", "localhost", self.port))
+            served.append(PublicUrl("http", "localhost", self.port))
         if self.public is not None:
-            served.append((self.public.scheme, self.public.host, self.public.port))
+            served.append(self.public)
         return served
 
-    @property
+    # Computed once: the fields are frozen, and every request checks Host (and /ws Origin).
+    @cached_property
     def hosts(self) -> frozenset[str]:
         forms: set[str] = set()
-        for scheme, host, port in self._served():
-            forms.update(_host_port(host, port, _DEFAULT_PORTS[scheme]))
+        for url in self._served():
+            forms.update(_host_port(url.host, url.port, _DEFAULT_PORTS[url.scheme]))
         return frozenset(forms)
 
-    @property
+    @cached_property
     def origins(self) -> frozenset[str]:
-        found: set[str] = set()
-        for scheme, host, port in self._served():
-            name = f"[{host}]" if ":" in host else host
-            if port == _DEFAULT_PORTS[scheme]:
-                found.add(f"{scheme}://{name}")
-            else:
-                found.add(f"{scheme}://{name}:{port}")
-        return frozenset(found)
+        return frozenset(url.origin for url in self._served())
 
     def host_allowed(self, host: str | None) -> bool:
         return bool(host) and host.strip().lower() in self.hosts
@@ -175,9 +175,8 @@ class Access:
         """Where the user should point a browser (without the token)."""
         if self.public is not None:
             return self.public.origin
-        scheme, host, port = self._served()[0]
-        name = f"[{host}]" if ":" in host else host
-        return f"{scheme}://{name}:{port}"
+        first = self._served()[0]
+        return f"{first.scheme}://{_bracketed(first.host)}:{first.port}"
 
     @property
     def open_url(self) -> str:
