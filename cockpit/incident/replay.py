@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from cockpit.incident.entry import Entry
 from cockpit.model import Status
 
-__all__ = ["BoardRow", "ReplayClock", "entries_until", "probe_board"]
+__all__ = ["BoardRow", "ReplayClock", "entries_until", "probe_board", "times_in_order"]
 
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 """The speeds `faster` and `slower` step through (times real time)."""
@@ -88,10 +88,25 @@ class ReplayClock:
         self._rebase(at)
 
 
-def entries_until(entries: Sequence[Entry], at: datetime) -> list[Entry]:
-    """The entries written at or before `at` (`entries` in seq order, as the log keeps them)."""
+def times_in_order(entries: Sequence[Entry]) -> list[datetime] | None:
+    """The entries' times when they never go back (the usual log), else None: what
+    `entries_until` bisects, worked out once for a replay rather than at every tick."""
     times = [entry.ts for entry in entries]
-    if times == sorted(times):
+    return times if times == sorted(times) else None
+
+
+def entries_until(
+    entries: Sequence[Entry],
+    at: datetime,
+    *,
+    in_order_times: Sequence[datetime] | None = None,
+) -> list[Entry]:
+    """The entries written at or before `at` (`entries` in seq order, as the log keeps them).
+
+    `in_order_times` is `times_in_order(entries)` when the caller kept it; without it, the
+    times are gathered here."""
+    times = in_order_times if in_order_times is not None else times_in_order(entries)
+    if times is not None:
         return list(entries[: bisect.bisect_right(times, at)])
     return [entry for entry in entries if entry.ts <= at]
 
@@ -140,8 +155,9 @@ def probe_board(entries: Sequence[Entry], area: str) -> list[BoardRow]:
         if entry.kind != "probe" or data.get("area") != area:
             continue
         region = data.get("region")
-        latest[_key(entry)] = BoardRow(
-            key=_key(entry),
+        key = _key(entry)
+        latest[key] = BoardRow(
+            key=key,
             subject=str(data.get("subject") or area),
             region=region if isinstance(region, str) else None,
             status=_status(data.get("status")),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
-from textual.app import ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
@@ -53,7 +53,7 @@ from cockpit.ui.themes import apply_theme, register_all, status_variable_default
 from cockpit.ui.timeline_pane import TimelinePane
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
 
-__all__ = ["PANES", "CockpitApp", "PaneFrame", "PaneSpec", "write_export"]
+__all__ = ["PANES", "CockpitApp", "CockpitShell", "PaneFrame", "PaneSpec", "write_export"]
 
 if TYPE_CHECKING:
     from cockpit.config import Config
@@ -88,15 +88,54 @@ class PaneFrame(Vertical):
         self.spec = spec
 
 
-class CockpitApp(IncidentActions):
-    """The incident cockpit for one incident log."""
+class CockpitShell(App[None]):
+    """What the live cockpit and its replay share: the stylesheet and its breakpoints, the
+    themes (with the status colours), ASCII mode, and the panes' frames to zoom.
+
+    A subclass composes the PaneFrames and calls `apply_look` first thing in its on_mount.
+    """
 
     CSS_PATH = "cockpit.tcss"
-    TITLE = "cockpit"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
         (160, "-wide"),
     ]
+
+    def __init__(
+        self,
+        *,
+        theme_name: str | None = None,
+        theme_specs: Mapping[str, ThemeSpec] | None = None,
+        ascii_only: bool = False,
+    ) -> None:
+        super().__init__()
+        self.theme_name = theme_name
+        self.theme_specs = dict(theme_specs or {})
+        self.ascii_only = ascii_only
+        self.set_class(ascii_only, "-ascii")
+        use_ascii_scrollbars(ascii_only)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return status_variable_defaults()
+
+    def apply_look(self) -> None:
+        """Register the themes and apply the chosen one; a warning says why it could not be."""
+        register_all(self, self.theme_specs)
+        warning = apply_theme(self, self.theme_name, self.theme_specs)
+        if warning:
+            self.notify(clean(warning), severity="warning", markup=False)
+
+    def pane(self, name: str) -> PaneFrame:
+        return self.query_one(f"#pane-{name}", PaneFrame)
+
+    def action_unzoom(self) -> None:
+        self.screen.minimize()
+
+
+class CockpitApp(CockpitShell, IncidentActions):
+    """The incident cockpit for one incident log."""
+
+    TITLE = "cockpit"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(
@@ -133,17 +172,12 @@ class CockpitApp(IncidentActions):
         drill: bool = False,
         on_target: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(theme_name=theme_name, theme_specs=theme_specs, ascii_only=ascii_only)
         self.log_path = Path(log_path)
         self.author = author
         self.config = config
-        self.theme_name = theme_name
-        self.theme_specs = dict(theme_specs or {})
-        self.ascii_only = ascii_only
         self.clock = clock
         self.incident_log = IncidentLog(self.log_path)
-        self.set_class(ascii_only, "-ascii")
-        use_ascii_scrollbars(ascii_only)
         self.target_region: str | None = None
         self.read_only = read_only
         self.drill = drill
@@ -154,9 +188,6 @@ class CockpitApp(IncidentActions):
         """A viewer: panes live, nothing written; write actions say why they cannot."""
         self.probes = probes and config is not None
         """False: the probe panes show only what is handed to them (tests, snapshots)."""
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        return status_variable_defaults()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's commands, then every cockpit action, so the palette offers each key."""
@@ -235,16 +266,10 @@ class CockpitApp(IncidentActions):
         return AuthPane(ascii_only=self.ascii_only, skipped=self.config.auth.skip, id="auth")
 
     def on_mount(self) -> None:
-        register_all(self, self.theme_specs)
-        warning = apply_theme(self, self.theme_name, self.theme_specs)
-        if warning:
-            self.notify(clean(warning), severity="warning", markup=False)
+        self.apply_look()
         self.focus_pane("timeline")
 
     # Focus and zoom
-
-    def pane(self, name: str) -> PaneFrame:
-        return self.query_one(f"#pane-{name}", PaneFrame)
 
     def focus_pane(self, name: str) -> None:
         frame = self.pane(name)
@@ -256,9 +281,6 @@ class CockpitApp(IncidentActions):
     def action_zoom(self, name: str) -> None:
         self.focus_pane(name)
         self.screen.maximize(self.pane(name), container=False)
-
-    def action_unzoom(self) -> None:
-        self.screen.minimize()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "unzoom":

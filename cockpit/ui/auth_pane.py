@@ -26,13 +26,10 @@ from textual.widgets.data_table import CellKey
 
 from cockpit.model import Finding, worst
 from cockpit.ui.pane_text import (
-    STATUS_COMPONENT_CLASSES,
     CellDetailPane,
     safe,
     short,
     status_css,
-    status_style,
-    status_text,
 )
 
 CHECK_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -80,7 +77,6 @@ class AuthPane(CellDetailPane):
     DETAIL_ID = "auth-detail"
     DETAIL_HINT = DETAIL_HINT
 
-    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
     AuthPane { height: auto; }
     AuthPane > DataTable { height: auto; max-height: 10; }
@@ -159,9 +155,7 @@ class AuthPane(CellDetailPane):
             return Text("- skipped" if self._skipped_by(column) else "-", style="dim")
         status = worst([finding.status for finding in findings])
         extra = f"({len(findings)})" if len(findings) > 1 else ""
-        return status_text(
-            status, ascii_only=self.ascii_only, style=status_style(self, status), extra=extra
-        )
+        return self.status_cell(status, extra)
 
     def detail_text(self, region: str, column: str) -> Text:
         """The reason and evidence of every finding in one cell."""
@@ -180,13 +174,7 @@ class AuthPane(CellDetailPane):
             return text
         for finding in findings:
             text.append("\n")
-            text.append_text(
-                status_text(
-                    finding.status,
-                    ascii_only=self.ascii_only,
-                    style=status_style(self, finding.status),
-                )
-            )
+            text.append_text(self.status_cell(finding.status))
             text.append(" ")
             text.append_text(safe(f"{finding.check} {finding.subject}: {finding.summary}"))
             for key, value in list(finding.data.items())[:EVIDENCE_ITEMS]:

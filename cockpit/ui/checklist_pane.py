@@ -30,11 +30,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -65,6 +65,14 @@ __all__ = ["ChecklistPane", "TextPrompt", "clock"]
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
 READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
+
+
+def refuse_if_read_only(widget: Widget | App[Any], read_only: bool, what: str) -> bool:
+    """True (after telling the user why through `widget`) when `read_only`: nothing may be
+    written, so the caller does not `what`."""
+    if read_only:
+        widget.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
+    return read_only
 
 
 def clock(moment: datetime) -> str:
@@ -254,15 +262,9 @@ class ChecklistPane(Widget):
 
     # ---- actions ------------------------------------------------------------------------------
 
-    def _refused(self, what: str) -> bool:
-        """True (after saying why) when this screen may not write."""
-        if self.read_only:
-            self.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
-        return self.read_only
-
     def tick_step_setting(self, phase: str) -> bool:
         """Tick the step that sets `phase` (the cutover step sets routed); False when none does."""
-        if self._refused("tick a step"):
+        if refuse_if_read_only(self, self.read_only, "tick a step"):
             return True
         for step in self._steps:
             if step.sets_phase == phase:
@@ -271,14 +273,14 @@ class ChecklistPane(Widget):
         return False
 
     def action_done(self) -> None:
-        if self._refused("tick a step"):
+        if refuse_if_read_only(self, self.read_only, "tick a step"):
             return
         step_id = self._highlighted_step()
         if step_id is not None:
             self._append(step_id, "done", "")
 
     def action_confirm_auto(self) -> None:
-        if self._refused("confirm a step"):
+        if refuse_if_read_only(self, self.read_only, "confirm a step"):
             return
         step_id = self._highlighted_step()
         if step_id is None:
@@ -290,12 +292,12 @@ class ChecklistPane(Widget):
         self._append(step_id, "auto", format_ts(self._auto_since[step_id]))
 
     def action_skip(self) -> None:
-        if self._refused("skip a step"):
+        if refuse_if_read_only(self, self.read_only, "skip a step"):
             return
         self._ask(self._highlighted_step(), "skip", "Why skip this step?", "reason")
 
     def action_note(self) -> None:
-        if self._refused("add a note"):
+        if refuse_if_read_only(self, self.read_only, "add a note"):
             return
         self._ask(self._highlighted_step(), "note", "Note on this step", "note")
 

@@ -34,13 +34,10 @@ from textual.widgets.data_table import CellKey
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
 from cockpit.ui.pane_text import (
-    STATUS_COMPONENT_CLASSES,
     CellDetailPane,
     safe,
     short,
     status_css,
-    status_style,
-    status_text,
 )
 
 if TYPE_CHECKING:
@@ -148,7 +145,6 @@ class DnsPane(CellDetailPane):
     DETAIL_ID = "dns-detail"
     DETAIL_HINT = DETAIL_HINT
 
-    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
     DnsPane { height: auto; }
     DnsPane > #dns-progress { height: 1; }
@@ -234,16 +230,8 @@ class DnsPane(CellDetailPane):
 
     def show_sweep(self, sweep: SweepResult, target: str) -> None:
         self._running_since = None
-        self._sweep = sweep
-        self._target = target
-        from cockpit.dns.findings_pure import findings_from_sweep
-        from cockpit.dns.propagation import record_propagation
-
-        findings = findings_from_sweep(sweep, target)
-        self._findings = {(f.check, f.subject, f.resolver): f for f in findings}
-        self._soa = [f for f in findings if f.check in ("SOA", "authoritative")]
-        self._propagation = {w.key: record_propagation(sweep, w, target) for w in sweep.watched}
-        self._resolver_columns = {f"r{i}": spec.name for i, spec in enumerate(sweep.resolvers)}
+        if sweep is not self._sweep or target != self._target:
+            self._judge(sweep, target)
         seconds = (sweep.finished_at - sweep.started_at).total_seconds()
         self.progress.update(
             safe(f"last sweep {clock(sweep.finished_at)} ({seconds:.1f} s), target {target}"),
@@ -266,22 +254,35 @@ class DnsPane(CellDetailPane):
             rows.append((watched.key, cells))
         self.show_rows(columns, rows)
 
+    def _judge(self, sweep: SweepResult, target: str) -> None:
+        """Judge a new sweep (or the same sweep against another target); a redraw keeps it."""
+        from cockpit.dns.findings_pure import findings_from_sweep
+        from cockpit.dns.propagation import record_propagation
+
+        self._sweep = sweep
+        self._target = target
+        findings = findings_from_sweep(sweep, target)
+        self._findings = {(f.check, f.subject, f.resolver): f for f in findings}
+        self._soa = [f for f in findings if f.check in ("SOA", "authoritative")]
+        self._propagation = {w.key: record_propagation(sweep, w, target) for w in sweep.watched}
+        self._resolver_columns = {f"r{i}": spec.name for i, spec in enumerate(sweep.resolvers)}
+
     def detail_for(self, cell_key: CellKey) -> Text | None:
         record_key, column_key = cell_key.row_key.value, cell_key.column_key.value
         if record_key is None or column_key is None:
             return None
         return self.detail_text(record_key, column_key)
 
-    def tick(self, now: datetime | None = None, *, force: bool = False) -> None:
+    def tick(self, now: datetime | None = None) -> None:
         """Count the TTLs and the estimates down to `now` (default: the pane's clock).
 
         Skipped while the matrix is younger than TICK_SECONDS (a sweep every few seconds
-        redraws it anyway), unless `force`."""
+        redraws it anyway)."""
         sweep = self._sweep
         if sweep is None:
             return
         now = now or self._clock()
-        if not force and (now - sweep.finished_at).total_seconds() < TICK_SECONDS:
+        if (now - sweep.finished_at).total_seconds() < TICK_SECONDS:
             return
         table = self.table
         for watched in sweep.watched:
@@ -293,11 +294,6 @@ class DnsPane(CellDetailPane):
                 shown = table.get_cell(watched.key, key)
                 if not (isinstance(shown, Text) and shown.plain == cell.plain):
                     table.update_cell(watched.key, key, cell)
-
-    def _status(self, status: Status, extra: str = "") -> Text:
-        return status_text(
-            status, ascii_only=self.ascii_only, style=status_style(self, status), extra=extra
-        )
 
     def _authoritative_cells(self, sweep: SweepResult) -> list[Text]:
         status = worst([f.status for f in self._soa]) if self._soa else Status.UNKNOWN
@@ -314,7 +310,7 @@ class DnsPane(CellDetailPane):
         blanks = [Text("") for _ in self._resolver_columns]
         return [
             Text("authoritative SOA"),
-            self._status(status),
+            self.status_cell(status),
             *blanks,
             safe(short(f"serials {shown}", 80, ascii_only=self.ascii_only)),
         ]
@@ -323,7 +319,7 @@ class DnsPane(CellDetailPane):
         finding = self._findings.get(("propagation", propagation.key, None))
         status = finding.status if finding is not None else Status.UNKNOWN
         percent = round(propagation.share * 100)
-        return self._status(status, f"{propagation.converged}/{propagation.total} {percent}%")
+        return self.status_cell(status, f"{propagation.converged}/{propagation.total} {percent}%")
 
     def _cell_parts(
         self, record_key: str, column_key: str
@@ -341,12 +337,12 @@ class DnsPane(CellDetailPane):
     def _resolver_cell(self, record_key: str, column_key: str, now: datetime) -> Text:
         finding, obs = self._cell_parts(record_key, column_key)
         if finding is None:
-            return self._status(Status.UNKNOWN, "not asked")
+            return self.status_cell(Status.UNKNOWN, "not asked")
         word = short(cell_word(finding, obs), 14, ascii_only=self.ascii_only)
         left = ttl_left(obs, now) if obs is not None else None
         if left is not None:
             word += f" {left}s"
-        return self._status(finding.status, word)
+        return self.status_cell(finding.status, word)
 
     def detail_text(self, record_key: str, column_key: str) -> Text:
         """What one cell stands for: raw answer, TTL, latency and rcode, or the serials."""
@@ -356,7 +352,7 @@ class DnsPane(CellDetailPane):
             text.append("authoritative servers")
             for soa in self._soa:
                 text.append("\n")
-                text.append_text(self._status(soa.status))
+                text.append_text(self.status_cell(soa.status))
                 text.append(" ")
                 text.append_text(safe(f"{soa.resolver or ''} {soa.summary}".strip()))
             return text
@@ -378,7 +374,7 @@ class DnsPane(CellDetailPane):
         text.append_text(safe(f"{record_key} at {resolver}"))
         if finding is not None:
             text.append("\n")
-            text.append_text(self._status(finding.status))
+            text.append_text(self.status_cell(finding.status))
             text.append(" ")
             text.append_text(safe(finding.summary))
         if obs is None:

@@ -19,7 +19,6 @@ from textual.widget import Widget
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.phases import analyse, current_target_region
 from cockpit.incident.roles import current_holders
-from cockpit.incident.severity import current_severity
 from cockpit.safe_text import clean
 
 Clock = Callable[[], datetime]
@@ -91,6 +90,17 @@ class IncidentHeader(Widget):
         if _minute(now) != _minute(self.now):
             self.now = now
 
+    def _shown_times(self, moment: datetime) -> tuple[datetime, str | None]:
+        """What the line shows of `moment`: its minute, and T+ (whole minutes since impact)."""
+        since = None if self.impact_at is None else t_plus(moment - self.impact_at)
+        return _minute(moment), since
+
+    def show_now(self, now: datetime) -> None:
+        """Set `now` only when the line shows it differently (a replay sets it four times a
+        second; call it after `show_entries`, which may move the impact)."""
+        if self._shown_times(now) != self._shown_times(self.now):
+            self.now = now
+
     def show_entries(self, entries: Sequence[Entry]) -> None:
         analysis = analyse(entries, name=self.name_fallback)
         self.title_text = analysis.summary.title
@@ -98,7 +108,7 @@ class IncidentHeader(Widget):
         self.phase = times[-1].phase if times else None
         self.impact_at = analysis.timeline.at("impact")
         self.target_region = current_target_region(entries) or self.default_target
-        self.severity = current_severity(entries)
+        self.severity = analysis.summary.severity
         self.commander = current_holders(entries).get("commander")
 
     def status_text(self, *, compact: bool = False) -> Text:
@@ -134,18 +144,19 @@ class IncidentHeader(Widget):
         title.append(clean(self.title_text), style="bold")
         return title
 
-    def _fits_one_line(self, width: int) -> bool:
-        return self._title().cell_len + 2 + self.status_text().cell_len <= width
+    @staticmethod
+    def _fits_one_line(width: int, title: Text, status: Text) -> bool:
+        return title.cell_len + 2 + status.cell_len <= width
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Narrow terminals get the title on a line of its own rather than cut to nothing.
-        return 1 if self._fits_one_line(width) else 2
+        return 1 if self._fits_one_line(width, self._title(), self.status_text()) else 2
 
     def render(self) -> Text:
         width = max(self.size.width, 1)
         status = self.status_text()
         title = self._title()
-        if self._fits_one_line(width):
+        if self._fits_one_line(width, title, status):
             line = Text(no_wrap=True, overflow="ellipsis", end="")
             line.append_text(title)
             line.append(" " * (width - title.cell_len - status.cell_len))

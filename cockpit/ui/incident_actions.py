@@ -27,7 +27,7 @@ from cockpit.incident.log import IncidentLog
 from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
-from cockpit.ui.checklist_pane import READ_ONLY_REASON, ChecklistPane, TextPrompt
+from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, refuse_if_read_only
 from cockpit.ui.decision_form import (
     CutoverPrompt,
     DecisionError,
@@ -61,12 +61,6 @@ class IncidentActions(App[None]):
     def region_names(self) -> tuple[str, ...]:
         raise NotImplementedError
 
-    def _refused(self, what: str) -> bool:
-        """True (after saying why) when this cockpit is a read-only viewer."""
-        if self.read_only:
-            self.notify(READ_ONLY_REASON.format(what=what), severity="warning", markup=False)
-        return self.read_only
-
     # Not exclusive: two entries written in quick succession must both be written.
     @work(thread=True, exclusive=False, exit_on_error=False, group="log")
     def _append_built(
@@ -86,7 +80,7 @@ class IncidentActions(App[None]):
     # ---- decisions and the cutover -----------------------------------------------------------
 
     def action_decide(self) -> None:
-        if self._refused("record a decision"):
+        if refuse_if_read_only(self, self.read_only, "record a decision"):
             return
         self.push_screen(DecisionForm(self.region_names()), self._decided)
 
@@ -124,7 +118,7 @@ class IncidentActions(App[None]):
     # ---- severity and roles ------------------------------------------------------------------
 
     def action_severity(self) -> None:
-        if self._refused("set the severity"):
+        if refuse_if_read_only(self, self.read_only, "set the severity"):
             return
 
         def answered(typed: str | None) -> None:
@@ -140,7 +134,7 @@ class IncidentActions(App[None]):
         self.push_screen(TextPrompt(SEVERITY_PROMPT, "SEV2"), answered)
 
     def action_role(self) -> None:
-        if self._refused("take a role"):
+        if refuse_if_read_only(self, self.read_only, "take a role"):
             return
 
         def answered(typed: str | None) -> None:
@@ -160,7 +154,9 @@ class IncidentActions(App[None]):
     # ---- export ------------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        if self._refused("write the export next to the log (use cockpit export -o FILE)"):
+        if refuse_if_read_only(
+            self, self.read_only, "write the export next to the log (use cockpit export -o FILE)"
+        ):
             return
         self._export_markdown()
 

@@ -2,8 +2,8 @@
 
 API:
     STATUS_COMPONENT_CLASSES: the component classes "status--ok", "status--warn",
-        "status--fail", "status--unknown"; a pane lists them in COMPONENT_CLASSES and styles them
-        in CSS with $status-ok, $status-warn, $status-fail, $status-unknown.
+        "status--fail", "status--unknown"; StatusPane lists them in COMPONENT_CLASSES, a pane
+        styles them in CSS with $status-ok, $status-warn, $status-fail, $status-unknown.
     status_css(widget_type) -> str: the CSS rules for those component classes.
     status_style(widget, status) -> Style: the colour of `status` from the widget's CSS.
     status_text(status, ascii_only=..., style=..., extra="") -> Text: glyph AND word
@@ -13,6 +13,7 @@ API:
     short(value, limit, ascii_only=...) -> str: cleaned, cut to `limit` characters with an
         ellipsis.
     fill_table(table, columns, rows) -> bool: show rows, updating only the cells that changed.
+    StatusPane: the base of the panes with status cells; `status_cell(status, extra="")`.
     CellDetailPane: the base of the panes with a table and a detail line for the cursor's cell.
 
 Never format untrusted text into a markup string: build Text objects with these.
@@ -88,8 +89,12 @@ class StatusPane(Widget):
 
     The colours are baked into the cells when they are drawn, so a theme change draws the
     last data again through `redraw`. (Textual calls `on_mount` of every class in the MRO:
-    a subclass adds its own without calling this one.)
+    a subclass adds its own without calling this one.) Textual merges COMPONENT_CLASSES from
+    the base classes, so a subclass inherits the status classes; it styles them in its own
+    DEFAULT_CSS with `status_css`.
     """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(STATUS_COMPONENT_CLASSES)
 
     def __init__(
         self,
@@ -104,6 +109,12 @@ class StatusPane(Widget):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._restyle)
+
+    def status_cell(self, status: Status, extra: str = "") -> Text:
+        """`status_text` of `status` in this pane's colour for it (see `status_style`)."""
+        return status_text(
+            status, ascii_only=self.ascii_only, style=status_style(self, status), extra=extra
+        )
 
     def _restyle(self, _theme: object) -> None:
         self.redraw()
@@ -168,16 +179,7 @@ class CellDetailPane(StatusPane):
     DETAIL_ID: ClassVar[str]
     DETAIL_HINT: ClassVar[str]
 
-    def __init__(
-        self,
-        *,
-        ascii_only: bool = False,
-        name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Textual's own parameter name
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
-        self._detail_plain: str | None = None
+    _detail_plain: str | None = None
 
     @property
     def table(self) -> DataTable[Text]:

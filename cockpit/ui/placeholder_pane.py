@@ -1,4 +1,4 @@
-"""A pane whose real module is not built yet: its title and a plain note."""
+"""A pane that has nothing to show: its title and a plain note."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 
 class PlaceholderPane(Static):
-    """Shows "<title>: not built yet" (or another note, such as "no config")."""
+    """Shows "<title>: <note>" (such as "queue: no config")."""
 
     DEFAULT_CSS = """
     PlaceholderPane {
@@ -16,7 +16,7 @@ class PlaceholderPane(Static):
     }
     """
 
-    def __init__(self, title: str, note: str = "not built yet", *, id: str | None = None) -> None:
+    def __init__(self, title: str, note: str, *, id: str | None = None) -> None:
         super().__init__(Text(f"{title}: {note}"), id=id)
         self.pane_title = title
         self.note = note

@@ -21,13 +21,11 @@ from textual.widgets import DataTable, Static
 from cockpit.incident.replay import BoardRow
 from cockpit.queue.history import format_age
 from cockpit.ui.pane_text import (
-    STATUS_COMPONENT_CLASSES,
     StatusPane,
+    fill_table,
     safe,
     short,
     status_css,
-    status_style,
-    status_text,
 )
 
 COLUMNS = ("status", "subject", "region", "when", "what the probe said")
@@ -36,7 +34,6 @@ COLUMNS = ("status", "subject", "region", "when", "what the probe said")
 class ProbeBoardPane(StatusPane):
     """The latest probe entries of one area; see the module docstring."""
 
-    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
     ProbeBoardPane { height: 1fr; }
     ProbeBoardPane > DataTable { height: 1fr; }
@@ -58,33 +55,26 @@ class ProbeBoardPane(StatusPane):
         yield Static(Text(f"no {self.area} probe entry yet"), id="board-note")
         yield DataTable(id="board-table", cursor_type="row")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(Text(column), key=column)
-
     def redraw(self) -> None:
         if self._shown is not None:
             self.show_rows(*self._shown)
 
     def show_rows(self, rows: Sequence[BoardRow], now: datetime) -> None:
-        if self._shown is not None and self._shown[0] == rows and not rows:
-            return
         self._shown = (rows, now)
-        note = self.query_one("#board-note", Static)
-        note.display = not rows
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in rows:
-            age = max((now - row.at).total_seconds(), 0.0)
-            when = f"{row.at.astimezone(UTC):%H:%M:%S} ({format_age(age)})"
-            table.add_row(
-                status_text(
-                    row.status, ascii_only=self.ascii_only, style=status_style(self, row.status)
-                ),
-                safe(short(row.subject, 40, ascii_only=self.ascii_only)),
-                safe(short(row.region or "", 16, ascii_only=self.ascii_only)),
-                safe(when),
-                safe(short(row.text, 120, ascii_only=self.ascii_only)),
-                key=row.key,
-            )
+        self.query_one("#board-note", Static).display = not rows
+        fill_table(
+            self.query_one(DataTable),
+            [(column, Text(column)) for column in COLUMNS],
+            [(row.key, self._cells(row, now)) for row in rows],
+        )
+
+    def _cells(self, row: BoardRow, now: datetime) -> list[Text]:
+        age = max((now - row.at).total_seconds(), 0.0)
+        when = f"{row.at.astimezone(UTC):%H:%M:%S} ({format_age(age)})"
+        return [
+            self.status_cell(row.status),
+            safe(short(row.subject, 40, ascii_only=self.ascii_only)),
+            safe(short(row.region or "", 16, ascii_only=self.ascii_only)),
+            safe(when),
+            safe(short(row.text, 120, ascii_only=self.ascii_only)),
+        ]

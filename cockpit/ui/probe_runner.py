@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
@@ -204,9 +204,6 @@ class ProbeRunner(Widget):
         if self.is_attached:
             self._waiting[name] = self.set_timer(seconds, run, name=f"probe-{name}")
 
-    async def _on_probe_loop(self, work: Coroutine[Any, Any, Any]) -> Any:
-        return await self._loop.run(work)
-
     # ---- DNS ----------------------------------------------------------------------------------
 
     @work(exclusive=True, exit_on_error=False, group="probe-dns")
@@ -217,7 +214,7 @@ class ProbeRunner(Widget):
             self.post_message(SweepProgress(done, total))
 
         try:
-            result = await self._on_probe_loop(sweep(self.config, progress=progress))
+            result = await self._loop.run(sweep(self.config, progress=progress))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - the cockpit says why and sweeps again
@@ -239,7 +236,7 @@ class ProbeRunner(Widget):
     async def _check_auth(self) -> None:
         target = self.target
         try:
-            findings = await self._on_probe_loop(self._auth_run(target, self.live.dmarc_baseline))
+            findings = await self._loop.run(self._auth_run(target, self.live.dmarc_baseline))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - one unknown per region, with the reason
@@ -275,7 +272,7 @@ class ProbeRunner(Widget):
         from cockpit.queue.findings import read_guarded
 
         source = self.live.queues[name].source
-        reading = await self._on_probe_loop(read_guarded(source))
+        reading = await self._loop.run(read_guarded(source))
         self.post_message(_QueueDone(name, reading))
 
     @on(_QueueDone)
@@ -314,14 +311,6 @@ class ProbeRunner(Widget):
     def _append(self, entries: list[ProbeEntry]) -> None:
         if entries and self.write_log:
             self._write(entries)
-
-    @property
-    def writes_probes(self) -> bool:
-        """True when this cockpit writes the probe entries (see incident.probe_writer)."""
-        try:
-            return self.write_log and self._writer.try_hold()
-        except OSError:
-            return False
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
     def _write(self, entries: list[ProbeEntry]) -> None:

@@ -24,17 +24,13 @@ from textual.widgets import DataTable
 
 from cockpit.config.model import QueueSource
 from cockpit.glyphs import sparkline
-from cockpit.model import Status
 from cockpit.queue.history import QueueHistory, format_count, format_duration
 from cockpit.ui.pane_text import (
-    STATUS_COMPONENT_CLASSES,
     StatusPane,
     fill_table,
     safe,
     short,
     status_css,
-    status_style,
-    status_text,
 )
 
 SPARK_SAMPLES = 20
@@ -50,22 +46,12 @@ QueueRow = tuple[QueueSource, str, QueueHistory]
 class QueuePane(StatusPane):
     """Queue depth per source; see the module docstring."""
 
-    COMPONENT_CLASSES = set(STATUS_COMPONENT_CLASSES)
     DEFAULT_CSS = """
     QueuePane { height: auto; }
     QueuePane > DataTable { height: auto; max-height: 12; }
     """ + status_css("QueuePane")
 
-    def __init__(
-        self,
-        *,
-        ascii_only: bool = False,
-        name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Textual's own parameter name
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(ascii_only=ascii_only, name=name, id=id, classes=classes)
-        self._shown: tuple[Sequence[QueueRow], datetime] | None = None
+    _shown: tuple[Sequence[QueueRow], datetime] | None = None
 
     def redraw(self) -> None:
         """Status colours are baked into the cells: draw them again in the new theme."""
@@ -95,45 +81,40 @@ class QueuePane(StatusPane):
     ) -> list[Text]:
         """The cells of one source's row, in COLUMNS order."""
         state = history.state()
-        status = state.status
-        style = status_style(self, status)
         good = history.latest_good
         spark = sparkline(
             history.recent_totals(SPARK_SAMPLES),
             ascii_only=self.ascii_only,
         )
-        name = safe(short(source.name, 20, ascii_only=self.ascii_only))
-        where = safe(short(region or "", 16, ascii_only=self.ascii_only))
+        queues = (
+            ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
+            if good is not None
+            else ""
+        )
+        cells = {
+            # An unreadable source's state is Status.UNKNOWN.
+            "status": self.status_cell(state.status),
+            "source": safe(short(source.name, 20, ascii_only=self.ascii_only)),
+            "region": safe(short(region or "", 16, ascii_only=self.ascii_only)),
+        }
         if not state.readable:
             dim = "dim"
             reason = state.reasons[0] if state.reasons else "no reading yet"
-            queues = (
-                ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
-                if good is not None
-                else ""
-            )
-            unknown = {
-                "status": status_text(Status.UNKNOWN, ascii_only=self.ascii_only, style=style),
-                "source": name,
-                "region": where,
+            cells |= {
                 "depth": safe(history.last_good_text(now), dim),
                 "queues": safe(short(queues, 30, ascii_only=self.ascii_only), dim),
                 "history": safe(spark, dim),
                 "rate": safe(short(reason, 40, ascii_only=self.ascii_only), dim),
                 "oldest": safe("", dim),
             }
-            return [unknown[column] for column in COLUMNS]
+            return [cells[column] for column in COLUMNS]
         assert good is not None
-        queues = ", ".join(f"{format_count(n)} {q}" for q, n in good.by_queue.items() if n)
         oldest = (
             format_duration(good.oldest_age_s).removeprefix("about ")
             if good.oldest_age_s is not None and good.total
             else ""
         )
-        cells = {
-            "status": status_text(status, ascii_only=self.ascii_only, style=style),
-            "source": name,
-            "region": where,
+        cells |= {
             "depth": safe(format_count(good.total)),
             "queues": safe(short(queues, 30, ascii_only=self.ascii_only)),
             "history": safe(spark),

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.screen import Screen
@@ -22,30 +22,28 @@ from textual.widgets import Footer, RichLog
 
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
-from cockpit.incident.replay import ReplayClock, entries_until, next_entry_time, probe_board
+from cockpit.incident.replay import (
+    ReplayClock,
+    entries_until,
+    next_entry_time,
+    probe_board,
+    times_in_order,
+)
 from cockpit.incident.runbook import steps_for
-from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
-from cockpit.ui.app import PANES, PaneFrame
-from cockpit.ui.ascii_mode import use_ascii_scrollbars
+from cockpit.ui.app import PANES, CockpitShell, PaneFrame
 from cockpit.ui.checklist_pane import ChecklistPane
 from cockpit.ui.header import IncidentHeader
 from cockpit.ui.probe_board_pane import ProbeBoardPane
-from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
 from cockpit.ui.timeline_pane import entry_line
 
 TICK_SECONDS = 0.25
 
 
-class ReplayApp(App[None]):
+class ReplayApp(CockpitShell):
     """Plays `entries` back; see the module docstring."""
 
-    CSS_PATH = "cockpit.tcss"
     TITLE = "cockpit replay"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"),
-        (160, "-wide"),
-    ]
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(spec.key, f"zoom('{spec.name}')", spec.title, show=False) for spec in PANES),
         Binding("escape", "unzoom", "All panes", show=False),
@@ -67,24 +65,18 @@ class ReplayApp(App[None]):
         ascii_only: bool = False,
         wall: object = time.monotonic,
     ) -> None:
-        super().__init__()
         if not entries:
             raise ValueError("a replay needs at least one entry")
+        super().__init__(theme_name=theme_name, theme_specs=theme_specs, ascii_only=ascii_only)
         self.log_path = log_path
         self.entries = sorted(entries, key=lambda e: e.seq)
+        self._times = times_in_order(self.entries)
+        """The entries' times when in order (entries_until bisects them), else None."""
         start = min(e.ts for e in self.entries)
         end = max(e.ts for e in self.entries)
         self.replay_clock = ReplayClock(start, end, speed=speed, wall=wall)  # type: ignore[arg-type]
-        self.theme_name = theme_name
-        self.theme_specs = dict(theme_specs or {})
-        self.ascii_only = ascii_only
-        self.set_class(ascii_only, "-ascii")
-        use_ascii_scrollbars(ascii_only)
         self.shown = 0
         """How many entries (in seq order) are on screen."""
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        return status_variable_defaults()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -121,10 +113,7 @@ class ReplayApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        register_all(self, self.theme_specs)
-        warning = apply_theme(self, self.theme_name, self.theme_specs)
-        if warning:
-            self.notify(clean(warning), severity="warning", markup=False)
+        self.apply_look()
         self._advance()
         self.set_interval(TICK_SECONDS, self._advance, name="replay-tick")
 
@@ -137,20 +126,21 @@ class ReplayApp(App[None]):
 
     def _advance(self) -> None:
         now = self.replay_clock.now()
-        visible = entries_until(self.entries, now)
+        visible = entries_until(self.entries, now, in_order_times=self._times)
         header = self.query_one(IncidentHeader)
-        header.now = now
         self.sub_title = self.speed_text
-        if len(visible) == self.shown:
-            return
-        timeline = self.query_one("#timeline", RichLog)
-        for entry in visible[self.shown :]:
-            timeline.write(entry_line(entry))
-        self.shown = len(visible)
-        header.show_entries(visible)
-        self.query_one(ChecklistPane).show_entries(visible)
-        for area in ("queue", "dns", "auth"):
-            self.query_one(f"#{area}", ProbeBoardPane).show_rows(probe_board(visible, area), now)
+        if len(visible) != self.shown:
+            timeline = self.query_one("#timeline", RichLog)
+            for entry in visible[self.shown :]:
+                timeline.write(entry_line(entry))
+            self.shown = len(visible)
+            header.show_entries(visible)
+            self.query_one(ChecklistPane).show_entries(visible)
+            for area in ("queue", "dns", "auth"):
+                board = self.query_one(f"#{area}", ProbeBoardPane)
+                board.show_rows(probe_board(visible, area), now)
+        # After show_entries: the impact it sets decides whether T+ changed.
+        header.show_now(now)
 
     def action_pause(self) -> None:
         self.replay_clock.toggle_pause()
@@ -171,8 +161,4 @@ class ReplayApp(App[None]):
         self._advance()
 
     def action_zoom(self, name: str) -> None:
-        frame = self.query_one(f"#pane-{name}", PaneFrame)
-        self.screen.maximize(frame, container=False)
-
-    def action_unzoom(self) -> None:
-        self.screen.minimize()
+        self.screen.maximize(self.pane(name), container=False)
