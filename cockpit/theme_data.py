@@ -82,10 +82,6 @@ class ThemeSpec:
     source: Path | None = None
     """The file it was read from; None for the built-in fallback."""
 
-    def status_colour(self, status: str) -> str:
-        """The colour for a Status value ("ok", "warn", "fail", "unknown")."""
-        return self.variables[f"status-{status}"]
-
 
 FALLBACK_THEME = ThemeSpec(
     name="dark",

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from cockpit.incident.entry import Entry
     from cockpit.incident.log import EntryParts
 
+_Values = tuple[str | None, str | None, str | None]
+"""(phase, role, severity) as parsed by _check_values, each None when not given."""
+
 
 def run_log(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
@@ -40,44 +43,46 @@ def run_log(args: argparse.Namespace) -> int:
     )
     if not (args.text or "").strip() and not has_default_text:
         raise UsageError("TEXT is required (what happened, or what was decided)")
-    _check_values(args, config)
+    values = _check_values(args, config)
 
     def build(existing: Sequence[Entry]) -> list[EntryParts]:
-        kind, text, data = _entry_parts(args, config, author, existing, at or now)
+        kind, text, data = _entry_parts(args, values, config, author, existing, at or now)
         if at is not None and kind not in ("phase", "correction"):
             data["at"] = format_ts(at)
         if args.lesson:
             data["tags"] = [LESSON_TAG]
         return [(kind, text, data)]
 
-    from cockpit.incident.roles import RoleError
-
     try:
         (entry,) = log.append_built(build, author=author)
-    except (RoleError, ValueError) as error:
+    except ValueError as error:
         raise UsageError(f"entry not written: {error}") from None
     write_stdout(f"{entry.seq}\n")
     return 0
 
 
-def _check_values(args: argparse.Namespace, config: Any) -> None:
-    """Refuse a bad phase, role, severity or target region before the log is touched."""
+def _check_values(args: argparse.Namespace, config: Any) -> _Values:
+    """Refuse a bad phase, role, severity or target region before the log is touched.
+
+    Returns the parsed (phase, role, severity), each None when not given."""
     from cockpit.incident.entry import PHASES
     from cockpit.incident.roles import RoleError, parse_role
     from cockpit.incident.severity import SeverityError, parse_severity
 
-    if args.phase is not None and args.phase.strip().lower() not in PHASES:
+    phase = None if args.phase is None else args.phase.strip().lower()
+    if phase is not None and phase not in PHASES:
         raise UsageError(
             f"--phase: unknown phase {args.phase!r}; expected one of {', '.join(PHASES)}"
         )
+    role = severity = None
     try:
         if args.role is not None:
-            parse_role(args.role)
+            role = parse_role(args.role)
     except RoleError as error:
         raise UsageError(f"--role: {error}") from None
     try:
         if args.severity is not None:
-            parse_severity(args.severity)
+            severity = parse_severity(args.severity)
     except SeverityError as error:
         raise UsageError(f"--severity: {error}") from None
     if args.decision and args.target_region is not None and config is not None:
@@ -88,10 +93,12 @@ def _check_values(args: argparse.Namespace, config: Any) -> None:
                 f"--target-region: no region named {target!r} in {config.source};"
                 f" expected one of {', '.join(known)}"
             )
+    return phase, role, severity
 
 
 def _entry_parts(
     args: argparse.Namespace,
+    values: _Values,
     config: Any,
     author: str,
     existing: Sequence[Entry],
@@ -100,11 +107,11 @@ def _entry_parts(
     """(kind, text, data) of the entry, from the arguments and the log's entries so far."""
     from cockpit.incident.entry import format_ts
 
+    phase, role, severity = values
     text = (args.text or "").strip()
-    if args.phase is not None:
+    if phase is not None:
         from cockpit.incident.phases import phase_record
 
-        phase = args.phase.strip().lower()
         kind, data = phase_record(existing, phase, when)
         return kind, text or f"{phase} at {format_ts(when)}", data
     if args.decision:
@@ -112,15 +119,15 @@ def _entry_parts(
     if args.title is not None:
         title = args.title.strip()
         return "system", text or f"incident title set: {title}", {"event": "title", "title": title}
-    if args.role is not None:
-        from cockpit.incident.roles import parse_role, role_entry
+    if role is not None:
+        from cockpit.incident.roles import role_entry
 
-        kind, default_text, data = role_entry(parse_role(args.role), author, existing)
+        kind, default_text, data = role_entry(role, author, existing)
         return kind, text or default_text, data
-    if args.severity is not None:
-        from cockpit.incident.severity import parse_severity, severity_entry
+    if severity is not None:
+        from cockpit.incident.severity import severity_entry
 
-        kind, default_text, data = severity_entry(parse_severity(args.severity))
+        kind, default_text, data = severity_entry(severity)
         return kind, text or default_text, data
     return "note", text, {}
 
@@ -172,12 +179,8 @@ def _decision_data(
         data["approver"] = args.approver.strip()
     if args.target_region is None:
         return data
-    data["target_region"] = args.target_region.strip()
-    from cockpit.incident.phases import current_target_region
+    from cockpit.incident.phases import failover_data
 
-    previous = current_target_region(existing)
-    if previous is None and config is not None:
-        previous = config.regions[0].name
-    if previous is not None:
-        data["previous_region"] = previous
+    first_region = config.regions[0].name if config is not None and config.regions else None
+    data.update(failover_data(args.target_region.strip(), existing, first_region))
     return data

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.errors import UsageError
+
+if TYPE_CHECKING:
+    import socket
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -167,6 +170,8 @@ def child_argv(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: the OS picks); UsageError if it cannot."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

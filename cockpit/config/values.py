@@ -13,13 +13,13 @@ import urllib.parse
 
 from cockpit.config.model import RECORD_TYPES, ServerAddress
 from cockpit.config.report import quoted, safe_text
+from cockpit.incident.runbook import REGION_NAME
 
 MAX_HOSTNAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _LDH_UNDERSCORE_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
-_REGION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _PORT = re.compile(r"[0-9]{1,5}")
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -191,7 +191,7 @@ def parse_url(text: str, *, schemes: tuple[str, ...], allow_credentials: bool = 
 
 def parse_region_name(text: str) -> str:
     """A region or queue name: a letter or digit, then up to 39 letters, digits, `_`, `.`, `-`."""
-    if not _REGION_NAME.fullmatch(text):
+    if not REGION_NAME.fullmatch(text):
         raise BadValue(
             "use 1 to 40 letters, digits, '_', '.' or '-', starting with a letter or digit"
         )

@@ -115,11 +115,9 @@ def _apply(state: StepState, entry: Entry, result: str | None) -> StepState:
         note = _data_str(entry.data, "note") or entry.text
         return replace(state, notes=(*state.notes, (entry.author, entry.ts, note)))
     if result in ("done", "already-done"):
-        if state.status == "done":
-            return replace(state, also_done_by=(*state.also_done_by, (entry.author, entry.ts)))
-        if result == "already-done":
-            # Said to be done elsewhere, yet no "done" counts: the log is the truth, so the
-            # step stays as it is and the claim is only remembered.
+        if state.status == "done" or result == "already-done":
+            # An "already-done" with no "done" counting is said to be done elsewhere: the log
+            # is the truth, so the step stays as it is and the claim is only remembered.
             return replace(state, also_done_by=(*state.also_done_by, (entry.author, entry.ts)))
         return replace(
             state, status="done", by=entry.author, at=entry.ts, reason=None, seq=entry.seq
@@ -204,8 +202,6 @@ def phase_to_set(step: Step) -> str | None:
 
 # ---- auto conditions -------------------------------------------------------------------------
 
-_ORDER = {Status.OK: 0, Status.WARN: 1, Status.FAIL: 2}
-
 
 @dataclass(frozen=True, slots=True)
 class AutoResult:
@@ -237,12 +233,12 @@ def _matches(clause: Clause, finding: Finding, target: str | None) -> bool:
 
 
 def _meets(clause: Clause, status: Status) -> bool:
-    if status not in _ORDER:  # unknown: the probe could not tell, so it proves nothing
+    if status is Status.UNKNOWN:  # the probe could not tell, so it proves nothing
         return False
     wanted = Status(clause.status)
     if clause.op == "==":
         return status is wanted
-    return _ORDER[status] <= _ORDER[wanted]
+    return status.severity <= wanted.severity
 
 
 def auto_result(step: Step, findings: Sequence[Finding], *, target: str | None) -> AutoResult:

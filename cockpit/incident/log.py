@@ -264,11 +264,7 @@ class IncidentLog:
     def _open_log(self) -> int:
         flags = os.O_RDWR | os.O_APPEND
         try:
-            try:
-                fd = _open_or_create(self.path, flags)
-            except FileNotFoundError:
-                make_directories(self.path.parent)
-                fd = _open_or_create(self.path, flags)
+            fd = open_making_directories(self.path, flags)
         except OSError as exc:
             raise self._error("cannot open the incident log", exc) from exc
         try:
@@ -283,11 +279,7 @@ class IncidentLog:
 
     def _lock(self) -> int:
         try:
-            try:
-                lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
-            except FileNotFoundError:
-                make_directories(self.lock_path.parent)
-                lock_fd = _open_or_create(self.lock_path, os.O_RDWR)
+            lock_fd = open_making_directories(self.lock_path, os.O_RDWR)
         except OSError as exc:
             raise self._error(f"cannot open the lock file {self.lock_path}", exc) from exc
         try:
@@ -447,6 +439,15 @@ def _open_or_create(path: Path, flags: int) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def open_making_directories(path: Path, flags: int) -> int:
+    """_open_or_create, first creating the missing directories above `path` if need be."""
+    try:
+        return _open_or_create(path, flags)
+    except FileNotFoundError:
+        make_directories(path.parent)
+        return _open_or_create(path, flags)
 
 
 def make_directories(directory: Path) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "compute_metrics",
     "current_target_region",
     "effective_phases",
+    "failover_data",
     "phase_record",
     "summarize",
 ]
@@ -259,6 +260,20 @@ def current_target_region(entries: Sequence[Entry]) -> str | None:
         if region is not None and (latest is None or entry.seq > latest[0]):
             latest = (entry.seq, region)
     return None if latest is None else latest[1]
+
+
+def failover_data(
+    target: str, entries: Sequence[Entry], first_region: str | None
+) -> dict[str, str]:
+    """target_region and previous_region of a failover decision: the previous region is the
+    target of the latest earlier decision, else `first_region` (the first configured one)."""
+    data = {"target_region": target}
+    previous = current_target_region(entries)
+    if previous is None:
+        previous = first_region
+    if previous is not None:
+        data["previous_region"] = previous
+    return data
 
 
 def _previous_present(timeline: PhaseTimeline, phase: str) -> PhaseTime | None:

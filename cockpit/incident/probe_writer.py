@@ -35,14 +35,9 @@ class ProbeWriterLock:
         the lock file cannot be opened or locked for another reason."""
         if self._fd is not None:
             return True
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        try:
-            fd = os.open(self.path, flags, 0o600)
-        except FileNotFoundError:
-            from cockpit.incident.log import make_directories
+        from cockpit.incident.log import open_making_directories
 
-            make_directories(self.path.parent)
-            fd = os.open(self.path, flags, 0o600)
+        fd = open_making_directories(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

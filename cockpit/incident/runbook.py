@@ -41,6 +41,7 @@ __all__ = [
     "Clause",
     "Condition",
     "ConditionError",
+    "REGION_NAME",
     "Step",
     "parse_condition",
     "parse_step_id",
@@ -62,7 +63,8 @@ MAX_CLAUSES = 8
 _STEP_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?")
 _AREA = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,252}|\*")
-_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+REGION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+"""What a region name looks like (also checked by the config)."""
 
 
 class ConditionError(ValueError):
@@ -126,7 +128,7 @@ def _parse_clause(words: list[str]) -> Clause:
             if region is not None:
                 raise ConditionError("region= is given twice")
             region = word.removeprefix("region=")
-            if region != TARGET and not _REGION.fullmatch(region):
+            if region != TARGET and not REGION_NAME.fullmatch(region):
                 raise ConditionError(f"expected a region name or TARGET, found {region[:40]!r}")
         elif subject == "*" and region is None and _NAME.fullmatch(word):
             subject = word

@@ -26,7 +26,7 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cockpit.safe_text import clean
 
@@ -176,29 +176,12 @@ async def run_command(
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-    except FileNotFoundError:
-        return CommandResult(
-            args,
-            None,
-            b"",
-            "",
-            False,
-            False,
-            time.monotonic() - started,
-            f"no such program: {_program_name(args)}",
-        )
     except OSError as error:
-        reason = clean(error.strerror or error)
-        return CommandResult(
-            args,
-            None,
-            b"",
-            "",
-            False,
-            False,
-            time.monotonic() - started,
-            f"cannot run {_program_name(args)}: {reason}",
-        )
+        if isinstance(error, FileNotFoundError):
+            failure = f"no such program: {_program_name(args)}"
+        else:
+            failure = f"cannot run {_program_name(args)}: {clean(error.strerror or error)}"
+        return CommandResult(args, None, b"", "", False, False, time.monotonic() - started, failure)
 
     assert process.stdout is not None and process.stderr is not None
     stdout = bytearray()
@@ -264,6 +247,4 @@ async def run_command(
     )
     if failure is None:
         return result
-    return CommandResult(
-        args, process.returncode, output, stderr_tail, timed_out, too_large, elapsed, failure
-    )
+    return replace(result, error=failure)

@@ -25,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
 from cockpit.config.model import QueueSource
+from cockpit.incident.entry import utc_now
 from cockpit.queue.exim import parse_exim_bp, parse_exim_count, parse_whole_number
 from cockpit.queue.jsonsource import parse_json_depth
 from cockpit.queue.mailq import parse_mailq
@@ -67,10 +68,6 @@ class SourceTimeout(SourceError):
     def __init__(self, *, killed: bool) -> None:
         super().__init__("timed out")
         self.killed = killed
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _checked(result: CommandResult) -> bytes:
@@ -203,7 +200,7 @@ def _left(deadline: float) -> float:
 async def read_source(
     source: QueueSource,
     *,
-    now: Callable[[], datetime] = _utc_now,
+    now: Callable[[], datetime] = utc_now,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Reading:
     """Read `source` once, within `source.timeout` seconds. Never raises (but cancellation)."""

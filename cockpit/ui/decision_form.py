@@ -52,7 +52,7 @@ from textual.widgets import Button, Input, Label, Select
 
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import EntryParts
-from cockpit.incident.phases import current_target_region
+from cockpit.incident.phases import failover_data
 from cockpit.safe_text import clean
 
 __all__ = [
@@ -98,12 +98,7 @@ def decision_data(
         raise DecisionError(
             f"no region named {clean(target)!r}: expected one of {', '.join(regions)}"
         )
-    data["target_region"] = target
-    previous = current_target_region(entries)
-    if previous is None and regions:
-        previous = regions[0]
-    if previous is not None:
-        data["previous_region"] = previous
+    data.update(failover_data(target, entries, regions[0] if regions else None))
     return data
 
 
