@@ -150,7 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="incident log to read the failover decision from (default: the newest log in"
         " [incident].dir)",
     )
-    check.add_argument("--only", metavar="AREAS", help="comma-separated: dns,auth,queue")
+    check.add_argument(
+        "--only",
+        metavar="AREAS",
+        help="comma-separated: dns,auth,queue,service,replication,authority,checklist",
+    )
     check.add_argument(
         "--via",
         metavar="RESOLVER",

@@ -1,16 +1,25 @@
 """What the cockpit's probes have seen so far, and what of it goes into the incident log.
 
 `LiveProbes` is the pure core behind the cockpit's workers: the workers do the I/O (a DNS
-sweep, the auth checks, one queue read) and hand each result here; this module keeps the
-latest picture, turns changes into events (dns.events, queue.events, auth_changes) and lets a
-`ProbeLogger` decide which of them to append. It never does I/O and never imports textual.
+sweep, the auth checks, the service probes, one queue, replication or role read) and hand each
+result here; this module keeps the latest picture, turns changes into events (dns.events,
+queue.events, finding_changes) and lets a `ProbeLogger` decide which of them to append. It
+never does I/O and never imports textual.
 
     probes = LiveProbes(config, target="secondary", clock=utc_now)
     entries = probes.took_sweep(sweep)            # ProbeEntry list to append as kind "probe"
     entries = probes.took_auth(findings)
+    entries = probes.took_service(findings)
     entries = probes.took_reading("eu-postfix", reading)
+    entries = probes.took_lag("eu-store", lag_reading)
+    entries = probes.took_role("eu-control", role_reading)
+    alarm = probes.take_alarm()                   # the incident's first alarm, once (detection)
     probes.findings()                            # everything known now, for checklist `auto`
     probes.set_target("primary")                  # a failover decision moved the target
+
+Every finding handed out carries `observed_at`: when the observation behind it began (a
+sweep's start, a read's start), so automation can tell evidence seen after a decision from
+evidence seen before it.
 
 The DMARC baseline (see auth.dmarc_check, "Baseline contract"): the first auth result that
 reads a DMARC policy gives one entry {"check": "dmarc", "policy": P, "domain": D}, unless the
@@ -19,19 +28,31 @@ log already has one (`learn_entries`); `dmarc_baseline` is then what the auth ch
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cockpit.config.model import Config, QueueSource
+from cockpit.config.model import Config, QueueSource, ReplicationSource, RoleSource
 from cockpit.dns.sweep_model import SweepResult
+from cockpit.incident.detection import Alarm, AlarmWatch, has_first_alarm
 from cockpit.incident.entry import Entry
-from cockpit.incident.probe_log import ProbeEntry, ProbeLogger, auth_changes
+from cockpit.incident.finding_changes import auth_changes, finding_changes
+from cockpit.incident.probe_log import ProbeEntry, ProbeLogger
+from cockpit.incident.rpo import LagSeen
 from cockpit.model import Finding
 from cockpit.queue.history import QueueHistory
 from cockpit.queue.sample import Reading
 
+if TYPE_CHECKING:
+    from cockpit.authority.sources import RoleReading
+    from cockpit.replication.sources import LagReading
+
 __all__ = ["LiveProbes", "QueueTrack"]
+
+LAG_HISTORY = 20
+"""Lag readings kept per replication source: enough to find the one at a failover decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +90,46 @@ class LiveProbes:
         self._dns_judged: tuple[SweepResult, str, list[Finding]] | None = None
         self.dmarc_baseline: str | None = None
         """The DMARC policy at the incident's start, once known (from the log or logged here)."""
+        self.service: list[Finding] | None = None
+        """The latest service probe findings (every MX host and endpoint of every region)."""
+        self.replication_sources: dict[str, tuple[ReplicationSource, str]] = {
+            source.name: (source, region.name)
+            for region in config.regions
+            for source in region.replication
+        }
+        self.lags: dict[str, deque[LagReading]] = {}
+        self._lag_findings: dict[str, Finding] = {}
+        self.role_sources: dict[str, tuple[RoleSource, str]] = {
+            source.name: (source, region.name)
+            for region in config.regions
+            for source in region.roles
+        }
+        self.roles: dict[str, RoleReading] = {}
+        self.authority: list[Finding] | None = None
+        self.decided_target: str | None = None
+        """The region the latest failover decision in the log names; None before one."""
+        self.decided_at: datetime | None = None
+        self.routed_at: datetime | None = None
+        self._alarms = AlarmWatch()
+        self._alarm: Alarm | None = None
 
     # ---- results in ---------------------------------------------------------------------------
 
     def learn_entries(self, entries: Iterable[Entry]) -> None:
         """Take what the log already knows: the DMARC baseline, so it is logged only once."""
         from cockpit.auth.dmarc_check import dmarc_baseline
+        from cockpit.incident.phases import effective_phases, latest_failover_decision
 
+        entries = list(entries)
         if self.dmarc_baseline is None:
             self.dmarc_baseline = dmarc_baseline(entries, self.config.domain.name)
+        if not self._alarms.raised and has_first_alarm(entries):
+            self._alarms.raised = True  # another cockpit (or an earlier run) raised it
+            self._alarm = None
+        decision = latest_failover_decision(entries)
+        self.decided_target = None if decision is None else decision.data["target_region"]
+        self.decided_at = None if decision is None else decision.ts
+        self.routed_at = effective_phases(entries).at("routed")
 
     def set_target(self, region: str) -> bool:
         """Judge against `region` from now on; True when that changed anything."""
@@ -94,12 +146,16 @@ class LiveProbes:
         self.sweep = sweep
         return self.logger.offer(events)
 
-    def took_auth(self, findings: Sequence[Finding]) -> list[ProbeEntry]:
-        """Keep `findings`; the entries for checks that changed status (and the DMARC baseline)."""
-        current = list(findings)
+    def took_auth(
+        self, findings: Sequence[Finding], *, started: datetime | None = None
+    ) -> list[ProbeEntry]:
+        """Keep `findings` (of a run that began at `started`); the entries for checks that
+        changed status (and the DMARC baseline)."""
+        self.auth_at = self._clock()
+        began = started or self.auth_at
+        current = [_observed(finding, began) for finding in findings]
         changes = auth_changes(self.auth, current)
         self.auth = current
-        self.auth_at = self._clock()
         entries = self.logger.offer(changes)
         baseline = self._dmarc_baseline_entry(current)
         return [*entries, baseline] if baseline is not None else entries
@@ -107,11 +163,103 @@ class LiveProbes:
     def took_reading(self, source_name: str, reading: Reading) -> list[ProbeEntry]:
         """Add `reading` to its source's history; the entries for the crossings it caused."""
         from cockpit.queue.events import record
+        from cockpit.queue.findings import finding_for
 
         track = self.queues.get(source_name)
         if track is None:
             raise KeyError(f"no queue source named {source_name!r} in the config")
-        return self.logger.offer(record(track.history, reading))
+        entries = self.logger.offer(record(track.history, reading))
+        self._watch([_queue_finding(finding_for, track, reading.at)], reading.at)
+        return entries
+
+    def took_service(
+        self, findings: Sequence[Finding], *, started: datetime | None = None
+    ) -> list[ProbeEntry]:
+        """Keep the service probes' `findings`; the entries for probes that changed status."""
+        began = started or self._clock()
+        current = [_observed(finding, began) for finding in findings]
+        entries = self.logger.offer(finding_changes("service", self.service, current))
+        self.service = current
+        self._watch(current, began)
+        return entries
+
+    def took_lag(self, source_name: str, reading: LagReading) -> list[ProbeEntry]:
+        """Add a replication lag reading; the entries for a source whose status changed."""
+        from cockpit.replication.findings import lag_finding
+
+        source, region = self._replication(source_name)
+        history = self.lags.setdefault(source_name, deque(maxlen=LAG_HISTORY))
+        last_good = next((old for old in reversed(history) if old.lag_s is not None), None)
+        history.append(reading)
+        finding = _observed(
+            lag_finding(source, region, reading, last_good=last_good),
+            reading.at - timedelta(seconds=reading.elapsed_s),
+        )
+        previous = list(self._lag_findings.values()) if self._lag_findings else None
+        self._lag_findings[source_name] = finding
+        current = list(self._lag_findings.values())
+        entries = self.logger.offer(finding_changes("replication", previous, current))
+        self._watch([finding], reading.at)
+        return entries
+
+    def took_role(self, source_name: str, reading: RoleReading) -> list[ProbeEntry]:
+        """Keep a role reading and judge authority again; the entries for what changed."""
+        self._role(source_name)
+        self.roles[source_name] = reading
+        return self.judge_authority()
+
+    def judge_authority(self) -> list[ProbeEntry]:
+        """Judge region authority on the roles read so far (also when the decision or the
+        routed phase changed); the entries for findings that changed status."""
+        if not self.roles:
+            return []
+        from cockpit.authority.judge import judge_authority
+
+        now = self._clock()
+        current = judge_authority(
+            self.config,
+            dict(self.roles),
+            target=self.decided_target,
+            decided_at=self.decided_at,
+            routed_at=self.routed_at,
+            now=now,
+        )
+        entries = self.logger.offer(finding_changes("authority", self.authority, current))
+        self.authority = current
+        self._watch(current, now)
+        return entries
+
+    def lags_seen(self) -> list[LagSeen]:
+        """Every lag reading kept, per source, for the data at risk at a failover decision."""
+        return [
+            LagSeen(
+                name, self.replication_sources[name][1], reading.lag_s, reading.at, reading.error
+            )
+            for name, history in self.lags.items()
+            for reading in history
+        ]
+
+    def take_alarm(self) -> Alarm | None:
+        """The incident's first alarm, once (None before it, and after it was taken)."""
+        alarm, self._alarm = self._alarm, None
+        return alarm
+
+    def _watch(self, findings: Iterable[Finding], fallback_at: datetime) -> None:
+        alarm = self._alarms.observe(findings, fallback_at=fallback_at)
+        if alarm is not None:
+            self._alarm = alarm
+
+    def _replication(self, name: str) -> tuple[ReplicationSource, str]:
+        found = self.replication_sources.get(name)
+        if found is None:
+            raise KeyError(f"no replication source named {name!r} in the config")
+        return found
+
+    def _role(self, name: str) -> tuple[RoleSource, str]:
+        found = self.role_sources.get(name)
+        if found is None:
+            raise KeyError(f"no role source named {name!r} in the config")
+        return found
 
     def tick(self) -> list[ProbeEntry]:
         """Held changes whose interval ended (call it now and then, even with no results)."""
@@ -127,7 +275,8 @@ class LiveProbes:
         return list(self.queues.values())
 
     def findings(self) -> list[Finding]:
-        """Every finding known now: DNS against the target, auth, one per queue source read."""
+        """Every finding known now: DNS against the target, auth, one per queue source read,
+        service, replication and authority; each with its observation time."""
         from cockpit.dns.findings_pure import findings_from_sweep
         from cockpit.queue.findings import finding_for
 
@@ -136,7 +285,9 @@ class LiveProbes:
             cached = self._dns_judged
             if cached is None or cached[0] is not self.sweep or cached[1] != self.target:
                 # Judged once per sweep and target, not again for every queue or auth result.
-                cached = (self.sweep, self.target, findings_from_sweep(self.sweep, self.target))
+                judged = findings_from_sweep(self.sweep, self.target)
+                began = self.sweep.started_at
+                cached = (self.sweep, self.target, [_observed(f, began) for f in judged])
                 self._dns_judged = cached
             found += cached[2]
         if self.auth is not None:
@@ -144,8 +295,15 @@ class LiveProbes:
         now = self._clock()
         for track in self.queues.values():
             if track.history.latest is not None:
-                found.append(finding_for(track.source, track.region, track.history, now))
+                found.append(_queue_finding(finding_for, track, now))
+        found += self.service or []
+        found += self._lag_findings.values()
+        found += self.authority or []
         return found
+
+    def region_findings(self) -> list[Finding]:
+        """What the region rows show: service, replication and authority findings."""
+        return [*(self.service or []), *self._lag_findings.values(), *(self.authority or [])]
 
     # ---- the DMARC baseline -------------------------------------------------------------------
 
@@ -170,3 +328,21 @@ class LiveProbes:
                     },
                 )
         return None
+
+
+def _observed(finding: Finding, began: datetime) -> Finding:
+    """`finding` with `observed_at`, `began` when it does not say itself."""
+    return finding if finding.observed_at is not None else replace(finding, observed_at=began)
+
+
+def _queue_finding(
+    finding_for: Callable[[QueueSource, str | None, QueueHistory, datetime], Finding],
+    track: QueueTrack,
+    now: datetime,
+) -> Finding:
+    """The finding for a queue track, observed when its latest read began."""
+    finding = finding_for(track.source, track.region, track.history, now)
+    latest = track.history.latest
+    if latest is None:
+        return finding
+    return _observed(finding, latest.at - timedelta(seconds=latest.elapsed_s))

@@ -1,13 +1,17 @@
 """Plain values shared by every part of cockpit: statuses and findings.
 
 A Finding is one conclusion a probe reached, in the shape `cockpit check --json` prints:
-area (dns, auth, queue), check, subject, region, status, summary, resolver and data.
+area (dns, auth, queue, service, replication, authority, checklist), check, subject, region,
+status, summary, resolver, data, and `observed_at`: when the observation behind it was made
+(None where the probe does not say). Automation that must only trust observations made after
+an event (a checklist condition "after=routed") compares against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +47,8 @@ class Finding:
     region: str | None = None
     resolver: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    observed_at: datetime | None = None
+    """When the observation behind this finding was made (timezone-aware UTC), if known."""
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -56,4 +62,6 @@ class Finding:
         }
         if self.resolver is not None:
             record["resolver"] = self.resolver
+        if self.observed_at is not None:
+            record["observed_at"] = self.observed_at.isoformat()
         return record

@@ -13,12 +13,12 @@ import pytest
 from cockpit.config.model import QueueSource
 from cockpit.dns.events import DnsEvent, diff_sweeps
 from cockpit.incident.export_md import render_markdown
+from cockpit.incident.finding_changes import auth_changes
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.probe_log import (
     EVIDENCE_BYTES,
     ProbeEntry,
     ProbeLogger,
-    auth_changes,
     bound_evidence,
 )
 from cockpit.model import Finding, Status

@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,11 @@ if TYPE_CHECKING:
     from cockpit.incident.entry import Entry
 
 EXIT_OK, EXIT_WARN, EXIT_FAIL, EXIT_CANNOT_RUN = 0, 1, 2, 3
-AREAS = ("dns", "auth", "queue")
+PROBE_AREAS = ("dns", "auth", "queue", "service", "replication", "authority")
+"""What a plain `cockpit check` runs."""
+AREAS = (*PROBE_AREAS, "checklist")
+"""What --only may name. "checklist" judges the checklist's `auto` conditions against the
+incident log and every probe area (run for it, shown only when named too)."""
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -36,6 +41,8 @@ def run_check(args: argparse.Namespace) -> int:
         entries = _incident_entries(args, config)
         target, target_origin = _target_region(args, config, entries)
         findings = asyncio.run(_collect(config, target, areas, args.via, entries))
+        if "checklist" in areas:
+            findings = _with_checklist(config, areas, entries, findings)
     except CockpitError as exc:
         report_error(str(exc))
         return EXIT_CANNOT_RUN
@@ -70,7 +77,7 @@ def _document(target: str, findings: Sequence[Finding]) -> dict[str, object]:
 
 def _areas(only: str | None) -> tuple[str, ...]:
     if only is None:
-        return AREAS
+        return PROBE_AREAS
     asked = tuple(dict.fromkeys(part.strip().lower() for part in only.split(",") if part.strip()))
     if not asked or any(area not in AREAS for area in asked):
         raise UsageError(
@@ -123,6 +130,19 @@ def _newest_log(directory: Path) -> Path | None:
     return max(logs, key=lambda path: path.stat().st_mtime, default=None)
 
 
+def _with_checklist(
+    config: Config, areas: tuple[str, ...], entries: Sequence[Entry], findings: list[Finding]
+) -> list[Finding]:
+    """The asked areas' findings, then one checklist finding per step with an `auto` condition."""
+    from cockpit.incident.checklist import checklist_findings
+    from cockpit.incident.entry import utc_now
+    from cockpit.incident.runbook import steps_for
+
+    judged = checklist_findings(steps_for(config), entries, findings, now=utc_now())
+    shown = [finding for finding in findings if finding.area in areas]
+    return shown + judged
+
+
 async def _collect(
     config: Config,
     target: str,
@@ -130,7 +150,16 @@ async def _collect(
     via: str | None,
     entries: Sequence[Entry],
 ) -> list[Finding]:
-    """Every asked area at once: a slow area never delays the others."""
+    """Every asked area at once: a slow area never delays the others.
+
+    A finding that does not carry its own observation time gets the time this run started:
+    what it saw was seen no earlier than that.
+    """
+    from cockpit.incident.entry import utc_now
+
+    started = utc_now()
+    if "checklist" in areas:
+        areas = PROBE_AREAS  # its conditions may name any area
     jobs = []
     if "dns" in areas:
         from cockpit.dns.findings import dns_findings
@@ -142,8 +171,24 @@ async def _collect(
         from cockpit.queue.findings import queue_findings
 
         jobs.append(queue_findings(config))
+    if "service" in areas:
+        from cockpit.service.findings import service_findings
+
+        jobs.append(service_findings(config))
+    if "replication" in areas:
+        from cockpit.replication.findings import replication_findings
+
+        jobs.append(replication_findings(config))
+    if "authority" in areas:
+        from cockpit.authority.findings import authority_findings
+
+        jobs.append(authority_findings(config, entries))
     results = await asyncio.gather(*jobs)
-    return [finding for findings in results for finding in findings]
+    return [
+        finding if finding.observed_at is not None else replace(finding, observed_at=started)
+        for findings in results
+        for finding in findings
+    ]
 
 
 async def _auth(

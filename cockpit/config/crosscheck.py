@@ -75,6 +75,25 @@ def _unique_names(
             first[folded] = at
 
 
+def _unique_source_names(ctx: Context, tables: Tables) -> None:
+    """Queue, replication and role source names are unique together, whatever their table."""
+    first: dict[str, KeyPath] = {}
+    for at, table in tables:
+        name = _parsed(parse_region_name, table.get("name"))
+        if name is None:
+            continue
+        folded = name.casefold()
+        what = {"queue": "queue", "replication": "replication source", "role": "role source"}
+        if folded in first:
+            ctx.problem(
+                (*at, "name"),
+                f"duplicate {what[str(at[-2])]} name {show_key(name)}"
+                f" (also {format_path(first[folded])})",
+            )
+        else:
+            first[folded] = at
+
+
 def _not_shared(
     ctx: Context,
     regions: Tables,
@@ -138,16 +157,19 @@ def check_across(document: dict[str, object], ctx: Context) -> None:
     _not_shared(ctx, regions, "webmail_addresses", parse_ip, "webmail address")
     _dkim_keys_have_selectors(ctx, regions)
 
-    queues: Tables = []
+    # Queue, replication and role sources share one namespace: the log and the screen name a
+    # source by its name alone.
+    sources: Tables = []
     for at, region in regions:
-        region_queues = region.get("queue")
-        if isinstance(region_queues, list):
-            queues.extend(
-                ((*at, "queue", index), queue)
-                for index, queue in enumerate(region_queues)
-                if isinstance(queue, dict)
-            )
-    _unique_names(ctx, queues, parse_region_name, "queue")
+        for key in ("queue", "replication", "role"):
+            region_sources = region.get(key)
+            if isinstance(region_sources, list):
+                sources.extend(
+                    ((*at, key, index), source)
+                    for index, source in enumerate(region_sources)
+                    if isinstance(source, dict)
+                )
+    _unique_source_names(ctx, sources)
     _unique_names(ctx, _tables(document, "dns", "resolver"), parse_display_name, "resolver")
 
     first_record: dict[tuple[str, str], KeyPath] = {}

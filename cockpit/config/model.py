@@ -27,6 +27,28 @@ RECORD_TYPES: tuple[str, ...] = tuple("A AAAA CNAME MX TXT SRV TLSA PTR NS SOA C
 
 DEFAULT_DNS_PORT = 53
 
+ENDPOINT_KINDS: tuple[str, ...] = ("smtp", "submission", "imap", "pop3", "https", "tcp")
+"""Every `[[region.endpoint]]` kind, in the order the documentation lists them."""
+
+ENDPOINT_TLS_MODES: tuple[str, ...] = ("starttls", "implicit", "none")
+"""How an endpoint speaks TLS: upgrade after the greeting, from the first byte, or not at all."""
+
+DEFAULT_ENDPOINT_PORTS: Mapping[str, int] = MappingProxyType(
+    {"smtp": 25, "submission": 587, "imap": 143, "pop3": 110, "https": 443}
+)
+"""The port an endpoint of each kind uses when its address names none (tcp always names one)."""
+
+IMPLICIT_TLS_PORTS: Mapping[str, int] = MappingProxyType(
+    {"submission": 465, "imap": 993, "pop3": 995}
+)
+"""Ports on which a kind speaks TLS from the first byte, so `tls` defaults to "implicit"."""
+
+REPLICATION_KINDS: tuple[str, ...] = ("command", "json", "prometheus")
+"""Every `[[region.replication]]` kind: each reads a number of seconds behind."""
+
+ROLE_KINDS: tuple[str, ...] = ("command", "json", "http", "prometheus")
+"""Every `[[region.role]]` kind: each reads the role the region's control plane holds."""
+
 
 def _empty_mapping() -> Mapping[str, str]:
     return MappingProxyType({})
@@ -115,6 +137,82 @@ class QueueSource:
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A service of a region probed as a client would (`[[region.endpoint]]`); never logged in."""
+
+    kind: str
+    """One of `ENDPOINT_KINDS`."""
+    host: str
+    """Lower-case hostname or normalised IP address (resolved through the configured resolvers)."""
+    port: int
+    """TCP port, 1 to 65535 (the kind's default when the address names none)."""
+    tls: str
+    """One of `ENDPOINT_TLS_MODES` (defaults by kind and port; https is always implicit)."""
+    warn_ms: int | None = None
+    """Milliseconds after which a successful probe warns as slow; None: never slow."""
+    path: str = "/"
+    """https only: the path (and query) asked for with GET."""
+
+    @property
+    def subject(self) -> str:
+        """`host:port`, IPv6 in brackets: how findings and the screen name this endpoint."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationSource:
+    """Where a region's replication lag (seconds behind its source) is read from."""
+
+    name: str
+    """Unique (across queues, replication and role sources) name, e.g. `eu-mailstore`."""
+    kind: str
+    """One of `REPLICATION_KINDS`."""
+    command: tuple[str, ...] | None = None
+    """command kind: argv printing one number of seconds; never run by a shell."""
+    url: str | None = None
+    """http(s) URL for the json and prometheus kinds."""
+    metric: str | None = None
+    """Prometheus metric name (prometheus kind)."""
+    labels: Mapping[str, str] = field(default_factory=_empty_mapping)
+    """Prometheus label matchers (prometheus kind); empty when not given."""
+    path: str | None = None
+    """Where the lag sits in the JSON document (json kind), as written in the file."""
+    timeout: float = 10.0
+    """Seconds before a read is abandoned, 0 < timeout <= 300."""
+    interval: float = 15.0
+    """Seconds between two reads, 1 to 3600."""
+    warn: float | None = None
+    """Seconds behind at which the lag warns; None: no threshold."""
+    crit: float | None = None
+    """Seconds behind at which the lag fails; never below `warn`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSource:
+    """Where the role of a region's control plane (primary, standby, ...) is read from."""
+
+    name: str
+    """Unique (across queues, replication and role sources) name, e.g. `eu-control`."""
+    kind: str
+    """One of `ROLE_KINDS`."""
+    command: tuple[str, ...] | None = None
+    """command kind: argv whose first output line is the role; never run by a shell."""
+    url: str | None = None
+    """http(s) URL for the json, http and prometheus kinds."""
+    metric: str | None = None
+    """prometheus kind: a metric that is 1 on the primary and 0 on a standby."""
+    labels: Mapping[str, str] = field(default_factory=_empty_mapping)
+    """Prometheus label matchers (prometheus kind); empty when not given."""
+    path: str | None = None
+    """json kind: where the role (a string) sits in the JSON document."""
+    timeout: float = 10.0
+    """Seconds before a read is abandoned, 0 < timeout <= 300."""
+    interval: float = 15.0
+    """Seconds between two reads, 1 to 3600."""
+
+
+@dataclass(frozen=True, slots=True)
 class Region:
     """One place that can receive and send the domain's mail."""
 
@@ -141,6 +239,12 @@ class Region:
     """https URL of the identity provider's discovery document."""
     queues: tuple[QueueSource, ...] = ()
     """Queue depth sources of this region, in file order."""
+    endpoints: tuple[Endpoint, ...] = ()
+    """Services probed besides the MX hosts (`[[region.endpoint]]`), in file order."""
+    replication: tuple[ReplicationSource, ...] = ()
+    """Replication lag sources of this region, in file order."""
+    roles: tuple[RoleSource, ...] = ()
+    """Control-plane role sources of this region, in file order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +298,30 @@ class AuthSettings:
     skip: tuple[str, ...] = ()
     """Checks not run at all (AUTH_CHECK_NAMES), e.g. smtp-tls where outbound port 25 is
     blocked: a check that cannot work from here would only ever say unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How the region service probes run (every MX host, and every `[[region.endpoint]]`)."""
+
+    interval: float = 30.0
+    """Seconds between two runs of every service probe in the cockpit, 5 to 3600."""
+    timeout: float = 5.0
+    """Seconds for one whole probe (connect, every read, TLS), 0 < timeout <= 60."""
+    mx_port: int = 25
+    """The port MX hosts are probed on: 25, as a remote sender connects; another only for a
+    lab or a drill whose MX hosts listen elsewhere."""
+    helo: str | None = None
+    """The name cockpit gives in EHLO; None: a name under .invalid (it sends no mail)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoritySettings:
+    """How region authority (which control plane is primary) is judged."""
+
+    grace: float = 120.0
+    """Seconds after the failover decision during which the roles may still disagree with it
+    (warn, not fail), 0 to 3600."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +391,10 @@ class Config:
     """[auth]"""
     ui: UiSettings = field(default_factory=UiSettings)
     """[ui]"""
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    """[service]"""
+    authority: AuthoritySettings = field(default_factory=AuthoritySettings)
+    """[authority]"""
 
     def region(self, name: str) -> Region | None:
         """The region called `name` (compared case-insensitively), or None."""

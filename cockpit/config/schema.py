@@ -8,7 +8,9 @@ Checks that need several keys of one table live in the builders here; checks acr
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -16,17 +18,28 @@ from types import MappingProxyType
 from cockpit.config.model import (
     AUTH_CHECK_NAMES,
     COMMAND_QUEUE_KINDS,
+    DEFAULT_ENDPOINT_PORTS,
+    ENDPOINT_KINDS,
+    ENDPOINT_TLS_MODES,
+    IMPLICIT_TLS_PORTS,
     QUEUE_KINDS,
+    REPLICATION_KINDS,
+    ROLE_KINDS,
+    AuthoritySettings,
     AuthSettings,
     ChecklistSettings,
     ChecklistStep,
     Config,
     DnsSettings,
     DomainSettings,
+    Endpoint,
     IncidentSettings,
     QueueSource,
     Region,
+    ReplicationSource,
     Resolver,
+    RoleSource,
+    ServiceSettings,
     TlsSettings,
     UiSettings,
     WatchedRecord,
@@ -54,6 +67,7 @@ from cockpit.config.values import (
     has_control_chars,
     parse_display_name,
     parse_dkim_selector,
+    parse_host_port,
     parse_hostname,
     parse_ip,
     parse_label_name,
@@ -95,6 +109,17 @@ def _ips(expected: str) -> Reader:
     return list_of(text(parse_ip, "an IP address"), expected, unique=True)
 
 
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in choices:
+            return value
+        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
+        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+        raise BadValue(f"not one of {', '.join(choices)}{hint}")
+
+    return parse
+
+
 _https_url = text(partial(parse_url, schemes=("https",)), "an https URL")
 _http_url = text(partial(parse_url, schemes=("http", "https")), "an http or https URL")
 _queue_depth = number("a queue depth", minimum=0, maximum=None, integer=True)
@@ -103,33 +128,77 @@ _message_age = number("an age in seconds", minimum=0, maximum=None, integer=True
 
 # ---- [[region.queue]] -------------------------------------------------------------------------
 
-_NEEDED_BY_KIND: dict[str, tuple[str, ...]] = {
-    "prometheus": ("url", "metric"),
-    "json": ("url", "path"),
-    **{kind: ("command",) for kind in COMMAND_QUEUE_KINDS},
-}
-"""The keys a queue of each kind must have."""
-
-_OPTIONAL_BY_KIND: dict[str, tuple[str, ...]] = {
-    "prometheus": ("labels",),
-    "exim": ("detail_command",),
-}
-"""Kind-specific keys a queue of each kind may have."""
-
-_KIND_SPECIFIC_KEYS = ("command", "url", "metric", "labels", "path", "detail_command")
-"""Keys that only some kinds use; given for another kind they are refused, not ignored."""
-
 _WHAT_KEY_HOLDS = {
     "command": f"an argv list such as {ARGV_EXAMPLE}",
     "url": "an http or https URL",
     "metric": "a Prometheus metric name",
-    "path": "the path to the depth in the JSON document",
+    "path": "the path to the value in the JSON document",
     "detail_command": 'an argv list such as ["exim", "-bp"]',
 }
 
+_SOURCE_SPECIFIC_KEYS = ("command", "url", "metric", "labels", "path", "detail_command")
+"""Keys that only some kinds of a source use; given for another kind they are refused."""
 
-def _allowed_for(kind: str) -> tuple[str, ...]:
-    return _NEEDED_BY_KIND[kind] + _OPTIONAL_BY_KIND.get(kind, ())
+
+@dataclass(frozen=True)
+class SourceKinds:
+    """Which kind-specific keys each kind of one source table needs and may have."""
+
+    what: str
+    """What the table holds, for messages: "a queue", "a replication source", ..."""
+    needed: Mapping[str, tuple[str, ...]]
+    optional: Mapping[str, tuple[str, ...]]
+
+    def allowed(self, kind: str) -> tuple[str, ...]:
+        return self.needed[kind] + self.optional.get(kind, ())
+
+    def check(self, fields: dict[str, object], at: KeyPath, ctx: Context) -> None:
+        """Refuse a missing needed key and a key the kind does not use (in place)."""
+        kind = fields["kind"]
+        if not isinstance(kind, str):
+            return
+        for name in _SOURCE_SPECIFIC_KEYS:
+            if name not in fields:
+                continue
+            value = fields[name]
+            if name in self.needed[kind] and value is None:
+                fields[name] = ctx.problem(
+                    (*at, name),
+                    f"{self.what} of kind {quoted(kind)} needs {show_key(name)}: "
+                    f"expected {_WHAT_KEY_HOLDS[name]}",
+                )
+            elif value is not None and value != {} and name not in self.allowed(kind):
+                users = ", ".join(k for k in self.needed if name in self.allowed(k))
+                fields[name] = ctx.problem(
+                    (*at, name),
+                    f"{show_key(name)} is not used by kind {quoted(kind)} (only by {users})",
+                )
+
+
+QUEUE_SOURCE_KINDS = SourceKinds(
+    "a queue",
+    {
+        "prometheus": ("url", "metric"),
+        "json": ("url", "path"),
+        **{kind: ("command",) for kind in COMMAND_QUEUE_KINDS},
+    },
+    {"prometheus": ("labels",), "exim": ("detail_command",)},
+)
+REPLICATION_SOURCE_KINDS = SourceKinds(
+    "a replication source",
+    {"command": ("command",), "json": ("url", "path"), "prometheus": ("url", "metric")},
+    {"prometheus": ("labels",)},
+)
+ROLE_SOURCE_KINDS = SourceKinds(
+    "a role source",
+    {
+        "command": ("command",),
+        "json": ("url", "path"),
+        "http": ("url",),
+        "prometheus": ("url", "metric"),
+    },
+    {"prometheus": ("labels",)},
+)
 
 
 def _make(cls: type, fields: dict[str, object], **renames: str) -> object:
@@ -139,32 +208,27 @@ def _make(cls: type, fields: dict[str, object], **renames: str) -> object:
     return cls(**{renames.get(name, name): value for name, value in fields.items()})
 
 
+def _ordered(
+    fields: dict[str, object], at: KeyPath, ctx: Context, low_key: str, high_key: str
+) -> None:
+    low, high = fields[low_key], fields[high_key]
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        fields[high_key] = ctx.problem(
+            (*at, high_key),
+            f"expected {high_key} to be at least {low_key} ({show_number(low)}),"
+            f" found {show_number(high)}",
+        )
+
+
+def show_number(value: float) -> str:
+    return show_int(value) if isinstance(value, int) else f"{value:g}"
+
+
 def build_queue(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     """A `QueueSource`, after the checks that depend on its kind and on warn/crit together."""
-    kind = fields["kind"]
-    if isinstance(kind, str):
-        for name in _KIND_SPECIFIC_KEYS:
-            value = fields[name]
-            if name in _NEEDED_BY_KIND[kind] and value is None:
-                fields[name] = ctx.problem(
-                    (*at, name),
-                    f"a queue of kind {quoted(kind)} needs {show_key(name)}: "
-                    f"expected {_WHAT_KEY_HOLDS[name]}",
-                )
-            elif value is not None and value != {} and name not in _allowed_for(kind):
-                users = ", ".join(k for k in QUEUE_KINDS if name in _allowed_for(k))
-                fields[name] = ctx.problem(
-                    (*at, name),
-                    f"{show_key(name)} is not used by kind {quoted(kind)} (only by {users})",
-                )
+    QUEUE_SOURCE_KINDS.check(fields, at, ctx)
     for low_key, high_key in (("warn", "crit"), ("age_warn", "age_crit")):
-        low, high = fields[low_key], fields[high_key]
-        if isinstance(low, int) and isinstance(high, int) and low > high:
-            fields[high_key] = ctx.problem(
-                (*at, high_key),
-                f"expected {high_key} to be at least {low_key} ({show_int(low)}),"
-                f" found {show_int(high)}",
-            )
+        _ordered(fields, at, ctx, low_key, high_key)
     return _make(QueueSource, fields)
 
 
@@ -207,12 +271,166 @@ QUEUE_KEYS: tuple[Key, ...] = (
 )
 
 
+# ---- [[region.endpoint]] ----------------------------------------------------------------------
+
+
+def parse_endpoint_kind(value: str) -> str:
+    return _one_of(ENDPOINT_KINDS)(value)
+
+
+def build_endpoint(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """An `Endpoint`: https takes `url`, every other kind `address`; the port and the TLS mode
+    default by kind (and port)."""
+    kind = fields["kind"]
+    address, url, tls = fields["address"], fields["url"], fields["tls"]
+    host: str | None = None
+    port: int | None = None
+    path = "/"
+    if kind == "https":
+        if address is not None:
+            fields["address"] = ctx.problem(
+                (*at, "address"),
+                'an https endpoint takes `url` (such as "https://mail.example.com/"),'
+                " not `address`",
+            )
+        elif url is None:
+            fields["url"] = ctx.problem(
+                (*at, "url"),
+                'an https endpoint needs `url`: expected an https URL such as "https://mail.example.com/"',
+            )
+        elif isinstance(url, str):
+            parts = urllib.parse.urlsplit(url)
+            host = parse_host_port(parts.netloc.rpartition("@")[2])[0]
+            port = parts.port
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if tls is not None and tls != "implicit":
+            fields["tls"] = ctx.problem(
+                (*at, "tls"), 'an https endpoint always uses tls = "implicit"'
+            )
+    elif isinstance(kind, str):
+        if url is not None:
+            fields["url"] = ctx.problem(
+                (*at, "url"), f'`url` is only for kind "https"; a {kind} endpoint takes `address`'
+            )
+        if address is None:
+            fields["address"] = ctx.problem(
+                (*at, "address"),
+                f'a {kind} endpoint needs `address`: expected "host" or "host:port"'
+                ' ("[IPv6]:port" for an IPv6 address)',
+            )
+        elif isinstance(address, tuple):
+            host, port = address
+            if port is None and kind not in DEFAULT_ENDPOINT_PORTS:
+                fields["address"] = ctx.problem(
+                    (*at, "address"), f'a {kind} endpoint needs a port: expected "host:port"'
+                )
+    if any_invalid(fields) or host is None or not isinstance(kind, str):
+        return INVALID
+    if port is None:
+        port = DEFAULT_ENDPOINT_PORTS[kind]
+    if tls is None:
+        if kind == "https":
+            tls = "implicit"
+        elif kind == "tcp":
+            tls = "none"
+        else:
+            tls = "implicit" if IMPLICIT_TLS_PORTS.get(kind) == port else "starttls"
+    return Endpoint(
+        kind=kind, host=host, port=port, tls=str(tls), warn_ms=fields["warn_ms"], path=path
+    )
+
+
+ENDPOINT_KEYS: tuple[Key, ...] = (
+    Key(
+        "kind",
+        text(parse_endpoint_kind, "an endpoint kind: " + ", ".join(ENDPOINT_KINDS)),
+        required="the kind of service: " + ", ".join(ENDPOINT_KINDS),
+    ),
+    Key("address", text(parse_host_port, '"host", "host:port" or "[IPv6]:port"')),
+    Key("url", _https_url),
+    Key(
+        "tls",
+        text(_one_of(ENDPOINT_TLS_MODES), "a TLS mode: " + ", ".join(ENDPOINT_TLS_MODES)),
+    ),
+    Key("warn_ms", number("milliseconds", minimum=1, maximum=600_000, integer=True)),
+)
+
+
+# ---- [[region.replication]] and [[region.role]] ----------------------------------------------
+
+_lag_seconds = number("a lag in seconds", minimum=0, maximum=None)
+
+
+def build_replication(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `ReplicationSource`, after the checks that depend on its kind and on warn/crit."""
+    REPLICATION_SOURCE_KINDS.check(fields, at, ctx)
+    _ordered(fields, at, ctx, "warn", "crit")
+    return _make(ReplicationSource, fields)
+
+
+def build_role(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """A `RoleSource`, after the checks that depend on its kind."""
+    ROLE_SOURCE_KINDS.check(fields, at, ctx)
+    return _make(RoleSource, fields)
+
+
+def _source_keys(name_example: str, kinds: tuple[str, ...]) -> tuple[Key, ...]:
+    """The keys every replication and role source has (name, kind, where it reads, when)."""
+    return (
+        Key(
+            "name",
+            text(parse_region_name, "a source name"),
+            required=f'a name such as "{name_example}"',
+        ),
+        Key(
+            "kind",
+            text(_one_of(kinds), "a source kind: " + ", ".join(kinds)),
+            required="the kind of source: " + ", ".join(kinds),
+        ),
+        Key("command", argv('["doveadm", "replicator", "status"]')),
+        Key("url", _http_url),
+        Key("metric", text(parse_metric_name, "a Prometheus metric name")),
+        Key(
+            "labels",
+            mapping_of(
+                parse_label_name,
+                "a Prometheus label name",
+                text(parse_plain_text, "a label value"),
+                "a table of label names to values",
+            ),
+            default=MappingProxyType({}),
+        ),
+        Key("path", text(parse_plain_text, "a path into the JSON document")),
+        Key(
+            "timeout",
+            number("a timeout in seconds", minimum=0, maximum=300, above_minimum=True),
+            default=10.0,
+        ),
+        Key("interval", number("an interval in seconds", minimum=1, maximum=3600), default=15.0),
+    )
+
+
+REPLICATION_KEYS: tuple[Key, ...] = (
+    *_source_keys("eu-mailstore", REPLICATION_KINDS),
+    Key("warn", _lag_seconds),
+    Key("crit", _lag_seconds),
+)
+ROLE_KEYS: tuple[Key, ...] = _source_keys("eu-control", ROLE_KINDS)
+
+
 # ---- [[region]] -------------------------------------------------------------------------------
 
 
 def build_region(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     """A `Region` (its DKIM keys are checked against its selectors in `crosscheck`)."""
-    return _make(Region, fields, queue="queues")
+    return _make(
+        Region,
+        fields,
+        queue="queues",
+        endpoint="endpoints",
+        replication="replication",
+        role="roles",
+    )
 
 
 REGION_KEYS: tuple[Key, ...] = (
@@ -251,6 +469,17 @@ REGION_KEYS: tuple[Key, ...] = (
     Key("autodiscover_targets", _hostnames("a list of hostnames"), default=()),
     Key("idp_url", optional(_https_url)),
     Key("queue", array_of_tables(QUEUE_KEYS, build_queue, header="region.queue"), default=()),
+    Key(
+        "endpoint",
+        array_of_tables(ENDPOINT_KEYS, build_endpoint, header="region.endpoint"),
+        default=(),
+    ),
+    Key(
+        "replication",
+        array_of_tables(REPLICATION_KEYS, build_replication, header="region.replication"),
+        default=(),
+    ),
+    Key("role", array_of_tables(ROLE_KEYS, build_role, header="region.role"), default=()),
 )
 
 
@@ -365,17 +594,6 @@ DOMAIN_KEYS: tuple[Key, ...] = (
 TLS_KEYS: tuple[Key, ...] = (Key("ca_file", optional(path("a CA file path"))),)
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value in choices:
-            return value
-        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
-        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
-        raise BadValue(f"not one of {', '.join(choices)}{hint}")
-
-    return parse
-
-
 def build_auth(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     """`AuthSettings`."""
     return _make(AuthSettings, fields)
@@ -393,6 +611,7 @@ def _parse_theme_name(value: str) -> str:
         )
     return value
 
+
 AUTH_KEYS: tuple[Key, ...] = (
     Key("interval", number("an interval in seconds", minimum=5, maximum=3600), default=60.0),
     Key(
@@ -407,6 +626,32 @@ AUTH_KEYS: tuple[Key, ...] = (
 )
 
 UI_KEYS: tuple[Key, ...] = (Key("theme", optional(text(_parse_theme_name, "a theme name"))),)
+
+
+def build_service(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`ServiceSettings`."""
+    return _make(ServiceSettings, fields)
+
+
+def build_authority(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
+    """`AuthoritySettings`."""
+    return _make(AuthoritySettings, fields)
+
+
+SERVICE_KEYS: tuple[Key, ...] = (
+    Key("interval", number("an interval in seconds", minimum=5, maximum=3600), default=30.0),
+    Key(
+        "timeout",
+        number("a timeout in seconds", minimum=0, maximum=60, above_minimum=True),
+        default=5.0,
+    ),
+    Key("mx_port", number("a port", minimum=1, maximum=65535, integer=True), default=25),
+    Key("helo", optional(text(parse_hostname, "a hostname"))),
+)
+
+AUTHORITY_KEYS: tuple[Key, ...] = (
+    Key("grace", number("a grace period in seconds", minimum=0, maximum=3600), default=120.0),
+)
 
 # ---- [checklist] ------------------------------------------------------------------------------
 
@@ -516,6 +761,8 @@ TOP_KEYS: tuple[Key, ...] = (
     Key("checklist", table(CHECKLIST_KEYS, build_checklist), raw_default={}),
     Key("auth", table(AUTH_KEYS, build_auth), raw_default={}),
     Key("ui", table(UI_KEYS, build_ui), raw_default={}),
+    Key("service", table(SERVICE_KEYS, build_service), raw_default={}),
+    Key("authority", table(AUTHORITY_KEYS, build_authority), raw_default={}),
 )
 """The top level of the file. `region` is checked for a count of at least two in `crosscheck`."""
 

@@ -160,6 +160,44 @@ def parse_server_address(text: str, *, role: str = "a server address") -> Server
     return ServerAddress(ip, port)
 
 
+def parse_host_port(text: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `IP`, `IP:port`, `[IPv6]` or `[IPv6]:port` -> (host, port or None).
+
+    The host is a hostname (lower-cased) or a normalised IP address; a bare IPv6 address with
+    no brackets is taken whole (it cannot carry a port)."""
+    port_text: str | None = None
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket:
+            raise BadValue("missing ']' after the IPv6 address")
+        if rest:
+            if not rest.startswith(":"):
+                raise BadValue("expected ':PORT' after ']'")
+            port_text = rest[1:]
+        if ":" not in host:
+            raise BadValue("brackets are only for IPv6 addresses")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host = text
+    if host == "":
+        raise BadValue("expected a host name or an IP address before the port")
+    try:
+        host = parse_ip(host)
+    except BadValue:
+        if ":" in host:
+            raise BadValue(f"{quoted(host)} is not an IPv6 address") from None
+        host = parse_hostname(host)
+    port: int | None = None
+    if port_text is not None:
+        if not _PORT.fullmatch(port_text):
+            raise BadValue(f"port {quoted(port_text)} is not a number from 1 to 65535")
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            raise BadValue(f"port {port} is out of range 1-65535")
+    return host, port
+
+
 def parse_url(text: str, *, schemes: tuple[str, ...], allow_credentials: bool = False) -> str:
     """An absolute URL with one of `schemes` and a host; returned unchanged."""
     if any(char.isspace() for char in text) or has_control_chars(text):

@@ -134,9 +134,29 @@ def _document(
             }
             for metric in analysis.metrics
         ],
+        **_data_at_risk(entries),
         "entries": [_entry_record(entry) for entry in entries],
         "problems": [_problem_record(problem) for problem in problems],
         "warnings": [_problem_record(problem) for problem in analysis.timeline.warnings],
+    }
+
+
+def _data_at_risk(entries: Sequence[Entry]) -> dict[str, Any]:
+    """{"data_at_risk": {...}} where a replication lag was recorded at a failover decision."""
+    from cockpit.incident.rpo import data_at_risk
+
+    risk = data_at_risk(entries)
+    if risk is None:
+        return {}
+    return {
+        "data_at_risk": {
+            "target_region": risk.target_region,
+            "decided_at": format_ts(risk.decided_at),
+            "lag_seconds": risk.lag_s,
+            "source": risk.source,
+            "read_at": None if risk.read_at is None else format_ts(risk.read_at),
+            "reason": risk.reason,
+        }
     }
 
 

@@ -204,10 +204,32 @@ def _metric_row(metric: Metric) -> list[str]:
     ]
 
 
-def _metrics(analysis: IncidentAnalysis) -> list[str]:
+def _metrics(analysis: IncidentAnalysis, entries: Sequence[Entry]) -> list[str]:
     rows = [_metric_row(metric) for metric in analysis.metrics]
     header = ["Metric", "From impact", "Since previous phase"]
-    return ["## Metrics", "", *_table(header, rows)]
+    return ["## Metrics", "", *_table(header, rows), *_data_at_risk(entries)]
+
+
+def _data_at_risk(entries: Sequence[Entry]) -> list[str]:
+    """The RPO line, where the cockpit recorded the replication lag at a failover decision."""
+    from cockpit.incident.rpo import data_at_risk
+
+    risk = data_at_risk(entries)
+    if risk is None:
+        return []
+    region = md_inline(risk.target_region)
+    decided = format_utc(risk.decided_at)
+    if risk.lag_s is None:
+        why = md_inline(risk.reason)
+        return ["", f"Data at risk (RPO): unknown at the failover to {region} ({decided}): {why}."]
+    source = md_inline(risk.source or "?")
+    read = "" if risk.read_at is None else f", read {format_utc(risk.read_at)}"
+    lag = _format_seconds(round(risk.lag_s))
+    return [
+        "",
+        f"Data at risk (RPO): {lag} of replication lag in {region} at the failover decision"
+        f" ({decided}; {source}{read}, {md_inline(risk.reason)}).",
+    ]
 
 
 def _phase_note(phase_time: PhaseTime) -> str:
@@ -469,7 +491,7 @@ def markdown_lines(
     sections: list[Callable[[], Iterable[str]]] = [
         lambda: [f"# Incident timeline: {title}".rstrip()],
         lambda: _summary(analysis, len(ordered)),
-        lambda: _metrics(analysis),
+        lambda: _metrics(analysis, ordered),
         lambda: _phases(analysis),
         lambda: _chart(analysis),
         lambda: _timeline(ordered, impact),

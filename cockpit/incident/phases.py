@@ -43,6 +43,7 @@ __all__ = [
     "current_target_region",
     "effective_phases",
     "failover_data",
+    "latest_failover_decision",
     "phase_record",
     "summarize",
 ]
@@ -250,16 +251,21 @@ def phase_record(entries: Sequence[Entry], phase: str, at: datetime) -> tuple[st
     }
 
 
+def latest_failover_decision(entries: Iterable[Entry]) -> Entry | None:
+    """The latest decision (in seq order) that names a target region (data.target_region)."""
+    latest: Entry | None = None
+    for entry in entries:
+        if entry.kind != "decision" or _data_str(entry.data, "target_region") is None:
+            continue
+        if latest is None or entry.seq > latest.seq:
+            latest = entry
+    return latest
+
+
 def current_target_region(entries: Sequence[Entry]) -> str | None:
     """data.target_region of the latest decision (in seq order) that has one."""
-    latest: tuple[int, str] | None = None
-    for entry in entries:
-        if entry.kind != "decision":
-            continue
-        region = _data_str(entry.data, "target_region")
-        if region is not None and (latest is None or entry.seq > latest[0]):
-            latest = (entry.seq, region)
-    return None if latest is None else latest[1]
+    latest = latest_failover_decision(entries)
+    return None if latest is None else _data_str(latest.data, "target_region")
 
 
 def failover_data(

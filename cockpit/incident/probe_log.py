@@ -28,25 +28,22 @@ Rules, in the order `offer` applies them:
 - order     deterministic: released held changes first (in the order their keys were first
             seen), then this offer's changes in the order given, then the summary.
 
-Auth (`auth_changes`): a check is identified by (region, check, subject, resolver). The first
-sweep (previous None) logs no entry per check: it gives ONE "starting picture" entry listing
-the checks that are not ok, or nothing when all are ok. Later sweeps give one entry per check
-whose status changed (a check new in this sweep counts as changed from ok); a check missing
-from the current sweep gives nothing (there is nothing to compare).
+Findings of the auth, service, replication and authority areas become entries through
+`cockpit.incident.finding_changes`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from cockpit.dns.events import DnsEvent
-from cockpit.model import Finding, Status, worst
+from cockpit.model import Status, worst
 from cockpit.queue.events import QueueEvent
 from cockpit.safe_text import clean
 
@@ -55,7 +52,6 @@ __all__ = [
     "TEXT_CHARS",
     "ProbeEntry",
     "ProbeLogger",
-    "auth_changes",
     "bound_evidence",
 ]
 
@@ -72,6 +68,7 @@ _RESOLVER_KINDS = frozenset(
     {"resolver_region_changed", "resolver_value_changed", "resolver_failed", "resolver_recovered"}
 )
 _URGENT_KINDS = frozenset({"record_converged"})
+_CHECK_AREAS = frozenset({"auth", "service", "replication", "authority"})
 _QUEUE_PHRASES = {
     "depth_up": "depth crossed a threshold upwards",
     "depth_down": "depth fell back below a threshold",
@@ -278,7 +275,7 @@ def _entry_change(entry: ProbeEntry) -> _Change:
     event = str(data.get("event") or "probe")
     key = str(data.get("dedupe_key") or _key(str(data.get("area")), event, entry.text))
     status = data.get("status")
-    noun = "auth check" if data.get("area") == "auth" else "change"
+    noun = f"{data.get('area')} check" if data.get("area") in _CHECK_AREAS else "change"
     phrase = f"now {status}" if status is not None else event.replace("_", " ")
     bounded = dict(data)
     if "evidence" in bounded:
@@ -292,110 +289,6 @@ def _change(item: Offered) -> _Change:
     if isinstance(item, QueueEvent):
         return _queue_change(item)
     return _entry_change(item)
-
-
-# --- auth -------------------------------------------------------------------------------------
-
-_Identity = tuple[str | None, str, str, str | None]
-
-
-def _identity(finding: Finding) -> _Identity:
-    return (finding.region, finding.check, finding.subject, finding.resolver)
-
-
-def _by_identity(findings: Sequence[Finding]) -> dict[_Identity, Finding]:
-    """Findings by identity; of two with one identity the worse one counts (the first on a tie)."""
-    found: dict[_Identity, Finding] = {}
-    for finding in findings:
-        identity = _identity(finding)
-        held = found.get(identity)
-        if held is None or finding.status.severity > held.status.severity:
-            found[identity] = finding
-    return found
-
-
-def _finding_evidence(finding: Finding) -> dict[str, Any]:
-    return {
-        "region": finding.region,
-        "check": finding.check,
-        "subject": finding.subject,
-        "resolver": finding.resolver,
-        "status": finding.status.value,
-        "summary": finding.summary,
-    }
-
-
-def _where(finding: Finding) -> str:
-    where = " ".join(part for part in (finding.region, finding.check) if part)
-    if finding.subject and finding.subject != finding.region:
-        where += f" {finding.subject}"
-    if finding.resolver:
-        where += f" via {finding.resolver}"
-    return where
-
-
-def auth_changes(
-    previous: Sequence[Finding] | None, current: Sequence[Finding]
-) -> list[ProbeEntry]:
-    """Entries for auth checks whose status changed since `previous` (see the module docstring)."""
-    now = _by_identity(current)
-    if previous is None:
-        return _starting_picture(list(now.values()))
-    before = _by_identity(previous)
-    entries: list[ProbeEntry] = []
-    for identity, finding in now.items():
-        old = before.get(identity)
-        old_status = old.status if old is not None else Status.OK
-        if old_status is finding.status:
-            continue
-        was = old_status.value if old is not None else "ok, new check"
-        text = f"{_where(finding)} now {finding.status.value} (was {was}): {finding.summary}"
-        evidence = _finding_evidence(finding) | {
-            "previous_status": old.status.value if old is not None else None,
-            "data": finding.data,
-        }
-        data = {
-            "area": "auth",
-            "event": "status_changed",
-            "status": finding.status.value,
-            "subject": finding.subject,
-            "region": finding.region,
-            "evidence": bound_evidence(evidence),
-            "dedupe_key": _key("auth", *identity),
-        }
-        entries.append(ProbeEntry(_text(text), data))
-    return entries
-
-
-def _starting_picture(findings: list[Finding]) -> list[ProbeEntry]:
-    not_ok = [finding for finding in findings if finding.status is not Status.OK]
-    if not not_ok:
-        return []
-    counts = {status: sum(f.status is status for f in not_ok) for status in Status}
-    shown = ", ".join(
-        f"{count} {status.value}"
-        for status, count in sorted(counts.items(), key=lambda item: -item[0].severity)
-        if count
-    )
-    named = "; ".join(f"{_where(f)} {f.status.value}" for f in not_ok[:3])
-    if len(not_ok) > 3:
-        named += f"; and {len(not_ok) - 3} more"
-    counted = f"{len(not_ok)} of {len(findings)} checks not ok ({shown})"
-    text = f"Auth starting picture: {counted}: {named}"
-    evidence = {
-        "checks": len(findings),
-        "not_ok": [_finding_evidence(f) for f in not_ok[:_LIST_ITEMS]],
-        "not_ok_total": len(not_ok),
-    }
-    data = {
-        "area": "auth",
-        "event": "starting_picture",
-        "status": worst([f.status for f in not_ok]).value,
-        "subject": "auth checks",
-        "evidence": bound_evidence(evidence),
-        "dedupe_key": _key("auth", "starting_picture"),
-    }
-    return [ProbeEntry(_text(text), data)]
 
 
 # --- the logger -------------------------------------------------------------------------------
@@ -553,3 +446,4 @@ def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
         "dedupe_key": None,
     }
     return ProbeEntry(_text(text), data)
+

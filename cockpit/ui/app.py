@@ -2,11 +2,14 @@
 
 Keys: 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
 Shift+Tab move focus, `d` records a decision, `v` sets the severity, `e` exports the Markdown
-timeline next to the log. Every key is a binding with an action, so the footer and the command
-palette list it. The theme is switched from the palette (Textual's "Change theme").
+timeline next to the log, `m` shows the details behind the region strip, `i` sets the impact
+time (the first alarm's proposal, or a typed time). Every key is a binding with an action, so
+the footer and the command palette list it. The theme is switched from the palette (Textual's
+"Change theme").
 
-The probe panes (queue, DNS, auth) need a config; without one they say "no config". With one,
-a `ProbeRunner` feeds them (cockpit.ui.probe_runner); the handlers below only route its
+The probe panes (queue, DNS, auth) and the region strip (one line per region under the header:
+service state, replication lag, role) need a config; without one the panes say "no config".
+With one, a `ProbeRunner` feeds them (cockpit.ui.probe_runner); the handlers below only route its
 results to the panes. The checklist and the timeline work from the log alone.
 """
 
@@ -45,10 +48,12 @@ from cockpit.ui.probe_runner import (
     FindingsShown,
     ProbeRunner,
     QueueShown,
+    RegionsShown,
     SweepProgress,
     SweepShown,
 )
 from cockpit.ui.queue_pane import QueuePane
+from cockpit.ui.region_strip import RegionDetails, RegionStrip
 from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
 from cockpit.ui.timeline_pane import TimelinePane
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
@@ -153,6 +158,8 @@ class CockpitApp(CockpitShell, IncidentActions):
         Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
         Binding("v", "severity", "Severity", tooltip="Set the incident's severity, SEV1 to SEV4"),
         Binding("r", "role", "Role", tooltip="Take the commander or scribe role, or hand it over"),
+        Binding("m", "regions", "Regions", tooltip="Every service, replication and role result"),
+        Binding("i", "impact", "Impact", tooltip="Set when the impact began (accept the proposal)"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -216,6 +223,16 @@ class CockpitApp(CockpitShell, IncidentActions):
         yield SystemCommand(
             "Export timeline (e)", "Write the Markdown timeline next to the log", self.action_export
         )
+        yield SystemCommand(
+            "Region details (m)",
+            "Every service probe, replication lag and role result behind the region lines",
+            self.action_regions,
+        )
+        yield SystemCommand(
+            "Set the impact time (i)",
+            "Accept the first alarm's proposal or type when the impact began",
+            self.action_impact,
+        )
 
     def compose(self) -> ComposeResult:
         yield IncidentHeader(
@@ -227,6 +244,8 @@ class CockpitApp(CockpitShell, IncidentActions):
             default_target=self.config.regions[0].name if self.config is not None else None,
             id="header",
         )
+        if self.config is not None:
+            yield RegionStrip(self.config.region_names(), ascii_only=self.ascii_only, id="regions")
         with Grid(id="panes"):
             for spec in PANES:
                 yield PaneFrame(spec, self._pane_content(spec))
@@ -293,6 +312,8 @@ class CockpitApp(CockpitShell, IncidentActions):
     def _incident_changed(self, message: IncidentChanged) -> None:
         self.query_one(IncidentHeader).show_entries(message.entries)
         self.query_one(ChecklistPane).show_entries(message.entries)
+        for strip in self.query(RegionStrip):
+            strip.show_entries(message.entries)
         for runner in self.query(ProbeRunner):
             runner.learn_entries(message.entries)
         decided = current_target_region(message.entries)
@@ -303,6 +324,8 @@ class CockpitApp(CockpitShell, IncidentActions):
     def _log_appended(self, message: LogAppended) -> None:
         # The timeline shows the new lines at its next poll; the header need not wait.
         self.query_one(IncidentHeader).show_entries(message.entries)
+        for strip in self.query(RegionStrip):
+            strip.show_entries(message.entries)
 
     @on(LogAppendFailed)
     def _log_append_failed(self, message: LogAppendFailed) -> None:
@@ -350,6 +373,16 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     def region_names(self) -> tuple[str, ...]:
         return self.config.region_names() if self.config is not None else ()
+
+    @on(RegionsShown)
+    def _regions_shown(self, message: RegionsShown) -> None:
+        for strip in self.query(RegionStrip):
+            strip.show_findings(message.findings, message.at)
+
+    def action_regions(self) -> None:
+        strips = self.query(RegionStrip)
+        findings = strips.first().findings if strips else []
+        self.push_screen(RegionDetails(findings, ascii_only=self.ascii_only))
 
     @on(FindingsShown)
     def _findings_shown(self, message: FindingsShown) -> None:

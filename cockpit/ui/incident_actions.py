@@ -115,6 +115,48 @@ class IncidentActions(App[None]):
 
         self._append_built(build, phase)
 
+    # ---- impact ------------------------------------------------------------------------------
+
+    def action_impact(self) -> None:
+        """Set the impact phase: the first alarm's proposal with Enter, or a typed time."""
+        if refuse_if_read_only(self, self.read_only, "set the impact time"):
+            return
+        from cockpit.incident.entry import format_ts
+        from cockpit.ui.region_strip import ImpactPrompt, RegionStrip
+
+        strips = self.query(RegionStrip)
+        proposal = strips.first().proposal if strips else None
+        proposed = "" if proposal is None else format_ts(proposal.at)
+
+        def answered(typed: str | None) -> None:
+            if typed is not None:
+                self._write_impact(typed)
+
+        self.push_screen(ImpactPrompt(proposal, proposed), answered)
+
+    def _write_impact(self, typed: str) -> None:
+        from cockpit.incident.entry import format_ts
+        from cockpit.incident.phases import effective_phases, phase_record
+        from cockpit.incident.when import parse_at
+
+        try:
+            at = parse_at(typed, now=self.clock())
+        except ValueError as error:
+            self.notify(clean(str(error)), severity="error", markup=False)
+            return
+
+        def build(entries: Sequence[Entry]) -> EntryParts:
+            current = effective_phases(entries).get("impact")
+            if current is not None:
+                raise ValueError(
+                    f"impact is already set ({format_ts(current.at)}, by {current.current.author});"
+                    " correct it with cockpit log --phase impact --at TIME"
+                )
+            kind, data = phase_record(entries, "impact", at)
+            return kind, f"impact at {data['at']}", data
+
+        self._append_built(build, "impact")
+
     # ---- severity and roles ------------------------------------------------------------------
 
     def action_severity(self) -> None:

@@ -1,4 +1,5 @@
-"""The cockpit's probes: DNS sweeps, auth checks and queue reads, each on its own schedule.
+"""The cockpit's probes: DNS sweeps, auth checks, service probes, and queue, replication-lag and
+role reads, each on its own schedule.
 
 `ProbeRunner` is an invisible widget. Its workers only wait on coroutines that run on a
 `ProbeLoop` (a thread of its own), then post a result message to the runner itself; the
@@ -7,15 +8,20 @@ append the probe entries to the log (thread worker), and schedule the next run w
 `set_timer` once this one is over, so two sweeps of one kind never overlap. A slow
 resolver or a hung queue command delays only its own next run.
 
-Intervals come from the config: `[dns].interval`, `[auth].interval`, and each queue source's
-own `interval`. `set_target` (a failover decision) judges everything against the new target
-at once and runs the auth checks again immediately.
+Intervals come from the config: `[dns].interval`, `[auth].interval`, `[service].interval`, and
+each queue, replication and role source's own `interval`. `set_target` (a failover decision)
+judges everything against the new target at once and runs the auth checks again immediately.
+
+Detection: the first failing service, queue, replication or authority finding is written once
+per incident as a "first_alarm" probe entry (and the `detected` phase when none is set), built
+under the log's lock from what the log holds then (cockpit.incident.detection). At a failover
+decision the lag each replication source showed then is written once (cockpit.incident.rpo).
 
 With several cockpits on one incident, each probes and shows, but only the one holding the
 probe-writer lock (cockpit.incident.probe_writer) appends the probe entries.
 
 Messages to the app (all bubble): SweepProgress, SweepShown, AuthShown, QueueShown,
-FindingsShown, and LogAppendFailed when a probe entry cannot be written (the timeline
+RegionsShown, FindingsShown, and LogAppendFailed when a probe entry cannot be written (the timeline
 shows the written ones at its next poll).
 """
 
@@ -44,10 +50,14 @@ from cockpit.safe_text import clean
 from cockpit.ui.ui_messages import LogAppendFailed
 
 if TYPE_CHECKING:
+    from cockpit.authority.sources import RoleReading
     from cockpit.dns.sweep_model import SweepResult
+    from cockpit.incident.detection import Alarm
+    from cockpit.incident.log import EntryParts
     from cockpit.incident.probe_log import ProbeEntry
     from cockpit.live_probes import LiveProbes, QueueTrack
     from cockpit.queue.sample import Reading
+    from cockpit.replication.sources import LagReading
 
 PROBE_AUTHOR = "cockpit"
 """The author of every probe entry."""
@@ -67,6 +77,25 @@ class _SweepDone(Message, bubble=False):
 class _AuthDone(Message, bubble=False):
     findings: list[Finding]
     target: str
+    started: datetime
+
+
+@dataclass
+class _ServiceDone(Message, bubble=False):
+    findings: list[Finding]
+    started: datetime
+
+
+@dataclass
+class _LagDone(Message, bubble=False):
+    source: str
+    reading: LagReading
+
+
+@dataclass
+class _RoleDone(Message, bubble=False):
+    source: str
+    reading: RoleReading
 
 
 @dataclass
@@ -107,6 +136,17 @@ class AuthShown(Message):
 class QueueShown(Message):
     tracks: Sequence[QueueTrack]
     now: datetime
+
+
+@dataclass
+class RegionsShown(Message):
+    """Service, replication and authority findings: what the region rows show."""
+
+    findings: Sequence[Finding]
+    at: datetime
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RegionsShown)
 
 
 @dataclass
@@ -178,8 +218,13 @@ class ProbeRunner(Widget):
             self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
         self._sweep()
         self._check_auth()
+        self._check_service()
         for track in self.live.queue_tracks():
             self._read_queue(track.source.name)
+        for name in self.live.replication_sources:
+            self._read_lag(name)
+        for name in self.live.role_sources:
+            self._read_role(name)
         self.set_interval(HELD_RELEASE_S, self._release_held, name="probe-held")
 
     def on_unmount(self) -> None:
@@ -235,6 +280,7 @@ class ProbeRunner(Widget):
     @work(exclusive=True, exit_on_error=False, group="probe-auth")
     async def _check_auth(self) -> None:
         target = self.target
+        started = self.clock()
         try:
             findings = await self._loop.run(self._auth_run(target, self.live.dmarc_baseline))
         except asyncio.CancelledError:
@@ -245,7 +291,7 @@ class ProbeRunner(Widget):
                 Finding("auth", "auth", region.name, Status.UNKNOWN, reason, region=region.name)
                 for region in self.config.regions
             ]
-        self.post_message(_AuthDone(findings, target))
+        self.post_message(_AuthDone(findings, target, started))
 
     async def _auth_run(self, target: str, baseline: str | None) -> list[Finding]:
         from cockpit.auth.findings import auth_findings, choose_asker
@@ -256,7 +302,7 @@ class ProbeRunner(Widget):
     @on(_AuthDone)
     def _auth_checked(self, message: _AuthDone) -> None:
         if message.target == self.target:
-            self._append(self.live.took_auth(message.findings))
+            self._append(self.live.took_auth(message.findings, started=message.started))
             self.post_message(AuthShown(message.findings))
             self._show_findings()
         self._again("auth", self.config.auth.interval, self._check_auth)
@@ -280,11 +326,90 @@ class ProbeRunner(Widget):
         self._append(self.live.took_reading(message.source, message.reading))
         self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
         self._show_findings()
+        self._raise_alarm()
         track = self.live.queues[message.source]
         self._again(f"queue-{message.source}", track.source.interval, self._reader(message.source))
 
     def _reader(self, name: str) -> Callable[[], None]:
         return lambda: self._read_queue(name)
+
+    # ---- service probes -----------------------------------------------------------------------
+
+    @work(exclusive=True, exit_on_error=False, group="probe-service")
+    async def _check_service(self) -> None:
+        from cockpit.service.findings import service_findings
+
+        started = self.clock()
+        try:
+            findings = await self._loop.run(service_findings(self.config))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one unknown per region, with the reason
+            reason = f"service probes could not run: {_reason(error)}"
+            findings = [
+                Finding("service", "service", region.name, Status.UNKNOWN, reason, region.name)
+                for region in self.config.regions
+            ]
+        self.post_message(_ServiceDone(findings, started))
+
+    @on(_ServiceDone)
+    def _service_checked(self, message: _ServiceDone) -> None:
+        self._append(self.live.took_service(message.findings, started=message.started))
+        self._show_regions()
+        self._again("service", self.config.service.interval, self._check_service)
+
+    # ---- replication lag and roles ------------------------------------------------------------
+
+    def _read_lag(self, name: str) -> None:
+        self.run_worker(
+            self._lag_run(name), group=f"probe-lag-{name}", exclusive=True, exit_on_error=False
+        )
+
+    async def _lag_run(self, name: str) -> None:
+        from cockpit.replication.sources import read_lag
+
+        source = self.live.replication_sources[name][0]
+        reading = await self._loop.run(read_lag(source))
+        self.post_message(_LagDone(name, reading))
+
+    @on(_LagDone)
+    def _lag_read(self, message: _LagDone) -> None:
+        self._append(self.live.took_lag(message.source, message.reading))
+        self._show_regions()
+        source = self.live.replication_sources[message.source][0]
+        self._again(
+            f"lag-{message.source}", source.interval, self._runner(self._read_lag, message.source)
+        )
+
+    def _read_role(self, name: str) -> None:
+        self.run_worker(
+            self._role_run(name), group=f"probe-role-{name}", exclusive=True, exit_on_error=False
+        )
+
+    async def _role_run(self, name: str) -> None:
+        from cockpit.authority.sources import read_role
+
+        source = self.live.role_sources[name][0]
+        reading = await self._loop.run(read_role(source))
+        self.post_message(_RoleDone(name, reading))
+
+    @on(_RoleDone)
+    def _role_read(self, message: _RoleDone) -> None:
+        self._append(self.live.took_role(message.source, message.reading))
+        self._show_regions()
+        source = self.live.role_sources[message.source][0]
+        self._again(
+            f"role-{message.source}", source.interval, self._runner(self._read_role, message.source)
+        )
+
+    @staticmethod
+    def _runner(read: Callable[[str], None], name: str) -> Callable[[], None]:
+        return lambda: read(name)
+
+    def _show_regions(self) -> None:
+        self.post_message(RegionsShown(self.live.region_findings(), self.clock()))
+        self._show_findings()
+        self._raise_alarm()
 
     # ---- target, findings, log ----------------------------------------------------------------
 
@@ -300,7 +425,56 @@ class ProbeRunner(Widget):
         self._check_auth()
 
     def learn_entries(self, entries: Sequence[Entry]) -> None:
-        self.live.learn_entries(entries)
+        """Take the log's state: the DMARC baseline, the decision and routed times (authority
+        is judged again when they moved), a first alarm raised elsewhere; and record the data
+        at risk of a new failover decision."""
+        live = self.live
+        before = (live.decided_target, live.decided_at, live.routed_at)
+        live.learn_entries(entries)
+        if (live.decided_target, live.decided_at, live.routed_at) != before:
+            self._append(live.judge_authority())
+            self._show_regions()
+            if live.decided_at is not None and live.replication_sources:
+                self._write_built(self._rpo_parts)
+
+    def _rpo_parts(self, entries: Sequence[Entry]) -> list[EntryParts]:
+        from cockpit.incident.rpo import rpo_parts
+
+        return list(rpo_parts(entries, self.live.lags_seen()))
+
+    def _raise_alarm(self) -> None:
+        alarm = self.live.take_alarm()
+        if alarm is not None and self.write_log:
+            self._write_alarm(alarm)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
+    def _write_alarm(self, alarm: Alarm) -> None:
+        from cockpit.incident.detection import first_alarm_parts
+
+        def build(entries: Sequence[Entry]) -> list[EntryParts]:
+            return list(first_alarm_parts(entries, alarm))
+
+        with self._write_lock:
+            error = self._append_built_now(build)
+        if error is not None:
+            self.post_message(LogAppendFailed(error))
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
+    def _write_built(self, build: Callable[[Sequence[Entry]], list[EntryParts]]) -> None:
+        with self._write_lock:
+            error = self._append_built_now(build)
+        if error is not None:
+            self.post_message(LogAppendFailed(error))
+
+    def _append_built_now(self, build: Callable[[Sequence[Entry]], list[EntryParts]]) -> str | None:
+        """Append what `build` makes of the log, under its lock, when this cockpit writes the
+        probe entries (another cockpit on the incident does otherwise, from its own probes)."""
+        try:
+            if self._writer.try_hold():
+                self.incident_log.append_built(build, author=PROBE_AUTHOR)
+        except (CockpitError, OSError) as error:
+            return f"probe entry not recorded: {error}"
+        return None
 
     def _show_findings(self) -> None:
         self.post_message(FindingsShown(self.live.findings(), self.clock(), self.target))

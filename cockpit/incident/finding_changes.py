@@ -1,0 +1,138 @@
+"""Probe entries for findings whose status changed: auth, service, replication and authority.
+
+    entries = finding_changes("service", previous, current)     # ProbeEntry list for ProbeLogger
+    entries = auth_changes(previous, current)                    # the same for area "auth"
+
+A check is identified by (region, check, subject, resolver). The first run (previous None) logs
+no entry per check: it gives ONE "starting picture" entry listing the checks that are not ok, or
+nothing when all are ok. Later runs give one entry per check whose status changed (a check new in
+this run counts as changed from ok); a check missing from the current run gives nothing (there
+is nothing to compare). Each entry carries the finding's observation time as data.at when the
+finding knows it, so the log says when the change was seen, not when it was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cockpit.incident.probe_log import ProbeEntry, _key, _text, bound_evidence
+from cockpit.model import Finding, Status, worst
+
+__all__ = ["auth_changes", "finding_changes"]
+
+_LIST_ITEMS = 20
+"""Findings named in a starting picture's evidence."""
+
+_Identity = tuple[str | None, str, str, str | None]
+
+
+def _identity(finding: Finding) -> _Identity:
+    return (finding.region, finding.check, finding.subject, finding.resolver)
+
+
+def _by_identity(findings: Sequence[Finding]) -> dict[_Identity, Finding]:
+    """Findings by identity; of two with one identity the worse one counts (the first on a tie)."""
+    found: dict[_Identity, Finding] = {}
+    for finding in findings:
+        identity = _identity(finding)
+        held = found.get(identity)
+        if held is None or finding.status.severity > held.status.severity:
+            found[identity] = finding
+    return found
+
+
+def _finding_evidence(finding: Finding) -> dict[str, Any]:
+    return {
+        "region": finding.region,
+        "check": finding.check,
+        "subject": finding.subject,
+        "resolver": finding.resolver,
+        "status": finding.status.value,
+        "summary": finding.summary,
+    }
+
+
+def _where(finding: Finding) -> str:
+    where = " ".join(part for part in (finding.region, finding.check) if part)
+    if finding.subject and finding.subject != finding.region:
+        where += f" {finding.subject}"
+    if finding.resolver:
+        where += f" via {finding.resolver}"
+    return where
+
+
+def finding_changes(
+    area: str, previous: Sequence[Finding] | None, current: Sequence[Finding]
+) -> list[ProbeEntry]:
+    """Entries for `area`'s checks whose status changed since `previous` (module docstring)."""
+    now = _by_identity(current)
+    if previous is None:
+        return _starting_picture(area, list(now.values()))
+    before = _by_identity(previous)
+    entries: list[ProbeEntry] = []
+    for identity, finding in now.items():
+        old = before.get(identity)
+        old_status = old.status if old is not None else Status.OK
+        if old_status is finding.status:
+            continue
+        was = old_status.value if old is not None else "ok, new check"
+        text = f"{_where(finding)} now {finding.status.value} (was {was}): {finding.summary}"
+        evidence = _finding_evidence(finding) | {
+            "previous_status": old.status.value if old is not None else None,
+            "data": finding.data,
+        }
+        data = {
+            "area": area,
+            "event": "status_changed",
+            "status": finding.status.value,
+            "subject": finding.subject,
+            "region": finding.region,
+            "evidence": bound_evidence(evidence),
+            "dedupe_key": _key(area, *identity),
+        }
+        if finding.observed_at is not None:
+            data["at"] = finding.observed_at.isoformat()
+        entries.append(ProbeEntry(_text(text), data))
+    return entries
+
+
+def auth_changes(
+    previous: Sequence[Finding] | None, current: Sequence[Finding]
+) -> list[ProbeEntry]:
+    """`finding_changes` for the auth checks."""
+    return finding_changes("auth", previous, current)
+
+
+def _starting_picture(area: str, findings: list[Finding]) -> list[ProbeEntry]:
+    not_ok = [finding for finding in findings if finding.status is not Status.OK]
+    if not not_ok:
+        return []
+    counts = {status: sum(f.status is status for f in not_ok) for status in Status}
+    shown = ", ".join(
+        f"{count} {status.value}"
+        for status, count in sorted(counts.items(), key=lambda item: -item[0].severity)
+        if count
+    )
+    named = "; ".join(f"{_where(f)} {f.status.value}" for f in not_ok[:3])
+    if len(not_ok) > 3:
+        named += f"; and {len(not_ok) - 3} more"
+    counted = f"{len(not_ok)} of {len(findings)} checks not ok ({shown})"
+    text = f"{area.capitalize()} starting picture: {counted}: {named}"
+    evidence = {
+        "checks": len(findings),
+        "not_ok": [_finding_evidence(f) for f in not_ok[:_LIST_ITEMS]],
+        "not_ok_total": len(not_ok),
+    }
+    data: dict[str, Any] = {
+        "area": area,
+        "event": "starting_picture",
+        "status": worst([f.status for f in not_ok]).value,
+        "subject": f"{area} checks",
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": _key(area, "starting_picture"),
+    }
+    seen = [f.observed_at for f in not_ok if f.observed_at is not None]
+    if seen:
+        data["at"] = min(seen).isoformat()
+    return [ProbeEntry(_text(text), data)]

@@ -1,0 +1,224 @@
+"""The region strip: one line per region under the header, and the details behind it.
+
+    strip = RegionStrip(("primary", "secondary"), ascii_only=False, clock=utc_now)
+    strip.show_findings(findings, at)     # service, replication and authority findings
+    strip.show_entries(entries)           # the log: offers the impact proposal while none is set
+
+A line reads "X fail primary DOWN since 14:02 · lag ? · role ? · <worst reason>": the status
+glyph and word (never colour alone), the region, its state and since when, its replication lag
+and role, then the reason, which is what gives way when the line is narrow. While the log holds
+a first alarm and no impact phase, one more line offers the proposed impact time (the app's `i`
+key accepts it or takes another). `RegionDetails` (the app's `m` key) lists every finding
+behind the lines. All data is untrusted: drawn as Text, cleaned, never markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from cockpit.glyphs import glyph_set
+from cockpit.incident.detection import ImpactProposal, impact_proposal
+from cockpit.incident.entry import Entry
+from cockpit.model import Finding, Status
+from cockpit.region_status import RegionRow, region_rows
+from cockpit.safe_text import clean
+from cockpit.ui.pane_text import StatusPane, status_css
+
+__all__ = ["ImpactPrompt", "RegionDetails", "RegionStrip"]
+
+
+def _hhmm(moment: datetime | None) -> str:
+    return "--:--" if moment is None else moment.astimezone(UTC).strftime("%H:%M")
+
+
+def _lag_text(row: RegionRow) -> str:
+    if row.lag is None:
+        return ""
+    lag = row.lag.data.get("lag_s")
+    if isinstance(lag, int | float) and not isinstance(lag, bool):
+        return f"lag {lag:.0f} s" if lag >= 1 else "lag <1 s"
+    return "lag ?"
+
+
+class RegionStrip(StatusPane):
+    """One line per region; see the module docstring."""
+
+    DEFAULT_CSS = (
+        """
+    RegionStrip {
+        height: auto;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+        + status_css("RegionStrip")
+    )
+
+    def __init__(
+        self,
+        regions: Sequence[str],
+        *,
+        ascii_only: bool = False,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+    ) -> None:
+        super().__init__(ascii_only=ascii_only, id=id)
+        self.regions = tuple(regions)
+        self.rows: list[RegionRow] = region_rows(self.regions, (), now=datetime.now(UTC))
+        self.findings: list[Finding] = []
+        self.proposal: ImpactProposal | None = None
+
+    def show_findings(self, findings: Sequence[Finding], at: datetime) -> None:
+        self.findings = list(findings)
+        rows = region_rows(self.regions, self.findings, previous=self.rows, now=at)
+        if rows != self.rows:
+            self.rows = rows
+            self.refresh(layout=True)
+
+    def show_entries(self, entries: Sequence[Entry]) -> None:
+        proposal = impact_proposal(entries)
+        if proposal != self.proposal:
+            self.proposal = proposal
+            self.refresh(layout=True)
+
+    def redraw(self) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        glyphs = glyph_set(self.ascii_only)
+        lines = Text(no_wrap=True, overflow="ellipsis")
+        width = max(len(region) for region in self.regions) if self.regions else 0
+        for index, row in enumerate(self.rows):
+            if index:
+                lines.append("\n")
+            lines.append_text(self.status_cell(row.status))
+            lines.append(f" {clean(row.region):<{width}} ")
+            state = row.state.upper()
+            lines.append(state, style="bold" if row.state != "up" else "")
+            if row.since is not None and row.state != "waiting":
+                lines.append(f" since {_hhmm(row.since)}")
+            extras = [_lag_text(row)] if row.lag is not None else []
+            if row.roles:
+                extras.append("role " + "/".join(clean(role) for role in row.roles))
+            if row.authority is not None:
+                extras.append(clean(row.authority.summary))
+            if row.state == "waiting":
+                extras.append("no service probe has answered yet")
+            elif row.reason:
+                extras.append(clean(row.reason))
+            for extra in extras:
+                lines.append(f" {glyphs.bullet} ")
+                lines.append(extra)
+        if self.proposal is not None:
+            lines.append("\n")
+            lines.append(
+                f"Impact not set: proposed {self.proposal.at.astimezone(UTC):%H:%M:%S} UTC"
+                f" ({self.proposal.basis}) - i to accept or type a time",
+                style="bold",
+            )
+        return lines
+
+
+class RegionDetails(ModalScreen[None]):
+    """Every service, replication and authority finding behind the region strip."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("m", "close", "Close", show=False),
+    ]
+    DEFAULT_CSS = """
+    RegionDetails { align: center middle; }
+    RegionDetails > Vertical {
+        width: 100%; max-width: 160; height: 90%; padding: 0 1;
+        border: thick $accent; background: $surface;
+    }
+    RegionDetails VerticalScroll { height: 1fr; }
+    """
+
+    def __init__(self, findings: Sequence[Finding], *, ascii_only: bool = False) -> None:
+        super().__init__()
+        self._findings = list(findings)
+        self._ascii_only = ascii_only
+
+    def compose(self) -> ComposeResult:
+        glyphs = glyph_set(self._ascii_only)
+        body = Text(no_wrap=False)
+        order = {"service": 0, "replication": 1, "authority": 2}
+        shown = sorted(
+            self._findings,
+            key=lambda f: (f.region or "", order.get(f.area, 9), -f.status.severity),
+        )
+        for index, finding in enumerate(shown):
+            if index:
+                body.append("\n")
+            body.append(glyphs.label(finding.status), style=_STYLE.get(finding.status, ""))
+            seen = "" if finding.observed_at is None else f" {finding.observed_at:%H:%M:%S}"
+            body.append(f"{seen} {clean(finding.region or '-')} {finding.area} {finding.check} ")
+            body.append(clean(finding.subject))
+            body.append("\n    ")
+            body.append(clean(finding.summary))
+        if not shown:
+            body.append("No service, replication or authority result yet.")
+        with Vertical():
+            yield Label("Regions: service probes, replication lag, roles (Esc closes)")
+            with VerticalScroll():
+                yield Static(body)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+_STYLE = {Status.FAIL: "bold", Status.WARN: "bold"}
+
+
+class ImpactPrompt(ModalScreen[str | None]):
+    """When did the impact begin? Offers the proposal (Enter accepts it) or takes a typed time
+    (HH:MM[:SS] today UTC, or RFC 3339). Escape cancels; blank text is refused."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ImpactPrompt { align: center middle; }
+    ImpactPrompt > Vertical {
+        width: 76; max-width: 100%; height: auto; padding: 0 1;
+        border: thick $accent; background: $surface;
+    }
+    ImpactPrompt #impact-error { color: $error; }
+    """
+
+    def __init__(self, proposal: ImpactProposal | None, proposed_text: str) -> None:
+        super().__init__()
+        self._proposal = proposal
+        self._proposed_text = proposed_text
+
+    def compose(self) -> ComposeResult:
+        if self._proposal is not None:
+            title = Text("Impact began at (proposed: ")
+            title.append(self._proposal.basis)
+            title.append(" of ")
+            title.append(clean(self._proposal.subject))
+            title.append("). Enter accepts; or type HH:MM[:SS] UTC")
+        else:
+            title = Text("Impact began at: HH:MM[:SS] today UTC, or RFC 3339")
+        with Vertical():
+            yield Label(title, id="impact-title")
+            yield Input(value=self._proposed_text, placeholder="14:02", id="impact-input")
+            yield Label("", id="impact-error")
+
+    @on(Input.Submitted, "#impact-input")
+    def _submit(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.query_one("#impact-error", Label).update("Type a time, or Escape to cancel")
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
