@@ -1,6 +1,8 @@
-"""`cockpit drill` from start to export, driven by Pilot: the commander follows the checklist,
+"""`cockpit drill` from start to export, driven by Pilot: the cockpit detects the outage from its
+own service probes and proposes the impact, the commander accepts it, follows the checklist,
 declares, fails over; the drill's world follows, the cockpit's own probes see the resolvers
-converge and the queue drain, and the export has a real timeline with its metrics."""
+converge, the target take mail and the queue drain, and the export has a real timeline with all
+five metrics and the data at risk."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from textual.widgets import Input, OptionList, Select
 from cockpit.commands.drill_cmd import start_drill
 from cockpit.drill import Timings
 from cockpit.incident.log import read_log
+from cockpit.incident.phases import effective_phases
 from cockpit.ui.decision_form import CutoverPrompt, DecisionForm
 from cockpit.ui.header import IncidentHeader
 from tests.conftest import run_cockpit
@@ -66,6 +69,22 @@ async def test_a_whole_drill_from_start_to_export(tmp_path: Path) -> None:
                 return good.total if good is not None else -1
 
             await wait_for(pilot, "the primary's queue grows", lambda: depth() >= 3, 15)
+
+            def phase_at(phase: str) -> object:
+                return effective_phases(read_log(log_path).entries).at(phase)
+
+            # The primary's MX hosts refuse: the first alarm sets `detected` by itself.
+            await wait_for(pilot, "detected by the probes", lambda: phase_at("detected"), 20)
+            strip = app.query_one("#regions")
+            await wait_for(pilot, "impact proposed", lambda: strip.proposal is not None, 5)
+            assert strip.rows[0].state == "down"
+            await pilot.press("i")
+            await pilot.press("enter")  # accept the proposal
+            await wait_for(pilot, "impact accepted", lambda: phase_at("impact"), 5)
+            assert phase_at("impact") <= phase_at("detected")
+            checklist = app.query_one("#checklist")
+            for step in ("cutover", "mail-flowing"):  # nothing is claimed before a decision
+                assert checklist.auto_hint(step) is None, step
             await tick(pilot, "confirm-scope")
             await tick(pilot, "declare")
             await wait_for(pilot, "declared", lambda: header.phase == "declared", 5)
@@ -128,8 +147,9 @@ async def test_a_whole_drill_from_start_to_export(tmp_path: Path) -> None:
         "Time to restore",
         "Time to verify",
     }
-    for name in ("Time to declare", "Time to route", "Time to restore", "Time to verify"):
+    for name in metrics:
         assert metrics[name] != "n/a" and ":" in metrics[name], (name, metrics[name])
+    assert "Data at risk (RPO): " in text and "Data at risk (RPO): unknown" not in text
     assert "| Region before | primary |" in text and "| Region after | secondary |" in text
 
 
