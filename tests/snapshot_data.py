@@ -269,5 +269,53 @@ def checklist_findings() -> list[Finding]:
     ]
 
 
+def region_findings() -> list[Finding]:
+    """What the region strip shows: the primary refuses mail, the secondary takes it but its
+    replication is behind, and its control plane is still standby."""
+    seen = NOW - timedelta(seconds=20)
+    return [
+        Finding(
+            "service",
+            "smtp",
+            "mx1.example.com:25",
+            Status.FAIL,
+            "mx1.example.com:25 greets 421 in 4 ms: 4.3.2 service not available",
+            "primary",
+            data={"mx": True},
+            observed_at=_at(2),
+        ),
+        Finding(
+            "service",
+            "smtp",
+            "mx2.example.com:25",
+            Status.OK,
+            "mx2.example.com:25 greets 220 in 6 ms, STARTTLS ok",
+            TARGET,
+            data={"mx": True},
+            observed_at=seen,
+        ),
+        Finding(
+            "replication",
+            "lag",
+            "us-store",
+            Status.WARN,
+            "2 min behind (warn 30 s)",
+            TARGET,
+            data={"lag_s": 120.0},
+            observed_at=seen,
+        ),
+        Finding(
+            "authority",
+            "role",
+            "us-control",
+            Status.OK,
+            "standby",
+            TARGET,
+            data={"role": "standby"},
+            observed_at=seen,
+        ),
+    ]
+
+
 def pane_data() -> tuple[SweepResult, Sequence[QueueRow], list[Finding], list[Finding]]:
     return dns_sweep(), queue_rows(), auth_findings(), checklist_findings()

@@ -32,6 +32,7 @@ from cockpit.ui.decision_form import DecisionForm
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import IncidentHeader
 from cockpit.ui.queue_pane import QueuePane
+from cockpit.ui.region_strip import RegionStrip
 from cockpit.ui.timeline_pane import TimelinePane
 from tests import snapshot_data as data
 from tests.dns_fakes import CONFIG_TEXT
@@ -84,6 +85,7 @@ async def fill_panes(pilot: Pilot[None]) -> None:
     app.query_one(QueuePane).show_histories(queue_rows, data.NOW)
     app.query_one(AuthPane).show_findings(auth_findings)
     app.query_one(ChecklistPane).show_findings(checklist_findings, data.SWEEP_AT, data.TARGET)
+    app.query_one(RegionStrip).show_findings(data.region_findings(), data.NOW)
     for _ in range(int(SETTLE_SECONDS / 0.05)):
         if _everything_shown(app):
             break

@@ -59,6 +59,8 @@ class RegionStrip(StatusPane):
         height: auto;
         background: $panel;
         color: $foreground;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
         + status_css("RegionStrip")
@@ -97,10 +99,13 @@ class RegionStrip(StatusPane):
         glyphs = glyph_set(self.ascii_only)
         lines = Text(no_wrap=True, overflow="ellipsis")
         width = max(len(region) for region in self.regions) if self.regions else 0
+        label_width = max(len(glyphs.label(status)) for status in Status)
         for index, row in enumerate(self.rows):
             if index:
                 lines.append("\n")
-            lines.append_text(self.status_cell(row.status))
+            label = self.status_cell(row.status)
+            label.pad_right(label_width - len(label.plain))
+            lines.append_text(label)
             lines.append(f" {clean(row.region):<{width}} ")
             state = row.state.upper()
             lines.append(state, style="bold" if row.state != "up" else "")
@@ -171,7 +176,7 @@ class RegionDetails(ModalScreen[None]):
         with Vertical():
             yield Label("Regions: service probes, replication lag, roles (Esc closes)")
             with VerticalScroll():
-                yield Static(body)
+                yield Static(body, id="region-details-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
