@@ -11,6 +11,7 @@ import pytest
 
 from cockpit.incident.checklist import (
     ChecklistError,
+    IncidentMoments,
     add_note,
     auto_result,
     auto_satisfied,
@@ -227,14 +228,32 @@ def test_sets_phase_feeds_phase_record() -> None:
 # ---- auto conditions ----------------------------------------------------------------------------
 
 
+NOW = T0 + timedelta(hours=1)
+
+
 def _finding(
-    area: str, check: str, status: Status, *, subject: str = "s", region: str | None = None
+    area: str,
+    check: str,
+    status: Status,
+    *,
+    subject: str = "s",
+    region: str | None = None,
+    observed_at: datetime | None = NOW,
 ) -> Finding:
-    return Finding(area, check, subject, status, f"{check} {status.value}", region=region)
+    return Finding(
+        area, check, subject, status, f"{check} {status.value}", region, observed_at=observed_at
+    )
 
 
 def _step(auto: str) -> Step:
     return Step("t", "during", "T", "", parse_condition(auto), None)
+
+
+def _moments(target: str | None = None, **events: datetime) -> IncidentMoments:
+    """Judged at NOW; `target` as a failover decision names it (with its own time)."""
+    if target is not None:
+        events.setdefault("decision", NOW - timedelta(minutes=5))
+    return IncidentMoments(now=NOW, target=target, events=events)
 
 
 @pytest.mark.parametrize(
@@ -255,14 +274,12 @@ def _step(auto: str) -> Step:
     ],
 )
 def test_auto_condition_against_one_status(auto: str, status: Status, expected: bool) -> None:
-    assert auto_satisfied(_step(auto), [_finding("auth", "spf", status)], target=None) is expected
+    assert auto_satisfied(_step(auto), [_finding("auth", "spf", status)], _moments()) is expected
 
 
 def test_no_matching_finding_never_satisfies() -> None:
-    result = auto_result(
-        _step("auth.spf == ok"), [_finding("auth", "dkim", Status.OK)], target=None
-    )
-    assert not result.satisfied and result.reason == "auth.spf == ok: no finding yet"
+    result = auto_result(_step("auth.spf == ok"), [_finding("auth", "dkim", Status.OK)], _moments())
+    assert not result.satisfied and result.reason == "auth.spf: no finding yet"
 
 
 def test_every_matching_finding_must_meet_the_status() -> None:
@@ -270,22 +287,22 @@ def test_every_matching_finding_must_meet_the_status() -> None:
         _finding("auth", "dkim", Status.OK, subject="eu1"),
         _finding("auth", "dkim", Status.UNKNOWN, subject="eu2"),
     ]
-    result = auto_result(_step("auth.dkim == ok"), findings, target=None)
-    assert not result.satisfied and result.reason == "auth.dkim == ok: eu2 is unknown"
-    assert auto_satisfied(_step("auth.dkim eu1 == ok"), findings, target=None)
+    result = auto_result(_step("auth.dkim == ok"), findings, _moments())
+    assert not result.satisfied and result.reason == "auth.dkim eu2: unknown (dkim unknown)"
+    assert auto_satisfied(_step("auth.dkim eu1 == ok"), findings, _moments())
 
 
-def test_region_target_uses_the_current_target() -> None:
+def test_region_target_is_the_decided_target_and_never_a_default() -> None:
     findings = [
         _finding("dns", "MX", Status.FAIL, region="primary"),
         _finding("dns", "MX", Status.OK, region="Secondary"),
     ]
     step = _step("dns.MX region=TARGET == ok")
-    assert auto_satisfied(step, findings, target="secondary")
-    assert not auto_satisfied(step, findings, target="primary")
-    result = auto_result(step, findings, target=None)
-    assert not result.satisfied and "no target region yet" in result.reason
-    assert auto_satisfied(_step("dns.mx region=secondary == ok"), findings, target=None)
+    assert auto_satisfied(step, findings, _moments("secondary"))
+    assert not auto_satisfied(step, findings, _moments("primary"))
+    result = auto_result(step, findings, _moments())
+    assert not result.satisfied and result.reason == "no failover decision yet"
+    assert auto_satisfied(_step("dns.mx region=secondary == ok"), findings, _moments())
 
 
 def test_all_clauses_must_hold_and_evidence_lists_the_findings() -> None:
@@ -297,11 +314,11 @@ def test_all_clauses_must_hold_and_evidence_lists_the_findings() -> None:
     result = auto_result(
         _step("auth.spf == ok and auth.dmarc == ok and queue.depth region=TARGET <= warn"),
         findings,
-        target="secondary",
+        _moments("secondary"),
     )
     assert result.satisfied and result.reason == ""
     assert result.evidence == tuple(findings)
-    assert not auto_satisfied(_step("auth.spf == ok and auth.dkim == ok"), findings, target=None)
+    assert not auto_satisfied(_step("auth.spf == ok and auth.dkim == ok"), findings, _moments())
 
 
 def test_wildcard_check() -> None:
@@ -310,18 +327,25 @@ def test_wildcard_check() -> None:
         _finding("auth", "webmail", Status.OK, region="b"),
         _finding("auth", "ptr", Status.FAIL, region="a"),
     ]
-    assert auto_satisfied(_step("auth.* region=TARGET == ok"), findings, target="b")
-    assert not auto_satisfied(_step("auth.* == ok"), findings, target="b")
+    assert auto_satisfied(_step("auth.* region=TARGET == ok"), findings, _moments("b"))
+    assert not auto_satisfied(_step("auth.* == ok"), findings, _moments("b"))
 
 
 def test_a_step_without_auto_is_never_satisfied() -> None:
-    assert not auto_satisfied(BY_ID["calendars"], [_finding("auth", "spf", Status.OK)], target="x")
+    finding = _finding("auth", "spf", Status.OK)
+    assert not auto_satisfied(BY_ID["calendars"], [finding], _moments("x"))
 
 
-def test_builtin_auto_conditions_against_findings() -> None:
-    findings = [_finding("queue", "depth", Status.OK, subject="mx1", region="secondary")]
-    assert auto_satisfied(BY_ID["mail-flowing"], findings, target="secondary")
-    assert not auto_satisfied(BY_ID["cutover"], findings, target="secondary")
+def test_builtin_auto_conditions_need_the_events_they_are_about() -> None:
+    findings = [
+        _finding("queue", "depth", Status.OK, subject="mx1", region="secondary"),
+        _finding("dns", "MX", Status.OK, subject="example.com", region="secondary"),
+    ]
+    decided = _moments("secondary")
+    assert auto_satisfied(BY_ID["cutover"], findings, decided)
+    assert not auto_satisfied(BY_ID["cutover"], findings, _moments())
+    mail = auto_result(BY_ID["mail-flowing"], findings, decided)
+    assert not mail.satisfied and mail.reason == "routed not set yet"
 
 
 # ---- real appends -----------------------------------------------------------------------------

@@ -11,14 +11,18 @@ import pytest
 import tomli_w
 
 from cockpit.config import load_config_text
+from cockpit.errors import ConfigError
 from cockpit.incident.entry import PHASES
 from cockpit.incident.runbook import (
     BUILTIN_STEPS,
     CHECKLIST_PHASES,
+    EVENTS,
+    IMPLICIT_AFTER,
     Clause,
     ConditionError,
     parse_condition,
     steps_for,
+    with_implicit_after,
 )
 from tests.lab import missing_in_lab
 from tests.test_config_bad import BASE
@@ -118,6 +122,76 @@ def test_condition_parses_every_part() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "clause", "canonical"),
+    [
+        (
+            "service.smtp region=TARGET == ok after=routed",
+            Clause("service", "smtp", "*", "TARGET", "==", "ok", "routed"),
+            "service.smtp region=TARGET after=routed == ok",
+        ),
+        (
+            "service.smtp mx2.example.test after=decision region=b <= warn",
+            Clause("service", "smtp", "mx2.example.test", "b", "<=", "warn", "decision"),
+            "service.smtp mx2.example.test region=b after=decision <= warn",
+        ),
+        (
+            "queue.depth region=TARGET drains after=routed",
+            Clause("queue", "depth", "*", "TARGET", "drains", None, "routed"),
+            "queue.depth region=TARGET after=routed drains",
+        ),
+        ("queue.depth mx1 drains", Clause("queue", "depth", "mx1", None, "drains", None), None),
+        ("queue.* drains", Clause("queue", "*", "*", None, "drains", None), None),
+        (
+            "auth.spf after=verified == ok",
+            Clause("auth", "spf", "*", None, "==", "ok", "verified"),
+            None,
+        ),
+    ],
+)
+def test_after_and_drains_parse(text: str, clause: Clause, canonical: str | None) -> None:
+    (parsed,) = parse_condition(text).clauses
+    assert parsed == clause
+    assert str(parsed) == (canonical or text)
+    assert parse_condition(str(parsed)).clauses == (parsed,)  # the shown text reads back
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_every_event_is_accepted(event: str) -> None:
+    (clause,) = parse_condition(f"auth.spf after={event} == ok").clauses
+    assert clause.after == event
+    assert set(EVENTS) - {"decision"} <= set(PHASES)
+
+
+def test_steps_that_set_a_phase_get_an_implicit_after() -> None:
+    assert IMPLICIT_AFTER == {"routed": "decision", "restored": "routed", "verified": "restored"}
+    condition = parse_condition("dns.MX region=TARGET == ok and auth.spf after=impact == ok")
+    routed = with_implicit_after(condition, "routed")
+    assert routed is not None
+    assert [clause.after for clause in routed.clauses] == ["decision", "impact"]  # own kept
+    restored = with_implicit_after(condition, "restored")
+    assert restored is not None and restored.clauses[0].after == "routed"
+    assert with_implicit_after(condition, "declared") == condition
+    assert with_implicit_after(condition, None) == condition
+    assert with_implicit_after(None, "routed") is None
+
+
+def test_builtin_conditions_are_about_the_events_after_them() -> None:
+    assert str(BUILTIN["cutover"].auto) == "dns.MX region=TARGET after=decision == ok"
+    assert str(BUILTIN["mail-flowing"].auto) == (
+        "service.smtp region=TARGET after=routed == ok"
+        " and queue.depth region=TARGET after=routed drains"
+    )
+    assert str(BUILTIN["auth-alignment"].auto) == (
+        "auth.spf region=TARGET after=routed == ok and auth.dkim region=TARGET after=routed == ok"
+        " and auth.dmarc region=TARGET after=routed == ok"
+    )
+    assert str(BUILTIN["webmail-cert"].auto) == "auth.webmail region=TARGET after=routed == ok"
+    for step in BUILTIN_STEPS:
+        if step.auto is not None and step.sets_phase in IMPLICIT_AFTER:
+            assert all(clause.after is not None for clause in step.auto.clauses), step.id
+
+
+@pytest.mark.parametrize(
     ("text", "needle"),
     [
         ("", "empty"),
@@ -132,6 +206,17 @@ def test_condition_parses_every_part() -> None:
         ("auth.spf == ok and", "expected AREA.CHECK"),
         ("auth.spf == ok " + "and auth.spf == ok " * 8, "more than 8"),
         ("auth.spf == ok " + "x" * 300, "longer than 300"),
+        ("auth.spf after=lunch == ok", "after= expects one of decision, impact, detected"),
+        ("auth.spf after=closed == ok", "after= expects one of"),
+        ("auth.spf after=routed after=decision == ok", "after= is given twice"),
+        ("auth.spf drains", "drains judges a queue's depth over time: it needs queue.depth"),
+        ("service.smtp region=TARGET drains", "it needs queue.depth, found 'service.smtp'"),
+        ("queue.age drains", "it needs queue.depth, found 'queue.age'"),
+        ("queue.depth drains ok", "drains takes no status"),
+        ("queue.depth == drains", "drains is not a status: write 'queue.depth drains', without =="),
+        ("drains", "expected AREA.CHECK before drains"),
+        ("queue.depth mx1 mx2 drains", "unexpected 'mx2'"),
+        ("auth.spf since=routed == ok", "unexpected 'since=routed' (known: region=NAME, after="),
     ],
 )
 def test_bad_conditions_are_refused(text: str, needle: str) -> None:
@@ -182,7 +267,8 @@ def test_a_config_step_with_a_builtin_id_replaces_it_in_place() -> None:
     assert cutover.title == "Switch MX at the registrar"
     assert cutover.help == "Line one.\nLine two."
     assert cutover.sets_phase == "routed"
-    assert cutover.auto is not None and str(cutover.auto) == "dns.MX region=TARGET == ok"
+    # The step sets routed, so its clause is judged after the failover decision; shown as judged.
+    assert str(cutover.auto) == "dns.MX region=TARGET after=decision == ok"
 
 
 def test_replace_builtin_keeps_only_the_config_steps_in_file_order() -> None:
@@ -197,6 +283,35 @@ def test_a_during_step_goes_after_the_last_during_step() -> None:
     ids = [step.id for step in merged]
     assert ids.index("only-during") == ids.index("mail-flowing") + 1
     assert ids[ids.index("only-during") + 1] == "verify-delivery"
+
+
+def test_old_config_conditions_still_load_and_are_judged_stricter() -> None:
+    mine = {
+        "id": "mail-flowing",
+        "phase": "during",
+        "title": "Mail flows",
+        "auto": "queue.depth region=TARGET <= warn",
+        "sets_phase": "restored",
+    }
+    extra = {"id": "relay-ok", "phase": "after", "title": "Relay", "auto": "queue.* <= warn"}
+    steps = {step.id: step for step in steps_for(_config({"step": [mine, extra]}))}
+    assert str(steps["mail-flowing"].auto) == "queue.depth region=TARGET after=routed <= warn"
+    assert str(steps["relay-ok"].auto) == "queue.* <= warn"  # sets no phase: no implicit after
+
+
+@pytest.mark.parametrize(
+    ("auto", "needle"),
+    [
+        ("auth.spf drains", "drains judges a queue's depth over time: it needs queue.depth"),
+        ("queue.depth after=soon drains", "after= expects one of decision, impact"),
+    ],
+)
+def test_a_contradictory_config_condition_is_a_config_error(auto: str, needle: str) -> None:
+    step = {"id": "x-step", "phase": "after", "title": "X", "auto": auto}
+    with pytest.raises(ConfigError) as caught:
+        _config({"step": [step]})
+    message = str(caught.value)
+    assert "checklist.step[0].auto" in message and needle in message
 
 
 def test_the_own_words_check_would_catch_a_copied_sentence() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,16 +16,16 @@ from cockpit.errors import IncidentLogError
 from cockpit.incident.entry import Entry, format_ts
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
-from cockpit.incident.runbook import Step, parse_condition
+from cockpit.incident.runbook import BUILTIN_STEPS, Step, parse_condition
 from cockpit.model import Finding, Status
-from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt
+from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, clock
 from cockpit.ui.decision_form import (
     DecisionError,
     DecisionForm,
     DecisionResult,
     decision_parts,
 )
-from cockpit.ui.ui_messages import LogAppended
+from cockpit.ui.ui_messages import LogAppended, LogAppendFailed
 
 HOSTILE_TITLE = "[bold red]boom[/] [@click=app.quit]x[/] \x1b[31mred"
 HOSTILE_NOTE = "[link=https://evil.example]click[/link] \x1b]0;title\x07 \u202eevil"
@@ -47,14 +47,16 @@ SIZE = (80, 24)
 
 
 class ChecklistApp(App[None]):
-    def __init__(self, log: IncidentLog, author: str) -> None:
+    def __init__(self, log: IncidentLog, author: str, steps: tuple[Step, ...] = STEPS) -> None:
         super().__init__()
         self.log_file = log
         self.author = author
+        self.steps = steps
         self.messages: list[LogAppended] = []
+        self.failures: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield ChecklistPane(STEPS, self.log_file, self.author)
+        yield ChecklistPane(self.steps, self.log_file, self.author)
 
     def on_mount(self) -> None:
         entries = self.log_file.read().entries if self.log_file.exists() else []
@@ -62,6 +64,9 @@ class ChecklistApp(App[None]):
 
     def on_log_appended(self, message: LogAppended) -> None:
         self.messages.append(message)
+
+    def on_log_append_failed(self, message: LogAppendFailed) -> None:
+        self.failures.append(message.reason)
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -72,9 +77,12 @@ async def settle(pilot: Pilot[None]) -> None:
 
 
 def run_checklist(
-    log: IncidentLog, author: str, scenario: Callable[[Pilot[None], ChecklistApp], Awaitable[None]]
+    log: IncidentLog,
+    author: str,
+    scenario: Callable[[Pilot[None], ChecklistApp], Awaitable[None]],
+    steps: tuple[Step, ...] = STEPS,
 ) -> ChecklistApp:
-    app = ChecklistApp(log, author)
+    app = ChecklistApp(log, author, steps)
 
     async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
@@ -257,35 +265,155 @@ def test_phase_already_set_is_left_alone(log: IncidentLog) -> None:
     assert [e.kind for e in log.read().entries] == ["phase", "check"]
 
 
+def decide(log: IncidentLog, target: str = "secondary") -> Entry:
+    """A failover decision naming `target`, written now (the log's clock is the real one)."""
+    data = {"why": "primary down", "target_region": target, "previous_region": "primary"}
+    return log.append("decision", f"Fail over to {target}", data, author="dana")
+
+
+def mx_finding(region: str, at: datetime, status: Status = Status.OK) -> Finding:
+    return Finding("dns", "MX", "example.com", status, "ok", region=region, observed_at=at)
+
+
 def test_auto_hint_shown_and_confirmed_sets_routed(log: IncidentLog) -> None:
-    seen = datetime(2026, 11, 27, 14, 2, 30, tzinfo=UTC)
-    mx_ok = Finding("dns", "MX", "example.com", Status.OK, "ok", region="secondary")
-    mx_other = Finding("dns", "MX", "example.com", Status.OK, "ok", region="primary")
+    decision = decide(log)
+    seen = decision.ts + timedelta(seconds=30)
+    mx_ok = mx_finding("secondary", seen)
+    mx_other = mx_finding("primary", seen)
 
     async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
         pane = app.query_one(ChecklistPane)
+        assert "waiting for evidence: no probe results yet" in prompt_of(app, "cutover")
         pane.show_findings([mx_other], seen, "secondary")
         await pilot.pause()
         assert "satisfied by probe" not in prompt_of(app, "cutover")
+        assert "waiting for evidence: dns.MX (secondary): no finding yet" in prompt_of(
+            app, "cutover"
+        )
         await highlight(pilot, "cutover")
         await pilot.press("c")  # nothing satisfies it yet: nothing written
         await settle(pilot)
-        assert not log.exists()
+        assert len(log.read().entries) == 1
         pane.show_findings([mx_ok, mx_other], seen, "secondary")
         await pilot.pause()
-        assert "satisfied by probe at 14:02" in prompt_of(app, "cutover")
+        assert f"satisfied by probe at {clock(seen)}: c to confirm" in prompt_of(app, "cutover")
+        assert "waiting for evidence" not in prompt_of(app, "cutover")
         await pilot.press("c")
         await settle(pilot)
         assert "satisfied by probe" not in prompt_of(app, "cutover")
+        assert "waiting for evidence" not in prompt_of(app, "cutover")
         assert "[x] Cut over" in prompt_of(app, "cutover")
 
     run_checklist(log, "carol", scenario)
-    entries = log.read().entries
-    done, phase = entries
+    _, done, phase = log.read().entries
     assert done.data["result"] == "done" and done.data["auto"] == {
-        "seen_at": "2026-11-27T14:02:30.000Z"
+        "seen_at": format_ts(seen),
+        "condition": "dns.MX region=TARGET after=decision == ok",
+        "evidence": [
+            {
+                "area": "dns",
+                "check": "MX",
+                "subject": "example.com",
+                "region": "secondary",
+                "status": "ok",
+                "observed_at": format_ts(seen),
+            }
+        ],
     }
     assert phase.kind == "phase" and phase.data["phase"] == "routed"
+
+
+def test_before_a_decision_nothing_is_claimed_on_screen(log: IncidentLog) -> None:
+    """The drill's first minutes: every finding is ok for the primary, observed now, and the
+    runner's default target is the primary. No step that marks routed or restored holds."""
+    log.append("phase", "impact", {"phase": "impact"}, author="alice")
+    now = datetime.now(UTC) + timedelta(seconds=5)
+    recent = [[(now - timedelta(seconds=s)).isoformat(), 0] for s in (40, 20, 0)]
+    findings = [
+        mx_finding("primary", now),
+        Finding("service", "smtp", "mx1:25", Status.OK, "220", "primary", observed_at=now),
+        Finding(
+            "queue", "depth", "mx1", Status.OK, "empty", "primary", None, {"recent": recent}, now
+        ),
+        *(
+            Finding("auth", check, "example.com", Status.OK, "ok", "primary", observed_at=now)
+            for check in ("spf", "dkim", "dmarc", "webmail")
+        ),
+    ]
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        pane = app.query_one(ChecklistPane)
+        pane.show_findings(findings, now, "primary")
+        await pilot.pause()
+        for step_id in ("cutover", "mail-flowing", "webmail-cert"):
+            assert pane.auto_hint(step_id) is None, step_id
+            shown = prompt_of(app, step_id)
+            assert "satisfied" not in shown, step_id
+            assert "waiting for evidence: no failover decision yet" in shown, step_id
+        assert "waiting for evidence: no failover decision yet" in prompt_of(app, "auth-alignment")
+        await highlight(pilot, "mail-flowing")
+        await pilot.press("c")
+        await settle(pilot)
+
+    run_checklist(log, "alice", scenario, BUILTIN_STEPS)
+    assert [entry.kind for entry in log.read().entries] == ["phase"]  # nothing confirmed
+
+
+def test_mail_flowing_confirmed_with_its_evidence_after_routed(log: IncidentLog) -> None:
+    decide(log)
+    routed = log.append("phase", "routed", {"phase": "routed"}, author="alice")
+    first = routed.ts + timedelta(seconds=10)
+    now = first + timedelta(seconds=20)
+    recent = [[routed.ts.isoformat(), 9], [first.isoformat(), 3], [now.isoformat(), 3]]
+    smtp = Finding("service", "smtp", "mx2:25", Status.OK, "220", "secondary", observed_at=now)
+    queue = Finding(
+        "queue", "depth", "mx2", Status.OK, "3", "secondary", None, {"recent": recent}, now
+    )
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        pane = app.query_one(ChecklistPane)
+        pane.show_findings([smtp, queue], now, "primary")  # the runner's target is ignored
+        await pilot.pause()
+        assert f"satisfied by probe at {clock(now)}: c to confirm" in prompt_of(app, "mail-flowing")
+        await highlight(pilot, "mail-flowing")
+        await pilot.press("c")
+        await settle(pilot)
+        assert "[x] Mail flows again" in prompt_of(app, "mail-flowing")
+
+    run_checklist(log, "carol", scenario, BUILTIN_STEPS)
+    entries = log.read().entries
+    done = next(e for e in entries if e.kind == "check")
+    assert done.data["auto"]["condition"] == (
+        "service.smtp region=TARGET after=routed == ok"
+        " and queue.depth region=TARGET after=routed drains"
+    )
+    cited = [(e["area"], e["subject"], e["observed_at"]) for e in done.data["auto"]["evidence"]]
+    assert cited == [("service", "mx2:25", format_ts(now)), ("queue", "mx2", format_ts(now))]
+    assert "(confirmed from probe results)" in done.text
+    assert entries[-1].kind == "phase" and entries[-1].data["phase"] == "restored"
+
+
+def test_confirm_judges_again_on_the_log_as_it_is(log: IncidentLog) -> None:
+    """A decision someone else wrote after this screen last read the log moves the target: the
+    findings no longer prove the step, so nothing is written and the pane says why."""
+    decision = decide(log)
+    seen = decision.ts + timedelta(seconds=30)
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        pane = app.query_one(ChecklistPane)
+        pane.show_findings([mx_finding("secondary", seen)], seen, "secondary")
+        await pilot.pause()
+        assert pane.auto_hint("cutover") is not None
+        decide(log, "tertiary")  # not read by the pane yet
+        await highlight(pilot, "cutover")
+        await pilot.press("c")
+        await settle(pilot)
+
+    app = run_checklist(log, "carol", scenario)
+    assert [entry.kind for entry in log.read().entries] == ["decision", "decision"]
+    assert app.failures == [
+        "not confirmed: waiting for evidence: dns.MX (tertiary): no finding yet"
+    ]
 
 
 def test_hostile_step_title_renders_literally(log: IncidentLog) -> None:

@@ -138,7 +138,9 @@ def _with_checklist(
     from cockpit.incident.entry import utc_now
     from cockpit.incident.runbook import steps_for
 
-    judged = checklist_findings(steps_for(config), entries, findings, now=utc_now())
+    judged = checklist_findings(
+        steps_for(config), entries, findings, now=utc_now(), config=config
+    )
     shown = [finding for finding in findings if finding.area in areas]
     return shown + judged
 

@@ -7,6 +7,9 @@ screens see the same checklist.
 A checklist entry is a `check` entry whose data holds
     {"step": id, "result": "done" | "skipped" | "note" | "already-done", "title": ...}
 and, by result: "reason" (skipped), "note" (note), "done_by" and "done_seq" (already-done).
+A "done" confirmed from probe results also holds "auto": {"seen_at", "condition", "evidence"}
+(`auto_record`: when the condition was first seen to hold, as judged, and the findings that
+met it, at most ten).
 
 Reading the entries in seq order:
 - the first "done" of a step counts; a later "done" (two people ticked it before either saw the
@@ -15,29 +18,50 @@ Reading the entries in seq order:
 - "note" adds to the notes whatever the status;
 - an id that no step has is kept (phase "unknown", `known` False) rather than dropped;
 - an entry with no step id or an unknown result is not a checklist entry and is ignored.
+
+Auto conditions are judged in `cockpit.incident.checklist_auto` (re-exported here);
+`checklist_findings` turns that judgement into findings for `cockpit check --only checklist`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit.incident.entry import Entry
-from cockpit.incident.runbook import Clause, Step
+from cockpit.incident.checklist_auto import (
+    AutoResult,
+    IncidentMoments,
+    auto_record,
+    auto_result,
+    auto_satisfied,
+    effective_condition,
+    evidence_records,
+    incident_moments,
+)
+from cockpit.incident.entry import Entry, format_ts
+from cockpit.incident.runbook import Step
 from cockpit.model import Finding, Status
+from cockpit.safe_text import clean
+
+if TYPE_CHECKING:
+    from cockpit.config.model import Config
 
 __all__ = [
     "CHECK_KIND",
     "AutoResult",
     "ChecklistError",
+    "IncidentMoments",
     "StepState",
     "add_note",
+    "auto_record",
     "auto_result",
     "auto_satisfied",
+    "checklist_findings",
     "checklist_state",
+    "incident_moments",
     "mark_done",
     "phase_to_set",
     "skip",
@@ -46,6 +70,9 @@ __all__ = [
 CHECK_KIND = "check"
 RESULTS: tuple[str, ...] = ("done", "skipped", "note", "already-done")
 MAX_REASON_LENGTH = 2000
+_SUMMARY_EVIDENCE = 3
+"""Findings named in a checklist finding's summary (data.evidence holds up to MAX_EVIDENCE)."""
+_NAME_CHARS = 80
 
 Action = tuple[str, str, dict[str, Any]]
 """(kind, text, data) for `IncidentLog.append`."""
@@ -200,74 +227,65 @@ def phase_to_set(step: Step) -> str | None:
     return step.sets_phase
 
 
-# ---- auto conditions -------------------------------------------------------------------------
+# ---- auto conditions, for `cockpit check` ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AutoResult:
-    """Whether a step's `auto` condition holds, and the findings that say so."""
-
-    satisfied: bool
-    evidence: tuple[Finding, ...] = field(default=())
-    """Every finding that matched a clause."""
-    reason: str = ""
-    """Why it does not hold (empty when it does)."""
-
-
-def _fold(text: str | None) -> str:
-    return "" if text is None else text.casefold()
+def _evidence_text(findings: Sequence[Finding]) -> str:
+    shown = [
+        f"{clean(f.area)}.{clean(f.check)} {clean(f.subject)[:_NAME_CHARS]}"
+        + (f" ({clean(f.region)[:_NAME_CHARS]})" if f.region else "")
+        + f" {f.status.value}"
+        + ("" if f.observed_at is None else f" at {format_ts(f.observed_at)[11:19]}")
+        for f in findings[:_SUMMARY_EVIDENCE]
+    ]
+    more = len(findings) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
-def _matches(clause: Clause, finding: Finding, target: str | None) -> bool:
-    if _fold(finding.area) != clause.area.casefold():
-        return False
-    if clause.check != "*" and _fold(finding.check) != clause.check.casefold():
-        return False
-    if clause.subject != "*" and _fold(finding.subject).rstrip(".") != clause.subject.casefold():
-        return False
-    if clause.region is not None:
-        wanted = target if clause.region == "TARGET" else clause.region
-        if wanted is None or _fold(finding.region) != wanted.casefold():
-            return False
-    return True
-
-
-def _meets(clause: Clause, status: Status) -> bool:
-    if status is Status.UNKNOWN:  # the probe could not tell, so it proves nothing
-        return False
-    wanted = Status(clause.status)
-    if clause.op == "==":
-        return status is wanted
-    return status.severity <= wanted.severity
-
-
-def auto_result(step: Step, findings: Sequence[Finding], *, target: str | None) -> AutoResult:
-    """Evaluate `step.auto` against the latest findings; see `cockpit.incident.runbook`.
-
-    `target` is the current failover target region (for region=TARGET); None when no failover
-    has been decided, and then a clause naming TARGET does not hold.
-    """
-    if step.auto is None:
-        return AutoResult(False, (), "the step has no auto condition")
-    evidence: list[Finding] = []
-    for clause in step.auto.clauses:
-        matching = [finding for finding in findings if _matches(clause, finding, target)]
-        if not matching:
-            if clause.region == "TARGET" and target is None:
-                return AutoResult(False, tuple(evidence), f"{clause}: no target region yet")
-            return AutoResult(False, tuple(evidence), f"{clause}: no finding yet")
-        evidence.extend(matching)
-        failing = [finding for finding in matching if not _meets(clause, finding.status)]
-        if failing:
-            first = failing[0]
-            return AutoResult(
-                False,
-                tuple(evidence),
-                f"{clause}: {first.subject} is {first.status.value}",
+def checklist_findings(
+    steps: Sequence[Step],
+    entries: Sequence[Entry],
+    findings: Sequence[Finding],
+    *,
+    now: datetime,
+    config: Config | None = None,
+) -> list[Finding]:
+    """One finding per step with an `auto` condition (area "checklist", check the step id,
+    subject its title): ok "satisfied: CONDITION (evidence: ...)" when fresh findings observed
+    after its event meet it, unknown "waiting for evidence: WHY" otherwise, and ok "done by X"
+    ("skipped by X: why") for a step the log says is done or skipped. data: condition,
+    satisfied (None when not judged), reason, evidence (at most MAX_EVIDENCE records)."""
+    states = checklist_state(steps, entries)
+    moments = incident_moments(entries, now=now, config=config)
+    judged: list[Finding] = []
+    for step in steps:
+        condition = effective_condition(step)
+        if condition is None:
+            continue
+        state = states[step.id]
+        title = clean(step.title)
+        data: dict[str, Any] = {"condition": str(condition)}
+        if state.status in ("done", "skipped"):
+            summary = f"{state.status} by {clean(state.by or 'someone')}"
+            if state.reason:
+                summary += f": {clean(state.reason)[:200]}"
+            data |= {"satisfied": None, "reason": summary, "evidence": [], "step": state.status}
+            judged.append(
+                Finding("checklist", step.id, title, Status.OK, summary, None, None, data, state.at)
             )
-    return AutoResult(True, tuple(evidence), "")
-
-
-def auto_satisfied(step: Step, findings: Sequence[Finding], *, target: str | None) -> bool:
-    """True when the step has an `auto` condition and the findings meet it."""
-    return auto_result(step, findings, target=target).satisfied
+            continue
+        result = auto_result(step, findings, moments)
+        data |= {
+            "satisfied": result.satisfied,
+            "reason": result.reason,
+            "evidence": evidence_records(result.evidence) if result.satisfied else [],
+            "step": state.status,
+        }
+        if result.satisfied:
+            status = Status.OK
+            summary = f"satisfied: {condition} (evidence: {_evidence_text(result.evidence)})"
+        else:
+            status = Status.UNKNOWN
+            summary = f"waiting for evidence: {result.reason}"
+        judged.append(Finding("checklist", step.id, title, status, summary, None, None, data, now))
+    return judged

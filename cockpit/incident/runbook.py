@@ -3,31 +3,51 @@
 A step is one thing the team does or checks, in one of three phases: "before" (before any
 record is changed), "during" (the cutover itself) and "after" (proving the recovery). A step may
 name an incident phase marker it sets when done (declared, routed, restored, verified) and an
-`auto` condition: when the latest probe findings meet it, the cockpit offers to confirm the step.
+`auto` condition: when fresh probe findings meet it, the cockpit offers to confirm the step.
 
 The condition grammar (kept small on purpose; parsed and checked when the config loads):
 
     condition := clause ("and" clause)*
-    clause    := AREA "." CHECK [SUBJECT] ["region=" REGION] OP STATUS
-    AREA      := a lower-case word: dns, auth, queue, ...
-    CHECK     := the finding's check name (MX, spf, smtp-tls, depth, ...) or "*" for any
+    clause    := AREA "." CHECK [SUBJECT] ["region=" REGION] ["after=" EVENT] (OP STATUS | "drains")
+    AREA      := a lower-case word: dns, auth, queue, service, replication, authority, ...
+    CHECK     := the finding's check name (MX, spf, smtp, depth, ...) or "*" for any
     SUBJECT   := the finding's subject (a hostname, a queue name, ...) or "*" (the default)
     REGION    := a region name, or TARGET: the region the latest failover decision names
+    EVENT     := decision (the latest failover decision, the one that named TARGET) | impact |
+                 detected | declared | routed | restored | verified (the incident's phases, at
+                 their effective time: a corrected phase counts at its corrected time)
     OP        := "==" (the status is exactly STATUS) | "<=" (no worse than STATUS, ok < warn < fail)
     STATUS    := ok | warn | fail
+    drains    := the queue is not growing: queue.depth only (see below)
 
+`region=` and `after=` may stand anywhere after AREA.CHECK, also at the end of the clause.
 Examples: `dns.MX region=TARGET == ok`, `auth.spf == ok and auth.dmarc == ok`,
-`queue.depth region=TARGET <= warn`, `auth.* region=TARGET == ok`.
+`service.smtp region=TARGET == ok after=routed`, `queue.depth region=TARGET drains after=routed`.
 
-A clause holds when at least one finding matches it and every matching finding meets the
-status. A finding whose status is unknown never meets any clause: a probe that could not tell is
-never taken as evidence. Names (area, check, subject, region) compare case-insensitively.
+A clause holds when at least one finding matches it and every matching finding is evidence
+that meets it. A finding is evidence only when
+- its observation time (`Finding.observed_at`) is known: a finding of unknown time proves nothing;
+- it was observed after EVENT (strictly), when the clause names one; an event that has not
+  happened yet (no failover decision, routed not set) means the clause cannot hold yet;
+- it is fresh: observed no longer ago than three times the interval its area is read at, and at
+  least 60 s (`cockpit.incident.checklist_auto.freshness_bound`);
+- its status is not unknown: a probe that could not tell is never taken as evidence.
+`drains` holds for a queue.depth finding when the queue's recent samples (data.recent) hold at
+least two observed after EVENT and the last of the newest (up to three) of them is no higher
+than the first: one sample, or none since the event (a dead region's empty queue), never drains.
+With no failover decision in the log, a clause naming TARGET cannot hold: TARGET never falls
+back to a default region. Names (area, check, subject, region) compare case-insensitively.
+
+Implicit `after=`: a step that sets a phase is about something that happens after an earlier
+event, so every clause of its condition that names no `after=` gets one: a step setting
+`routed` gets after=decision, `restored` gets after=routed, `verified` gets after=restored
+(IMPLICIT_AFTER). The step's condition is stored with it, so it reads as it is judged.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cockpit.incident.entry import PHASES
@@ -38,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_STEPS",
     "CHECKLIST_PHASES",
+    "EVENTS",
+    "IMPLICIT_AFTER",
     "Clause",
     "Condition",
     "ConditionError",
@@ -46,6 +68,7 @@ __all__ = [
     "parse_condition",
     "parse_step_id",
     "steps_for",
+    "with_implicit_after",
 ]
 
 CHECKLIST_PHASES: tuple[str, ...] = ("before", "during", "after")
@@ -56,6 +79,28 @@ TARGET = "TARGET"
 
 CONDITION_STATUSES: tuple[str, ...] = ("ok", "warn", "fail")
 """Statuses a condition may name; "unknown" is never a condition a probe can meet."""
+
+DRAINS = "drains"
+"""The operator that judges a queue's recent samples instead of a status."""
+
+EVENTS: tuple[str, ...] = (
+    "decision",
+    "impact",
+    "detected",
+    "declared",
+    "routed",
+    "restored",
+    "verified",
+)
+"""What `after=` may name: the latest failover decision, or an incident phase."""
+
+IMPLICIT_AFTER: dict[str, str] = {
+    "routed": "decision",
+    "restored": "routed",
+    "verified": "restored",
+}
+"""sets_phase -> the event every clause of that step's condition is judged after, unless the
+clause names its own."""
 
 MAX_CONDITION_LENGTH = 300
 MAX_CLAUSES = 8
@@ -73,7 +118,8 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    """One comparison: the findings of area.check (subject, region) against a status."""
+    """One comparison: the findings of area.check (subject, region) against a status, or
+    (op "drains") a queue's recent samples; only observations made after `after` count."""
 
     area: str
     check: str
@@ -83,9 +129,11 @@ class Clause:
     region: str | None
     """A region name, TARGET, or None for any region."""
     op: str
-    """"==" or "<="."""
-    status: str
-    """ok, warn or fail."""
+    """"==", "<=" or "drains"."""
+    status: str | None
+    """ok, warn or fail; None for "drains"."""
+    after: str | None = None
+    """One of EVENTS: only findings observed after it count; None: any time (fresh)."""
 
     def __str__(self) -> str:
         parts = [f"{self.area}.{self.check}"]
@@ -93,7 +141,11 @@ class Clause:
             parts.append(self.subject)
         if self.region is not None:
             parts.append(f"region={self.region}")
-        parts += [self.op, self.status]
+        if self.after is not None:
+            parts.append(f"after={self.after}")
+        parts.append(self.op)
+        if self.status is not None:
+            parts.append(self.status)
         return " ".join(parts)
 
 
@@ -107,34 +159,69 @@ class Condition:
         return " and ".join(str(clause) for clause in self.clauses)
 
 
+def _keyword(words: list[str], key: str) -> str | None:
+    """Take `key=VALUE` out of `words` (wherever it stands); its value, or None."""
+    found = [word for word in words if word.startswith(f"{key}=")]
+    if len(found) > 1:
+        raise ConditionError(f"{key}= is given twice")
+    if not found:
+        return None
+    words.remove(found[0])
+    return found[0].removeprefix(f"{key}=")
+
+
 def _parse_clause(words: list[str]) -> Clause:
-    if len(words) < 3:
-        raise ConditionError("expected AREA.CHECK [SUBJECT] [region=NAME] OP STATUS")
-    *names, op, status = words
-    if op not in ("==", "<="):
-        raise ConditionError(f"expected == or <= before the status, found {op[:20]!r}")
-    if status not in CONDITION_STATUSES:
-        raise ConditionError(f"the status must be one of ok, warn, fail, found {status[:20]!r}")
+    words = list(words)
+    region = _keyword(words, "region")
+    if region is not None and region != TARGET and not REGION_NAME.fullmatch(region):
+        raise ConditionError(f"expected a region name or TARGET, found {region[:40]!r}")
+    after = _keyword(words, "after")
+    if after is not None and after not in EVENTS:
+        raise ConditionError(f"after= expects one of {', '.join(EVENTS)}, found {after[:40]!r}")
+    if words and words[-1] == DRAINS:
+        names, op, status = words[:-1], DRAINS, None
+        if names and names[-1] in ("==", "<="):
+            raise ConditionError(
+                f"drains is not a status: write 'queue.depth drains', without {names[-1]}"
+            )
+    elif len(words) >= 3:
+        *names, op, status = words
+        if op == DRAINS:
+            raise ConditionError(
+                f"drains takes no status (found {status[:20]!r} after it): write"
+                " 'queue.depth drains'"
+            )
+        if op not in ("==", "<="):
+            raise ConditionError(f"expected == or <= before the status, found {op[:20]!r}")
+        if status not in CONDITION_STATUSES:
+            raise ConditionError(f"the status must be one of ok, warn, fail, found {status[:20]!r}")
+    else:
+        raise ConditionError(
+            "expected AREA.CHECK [SUBJECT] [region=NAME] [after=EVENT] (OP STATUS | drains)"
+        )
+    if not names:
+        raise ConditionError("expected AREA.CHECK before drains, such as queue.depth drains")
     head, *rest = names
     area, dot, check = head.partition(".")
     if not dot or not _AREA.fullmatch(area):
         raise ConditionError(f"expected AREA.CHECK such as dns.MX, found {head[:40]!r}")
     if not _NAME.fullmatch(check):
         raise ConditionError(f"expected a check name or * after {area}., found {check[:40]!r}")
+    if op == DRAINS and (area != "queue" or check not in ("depth", "*")):
+        raise ConditionError(
+            f"drains judges a queue's depth over time: it needs queue.depth, found {head[:40]!r}"
+        )
     subject = "*"
-    region: str | None = None
-    for word in rest:
-        if word.startswith("region="):
-            if region is not None:
-                raise ConditionError("region= is given twice")
-            region = word.removeprefix("region=")
-            if region != TARGET and not REGION_NAME.fullmatch(region):
-                raise ConditionError(f"expected a region name or TARGET, found {region[:40]!r}")
-        elif subject == "*" and region is None and _NAME.fullmatch(word):
+    for index, word in enumerate(rest):
+        if index == 0 and _NAME.fullmatch(word):
             subject = word
+        elif "=" in word:
+            raise ConditionError(f"unexpected {word[:40]!r} (known: region=NAME, after=EVENT)")
         else:
-            raise ConditionError(f"unexpected {word[:40]!r} (one subject, then region=NAME)")
-    return Clause(area, check, subject, region, op, status)
+            raise ConditionError(
+                f"unexpected {word[:40]!r} (one subject after AREA.CHECK, then region= and after=)"
+            )
+    return Clause(area, check, subject, region, op, status, after)
 
 
 def parse_condition(text: str) -> Condition:
@@ -152,6 +239,20 @@ def parse_condition(text: str) -> Condition:
     if len(groups) > MAX_CLAUSES:
         raise ConditionError(f"more than {MAX_CLAUSES} clauses")
     return Condition(tuple(_parse_clause(words) for words in groups))
+
+
+def with_implicit_after(condition: Condition | None, sets_phase: str | None) -> Condition | None:
+    """`condition` as a step setting `sets_phase` judges it: every clause without `after=`
+    gets IMPLICIT_AFTER[sets_phase] (unchanged for a step setting no such phase)."""
+    event = IMPLICIT_AFTER.get(sets_phase or "")
+    if condition is None or event is None:
+        return condition
+    return Condition(
+        tuple(
+            clause if clause.after is not None else replace(clause, after=event)
+            for clause in condition.clauses
+        )
+    )
 
 
 def parse_step_id(text: str) -> str:
@@ -192,7 +293,7 @@ def _step(
         phase,
         title,
         help,
-        None if auto is None else parse_condition(auto),
+        with_implicit_after(None if auto is None else parse_condition(auto), sets_phase),
         sets_phase,
     )
 
@@ -277,7 +378,10 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "Mail flows again in the target region",
         "New messages arrive and leave through the target region and its queues drain. Marks "
         "service as restored.",
-        auto="queue.depth region=TARGET <= warn",
+        auto=(
+            "service.smtp region=TARGET == ok after=routed"
+            " and queue.depth region=TARGET drains after=routed"
+        ),
         sets_phase="restored",
     ),
     # after: prove the recovery before calling it one
@@ -334,7 +438,10 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "TLS, PTR and SPF/DKIM/DMARC line up",
         "From the new sending path: STARTTLS is offered with a valid certificate, reverse DNS "
         "matches the HELO name, and SPF, DKIM and DMARC all pass and align.",
-        auto="auth.spf == ok and auth.dkim == ok and auth.dmarc == ok",
+        auto=(
+            "auth.spf region=TARGET after=routed == ok and auth.dkim region=TARGET"
+            " after=routed == ok and auth.dmarc region=TARGET after=routed == ok"
+        ),
     ),
     _step(
         "webmail-cert",
@@ -342,7 +449,7 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "Webmail: expected certificate and headers",
         "Load webmail from a desktop browser and a phone; the certificate chain and the "
         "security headers should be the ones we publish.",
-        auto="auth.webmail region=TARGET == ok",
+        auto="auth.webmail region=TARGET after=routed == ok",
     ),
     _step(
         "sample-restore",
@@ -380,7 +487,14 @@ def steps_for(config: Config | None) -> tuple[Step, ...]:
         return BUILTIN_STEPS
     settings = config.checklist
     configured = tuple(
-        Step(step.id, step.phase, step.title, step.help, step.auto, step.sets_phase)
+        Step(
+            step.id,
+            step.phase,
+            step.title,
+            step.help,
+            with_implicit_after(step.auto, step.sets_phase),
+            step.sets_phase,
+        )
         for step in settings.steps
     )
     if settings.replace_builtin:

@@ -2,9 +2,10 @@
 
 Each finding is `area "queue"`, `check "depth"`, `subject` the source name, with `data`:
 kind, total, by_queue, oldest_age_s, deferral_reasons [{reason, count}], rate_per_min, trend,
-eta_s, peak_total, warn/crit/age_warn/age_crit; when the source is unknown also `error` and
-`last_good` ({total, at, age_s} or None), and total/by_queue/oldest_age_s are None: a value that
-was not observed now is never reported as current.
+eta_s, peak_total, warn/crit/age_warn/age_crit, recent (the last RECENT_SAMPLES good samples
+as [ISO time, total], oldest first: the checklist's `drains` judges them); when the source is
+unknown also `error` and `last_good` ({total, at, age_s} or None), and total/by_queue/oldest_age_s
+are None: a value that was not observed now is never reported as current.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from cockpit.queue.sample import Reading
 from cockpit.safe_text import clean
 
 MAX_DEFERRAL_REASONS = 5
+RECENT_SAMPLES = 30
+"""Good samples a finding carries in data.recent (bounded: a day's ring would be thousands)."""
 
 
 async def queue_findings(config: Config) -> list[Finding]:
@@ -72,6 +75,7 @@ def finding_for(
         "crit": source.crit,
         "age_warn": source.age_warn,
         "age_crit": source.age_crit,
+        "recent": _recent(history),
     }
     if state.status is Status.UNKNOWN:
         latest = history.latest
@@ -105,6 +109,17 @@ def finding_for(
     if state.reasons:
         summary = "; ".join(state.reasons) + " - " + summary
     return Finding("queue", "depth", source.name, state.status, summary, region, None, data)
+
+
+def _recent(history: QueueHistory) -> list[list[Any]]:
+    """The last RECENT_SAMPLES good samples as [ISO time, total], oldest first."""
+    recent: list[list[Any]] = []
+    for at, total in reversed(list(history.points())):
+        if total is not None:
+            recent.append([at.isoformat(), total])
+            if len(recent) >= RECENT_SAMPLES:
+                break
+    return recent[::-1]
 
 
 def _depth_text(total: int, by_queue: Any) -> str:

@@ -269,6 +269,7 @@ class CockpitApp(CockpitShell, IncidentActions):
                 self.incident_log,
                 self.author,
                 read_only=self.read_only,
+                config=self.config,
                 id="checklist",
             )
         if self.config is None:

@@ -2,7 +2,7 @@
 
 API for the app shell:
 
-    pane = ChecklistPane(steps, log, author)   # steps from cockpit.incident.runbook.steps_for
+    pane = ChecklistPane(steps, log, author, config=config)  # steps from runbook.steps_for
     pane.show_entries(entries)                 # after every log read: the state comes from it
     pane.show_findings(findings, at, target)   # after every probe sweep: the auto hints
 
@@ -14,12 +14,21 @@ the log holds *then* (so a step someone else ticked gives "already done by X"), 
 reads the log back and posts `LogAppended` (the pane refreshes itself; the message bubbles on
 to the app) or `LogAppendFailed`.
 
+Auto conditions (cockpit.incident.checklist_auto) are judged on the latest findings, at the
+time `show_findings` was given, against what the log says: the decided target and the event
+times come from the entries, never from the probe runner's target (which defaults to the first
+region before any decision). Each open step with a condition shows either "satisfied by probe
+at 14:02: c to confirm" or a dim "waiting for evidence: why". `c` judges the condition again
+against the log as it is under the lock, and the "done" entry cites the evidence (data.auto:
+seen_at, condition, evidence); when it no longer holds, nothing is written and the pane says why.
+Freshness bounds come from the config given to the pane, else the app's `config` attribute.
+
 Phase markers: a "done" that counts on a step with `sets_phase` (declare, cutover,
 mail-flowing, declare-verified) also appends the phase entry from `phase_record`, timed at the
 done entry. A phase that is already set (by the CLI, or by a step ticked before) is left as it
 is: changing its time is a deliberate correction (`cockpit log --phase ... --at ...`).
 The `routed` marker therefore comes from ticking or confirming the "cutover" step, which the
-auto hint offers once the target region's MX answers are ok.
+auto hint offers once the target region's MX answers, observed after the failover decision, are ok.
 
 Step titles, authors, reasons and notes are untrusted: shown through `safe_text.clean` in
 `Text` objects, never markup. Times are shown as UTC HH:MM.
@@ -42,18 +51,22 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from cockpit.config.model import Config
 from cockpit.errors import IncidentLogError
 from cockpit.incident.checklist import (
+    AutoResult,
     ChecklistError,
     StepState,
     add_note,
+    auto_record,
     auto_result,
     checklist_state,
+    incident_moments,
     mark_done,
     phase_to_set,
     skip,
 )
-from cockpit.incident.entry import Entry, format_ts
+from cockpit.incident.entry import Entry
 from cockpit.incident.log import EntryParts, IncidentLog
 from cockpit.incident.phases import effective_phases, phase_record
 from cockpit.incident.runbook import CHECKLIST_PHASES, Step
@@ -62,6 +75,10 @@ from cockpit.safe_text import clean
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed
 
 __all__ = ["ChecklistPane", "TextPrompt", "clock"]
+
+_ProbeView = tuple[tuple[Finding, ...], datetime, datetime, Config | None]
+"""What a confirm is judged on: the findings, when they were given, when the condition was
+first seen to hold, and the config for the freshness bounds."""
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
 READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
@@ -139,6 +156,7 @@ class ChecklistPane(Widget):
         author: str,
         *,
         read_only: bool = False,
+        config: Config | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -152,28 +170,58 @@ class ChecklistPane(Widget):
         self._states: dict[str, StepState] = checklist_state(self._steps, ())
         self._write_lock = threading.Lock()
         """This screen's appends go one at a time, so a double key press reads the first."""
+        self._config = config
+        self._entries: tuple[Entry, ...] = ()
+        self._findings: tuple[Finding, ...] | None = None
+        """The latest findings given; None until the first probe results arrive."""
+        self._findings_at: datetime | None = None
+        self._auto: dict[str, AutoResult] = {}
+        """Step id -> how its condition was last judged (steps with a condition only)."""
         self._auto_since: dict[str, datetime] = {}
+        """Step id -> when the probe findings were first seen to satisfy its condition."""
         self._drawn: list[tuple[str | None, str]] = []
         """What the option list shows (id and text per option), to skip redrawing the same."""
-        """Step id -> when the probe findings were first seen to satisfy its condition."""
 
     # ---- data in ------------------------------------------------------------------------------
 
     def show_entries(self, entries: Iterable[Entry]) -> None:
-        """Rebuild the state from the log's entries and redraw."""
-        self._states = checklist_state(self._steps, entries)
+        """Rebuild the state from the log's entries, judge the conditions again, redraw."""
+        self._entries = tuple(entries)
+        self._states = checklist_state(self._steps, self._entries)
+        self._judge()
         self._redraw()
 
     def show_findings(self, findings: Sequence[Finding], at: datetime, target: str | None) -> None:
-        """Re-evaluate every `auto` condition against the latest findings, seen at `at`."""
+        """Judge every `auto` condition on the latest findings, given at `at`.
+
+        `target` (the probe runner's) is not used: TARGET is what the log's latest failover
+        decision names, and with no decision a TARGET condition waits."""
+        self._findings = tuple(findings)
+        self._findings_at = at
+        self._judge()
+        self._redraw()
+
+    def _judging_config(self) -> Config | None:
+        if self._config is not None:
+            return self._config
+        shell_config = getattr(self.app, "config", None) if self.is_attached else None
+        return shell_config if isinstance(shell_config, Config) else None
+
+    def _judge(self) -> None:
+        findings, at = self._findings, self._findings_at
+        if findings is None or at is None:
+            return
+        moments = incident_moments(self._entries, now=at, config=self._judging_config())
+        results: dict[str, AutoResult] = {}
         since: dict[str, datetime] = {}
         for step in self._steps:
-            if step.auto is not None and auto_result(step, findings, target=target).satisfied:
+            if step.auto is None:
+                continue
+            result = results[step.id] = auto_result(step, findings, moments)
+            if result.satisfied:
                 since[step.id] = self._auto_since.get(step.id, at)
-        if since == self._auto_since:
-            return  # the same steps hold as before: nothing to draw
+        self._auto = results
         self._auto_since = since
-        self._redraw()
 
     def state_of(self, step_id: str) -> StepState | None:
         return self._states.get(step_id)
@@ -185,6 +233,17 @@ class ChecklistPane(Widget):
         if since is None or state is None or state.status != "open":
             return None
         return f"satisfied by probe at {clock(since)}"
+
+    def auto_waiting(self, step_id: str) -> str | None:
+        """The dim "waiting for evidence: why" of an open step whose condition does not hold."""
+        state = self._states.get(step_id)
+        if state is None or state.status != "open" or state.step.auto is None:
+            return None
+        if step_id in self._auto_since:
+            return None
+        result = self._auto.get(step_id)
+        reason = "no probe results yet" if result is None else result.reason
+        return f"waiting for evidence: {reason}"
 
     # ---- drawing ------------------------------------------------------------------------------
 
@@ -231,6 +290,9 @@ class ChecklistPane(Widget):
         hint = self.auto_hint(step.id)
         if hint is not None:
             line.append(f"\n    {hint}: c to confirm", style="bold")
+        waiting = self.auto_waiting(step.id)
+        if waiting is not None:
+            line.append(f"\n    {clean(waiting)}", style="dim")
         return line
 
     def _redraw(self) -> None:
@@ -286,10 +348,18 @@ class ChecklistPane(Widget):
         if step_id is None:
             return
         hint = self.auto_hint(step_id)
-        if hint is None:
-            self.notify("No probe result satisfies this step yet", severity="warning")
+        findings, at = self._findings, self._findings_at
+        if hint is None or findings is None or at is None:
+            waiting = self.auto_waiting(step_id)
+            why = f" ({waiting})" if waiting else ""
+            self.notify(
+                f"No probe result satisfies this step yet{clean(why)}",
+                severity="warning",
+                markup=False,
+            )
             return
-        self._append(step_id, "auto", format_ts(self._auto_since[step_id]))
+        probe = (findings, at, self._auto_since[step_id], self._judging_config())
+        self._append(step_id, "auto", "", probe)
 
     def action_skip(self) -> None:
         if refuse_if_read_only(self, self.read_only, "skip a step"):
@@ -314,18 +384,22 @@ class ChecklistPane(Widget):
         self.app.push_screen(TextPrompt(label, placeholder), answered)
 
     @work(thread=True, group="checklist-log", exit_on_error=False)
-    def _append(self, step_id: str, operation: str, text: str) -> None:
+    def _append(
+        self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
+    ) -> None:
         """Append the entry for `operation` (done, auto, skip, note), in a thread."""
         try:
             with self._write_lock:
-                appended = self._write(step_id, operation, text)
+                appended = self._write(step_id, operation, text, probe)
             entries = tuple(self._log.read().entries)
         except (ChecklistError, IncidentLogError) as exc:
             self.post_message(LogAppendFailed(clean(str(exc))))
             return
         self.post_message(LogAppended(tuple(appended), entries))
 
-    def _write(self, step_id: str, operation: str, text: str) -> list[Entry]:
+    def _write(
+        self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
+    ) -> list[Entry]:
         """Append the step's entry, built from the log as it is under the lock, then its phase."""
         steps = [step for step in self._steps if step.id == step_id]
 
@@ -333,8 +407,17 @@ class ChecklistPane(Widget):
             state = checklist_state(self._steps, entries)
             if operation in ("done", "auto"):
                 kind, body, data = mark_done(state, step_id, self._author)
-                if operation == "auto" and data["result"] == "done":
-                    data["auto"] = {"seen_at": text}
+                if operation == "auto" and data["result"] == "done" and probe is not None:
+                    # Judged again on the log as it is now: a decision or phase written since
+                    # the pane last read it can change what the findings prove.
+                    findings, at, seen_at, config = probe
+                    moments = incident_moments(entries, now=at, config=config)
+                    result = auto_result(state[step_id].step, findings, moments)
+                    if not result.satisfied:
+                        raise ChecklistError(
+                            f"not confirmed: waiting for evidence: {result.reason}"
+                        )
+                    data["auto"] = auto_record(result, seen_at)
                     body += " (confirmed from probe results)"
                 return [(kind, body, data)]
             if operation == "skip":
