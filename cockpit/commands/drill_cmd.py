@@ -1,8 +1,10 @@
 """`cockpit drill`: a practice incident against a built-in world on loopback.
 
 No config, no root, no network: `cockpit.drill.DrillWorld` serves the drill domain's DNS (an
-authoritative server and caching resolvers on 127.0.77.x high ports) and the regions' queue
-depths over HTTP; the cockpit's own probes observe it exactly as they would a real domain.
+authoritative server and caching resolvers on 127.0.77.x high ports), each region's SMTP and
+IMAP (STARTTLS with certificates from a drill CA) and, over HTTP, the regions' queue depths,
+replication lag and control-plane roles; the cockpit's own probes observe it exactly as they
+would a real domain.
 The primary region is down from the start. When the incident's target region changes (a
 failover decision in the cockpit, or `cockpit log --decision --target-region` from a shell)
 the world publishes the new records; the resolvers follow as their caches expire and the
@@ -78,7 +80,9 @@ def start_drill(
     """Start the world (primary down), write its config and open the drill's log.
 
     The caller stops `session.world`. `keys_dir` receives the DKIM private keys (0600) so the
-    DKIM check can prove each key matches its record; the caller removes it.
+    DKIM check can prove each key matches its record; the caller removes it. The drill CA's
+    certificate (public, no key) is kept next to the log as `<log name>-ca.pem`, the config's
+    [tls] ca_file.
     """
     from cockpit.config import load_config_text
     from cockpit.drill import DrillError, DrillWorld, drill_config_text
@@ -98,8 +102,13 @@ def start_drill(
     try:
         world.fail_primary()
         keys = world.write_dkim_private_keys(keys_dir)
+        ca_file = world.write_ca_certificate(directory / f"{log_path.stem}-ca.pem")
         text = drill_config_text(
-            world, directory, dkim_key_files=keys, probe_interval=probe_interval
+            world,
+            directory,
+            dkim_key_files=keys,
+            ca_file=ca_file,
+            probe_interval=probe_interval,
         )
         config = load_config_text(text, source="drill")
         open_drill_log(log_path, author, started, world.regions[0].name)

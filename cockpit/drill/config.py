@@ -4,9 +4,12 @@
     config = cockpit.config.load_config_text(text)
 
 Everything points at the world on loopback: [dns].authoritative names its authoritative server,
-[[dns.resolver]] its resolvers ("drill-r1", ...), each region's queue is a `json` source on its
-HTTP server. Webmail and IdP URLs are left out (the world serves no HTTPS), and smtp-tls is
-skipped (nothing listens on port 25).
+[[dns.resolver]] its resolvers ("drill-r1", ...); each region's queue (`json`), replication lag
+(`json`, path "lag_s") and control-plane role (`http`) are sources on its HTTP server; each
+region's IMAP greeter is an `imap` endpoint (STARTTLS), and [service] mx_port is the one port
+of every MX host's SMTP listener. [tls] ca_file, when given, trusts the drill's CA. Webmail and
+IdP URLs are left out (the world serves no HTTPS), and smtp-tls is skipped (it connects to port
+25, where nothing listens without root).
 """
 
 from __future__ import annotations
@@ -23,6 +26,17 @@ QUEUE_CRIT = 200
 DNS_INTERVAL = 5
 DNS_TIMEOUT = 1
 AUTH_INTERVAL = 15
+SERVICE_INTERVAL = 5
+"""Also the schema's least [service] interval: a fast drill cannot go below it."""
+SERVICE_TIMEOUT = 2
+LAG_TIMEOUT = 2
+LAG_WARN = 30
+LAG_CRIT = 120
+ROLE_INTERVAL = 5
+ROLE_TIMEOUT = 2
+"""Shorter than the interval: the primary's dead control plane holds every request."""
+AUTHORITY_GRACE = 30
+"""Seconds for the roles to follow a failover decision (the world takes ROLE_SWITCH_DELAY)."""
 
 
 def _string(value: str) -> str:
@@ -39,12 +53,15 @@ def drill_config_text(
     incident_dir: Path,
     *,
     dkim_key_files: dict[str, Path] | None = None,
+    ca_file: Path | None = None,
     probe_interval: int | None = None,
 ) -> str:
     """A complete cockpit config for `world` (which must be started). `dkim_key_files`
     (selector -> PEM file, from `world.write_dkim_private_keys`) adds dkim_private_keys, so
-    the DKIM check also proves that each key matches its record. `probe_interval` (seconds)
-    replaces the DNS and queue intervals (a fast drill for tests)."""
+    the DKIM check also proves that each key matches its record. `ca_file` (from
+    `world.write_ca_certificate`) becomes [tls] ca_file, so the STARTTLS certificates of the
+    world's SMTP and IMAP servers verify. `probe_interval` (seconds) replaces the DNS, queue
+    and replication intervals (a fast drill for tests)."""
     dns_interval = probe_interval or DNS_INTERVAL
     queue_interval = probe_interval or QUEUE_INTERVAL
     lines = [
@@ -84,6 +101,33 @@ def drill_config_text(
             f"  warn = {QUEUE_WARN}",
             f"  crit = {QUEUE_CRIT}",
         ]
+        if world.serves_mail:
+            lines += [
+                "",
+                "  [[region.endpoint]]",
+                '  kind = "imap"',
+                f"  address = {_string(world.imap_address(plan.name))}",
+                '  tls = "starttls"',
+            ]
+        lines += [
+            "",
+            "  [[region.replication]]",
+            f"  name = {_string(plan.name + '-store')}",
+            '  kind = "json"',
+            f"  url = {_string(world.replication_url(plan.name))}",
+            '  path = "lag_s"',
+            f"  interval = {queue_interval}",
+            f"  timeout = {LAG_TIMEOUT}",
+            f"  warn = {LAG_WARN}",
+            f"  crit = {LAG_CRIT}",
+            "",
+            "  [[region.role]]",
+            f"  name = {_string(plan.name + '-control')}",
+            '  kind = "http"',
+            f"  url = {_string(world.role_url(plan.name))}",
+            f"  interval = {ROLE_INTERVAL}",
+            f"  timeout = {ROLE_TIMEOUT}",
+        ]
     lines += [
         "",
         "[dns]",
@@ -101,5 +145,12 @@ def drill_config_text(
         ]
     # Nothing in the world listens on port 25 (that would need root): leave out smtp-tls
     # rather than show both regions failing a check that cannot work here.
-    lines += ["", "[auth]", f"interval = {AUTH_INTERVAL}", 'skip = ["smtp-tls"]', ""]
+    lines += ["", "[auth]", f"interval = {AUTH_INTERVAL}", 'skip = ["smtp-tls"]']
+    lines += ["", "[service]", f"interval = {SERVICE_INTERVAL}", f"timeout = {SERVICE_TIMEOUT}"]
+    if world.serves_mail:
+        lines.append(f"mx_port = {world.smtp_port}")
+    lines += ["", "[authority]", f"grace = {AUTHORITY_GRACE}"]
+    if ca_file is not None:
+        lines += ["", "[tls]", f"ca_file = {_string(str(ca_file))}"]
+    lines.append("")
     return "\n".join(lines)

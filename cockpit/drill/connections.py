@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+
+CLOSE_SECONDS = 2.0
+"""How long a closing connection may take (a TLS peer that never answers close_notify)."""
 
 
 class StreamConnections:
@@ -22,11 +24,17 @@ class StreamConnections:
         return True
 
     async def release(self, writer: asyncio.StreamWriter) -> None:
-        """The connection is done: close it (a peer that already left is no error)."""
+        """The connection is done: close it (a peer that already left is no error); one
+        that does not finish closing within CLOSE_SECONDS is cut."""
         self._open.discard(writer)
         writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await writer.wait_closed()
+        except TimeoutError:
+            writer.transport.abort()
+        except (ConnectionError, OSError):
+            pass
 
     async def close_server(self, server: asyncio.Server) -> None:
         """Stop accepting, close every open connection, and wait for the server to end."""

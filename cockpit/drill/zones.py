@@ -1,9 +1,10 @@
 """The drill's scenario data: two regions, their names and addresses, and the zone texts.
 
-Every address is in 127.0.0.0/8 and is only data (nothing listens on the MX or sending
-addresses); the domain sits under the reserved `.example` top-level name, so none of it can
-resolve outside the drill. `zone_texts` renders master-file text for the forward zone and the
-reverse zone of the sending addresses; `ZoneStore.publish` parses it.
+Every address is in 127.0.0.0/8. The world listens on the MX addresses (SMTP) and the IMAP
+addresses; the sending, webmail and autodiscover addresses are only data. The domain sits
+under the reserved `.example` top-level name, so none of it can resolve outside the drill.
+`zone_texts` renders master-file text for the forward zone and the reverse zone of the sending
+addresses; `ZoneStore.publish` parses it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DEFAULT_DOMAIN = "drill.example"
 SENDING_NET = "127.0.78."
 MX_NET = "127.0.79."
 WEB_NET = "127.0.80."
+IMAP_NET = "127.0.81."
 REVERSE_ZONE = "78.0.127.in-addr.arpa"
 """Holds the PTR records of every sending address (all in SENDING_NET)."""
 DKIM_KEY_BITS = 2048
@@ -52,6 +54,9 @@ class RegionPlan:
     webmail_address: str
     autodiscover_target: str
     autodiscover_address: str
+    imap_host: str
+    """The region's IMAP service name (`imap.<region>.<domain>`), an A record of its own."""
+    imap_address: str
 
 
 def region_plans(domain: str) -> tuple[RegionPlan, ...]:
@@ -69,6 +74,8 @@ def region_plans(domain: str) -> tuple[RegionPlan, ...]:
                 webmail_address=f"{WEB_NET}{number}",
                 autodiscover_target=f"autodiscover.{zone}",
                 autodiscover_address=f"{WEB_NET}{10 + number}",
+                imap_host=f"imap.{zone}",
+                imap_address=f"{IMAP_NET}{number}",
             )
         )
     return tuple(plans)
@@ -137,6 +144,7 @@ def zone_texts(
         forward += [f"{plan.helo}. {ttl} IN A {ip}" for ip in plan.sending_ips]
         forward.append(f"webmail.{plan.name}.{domain}. {ttl} IN A {plan.webmail_address}")
         forward.append(f"{plan.autodiscover_target}. {ttl} IN A {plan.autodiscover_address}")
+        forward.append(f"{plan.imap_host}. {ttl} IN A {plan.imap_address}")
         record = dkim_records[plan.dkim_selector]
         forward.append(f"{plan.dkim_selector}._domainkey.{domain}. IN TXT {_txt(record)}")
     reverse = _soa(domain, serial, timings)
