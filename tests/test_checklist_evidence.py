@@ -252,9 +252,13 @@ def test_a_dead_region_with_an_empty_queue_never_satisfies_mail_flowing() -> Non
         ((50, 40, 30), True),
         ((10, 50, 40, 30), True),  # only the newest three count: 30 <= 50
         ((50, 10, 20), True),  # not growing across them: 20 <= 50
+        ((5, 3, 8), True),  # within the messages in flight (5)
+        ((0, 0, 1), True),
+        ((200, 150, 210), True),  # within 5 % of the first
         ((10, 20), False),
-        ((5, 3, 8), False),
-        ((0, 0, 1), False),
+        ((5, 3, 11), False),
+        ((0, 0, 6), False),
+        ((200, 150, 211), False),
     ],
 )
 def test_drains_compares_the_newest_samples_after_the_event(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
-import importlib.util
 import smtplib
 import socket
 import ssl
@@ -429,17 +428,6 @@ def test_stop_closes_the_mail_ports() -> None:
 # --- the cockpit's own service probes -----------------------------------------------------------
 
 
-def _has_service_probes() -> bool:
-    try:
-        return importlib.util.find_spec("cockpit.service.findings") is not None
-    except ModuleNotFoundError:  # no cockpit.service package at all
-        return False
-
-
-HAS_SERVICE_PROBES = _has_service_probes()
-
-
-@pytest.mark.skipif(not HAS_SERVICE_PROBES, reason="cockpit.service.findings is not built yet")
 def test_service_probes_see_the_secondary_take_mail_and_the_primary_refuse(
     world: DrillWorld, ca_file: Path, tmp_path: Path
 ) -> None:

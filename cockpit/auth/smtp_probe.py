@@ -2,6 +2,11 @@
 
     probe_smtp(host, ip, helo=..., ca_file=...) -> SmtpResult      never raises for network trouble
 
+Two keyword options serve the region service probes (cockpit/service/) without changing what
+the auth checks get by default: `implicit_tls=True` speaks TLS from the first byte (submission
+on port 465), and `starttls=False` ends the conversation after EHLO without asking for TLS
+(an endpoint configured with tls = "none").
+
 Everything the server sends is untrusted and bounded: one overall deadline, a timeout per read,
 at most MAX_REPLY_LINES lines and MAX_REPLY_BYTES bytes per reply. Replies are kept as data
 (decoded, never interpreted); making them safe to show is the display layer's job.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import _ssl
 import asyncio
 import contextlib
+import os
 import re
 import ssl
 import time
@@ -165,14 +171,58 @@ def _wait(read_timeout: float, deadline: float) -> float:
     return max(0.01, min(read_timeout, deadline - time.monotonic() - _DEADLINE_MARGIN))
 
 
-async def _converse(
-    base: SmtpResult, helo: str, context: ssl.SSLContext, read_timeout: float, deadline: float
+async def _handshake(
+    result: SmtpResult,
+    writer: asyncio.StreamWriter,
+    context: ssl.SSLContext,
+    read_timeout: float,
+    deadline: float,
 ) -> SmtpResult:
-    """Banner, EHLO, STARTTLS with `context`, QUIT. Raises _Stop, OSError, ssl errors."""
+    """TLS on the open connection (after STARTTLS, or first for implicit TLS), with its facts.
+
+    A certificate that does not verify raises ssl.SSLCertVerificationError (the caller then
+    reads it with an inspection context); any other handshake failure stops with "tls".
+    """
+    try:
+        await writer.start_tls(
+            context,
+            server_hostname=result.host,
+            ssl_handshake_timeout=_wait(read_timeout, deadline),
+        )
+    except ssl.SSLCertVerificationError:
+        raise
+    except (ssl.SSLError, ConnectionError) as error:
+        raise _Stop("tls", f"TLS handshake failed: {error}"[:200]) from None
+    ssl_object = writer.get_extra_info("ssl_object")
+    return replace(
+        result,
+        chain_der=_chain(ssl_object),
+        verified=context.verify_mode == ssl.CERT_REQUIRED,
+        tls_version=ssl_object.version() if ssl_object is not None else None,
+    )
+
+
+async def _converse(
+    base: SmtpResult,
+    helo: str,
+    context: ssl.SSLContext,
+    read_timeout: float,
+    deadline: float,
+    *,
+    implicit_tls: bool = False,
+    starttls: bool = True,
+) -> SmtpResult:
+    """Banner, EHLO, STARTTLS with `context`, QUIT. Raises _Stop, OSError, ssl errors.
+
+    `implicit_tls`: the handshake comes first and STARTTLS is never asked for; `starttls`
+    False: no TLS at all, the conversation ends after EHLO.
+    """
     result = base
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(base.address, base.port, limit=MAX_REPLY_BYTES)
     try:
+        if implicit_tls:
+            result = await _handshake(result, writer, context, read_timeout, deadline)
         code, banner = await _read_reply(reader, read_timeout, deadline)
         result = replace(
             result,
@@ -190,6 +240,9 @@ async def _converse(
         if code != 250:
             await _quit(writer, reader, deadline)
             raise _Stop("rejected", f"EHLO was refused ({code})")
+        if implicit_tls or not starttls:
+            await _quit(writer, reader, deadline)
+            return result
         if not offered:
             await _quit(writer, reader, deadline)
             raise _Stop("no-starttls", "STARTTLS is not offered")
@@ -198,23 +251,7 @@ async def _converse(
         if code != 220:
             await _quit(writer, reader, deadline)
             raise _Stop("starttls-refused", f"STARTTLS was refused ({code})")
-        try:
-            await writer.start_tls(
-                context,
-                server_hostname=base.host,
-                ssl_handshake_timeout=_wait(read_timeout, deadline),
-            )
-        except ssl.SSLCertVerificationError:
-            raise
-        except (ssl.SSLError, ConnectionError) as error:
-            raise _Stop("tls", f"TLS handshake failed: {error}"[:200]) from None
-        ssl_object = writer.get_extra_info("ssl_object")
-        result = replace(
-            result,
-            chain_der=_chain(ssl_object),
-            verified=context.verify_mode == ssl.CERT_REQUIRED,
-            tls_version=ssl_object.version() if ssl_object is not None else None,
-        )
+        result = await _handshake(result, writer, context, read_timeout, deadline)
         await _quit(writer, reader, deadline)
         return result
     except _Stop as stop:
@@ -251,27 +288,53 @@ async def probe_smtp(
     port: int = SMTP_PORT,
     timeout: float = DEFAULT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
+    implicit_tls: bool = False,
+    starttls: bool = True,
 ) -> SmtpResult:
-    """Talk SMTP to `ip`:`port` as a client of MX `host`, within `timeout` seconds in all."""
+    """Talk SMTP to `ip`:`port` as a client of MX `host`, within `timeout` seconds in all.
+
+    `implicit_tls`: TLS from the first byte (port 465), STARTTLS never asked for; `starttls`
+    False (and no implicit TLS): no TLS at all, and `ca_file` is not read.
+    """
     base = SmtpResult(host=host.rstrip(".").lower(), address=ip, port=port)
     if not _HELO_NAME.fullmatch(helo):  # never let a name carry a second command
         helo = FALLBACK_HELO
+    uses_tls = implicit_tls or starttls
     try:
         # The name is checked by the caller against the MX host; here only the chain and dates.
-        verifying = trust_context(ca_file, check_hostname=False)
+        verifying = (
+            trust_context(ca_file, check_hostname=False) if uses_tls else inspection_context()
+        )
     except (OSError, ssl.SSLError) as error:
         return replace(
             base, error_kind="setup", error=f"cannot load [tls].ca_file {ca_file}: {error}"[:200]
         )
     read_timeout = min(read_timeout, timeout)
     deadline = time.monotonic() + timeout
+
+    async def converse(context: ssl.SSLContext) -> SmtpResult:
+        return await _converse(
+            base,
+            helo,
+            context,
+            read_timeout,
+            deadline,
+            implicit_tls=implicit_tls,
+            starttls=starttls,
+        )
+
     try:
         async with asyncio.timeout(timeout):
             try:
-                return await _converse(base, helo, verifying, read_timeout, deadline)
+                return await converse(verifying)
             except ssl.SSLCertVerificationError as error:
                 reason = str(error.verify_message or error.reason or error)[:200]
-            inspected = await _converse(base, helo, inspection_context(), read_timeout, deadline)
+            try:
+                inspected = await converse(inspection_context())
+            except _Stopped as stopped:
+                raise _Stopped(
+                    replace(stopped.result, verified=False, verify_error=reason)
+                ) from None
             return replace(inspected, verified=False, verify_error=reason)
     except _Stopped as stopped:
         return stopped.result
@@ -280,7 +343,12 @@ async def probe_smtp(
             base, error_kind="timeout", error=f"no complete conversation within {timeout:g} s"
         )
     except OSError as error:
-        text = error.strerror or str(error) or type(error).__name__
+        # asyncio's strerror repeats the address ("Connect call failed (...)"): name the errno.
+        text = (
+            os.strerror(error.errno)
+            if error.errno
+            else error.strerror or str(error) or type(error).__name__
+        )
         return replace(
             base, error_kind="connect", error=f"cannot connect to {ip}:{port}: {text}"[:200]
         )

@@ -61,6 +61,11 @@ MIN_FRESHNESS_S = 60.0
 """... and never less than this: a slow run must not make every finding stale."""
 DRAIN_SAMPLES = 3
 """`drains` compares the first and last of this many newest samples after the event."""
+DRAIN_SLACK = 5
+DRAIN_SLACK_SHARE = 0.05
+"""A healthy queue is never still: a handful of messages in flight come and go between two
+reads. Growth counts when the last sample exceeds the first by more than this many messages
+or this share of the first, whichever is larger; anything within it is not growing."""
 MAX_RECENT_SAMPLES = 64
 """How many data.recent samples are read from one finding (the queue sends about 30)."""
 _MAX_TEXT = 80
@@ -242,7 +247,8 @@ def recent_samples(finding: Finding) -> list[tuple[datetime, int]]:
 
 def _drain_problem(finding: Finding, after: datetime | None, event: str | None) -> str | None:
     """Why the queue of `finding` is not seen draining since `event` (at `after`); None when
-    two or more samples since then do not grow from the first to the last of the newest three."""
+    two or more samples since then do not grow (beyond the in-flight slack) from the first to
+    the last of the newest three."""
     samples = recent_samples(finding)
     if after is not None:
         samples = [sample for sample in samples if sample[0] > after]
@@ -252,7 +258,7 @@ def _drain_problem(finding: Finding, after: datetime | None, event: str | None) 
         count = "no sample" if not newest else "1 sample"
         return f"{_where(finding)}: {count}{since}, draining needs 2"
     first, last = newest[0][1], newest[-1][1]
-    if last > first:
+    if last > first + max(DRAIN_SLACK, DRAIN_SLACK_SHARE * first):
         return f"{_where(finding)}: growing{since} ({first:,} -> {last:,})"
     return None
 

@@ -34,7 +34,8 @@ that meets it. A finding is evidence only when
 - its status is not unknown: a probe that could not tell is never taken as evidence.
 `drains` holds for a queue.depth finding when the queue's recent samples (data.recent) hold at
 least two observed after EVENT and the last of the newest (up to three) of them is no higher
-than the first: one sample, or none since the event (a dead region's empty queue), never drains.
+than the first, give or take the messages in flight (5, or 5 % of the first, whichever is
+larger): one sample, or none since the event (a dead region's empty queue), never drains.
 With no failover decision in the log, a clause naming TARGET cannot hold: TARGET never falls
 back to a default region. Names (area, check, subject, region) compare case-insensitively.
 

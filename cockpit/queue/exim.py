@@ -21,15 +21,29 @@ queues: `by_queue` stays empty and frozen messages are in `frozen`.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
 from cockpit.queue.postqueue import QueueParseError, QueueTally, shown
 from cockpit.queue.sample import QueueSample
 
-__all__ = ["EximListing", "parse_exim_bp", "parse_exim_count", "parse_whole_number"]
+__all__ = [
+    "EximListing",
+    "parse_exim_bp",
+    "parse_exim_count",
+    "parse_number",
+    "parse_whole_number",
+]
 
 _WHOLE_NUMBER = re.compile(rb"^\s*\+?([0-9]{1,18})\s*$")
+_NUMBER = re.compile(
+    rb"^\s*(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?"
+    rb"|[+-]?(?:nan|inf|infinity))\s*$",
+    re.IGNORECASE,
+)
+_NUMBER_MAX_BYTES = 200
+"""Longer output is not one number, whatever it holds (and is not matched at all)."""
 _ENTRY = re.compile(
     r"^\s*(?P<age>\d+)(?P<unit>[smhdw])\s+(?P<size>\d+(?:\.\d+)?)(?P<mult>[KMG]?)\s+"
     r"(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})\s+<(?P<sender>[^>]*)>"
@@ -49,6 +63,25 @@ def parse_whole_number(data: bytes, *, what: str = "one whole number") -> int:
         printed = shown(data) if data.strip() else "nothing"
         raise QueueParseError(f"expected {what}, printed {printed}")
     return int(match.group(1))
+
+
+def parse_number(data: bytes, *, what: str = "one number of 0 or more") -> float:
+    """The one finite number of 0 or more `data` holds ("42", "0.5", "1e3"; surrounding
+    whitespace allowed): a command's whole output, such as a replication lag in seconds.
+
+    Raises `QueueParseError` naming what was printed (bounded and made safe), and saying so
+    when it was a negative number, NaN or an infinity.
+    """
+    match = _NUMBER.match(data) if len(data) <= _NUMBER_MAX_BYTES else None
+    if match is None:
+        printed = shown(data) if data.strip() else "nothing"
+        raise QueueParseError(f"expected {what}, printed {printed}")
+    number = float(match["number"])
+    if math.isnan(number) or math.isinf(number):
+        raise QueueParseError(f"expected {what}, printed {shown(data)} (not a finite number)")
+    if number < 0:
+        raise QueueParseError(f"expected {what}, printed {shown(data)} (negative)")
+    return number or 0.0  # "-0" is 0
 
 
 def parse_exim_count(data: bytes) -> int:

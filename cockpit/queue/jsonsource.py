@@ -5,18 +5,30 @@ The path is dotted; a part that is a whole number indexes a list: "queue.active"
 The value must be a whole number of 0 or more: an integer, or a float such as 12.0. true/false,
 strings ("12"), negative numbers, fractions and null are refused with a message naming the
 path and what was found.
+
+Other areas read other values at a path the same way: `number_at` (a finite number of 0 or
+more, fractions allowed: a replication lag) and `string_at` (a region's role).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 
 from cockpit.queue.postqueue import QueueParseError, shown
 from cockpit.queue.sample import QueueSample
 from cockpit.safe_text import clean
 
-__all__ = ["parse_json_depth", "split_path"]
+__all__ = [
+    "describe_value",
+    "find_value",
+    "load_json",
+    "number_at",
+    "parse_json_depth",
+    "split_path",
+    "string_at",
+]
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -27,7 +39,8 @@ def split_path(path: str) -> tuple[str, ...]:
     return parts
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
+    """What a JSON value is, for an error message: "null", "a list", "the string 'x'", "12"."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -64,23 +77,54 @@ def find_value(document: object, path: str) -> object:
             node = node[index]
         else:
             raise QueueParseError(
-                f"{clean(where)} is {_describe(node)}: cannot look up {shown(part, 40)}"
+                f"{clean(where)} is {describe_value(node)}: cannot look up {shown(part, 40)}"
             )
         walked.append(part)
     return node
 
 
-def parse_json_depth(data: bytes, *, path: str, now: datetime, source: str) -> QueueSample:
-    """The depth at `path` in the JSON document `data`. Raises `QueueParseError`."""
+def load_json(data: bytes) -> object:
+    """The JSON document `data` holds. Raises `QueueParseError` quoting how it starts."""
     try:
-        document = json.loads(data)
+        return json.loads(data)
     except (ValueError, RecursionError) as error:
         reason = error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
         raise QueueParseError(f"not JSON: {clean(reason)} (starts {shown(data[:40])})") from None
-    value = find_value(document, path)
+
+
+def number_at(data: bytes, *, path: str) -> float:
+    """The finite number of 0 or more at `path` in the JSON document `data` (fractions
+    allowed). true/false, strings, null, NaN, infinities and negative numbers are refused.
+    Raises `QueueParseError`."""
+    value = find_value(load_json(data), path)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QueueParseError(f"{clean(path)} is {describe_value(value)}: expected a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.inf
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        raise QueueParseError(
+            f"{clean(path)} is {describe_value(value)}: expected a finite number of 0 or more"
+        )
+    return number
+
+
+def string_at(data: bytes, *, path: str) -> str:
+    """The string at `path` in the JSON document `data`, as it is (the caller bounds and
+    cleans it). Raises `QueueParseError` for anything else."""
+    value = find_value(load_json(data), path)
+    if not isinstance(value, str):
+        raise QueueParseError(f"{clean(path)} is {describe_value(value)}: expected a string")
+    return value
+
+
+def parse_json_depth(data: bytes, *, path: str, now: datetime, source: str) -> QueueSample:
+    """The depth at `path` in the JSON document `data`. Raises `QueueParseError`."""
+    value = find_value(load_json(data), path)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise QueueParseError(
-            f"{clean(path)} is {_describe(value)}: expected a whole number of 0 or more"
+            f"{clean(path)} is {describe_value(value)}: expected a whole number of 0 or more"
         )
     if isinstance(value, float) and not value.is_integer():
         raise QueueParseError(f"{clean(path)} is {value!r}: expected a whole number of 0 or more")

@@ -18,14 +18,22 @@ that could not be read is never a depth of 0.
 
 When an exim `detail_command` fails but the count was read, the sample keeps the count and
 leaves the age and frozen messages unknown (None).
+
+Other areas (replication lag, region roles) read their sources through the same two pieces:
+
+    read_raw(command=argv | url=URL, timeout=..., max_bytes=...) -> bytes   raises SourceError
+    guarded_read(read, timeout=...) -> (value, None) | (None, "one-line reason")
+
+so every kind of source is run, capped, timed out and worded the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import httpx
 
@@ -47,8 +55,12 @@ __all__ = [
     "SourceError",
     "SourceTimeout",
     "fetch_capped",
+    "guarded_read",
+    "read_raw",
     "read_source",
 ]
+
+_T = TypeVar("_T")
 
 MAX_POSTQUEUE_OUTPUT = 64 << 20
 MAX_OUTPUT = 1 << 20
@@ -197,6 +209,75 @@ def _left(deadline: float) -> float:
     return max(0.001, deadline - time.monotonic())
 
 
+async def read_raw(
+    *,
+    command: Sequence[str] | None = None,
+    url: str | None = None,
+    timeout: float,
+    max_bytes: int = MAX_OUTPUT,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> bytes:
+    """What `command` printed (it exited 0) or what `url` answered (HTTP 200), within `timeout`
+    seconds and at most `max_bytes` bytes. Give exactly one of `command` and `url`.
+
+    Raises `SourceError` with the one-line reason (`SourceTimeout` when out of time): a
+    command that failed, was killed or printed more than `max_bytes`; a redirect, another
+    status, a body over `max_bytes`, a connection that failed.
+    """
+    if (command is None) == (url is None):
+        raise SourceError("a source needs either a command or a URL")
+    if command is not None:
+        result = await run_command(command, timeout=timeout, max_output=max_bytes)
+        return _checked(result)
+    assert url is not None
+    return await fetch_capped(url, timeout=timeout, max_body=max_bytes, transport=transport)
+
+
+async def guarded_read(read: Awaitable[_T], *, timeout: float) -> tuple[_T | None, str | None]:
+    """Await `read` for at most `timeout` seconds (plus a short grace, so that its own inner
+    deadline reports first): `(value, None)`, or `(None, reason)` for a timeout, a
+    `SourceError`, a `QueueParseError` (the parsers' errors: one safe line each), an `OSError`
+    (a socket) or an `AssertionError` (a config the loader would refuse). Other exceptions
+    propagate: they are bugs, which the caller reports as such.
+    """
+    error: str | None = None
+    try:
+        async with asyncio.timeout(timeout + _OUTER_GRACE_S):
+            return await read, None
+    except TimeoutError:
+        error = f"timed out after {timeout:g} s"
+    except SourceTimeout as timed_out:
+        error = f"timed out after {timeout:g} s" + (" (killed)" if timed_out.killed else "")
+    except (SourceError, QueueParseError) as problem:
+        error = str(problem)
+    except (AssertionError, OSError) as problem:
+        error = f"{type(problem).__name__}: {clean(str(problem))[:200]}"
+    return None, error
+
+
+async def _read_kind(
+    source: QueueSource,
+    deadline: float,
+    now: Callable[[], datetime],
+    transport: httpx.AsyncBaseTransport | None,
+) -> QueueSample:
+    match source.kind:
+        case "postqueue":
+            return await _read_postqueue(source, deadline, now)
+        case "mailq":
+            return await _read_mailq(source, deadline, now)
+        case "exim":
+            return await _read_exim(source, deadline, now)
+        case "command":
+            return await _read_command(source, deadline, now)
+        case "prometheus":
+            return await _read_prometheus(source, deadline, now, transport)
+        case "json":
+            return await _read_json(source, deadline, now, transport)
+        case _:
+            raise SourceError(f"unknown queue source kind {clean(source.kind)!r}")
+
+
 async def read_source(
     source: QueueSource,
     *,
@@ -206,33 +287,9 @@ async def read_source(
     """Read `source` once, within `source.timeout` seconds. Never raises (but cancellation)."""
     started = time.monotonic()
     deadline = started + source.timeout
-    sample: QueueSample | None = None
-    error: str | None = None
-    try:
-        async with asyncio.timeout(source.timeout + _OUTER_GRACE_S):
-            match source.kind:
-                case "postqueue":
-                    sample = await _read_postqueue(source, deadline, now)
-                case "mailq":
-                    sample = await _read_mailq(source, deadline, now)
-                case "exim":
-                    sample = await _read_exim(source, deadline, now)
-                case "command":
-                    sample = await _read_command(source, deadline, now)
-                case "prometheus":
-                    sample = await _read_prometheus(source, deadline, now, transport)
-                case "json":
-                    sample = await _read_json(source, deadline, now, transport)
-                case _:
-                    error = f"unknown queue source kind {clean(source.kind)!r}"
-    except TimeoutError:
-        error = f"timed out after {source.timeout:g} s"
-    except SourceTimeout as timeout:
-        error = f"timed out after {source.timeout:g} s" + (" (killed)" if timeout.killed else "")
-    except (SourceError, QueueParseError) as problem:
-        error = str(problem)
-    except (AssertionError, OSError) as problem:  # a config the loader would refuse; a socket
-        error = f"{type(problem).__name__}: {clean(str(problem))[:200]}"
+    sample, error = await guarded_read(
+        _read_kind(source, deadline, now, transport), timeout=source.timeout
+    )
     return Reading(
         source=source.name,
         at=now(),
