@@ -260,12 +260,22 @@ def auth_findings() -> list[Finding]:
 
 
 def checklist_findings() -> list[Finding]:
-    """What the checklist's auto hints judge: the target region's MX is not converged (no hint
-    for the cutover), its queue is no worse than warn (a hint for "mail flows again")."""
+    """What the checklist's auto hints judge, seen a minute ago: the target region's MX is not
+    converged (no hint for the cutover); "mail flows again" waits for the routed phase."""
     return [
-        Finding("dns", "MX", "example.com", Status.WARN, "1/3 converged", TARGET),
-        Finding("queue", "depth", "relay-us", Status.WARN, "7,000 (warn 5,000)", TARGET),
-        *auth_findings(),
+        Finding(
+            "dns", "MX", "example.com", Status.WARN, "1/3 converged", TARGET, observed_at=SWEEP_AT
+        ),
+        Finding(
+            "queue",
+            "depth",
+            "relay-us",
+            Status.WARN,
+            "7,000 (warn 5,000)",
+            TARGET,
+            observed_at=SWEEP_AT,
+        ),
+        *(dataclasses.replace(finding, observed_at=SWEEP_AT) for finding in auth_findings()),
     ]
 
 

@@ -505,9 +505,10 @@ shows in the detail), then Enter on that cell."""
 CLICK = "\x1b[<0;40;12M\x1b[<0;40;12m"
 """An SGR mouse click inside the zoomed DNS table."""
 QUIT = "\x11"
-KEYS_BY_STEP = {1: ZOOM_DNS, 2: TO_HOSTILE_CELL, 3: CLICK, 4: "\x1b"}
-"""What is typed at each step after the first (Escape last: the timeline shows again)."""
-QUIT_STEP = 5
+KEYS_BY_STEP = {1: ZOOM_DNS, 2: TO_HOSTILE_CELL, 3: CLICK, 4: "\x1b", 5: "5", 6: "\x1b"}
+"""What is typed at each step after the first: the DNS pane zoomed to the hostile cell, then the
+timeline zoomed (its whole height: the probes' own entries follow the one appended live)."""
+QUIT_STEP = 7
 SWEEP_SHOWN = b"last sweep"
 
 
@@ -649,7 +650,8 @@ def read_available(cockpits: list[Cockpit], wait: float) -> None:
 
 def take_step(cockpit: Cockpit, now: float) -> None:
     """Steps: wait for the first sweep and append a log entry; zoom the DNS pane; go to the
-    hostile cell; click; Escape back to all panes; quit once it has run RUN_AT_LEAST seconds."""
+    hostile cell; click; Escape back to all panes; zoom the timeline and back; quit once it has
+    run RUN_AT_LEAST seconds."""
     if now < cockpit.next_step_at:
         return
     if cockpit.step == 0:

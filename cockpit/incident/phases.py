@@ -341,8 +341,12 @@ def summarize(
     if commander is None and declared is not None:
         commander = declared.first_phase_setting.author
     if commander is None:
-        # The cockpit's own probe entries are no commander: the first person to write is.
-        commander = next((e.author for e in ordered if e.kind != "probe"), None)
+        # The cockpit's own entries (probe entries, a phase its first alarm set) are no
+        # commander: the first person to write is.
+        commander = next(
+            (e.author for e in ordered if e.kind != "probe" and e.data.get("source") != "probe"),
+            None,
+        )
 
     impact = timeline.at("impact")
     closed = timeline.at("closed")

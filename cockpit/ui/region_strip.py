@@ -96,41 +96,47 @@ class RegionStrip(StatusPane):
         self.refresh()
 
     def render(self) -> Text:
+        lines = [self._row_line(row) for row in self.rows]
+        if self.proposal is not None:
+            lines.append(
+                Text(
+                    f"Impact not set: proposed {self.proposal.at.astimezone(UTC):%H:%M:%S} UTC"
+                    f" ({self.proposal.basis}) - i to accept or type a time",
+                    style="bold",
+                )
+            )
+        width = self.size.width
+        if self.ascii_only and width > 3:
+            # CSS cuts a long line with a Unicode ellipsis: an ASCII screen gets "..." instead.
+            for line in lines:
+                if line.cell_len > width:
+                    line.truncate(width - 3)
+                    line.append("...")
+        return Text("\n").join(lines)
+
+    def _row_line(self, row: RegionRow) -> Text:
         glyphs = glyph_set(self.ascii_only)
-        lines = Text(no_wrap=True, overflow="ellipsis")
         width = max(len(region) for region in self.regions) if self.regions else 0
         label_width = max(len(glyphs.label(status)) for status in Status)
-        for index, row in enumerate(self.rows):
-            if index:
-                lines.append("\n")
-            label = self.status_cell(row.status)
-            label.pad_right(label_width - len(label.plain))
-            lines.append_text(label)
-            lines.append(f" {clean(row.region):<{width}} ")
-            state = row.state.upper()
-            lines.append(state, style="bold" if row.state != "up" else "")
-            if row.since is not None and row.state != "waiting":
-                lines.append(f" since {_hhmm(row.since)}")
-            extras = [_lag_text(row)] if row.lag is not None else []
-            if row.roles:
-                extras.append("role " + "/".join(clean(role) for role in row.roles))
-            if row.authority is not None:
-                extras.append(clean(row.authority.summary))
-            if row.state == "waiting":
-                extras.append("no service probe has answered yet")
-            elif row.reason:
-                extras.append(clean(row.reason))
-            for extra in extras:
-                lines.append(f" {glyphs.bullet} ")
-                lines.append(extra)
-        if self.proposal is not None:
-            lines.append("\n")
-            lines.append(
-                f"Impact not set: proposed {self.proposal.at.astimezone(UTC):%H:%M:%S} UTC"
-                f" ({self.proposal.basis}) - i to accept or type a time",
-                style="bold",
-            )
-        return lines
+        line = self.status_cell(row.status)
+        line.pad_right(label_width - len(line.plain))
+        line.append(f" {clean(row.region):<{width}} ")
+        line.append(row.state.upper(), style="bold" if row.state != "up" else "")
+        if row.since is not None and row.state != "waiting":
+            line.append(f" since {_hhmm(row.since)}")
+        extras = [_lag_text(row)] if row.lag is not None else []
+        if row.roles:
+            extras.append("role " + "/".join(clean(role) for role in row.roles))
+        if row.authority is not None:
+            extras.append(clean(row.authority.summary))
+        if row.state == "waiting":
+            extras.append("no service probe has answered yet")
+        elif row.reason:
+            extras.append(clean(row.reason))
+        for extra in extras:
+            line.append(f" {glyphs.bullet} ")
+            line.append(extra)
+        return line
 
 
 class RegionDetails(ModalScreen[None]):
