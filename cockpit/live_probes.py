@@ -244,6 +244,11 @@ class LiveProbes:
         alarm, self._alarm = self._alarm, None
         return alarm
 
+    def rearm_alarm(self, alarm: Alarm) -> None:
+        """Hand back an alarm that could not be written: `take_alarm` gives it again."""
+        if self._alarm is None:
+            self._alarm = alarm
+
     def _watch(self, findings: Iterable[Finding], fallback_at: datetime) -> None:
         alarm = self._alarms.observe(findings, fallback_at=fallback_at)
         if alarm is not None:

@@ -112,3 +112,13 @@ def test_the_decision_and_routed_times_come_from_the_log() -> None:
     probes.learn_entries(entries)
     assert probes.decided_target == "secondary" and probes.decided_at == decided
     assert probes.routed_at == T0 + timedelta(minutes=2)
+
+
+def test_an_alarm_that_could_not_be_written_is_raised_again() -> None:
+    probes = LiveProbes(config(), target="primary", clock=lambda: T0)
+    probes.took_service([smtp(Status.FAIL, T0)])
+    alarm = probes.take_alarm()
+    assert alarm is not None
+    probes.rearm_alarm(alarm)  # the append failed (a full disk): offered again, same time
+    assert probes.take_alarm() == alarm
+    assert probes.take_alarm() is None

@@ -457,6 +457,9 @@ class ProbeRunner(Widget):
         with self._write_lock:
             error = self._append_built_now(build)
         if error is not None:
+            # Not written (a full disk, ...): raised again with the next results, so the alarm
+            # and its observation time reach the log once writing works again.
+            self.call_from_thread(self.live.rearm_alarm, alarm)
             self.post_message(LogAppendFailed(error))
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
