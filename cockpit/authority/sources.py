@@ -40,7 +40,13 @@ from cockpit.incident.entry import utc_now
 from cockpit.queue.jsonsource import string_at
 from cockpit.queue.postqueue import QueueParseError
 from cockpit.queue.prometheus import series_text, series_values
-from cockpit.queue.sources import MAX_HTTP_BODY, SourceError, guarded_read, read_raw
+from cockpit.queue.sources import (
+    MAX_HTTP_BODY,
+    SourceError,
+    failed_read,
+    guarded_read,
+    read_raw,
+)
 from cockpit.safe_text import clean
 
 __all__ = [
@@ -201,9 +207,7 @@ async def read_role(
             _read(source, source.timeout, transport), timeout=source.timeout
         )
     except Exception as problem:  # a bug in one source must not hide the others
-        lines = str(problem).splitlines()
-        detail = f": {clean(lines[0])[:200]}" if lines else ""
-        said, error = None, f"read failed: {type(problem).__name__}{detail}"
+        said, error = None, failed_read(problem)
     role, raw = (None, None) if said is None or error is not None else said
     return RoleReading(
         source=source.name,

@@ -125,8 +125,9 @@ def parse_dkim_selector(text: str) -> str:
     return name
 
 
-def parse_server_address(text: str, *, role: str = "a server address") -> ServerAddress:
-    """`IP`, `IP:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; port 1 to 65535."""
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[IPv6]`, `[IPv6]:port` or a bare IPv6 address -> (host, port or
+    None); the host is not checked here. Raises BadValue for bad brackets or a bad port."""
     port_text: str | None = None
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
@@ -142,6 +143,19 @@ def parse_server_address(text: str, *, role: str = "a server address") -> Server
         host, _, port_text = text.partition(":")
     else:
         host = text
+    if port_text is None:
+        return host, None
+    if not _PORT.fullmatch(port_text):
+        raise BadValue(f"port {quoted(port_text)} is not a number from 1 to 65535")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise BadValue(f"port {port} is out of range 1-65535")
+    return host, port
+
+
+def parse_server_address(text: str, *, role: str = "a server address") -> ServerAddress:
+    """`IP`, `IP:PORT`, `[IPv6]:PORT`, `[IPv6]` or a bare IPv6 address; port 1 to 65535."""
+    host, port = _split_host_port(text)
     try:
         ip = parse_ip(host)
     except BadValue as error:
@@ -150,14 +164,7 @@ def parse_server_address(text: str, *, role: str = "a server address") -> Server
                 f"{role} must be an IP address: the system resolver is never used"
             ) from None
         raise error from None
-    port = 53
-    if port_text is not None:
-        if not _PORT.fullmatch(port_text):
-            raise BadValue(f"port {quoted(port_text)} is not a number from 1 to 65535")
-        port = int(port_text)
-        if not 1 <= port <= 65535:
-            raise BadValue(f"port {port} is out of range 1-65535")
-    return ServerAddress(ip, port)
+    return ServerAddress(ip, 53 if port is None else port)
 
 
 def parse_host_port(text: str) -> tuple[str, int | None]:
@@ -165,37 +172,15 @@ def parse_host_port(text: str) -> tuple[str, int | None]:
 
     The host is a hostname (lower-cased) or a normalised IP address; a bare IPv6 address with
     no brackets is taken whole (it cannot carry a port)."""
-    port_text: str | None = None
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket:
-            raise BadValue("missing ']' after the IPv6 address")
-        if rest:
-            if not rest.startswith(":"):
-                raise BadValue("expected ':PORT' after ']'")
-            port_text = rest[1:]
-        if ":" not in host:
-            raise BadValue("brackets are only for IPv6 addresses")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host = text
+    host, port = _split_host_port(text)
     if host == "":
         raise BadValue("expected a host name or an IP address before the port")
     try:
-        host = parse_ip(host)
+        return parse_ip(host), port
     except BadValue:
         if ":" in host:
             raise BadValue(f"{quoted(host)} is not an IPv6 address") from None
-        host = parse_hostname(host)
-    port: int | None = None
-    if port_text is not None:
-        if not _PORT.fullmatch(port_text):
-            raise BadValue(f"port {quoted(port_text)} is not a number from 1 to 65535")
-        port = int(port_text)
-        if not 1 <= port <= 65535:
-            raise BadValue(f"port {port} is out of range 1-65535")
-    return host, port
+        return parse_hostname(host), port
 
 
 def parse_url(text: str, *, schemes: tuple[str, ...], allow_credentials: bool = False) -> str:

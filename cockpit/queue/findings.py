@@ -18,7 +18,6 @@ from cockpit.config.model import Config, QueueSource
 from cockpit.model import Finding, Status
 from cockpit.queue.history import QueueHistory, format_count, format_duration
 from cockpit.queue.sample import Reading
-from cockpit.safe_text import clean
 
 MAX_DEFERRAL_REASONS = 5
 RECENT_SAMPLES = 30
@@ -39,18 +38,13 @@ async def queue_findings(config: Config) -> list[Finding]:
 
 async def read_guarded(source: QueueSource) -> Reading:
     """read_source, with any escaping exception turned into a failed reading (never a 0)."""
-    from cockpit.queue.sources import read_source
+    from cockpit.queue.sources import failed_read, read_source
 
     try:
         return await read_source(source)
     except Exception as error:  # a bug in one source must not hide the others
-        lines = str(error).splitlines()
-        detail = f": {clean(lines[0])[:200]}" if lines else ""
         return Reading(
-            source=source.name,
-            at=datetime.now(UTC),
-            sample=None,
-            error=f"read failed: {type(error).__name__}{detail}",
+            source=source.name, at=datetime.now(UTC), sample=None, error=failed_read(error)
         )
 
 

@@ -233,6 +233,14 @@ async def read_raw(
     return await fetch_capped(url, timeout=timeout, max_body=max_bytes, transport=transport)
 
 
+def failed_read(problem: BaseException) -> str:
+    """The reason given for a read that broke with an unexpected exception (a bug in one source
+    must not hide the others, nor look like a value): "read failed: KeyError: 'x'"."""
+    lines = str(problem).splitlines()
+    detail = f": {clean(lines[0])[:200]}" if lines else ""
+    return f"read failed: {type(problem).__name__}{detail}"
+
+
 async def guarded_read(read: Awaitable[_T], *, timeout: float) -> tuple[_T | None, str | None]:
     """Await `read` for at most `timeout` seconds (plus a short grace, so that its own inner
     deadline reports first): `(value, None)`, or `(None, reason)` for a timeout, a

@@ -33,7 +33,13 @@ from cockpit.queue.exim import parse_number
 from cockpit.queue.jsonsource import number_at
 from cockpit.queue.postqueue import QueueParseError
 from cockpit.queue.prometheus import series_text, series_values
-from cockpit.queue.sources import MAX_HTTP_BODY, SourceError, guarded_read, read_raw
+from cockpit.queue.sources import (
+    MAX_HTTP_BODY,
+    SourceError,
+    failed_read,
+    guarded_read,
+    read_raw,
+)
 from cockpit.safe_text import clean
 
 __all__ = ["MAX_LAG_OUTPUT", "LagReading", "lag_from_values", "read_lag"]
@@ -127,9 +133,7 @@ async def read_lag(
             _read_seconds(source, source.timeout, transport), timeout=source.timeout
         )
     except Exception as problem:  # a bug in one source must not hide the others
-        lines = str(problem).splitlines()
-        detail = f": {clean(lines[0])[:200]}" if lines else ""
-        lag, error = None, f"read failed: {type(problem).__name__}{detail}"
+        lag, error = None, failed_read(problem)
     return LagReading(
         source=source.name,
         at=now(),
