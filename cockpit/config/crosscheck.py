@@ -54,12 +54,17 @@ def _strings(table: dict[str, object], key: str) -> Iterator[tuple[int, object]]
         yield from enumerate(values)
 
 
+_SOURCE_NOUNS = {"queue": "queue", "replication": "replication source", "role": "role source"}
+
+
 def _unique_names(
     ctx: Context,
     tables: Tables,
     parse: Callable[[str], str],
-    what: str,
+    what: str | Callable[[KeyPath], str],
 ) -> None:
+    """Names unique (case-insensitively) across `tables`; `what` names the thing, or says it
+    for the table at a key path."""
     first: dict[str, KeyPath] = {}
     for at, table in tables:
         name = _parsed(parse, table.get("name"))
@@ -69,25 +74,7 @@ def _unique_names(
         if folded in first:
             ctx.problem(
                 (*at, "name"),
-                f"duplicate {what} name {show_key(name)} (also {format_path(first[folded])})",
-            )
-        else:
-            first[folded] = at
-
-
-def _unique_source_names(ctx: Context, tables: Tables) -> None:
-    """Queue, replication and role source names are unique together, whatever their table."""
-    first: dict[str, KeyPath] = {}
-    for at, table in tables:
-        name = _parsed(parse_region_name, table.get("name"))
-        if name is None:
-            continue
-        folded = name.casefold()
-        what = {"queue": "queue", "replication": "replication source", "role": "role source"}
-        if folded in first:
-            ctx.problem(
-                (*at, "name"),
-                f"duplicate {what[str(at[-2])]} name {show_key(name)}"
+                f"duplicate {what if isinstance(what, str) else what(at)} name {show_key(name)}"
                 f" (also {format_path(first[folded])})",
             )
         else:
@@ -169,7 +156,7 @@ def check_across(document: dict[str, object], ctx: Context) -> None:
                     for index, source in enumerate(region_sources)
                     if isinstance(source, dict)
                 )
-    _unique_source_names(ctx, sources)
+    _unique_names(ctx, sources, parse_region_name, lambda at: _SOURCE_NOUNS[str(at[-2])])
     _unique_names(ctx, _tables(document, "dns", "resolver"), parse_display_name, "resolver")
 
     first_record: dict[tuple[str, str], KeyPath] = {}
