@@ -118,7 +118,7 @@ class LiveProbes:
     def learn_entries(self, entries: Iterable[Entry]) -> None:
         """Take what the log already knows: the DMARC baseline, so it is logged only once."""
         from cockpit.auth.dmarc_check import dmarc_baseline
-        from cockpit.incident.phases import effective_phases, latest_failover_decision
+        from cockpit.authority.findings import decision_context
 
         entries = list(entries)
         if self.dmarc_baseline is None:
@@ -126,10 +126,10 @@ class LiveProbes:
         if not self._alarms.raised and has_first_alarm(entries):
             self._alarms.raised = True  # another cockpit (or an earlier run) raised it
             self._alarm = None
-        decision = latest_failover_decision(entries)
-        self.decided_target = None if decision is None else decision.data["target_region"]
-        self.decided_at = None if decision is None else decision.ts
-        self.routed_at = effective_phases(entries).at("routed")
+        # The same reading of the log as `cockpit check --only authority` makes.
+        context = decision_context(entries)
+        self.decided_target, self.decided_at = context.target, context.decided_at
+        self.routed_at = context.routed_at
 
     def set_target(self, region: str) -> bool:
         """Judge against `region` from now on; True when that changed anything."""

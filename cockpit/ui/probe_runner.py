@@ -52,7 +52,6 @@ from cockpit.ui.ui_messages import LogAppendFailed
 if TYPE_CHECKING:
     from cockpit.authority.sources import RoleReading
     from cockpit.dns.sweep_model import SweepResult
-    from cockpit.incident.detection import Alarm
     from cockpit.incident.log import EntryParts
     from cockpit.incident.probe_log import ProbeEntry
     from cockpit.live_probes import LiveProbes, QueueTrack
@@ -443,30 +442,35 @@ class ProbeRunner(Widget):
         return list(rpo_parts(entries, self.live.lags_seen()))
 
     def _raise_alarm(self) -> None:
-        alarm = self.live.take_alarm()
-        if alarm is not None and self.write_log:
-            self._write_alarm(alarm)
-
-    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
-    def _write_alarm(self, alarm: Alarm) -> None:
         from cockpit.incident.detection import first_alarm_parts
+
+        alarm = self.live.take_alarm()
+        if alarm is None or not self.write_log:
+            return
 
         def build(entries: Sequence[Entry]) -> list[EntryParts]:
             return list(first_alarm_parts(entries, alarm))
 
-        with self._write_lock:
-            error = self._append_built_now(build)
-        if error is not None:
-            # Not written (a full disk, ...): raised again with the next results, so the alarm
-            # and its observation time reach the log once writing works again.
-            self.call_from_thread(self.live.rearm_alarm, alarm)
-            self.post_message(LogAppendFailed(error))
+        def not_written() -> None:
+            # A full disk, ...: raised again with the next results, so the alarm and its
+            # observation time reach the log once writing works again.
+            self.live.rearm_alarm(alarm)
+
+        self._write_built(build, not_written)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
-    def _write_built(self, build: Callable[[Sequence[Entry]], list[EntryParts]]) -> None:
+    def _write_built(
+        self,
+        build: Callable[[Sequence[Entry]], list[EntryParts]],
+        not_written: Callable[[], None] | None = None,
+    ) -> None:
+        """Append what `build` makes of the log (thread worker); on failure say why, and call
+        `not_written` on the screen's thread."""
         with self._write_lock:
             error = self._append_built_now(build)
         if error is not None:
+            if not_written is not None:
+                self.call_from_thread(not_written)
             self.post_message(LogAppendFailed(error))
 
     def _append_built_now(self, build: Callable[[Sequence[Entry]], list[EntryParts]]) -> str | None:
