@@ -59,6 +59,15 @@ class RunAsker(Asker):
     _asked: dict[tuple[str, str], asyncio.Future[Observation]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _unanswered: dict[tuple[str, str], Observation] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @property
+    def unanswered(self) -> tuple[Observation, ...]:
+        """The questions of this run the server gave no verdict on (timeout, SERVFAIL, ...),
+        the latest attempt of each: evidence that an `unknown` came from this server."""
+        return tuple(self._unanswered.values())
 
     @classmethod
     def for_one_run(cls, asker: Asker) -> RunAsker:
@@ -82,6 +91,8 @@ class RunAsker(Asker):
             verdict = False
         else:
             verdict = done.result().outcome not in NO_VERDICT_OUTCOMES
+            if not verdict:
+                self._unanswered[key] = done.result()
         if not verdict and self._asked.get(key) is done:
             del self._asked[key]
 

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.smtp_probe import SmtpResult
 from cockpit.config import Region
-from cockpit.dns.observation import Outcome
+from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
 
 CHECK = "dane"
@@ -126,17 +126,37 @@ def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, 
     return Status.FAIL, f"{where}: certificate matches none of {len(records)} TLSA records", data
 
 
+def tlsa_name(host: str) -> str:
+    """Where the TLSA records of an MX host on port 25 are published (RFC 7672)."""
+    return f"_25._tcp.{host}"
+
+
+async def tlsa_lookups(asker: Asker, hosts: Sequence[str]) -> dict[str, Observation]:
+    """The TLSA answer for every MX host, all asked at once (a dead resolver costs one timeout).
+
+    `smtp_and_dane_findings` starts these together with the SMTP conversations instead of
+    after them, so the TLSA questions never wait behind the MX address lookups.
+    """
+    seen = await asyncio.gather(*(asker.ask(tlsa_name(host), "TLSA") for host in hosts))
+    return dict(zip(hosts, seen, strict=True))
+
+
 async def _host_finding(
-    region: Region, asker: Asker, host: str, results: Sequence[SmtpResult]
+    region: Region,
+    asker: Asker,
+    host: str,
+    results: Sequence[SmtpResult],
+    seen: Observation | None,
 ) -> Finding:
-    qname = f"_25._tcp.{host}"
+    qname = tlsa_name(host)
 
     def finding(status: Status, summary: str, data: dict[str, Any]) -> Finding:
         return auth_finding(
             asker, region.name, CHECK, host, status, summary[:200], {"tlsa_name": qname, **data}
         )
 
-    seen = await asker.ask(qname, "TLSA")
+    if seen is None:
+        seen = await asker.ask(qname, "TLSA")
     if seen.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
         return finding(
             Status.OK, f"{host}: no TLSA published", {"tlsa": [], "dns": seen.outcome.value}
@@ -161,14 +181,22 @@ async def _host_finding(
 
 
 async def dane_findings(
-    region: Region, asker: Asker, smtp_results: Mapping[str, Sequence[SmtpResult]]
+    region: Region,
+    asker: Asker,
+    smtp_results: Mapping[str, Sequence[SmtpResult]],
+    tlsa: Mapping[str, Observation] | None = None,
 ) -> list[Finding]:
     """One dane finding per MX host of `region`, from the smtp-tls conversations' chains.
 
-    `smtp_results` has every MX host of the region, in order (see smtp_check.smtp_tls_findings).
+    `smtp_results` has every MX host of the region, in order (see smtp_check.smtp_tls_findings);
+    `tlsa` the TLSA answers already asked (`tlsa_lookups`); a host missing there is asked now.
     """
+    tlsa = tlsa or {}
     return list(
         await asyncio.gather(
-            *(_host_finding(region, asker, host, results) for host, results in smtp_results.items())
+            *(
+                _host_finding(region, asker, host, results, tlsa.get(host))
+                for host, results in smtp_results.items()
+            )
         )
     )

@@ -126,8 +126,15 @@ async def smtp_tls_findings(
 async def smtp_and_dane_findings(
     config: Config, region: Region, asker: Asker, *, timeout: float = DEFAULT_TIMEOUT
 ) -> list[Finding]:
-    """smtp-tls findings, then dane findings made from the same conversations."""
-    from cockpit.auth.dane_check import dane_findings
+    """smtp-tls findings, then dane findings made from the same conversations.
 
-    findings, results = await smtp_tls_findings(config, region, asker, timeout=timeout)
-    return findings + await dane_findings(region, asker, results)
+    The TLSA questions go out together with the MX address lookups, not after the
+    conversations: with a dead resolver the whole check costs one DNS timeout, not two.
+    """
+    from cockpit.auth.dane_check import dane_findings, tlsa_lookups
+
+    hosts = list(dict.fromkeys(host.rstrip(".").lower() for host in region.mx))
+    (findings, results), tlsa = await asyncio.gather(
+        smtp_tls_findings(config, region, asker, timeout=timeout), tlsa_lookups(asker, hosts)
+    )
+    return findings + await dane_findings(region, asker, results, tlsa)
