@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEV",
         help="set the incident's severity: SEV1 (most severe), SEV2, SEV3 or SEV4",
     )
+    log.add_argument(
+        "--wait",
+        metavar="SECONDS",
+        type=_wait_seconds,
+        default=None,
+        help="how long to wait while another writer holds the log's lock (default: 5)",
+    )
 
     check = commands.add_parser(
         "check",
@@ -206,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(commands)
     return parser
+
+
+def _wait_seconds(text: str) -> float:
+    """`--wait`: seconds, 0 or more (0: do not wait at all)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 3600 or seconds != seconds:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds from 0 to 3600")
+    return seconds
 
 
 def _add_look_options(parser: argparse.ArgumentParser) -> None:

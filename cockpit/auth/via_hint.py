@@ -31,7 +31,7 @@ def alternatives(resolver_names: Sequence[str], asked: str, asked_authoritative:
 
 
 def hint_text(server: str, unanswered: Sequence[Observation], others: Sequence[str]) -> str:
-    """"; no verdict from SERVER (REASON): try --via A or --via authoritative"."""
+    """ "; no verdict from SERVER (REASON): try --via A or --via authoritative"."""
     reason = unanswered[0].reason if unanswered else "no answer"
     if not others:
         return f"; no verdict from {server} ({reason})"

@@ -12,6 +12,7 @@ from cockpit.errors import UsageError
 if TYPE_CHECKING:
     from cockpit.incident.entry import Entry
     from cockpit.incident.log import EntryParts
+    from cockpit.incident.log_lock import LockHolder
 
 _Values = tuple[str | None, str | None, str | None]
 """(phase, role, severity) as parsed by _check_values, each None when not given."""
@@ -22,6 +23,7 @@ def run_log(args: argparse.Namespace) -> int:
     from cockpit.commands.common import load_optional_config, resolve_author
     from cockpit.incident.entry import LESSON_TAG, format_ts, utc_now
     from cockpit.incident.log import IncidentLog
+    from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT
     from cockpit.incident.when import parse_at
 
     _check_combinations(args)
@@ -36,7 +38,12 @@ def run_log(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(f"--at: {exc}") from None
 
-    log = IncidentLog(args.incident)
+    def waiting(holder: LockHolder | None) -> None:
+        who = holder.describe() if holder is not None else "another writer"
+        report_warning(f"waiting for the incident log: {who} holds its lock")
+
+    wait = DEFAULT_LOCK_WAIT if args.wait is None else args.wait
+    log = IncidentLog(args.incident, lock_wait=wait, on_wait=waiting)
     author = resolve_author(args.author, config)
     has_default_text = any(
         value is not None for value in (args.phase, args.title, args.role, args.severity)

@@ -3,7 +3,8 @@
 An append (IncidentLog.append):
 
     check   kind, text, author, origin and data (JSON, no NaN); the line fits MAX_ENTRY_BYTES
-    lock    flock(LOCK_EX) on the sidecar `<log>.lock`, never on the log itself
+    lock    flock(LOCK_EX) on the sidecar `<log>.lock`, never on the log itself; waiting for
+            it is bounded and names the holder (log_lock.py)
     find    the last valid entry, reading backwards from the end in growing chunks; skipped
             when the file is exactly as this object's own last append left it
     mend    what follows the last valid entry was left by a writer killed mid-line (or, if a
@@ -47,6 +48,8 @@ from cockpit.incident.entry import (
     entry_from_line,
     utc_now,
 )
+from cockpit.incident.log_files import open_making_directories
+from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, acquire
 from cockpit.incident.log_read import (
     CHUNK_BYTES,
     LogFollower,
@@ -59,8 +62,6 @@ from cockpit.incident.origin import current_origin
 
 __all__ = ["EntryParts", "IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
 
-FILE_MODE = 0o600
-DIRECTORY_MODE = 0o700
 _FIRST_SCAN_WINDOW = 16 * 1024
 _MAX_EARLIER_FRAGMENTS = 1000
 """A recovery entry names at most this many fragments before the last one."""
@@ -102,11 +103,21 @@ class _OwnAppend:
 class IncidentLog:
     """One incident's log file. Appends are durable and safe across processes."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_wait: float | None = DEFAULT_LOCK_WAIT,
+        on_wait: OnWait | None = None,
+    ) -> None:
+        """`lock_wait`: seconds an append waits for another writer's lock before LockBusy
+        (None: no limit); `on_wait` is told once per append who holds it (log_lock.py)."""
         self.path = Path(path)
         if not self.path.name:
             raise IncidentLogError("an incident log must be a file path", path=self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_wait = lock_wait
+        self.on_wait = on_wait
         self._own_append: _OwnAppend | None = None
 
     def __repr__(self) -> str:
@@ -283,10 +294,16 @@ class IncidentLog:
         except OSError as exc:
             raise self._error(f"cannot open the lock file {self.lock_path}", exc) from exc
         try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        except OSError as exc:
+            acquire(
+                lock_fd,
+                self.lock_path,
+                wait=self.lock_wait,
+                on_wait=self.on_wait,
+                log_path=self.path,
+            )
+        except BaseException:
             os.close(lock_fd)
-            raise self._error(f"cannot lock {self.lock_path}", exc) from exc
+            raise
         return lock_fd
 
     def _error(self, what: str, exc: OSError) -> LogWriteError:
@@ -423,60 +440,6 @@ def _count_newlines(fd: int, end: int) -> int:
         count += chunk.count(b"\n")
         offset += len(chunk)
     return count
-
-
-def _open_or_create(path: Path, flags: int) -> int:
-    """Open `path`, creating it 0600 (and fsyncing it and its directory) when it is new."""
-    try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
-    except FileExistsError:
-        return os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
-        os.fsync(fd)
-        _fsync_directory(path.parent)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def open_making_directories(path: Path, flags: int) -> int:
-    """_open_or_create, first creating the missing directories above `path` if need be."""
-    try:
-        return _open_or_create(path, flags)
-    except FileNotFoundError:
-        make_directories(path.parent)
-        return _open_or_create(path, flags)
-
-
-def make_directories(directory: Path) -> None:
-    """Create the missing directories, 0700, one level at a time, each made durable."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for new_directory in reversed(missing):
-        try:
-            os.mkdir(new_directory, DIRECTORY_MODE)
-        except FileExistsError:
-            continue  # another writer made it first
-        os.chmod(new_directory, DIRECTORY_MODE)
-        _fsync_directory(new_directory.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _unlock(lock_fd: int) -> None:

@@ -35,7 +35,7 @@ class ProbeWriterLock:
         the lock file cannot be opened or locked for another reason."""
         if self._fd is not None:
             return True
-        from cockpit.incident.log import open_making_directories
+        from cockpit.incident.log_files import open_making_directories
 
         fd = open_making_directories(self.path, os.O_RDWR)
         try:

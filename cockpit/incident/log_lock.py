@@ -1,0 +1,172 @@
+"""The incident log's write lock: bounded waiting, and who holds it.
+
+Writers take flock(LOCK_EX) on the sidecar `<log>.lock`. A writer that is stuck while it holds
+it (a suspended `cockpit log`, Ctrl+Z, a hung network filesystem client) must not make everyone
+else wait forever in silence, so:
+
+- waiting is bounded: `acquire` polls LOCK_NB until `wait` seconds have passed, then raises
+  LockBusy (a LogWriteError: nothing was written);
+- the holder says who it is: right after taking the lock a writer puts one JSON line in the lock
+  file, {"pid", "host", "command", "since"}; a waiter reads it and reports it once through
+  `on_wait` while it waits, and names it in the error. The line is a hint for people, never
+  trusted for anything else: it is bounded, and a holder that could not write it (disk full)
+  leaves the previous holder's line, so a waiter checks that the named pid is alive on this
+  host before it says "held by".
+
+The lock file is never the log: losing or garbling its content loses nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cockpit.errors import LogWriteError
+
+DEFAULT_LOCK_WAIT = 5.0
+"""Seconds a writer waits for the lock before it gives up (`cockpit log --wait`)."""
+MAX_HOLDER_BYTES = 512
+_FIRST_POLL = 0.005
+_LONGEST_POLL = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who said they hold the lock (untrusted text from the lock file, bounded)."""
+
+    pid: int | None
+    host: str | None
+    command: str | None
+    since: str | None
+
+    def describe(self) -> str:
+        """ "pid 4242 on war-room-1 (cockpit log) since 12:03:04Z"."""
+        parts = [f"pid {self.pid}" if self.pid is not None else "an unknown process"]
+        if self.host:
+            parts.append(f"on {self.host}")
+        if self.command:
+            parts.append(f"({self.command})")
+        if self.since:
+            parts.append(f"since {self.since}")
+        return " ".join(parts)
+
+
+class LockBusy(LogWriteError):
+    """The lock stayed held by another writer for longer than the wait allowed."""
+
+    def __init__(self, message: str, *, path: Path | str | None, holder: LockHolder | None):
+        self.holder = holder
+        super().__init__(message, path=path)
+
+
+OnWait = Callable[[LockHolder | None], None]
+
+
+def this_writer() -> dict[str, object]:
+    """What a holder writes about itself: no arguments (they may hold a note's text)."""
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    command = program if program != "__main__.py" else "cockpit"
+    if len(sys.argv) > 1 and sys.argv[1].isidentifier():
+        command = f"{command} {sys.argv[1]}"
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def acquire(
+    lock_fd: int,
+    lock_path: Path,
+    *,
+    wait: float | None,
+    on_wait: OnWait | None = None,
+    log_path: Path | None = None,
+) -> None:
+    """Take the exclusive lock on `lock_fd` within `wait` seconds (None: no limit).
+
+    Raises LockBusy when it stays held, or LogWriteError when flock itself fails.
+    """
+    deadline = None if wait is None else time.monotonic() + max(0.0, wait)
+    pause = _FIRST_POLL
+    told = False
+    while True:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise LogWriteError(
+                    f"cannot lock {lock_path}: {exc.strerror or exc}; nothing was written",
+                    path=log_path,
+                ) from exc
+        if not told:
+            told = True
+            if on_wait is not None:
+                on_wait(read_holder(lock_fd))
+        if deadline is not None and time.monotonic() >= deadline:
+            holder = read_holder(lock_fd)
+            who = holder.describe() if holder is not None else "another writer"
+            raise LockBusy(
+                f"the incident log is locked by {who} and stayed locked for {wait:g} s; "
+                "nothing was written (try again, or end that process)",
+                path=log_path,
+                holder=holder,
+            )
+        remaining = None if deadline is None else deadline - time.monotonic()
+        time.sleep(pause if remaining is None else max(0.0, min(pause, remaining)))
+        pause = min(pause * 2, _LONGEST_POLL)
+    _write_holder(lock_fd)
+
+
+def _write_holder(lock_fd: int) -> None:
+    line = (json.dumps(this_writer(), ensure_ascii=True) + "\n").encode("ascii")
+    try:
+        os.ftruncate(lock_fd, 0)
+        os.pwrite(lock_fd, line[:MAX_HOLDER_BYTES], 0)
+    except OSError:
+        pass  # a hint only: a full disk must not stop the append itself
+
+
+def read_holder(lock_fd: int) -> LockHolder | None:
+    """Who the lock file names, when that process is alive here; None when unknown."""
+    try:
+        raw = os.pread(lock_fd, MAX_HOLDER_BYTES, 0)
+        data = json.loads(raw.decode("utf-8", "replace").splitlines()[0]) if raw else None
+    except (OSError, ValueError, IndexError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    pid = data.get("pid") if isinstance(data.get("pid"), int) else None
+    host = _text(data.get("host"))
+    if pid is not None and host == socket.gethostname() and not _alive(pid):
+        return None  # a stale line: its writer is gone and the holder wrote none
+    return LockHolder(pid, host, _text(data.get("command")), _text(data.get("since")))
+
+
+def _text(value: object, limit: int = 80) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
