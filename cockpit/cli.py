@@ -263,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stop.code == 2 and _command_word(argv) == "check":
             return 3
         raise
+    if argv is None:  # the real command line, not a caller inside another program
+        from cockpit import children
+
+        children.install()
     try:
         return _dispatch(parser, args)
     except CockpitError as exc:

@@ -15,6 +15,8 @@ How a command runs: `asyncio.create_subprocess_exec` (never a shell), stdin from
 `start_new_session=True` so the command leads its own process group. At the deadline, when the
 output passes `max_output`, or when the caller is cancelled, the whole group gets SIGKILL
 (`os.killpg`) and is waited for: a wrapper script that started children leaves none behind.
+Every running group is known to `cockpit.children`, which ends them all when cockpit exits or
+is killed by SIGHUP/SIGTERM.
 Only the last 2 KiB of stderr are kept, for the error message.
 """
 
@@ -28,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from cockpit import children
 from cockpit.safe_text import clean
 
 __all__ = ["STDERR_TAIL_BYTES", "CommandResult", "format_bytes", "run_command"]
@@ -183,6 +186,20 @@ async def run_command(
             failure = f"cannot run {_program_name(args)}: {clean(error.strerror or error)}"
         return CommandResult(args, None, b"", "", False, False, time.monotonic() - started, failure)
 
+    children.started(process.pid)  # its own session: the group id is its pid
+    try:
+        return await _run_started(process, args, started, timeout, max_output)
+    finally:
+        children.ended(process.pid)
+
+
+async def _run_started(
+    process: asyncio.subprocess.Process,
+    args: tuple[str, ...],
+    started: float,
+    timeout: float,
+    max_output: int,
+) -> CommandResult:
     assert process.stdout is not None and process.stderr is not None
     stdout = bytearray()
     stderr = bytearray()

@@ -1,0 +1,93 @@
+"""Every process group cockpit started ends when cockpit does, however it ends.
+
+Queue, replication and role commands run in their own process group (queue/runner.py), so a
+hung `ssh mx1 postqueue -j` is killed as a group at its timeout. When cockpit itself goes away
+first (the tmux pane is killed: SIGHUP; the session manager stops it: SIGTERM; a normal quit
+or an exception), those groups would live on as orphans, one more at every reconnect. So:
+
+- `started(pgid)` / `ended(pgid)` keep the set of live groups (the runner calls them);
+- `end_all()` sends SIGKILL to every live group (idempotent, safe from a signal handler);
+- `install()`, called once by the command line in the main thread, runs `end_all` at exit
+  (atexit) and on SIGHUP and SIGTERM, after which the signal takes its usual course (the
+  previous handler if there was one, else the default action: the process ends).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+_lock = threading.Lock()
+_live: set[int] = set()
+_installed = False
+_on_signal: list[Callable[[int], None]] = []
+
+EXIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+def started(pgid: int) -> None:
+    with _lock:
+        _live.add(pgid)
+
+
+def ended(pgid: int) -> None:
+    with _lock:
+        _live.discard(pgid)
+
+
+def live() -> frozenset[int]:
+    with _lock:
+        return frozenset(_live)
+
+
+def end_all() -> None:
+    """SIGKILL every group still running (the groups are forgotten as they are killed)."""
+    # No lock: a signal handler may interrupt a thread that holds it. A copy of a set that is
+    # being changed can raise; take the groups one at a time instead.
+    while True:
+        try:
+            pgid = _live.pop()
+        except KeyError:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def on_signal(callback: Callable[[int], None]) -> None:
+    """Also call `callback(signum)` on SIGHUP/SIGTERM, before the groups are ended (drafts)."""
+    _on_signal.append(callback)
+
+
+def install() -> None:
+    """End every child group at exit and on SIGHUP/SIGTERM. Main thread only; once."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    _installed = True
+    atexit.register(end_all)
+    for signum in EXIT_SIGNALS:
+        previous = signal.getsignal(signum)
+        signal.signal(signum, _handler(previous))
+
+
+def _handler(previous: Any) -> Callable[[int, FrameType | None], None]:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        for callback in list(_on_signal):
+            with contextlib.suppress(Exception):
+                callback(signum)
+        end_all()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous == signal.SIG_IGN:
+            return
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    return handle
