@@ -15,6 +15,8 @@ An append (IncidentLog.append):
     write   the whole line(s) in one os.write (looping on short writes), then fsync; seq and ts
             are assigned here, under the lock, and ts never goes back
     undo    if a write or fsync fails, ftruncate back to the size before: nothing acknowledged
+    mark    the seq and hash of the last acknowledged entry go to `<log>.mark`; a log that no
+            longer holds them (replaced, truncated, deleted) is refused (log_mark.py)
 
 IncidentLog.append_built does the same for entries that depend on what the log already says:
 it takes the lock first, reads the log, builds the entries from it, then appends them, so no
@@ -50,6 +52,7 @@ from cockpit.incident.entry import (
 )
 from cockpit.incident.log_files import open_making_directories
 from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, acquire
+from cockpit.incident.log_mark import LostEntries, lost_entries, read_mark, write_mark
 from cockpit.incident.log_read import (
     CHUNK_BYTES,
     LogFollower,
@@ -87,6 +90,8 @@ class _Tail:
     """Lines after the last valid entry (left by interrupted writes), in file order."""
     terminated: bool = True
     """The file is empty or ends with a newline."""
+    last_line: bytes | None = None
+    """The line of the last valid entry (None when there is none, or it was not read)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,15 +149,16 @@ class IncidentLog:
         the file as it was, when the entry is refused or cannot be written.
         """
         draft = self._draft(kind, text, data, author=author, origin=origin)
-        log_fd = self._open_log()
+        lock_fd = self._lock()
         try:
-            lock_fd = self._lock()
+            self._refuse_if_gone()
+            log_fd = self._open_log()
             try:
                 return self._append_locked(log_fd, draft)
             finally:
-                _unlock(lock_fd)
+                os.close(log_fd)
         finally:
-            os.close(log_fd)
+            _unlock(lock_fd)
 
     def append_built(
         self,
@@ -182,6 +188,7 @@ class IncidentLog:
             ]
             if not drafts:
                 return []
+            self._refuse_if_gone()
             log_fd = self._open_log()
             try:
                 return [self._append_locked(log_fd, draft) for draft in drafts]
@@ -222,6 +229,8 @@ class IncidentLog:
                 tail = _scan_tail(fd, info.st_size)
         except OSError as exc:
             raise self._error("cannot read the end of the incident log", exc) from exc
+        if own is None or (own.device, own.inode, own.size) != now:
+            self._refuse_if_lost(tail)
         self._own_append = None
         ts = _to_milliseconds(utc_now())
         if tail.last_ts is not None and ts < tail.last_ts:
@@ -241,8 +250,25 @@ class IncidentLog:
         payload.append(line)
         written = b"".join(payload)
         self._write_durably(fd, written, tail.size)
+        write_mark(self.path, seq, line)
         self._own_append = _OwnAppend(info.st_dev, info.st_ino, tail.size + len(written), seq, ts)
         return entry
+
+    def _refuse_if_gone(self) -> None:
+        """Under the lock: a missing log that had acknowledged entries is not started anew."""
+        if not self.path.exists():
+            self._refuse_if_lost(_Tail(0, 0, None))
+
+    def _refuse_if_lost(self, tail: _Tail) -> None:
+        mark = read_mark(self.path)
+        at_mark = tail.last_line if mark is not None and tail.last_seq == mark.seq else None
+        problem = lost_entries(self.path, mark, tail.last_seq, at_mark)
+        if problem is not None:
+            raise LostEntries(
+                f"{problem}; nothing was written: put the complete log back, or start a new "
+                "incident log",
+                path=self.path,
+            )
 
     def _check_size(self, entry: Entry, line: bytes | None = None) -> None:
         size = len(entry.to_json_line() if line is None else line)
@@ -384,7 +410,7 @@ def _scan_tail(fd: int, size: int) -> _Tail:
             entry, _ = entry_from_line(raw, 0)
             if entry is not None:
                 fragments.reverse()
-                return _Tail(size, entry.seq, entry.ts, tuple(fragments), tail_size == 0)
+                return _Tail(size, entry.seq, entry.ts, tuple(fragments), tail_size == 0, raw)
         fragments.append(_Fragment(offset, line_size))
     fragments.reverse()
     return _Tail(size, 0, None, tuple(fragments), tail_size == 0)

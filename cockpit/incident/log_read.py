@@ -101,7 +101,17 @@ def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadRe
         raise _read_error(log_path, error_reason(exc)) from exc
     finally:
         os.close(fd)
-    return ReadResult(lines.entries, lines.problems)
+    lost = _lost_entries(log_path, lines.entries)
+    return ReadResult(lines.entries, [*lost, *lines.problems])
+
+
+def _lost_entries(log_path: Path, entries: list[Entry]) -> list[LogProblem]:
+    """An error when the log ends before the last entry a writer acknowledged (log_mark.py)."""
+    from cockpit.incident.log_mark import lost_entries, read_mark
+
+    last_seq = max((entry.seq for entry in entries), default=0)
+    problem = lost_entries(log_path, read_mark(log_path), last_seq, None)
+    return [] if problem is None else [LogProblem("error", problem)]
 
 
 class LogFollower:
