@@ -124,3 +124,27 @@ def test_a_stale_holder_line_names_no_one(log_path: Path, tmp_path: Path) -> Non
     finally:
         child.kill()
         child.wait(timeout=10)
+
+
+def test_a_writer_slipping_in_before_the_lock_is_seen_by_build(log_path: Path) -> None:
+    """append_built reads before it locks; an entry appended in between must reach `build`."""
+
+    class Racing(IncidentLog):
+        raced = False
+
+        def _entries_so_far(self):  # type: ignore[no-untyped-def]
+            entries = super()._entries_so_far()
+            if not self.raced:
+                self.raced = True
+                IncidentLog(log_path).append("note", "slipped in", author="eve")
+            return entries
+
+    seen: list[list[str]] = []
+
+    def build(entries):  # type: ignore[no-untyped-def]
+        seen.append([entry.text for entry in entries])
+        return [("note", "built", {})]
+
+    (entry,) = Racing(log_path).append_built(build, author="bob")
+    assert seen == [["first", "slipped in"]]
+    assert entry.seq == 3

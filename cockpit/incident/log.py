@@ -36,7 +36,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,54 +44,30 @@ from typing import Any
 from cockpit.errors import IncidentLogError, LogWriteError
 from cockpit.incident.entry import (
     MAX_ENTRY_BYTES,
-    MAX_LINE_BYTES,
-    TORN_LINE_EVENT,
     Entry,
-    entry_from_line,
     utc_now,
 )
 from cockpit.incident.log_files import open_making_directories
 from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, acquire
 from cockpit.incident.log_mark import LostEntries, lost_entries, read_mark, write_mark
 from cockpit.incident.log_read import (
-    CHUNK_BYTES,
     LogFollower,
     ReadResult,
     error_reason,
     follow,
     read_log,
 )
+from cockpit.incident.log_tail import Tail, recovery_entry, scan_tail
 from cockpit.incident.origin import current_origin
 
 __all__ = ["EntryParts", "IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
 
-_FIRST_SCAN_WINDOW = 16 * 1024
-_MAX_EARLIER_FRAGMENTS = 1000
-"""A recovery entry names at most this many fragments before the last one."""
+BUILD_ATTEMPTS = 5
+"""How often append_built reads again when another writer appended first (then it reads under
+the lock)."""
 
 EntryParts = tuple[str, str, Mapping[str, Any] | None]
 """(kind, text, data) of an entry to append (IncidentLog.append_built)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Fragment:
-    offset: int
-    size: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Tail:
-    """What an append needs to know about the end of the file."""
-
-    size: int
-    last_seq: int
-    last_ts: datetime | None
-    fragments: tuple[_Fragment, ...] = ()
-    """Lines after the last valid entry (left by interrupted writes), in file order."""
-    terminated: bool = True
-    """The file is empty or ends with a newline."""
-    last_line: bytes | None = None
-    """The line of the last valid entry (None when there is none, or it was not read)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,6 +100,9 @@ class IncidentLog:
         self.lock_wait = lock_wait
         self.on_wait = on_wait
         self._own_append: _OwnAppend | None = None
+        self._follower = LogFollower(self.path)
+        self._seen: list[Entry] = []
+        """What append_built has read of the log so far (see _entries_so_far)."""
 
     def __repr__(self) -> str:
         return f"IncidentLog({str(self.path)!r})"
@@ -167,35 +146,69 @@ class IncidentLog:
         author: str,
         origin: Mapping[str, str] | None = None,
     ) -> list[Entry]:
-        """Read the log and append what `build` makes of its entries, all under the lock.
+        """Append what `build` makes of the log's entries, with no other append in between.
 
         For an entry that depends on what the log already says ("already done by X", the
-        previous holder of a role, an earlier setting of a phase): no other writer can append
-        between the read and the append. `build` gets the entries read under the lock and
-        returns the (kind, text, data) of each entry to append, possibly none; it must be quick
-        and must not touch this log. Its exceptions pass through and nothing is written (the
-        log file is not even created).
-        Several entries are appended one after another, each durable on its own.
-        Returns the entries as written.
+        previous holder of a role, an earlier setting of a phase). The log is read before the
+        lock is taken (only what is new since this object's last read); under the lock, the
+        end of the file must still be that read's last entry, so no writer slipped in: if one
+        did, the lock is let go and the new entries read, at most BUILD_ATTEMPTS times, after
+        which the read is made under the lock. The lock is held for that check, `build` and
+        the append, not for reading a large log. `build` gets the entries and returns the
+        (kind, text, data) of each entry to append, possibly none; it must be quick and must
+        not touch this log. Its exceptions pass through and nothing is written (the log file
+        is not even created). Several entries are appended one after another, each durable on
+        its own. Returns the entries as written.
         """
-        lock_fd = self._lock()
-        try:
-            exists = self.path.is_file()
-            entries = read_log(self.path, lock_held=True).entries if exists else []
-            drafts = [
-                self._draft(kind, text, data, author=author, origin=origin)
-                for kind, text, data in build(entries)
-            ]
-            if not drafts:
-                return []
-            self._refuse_if_gone()
-            log_fd = self._open_log()
+        for attempt in range(BUILD_ATTEMPTS + 1):
+            read_under_lock = attempt == BUILD_ATTEMPTS
+            entries = [] if read_under_lock else self._entries_so_far()
+            lock_fd = self._lock()
             try:
-                return [self._append_locked(log_fd, draft) for draft in drafts]
+                if read_under_lock:
+                    exists = self.path.is_file()
+                    entries = read_log(self.path, lock_held=True).entries if exists else []
+                elif not self._ends_with(entries):
+                    continue
+                drafts = [
+                    self._draft(kind, text, data, author=author, origin=origin)
+                    for kind, text, data in build(entries)
+                ]
+                if not drafts:
+                    return []
+                self._refuse_if_gone()
+                log_fd = self._open_log()
+                try:
+                    return [self._append_locked(log_fd, draft) for draft in drafts]
+                finally:
+                    os.close(log_fd)
             finally:
-                os.close(log_fd)
+                _unlock(lock_fd)
+        raise AssertionError("unreachable: the last attempt reads under the lock")
+
+    def _entries_so_far(self) -> list[Entry]:
+        """Every entry of the log, reading only what was appended since the last call."""
+        result = self._follower.poll()
+        if any(problem.severity == "error" for problem in result.problems):
+            self._seen = []  # replaced or truncated: the follower read it again from the start
+        self._seen.extend(result.entries)
+        return self._seen
+
+    def _ends_with(self, entries: Sequence[Entry]) -> bool:
+        """Under the lock: the log's last valid entry is the last of `entries`."""
+        expected = entries[-1].seq if entries else 0
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return expected == 0
+        except OSError as exc:
+            raise self._error("cannot read the end of the incident log", exc) from exc
+        try:
+            return scan_tail(fd, os.fstat(fd).st_size).last_seq == expected
+        except OSError as exc:
+            raise self._error("cannot read the end of the incident log", exc) from exc
         finally:
-            _unlock(lock_fd)
+            os.close(fd)
 
     def _draft(
         self,
@@ -224,9 +237,9 @@ class IncidentLog:
             own = self._own_append
             now = (info.st_dev, info.st_ino, info.st_size)
             if own is not None and (own.device, own.inode, own.size) == now:
-                tail = _Tail(own.size, own.last_seq, own.last_ts)
+                tail = Tail(own.size, own.last_seq, own.last_ts)
             else:
-                tail = _scan_tail(fd, info.st_size)
+                tail = scan_tail(fd, info.st_size)
         except OSError as exc:
             raise self._error("cannot read the end of the incident log", exc) from exc
         if own is None or (own.device, own.inode, own.size) != now:
@@ -239,7 +252,7 @@ class IncidentLog:
         payload = [] if tail.terminated else [b"\n"]
         if tail.fragments:
             try:
-                recovery = _recovery_entry(fd, tail.fragments, seq, ts, draft)
+                recovery = recovery_entry(fd, tail.fragments, seq, ts, draft)
             except OSError as exc:
                 raise self._error("cannot read the incident log", exc) from exc
             payload.append(recovery.to_json_line())
@@ -257,9 +270,9 @@ class IncidentLog:
     def _refuse_if_gone(self) -> None:
         """Under the lock: a missing log that had acknowledged entries is not started anew."""
         if not self.path.exists():
-            self._refuse_if_lost(_Tail(0, 0, None))
+            self._refuse_if_lost(Tail(0, 0, None))
 
-    def _refuse_if_lost(self, tail: _Tail) -> None:
+    def _refuse_if_lost(self, tail: Tail) -> None:
         mark = read_mark(self.path)
         at_mark = tail.last_line if mark is not None and tail.last_seq == mark.seq else None
         problem = lost_entries(self.path, mark, tail.last_seq, at_mark)
@@ -373,99 +386,6 @@ def _checked_data(data: object) -> dict[str, Any]:
 def _to_milliseconds(moment: datetime) -> datetime:
     """The ts as it will read back: the line keeps milliseconds."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _recovery_entry(
-    fd: int, fragments: tuple[_Fragment, ...], seq: int, ts: datetime, draft: Entry
-) -> Entry:
-    first_line = _count_newlines(fd, fragments[0].offset) + 1
-    numbered = [(first_line + index, fragment.size) for index, fragment in enumerate(fragments)]
-    last_line, last_size = numbered[-1]
-    data: dict[str, Any] = {"event": TORN_LINE_EVENT, "line": last_line, "bytes": last_size}
-    if len(numbered) == 1:
-        text = (
-            f"an interrupted write left an incomplete line {last_line} ({last_size} bytes); "
-            "it is kept as it is"
-        )
-    else:
-        total = sum(size for _, size in numbered)
-        earlier = numbered[:-1][-_MAX_EARLIER_FRAGMENTS:]
-        data["earlier"] = [{"line": line, "bytes": size} for line, size in earlier]
-        text = (
-            f"interrupted writes left {len(numbered)} incomplete lines ({first_line} to "
-            f"{last_line}, {total} bytes); they are kept as they are"
-        )
-    return dataclasses.replace(draft, seq=seq, ts=ts, kind="system", text=text, data=data)
-
-
-def _scan_tail(fd: int, size: int) -> _Tail:
-    """Find the last valid entry by reading backwards; what follows it are fragments."""
-    if size == 0:
-        return _Tail(0, 0, None)
-    lines = _lines_backward(fd, size)
-    tail_offset, tail_size, _ = next(lines)
-    fragments = [_Fragment(tail_offset, tail_size)] if tail_size else []
-    for offset, line_size, raw in lines:
-        if raw:
-            entry, _ = entry_from_line(raw, 0)
-            if entry is not None:
-                fragments.reverse()
-                return _Tail(size, entry.seq, entry.ts, tuple(fragments), tail_size == 0, raw)
-        fragments.append(_Fragment(offset, line_size))
-    fragments.reverse()
-    return _Tail(size, 0, None, tuple(fragments), tail_size == 0)
-
-
-def _lines_backward(fd: int, end: int) -> Iterator[tuple[int, int, bytes | None]]:
-    """The lines of bytes [0, end), last first, as (offset, size, bytes without the newline).
-
-    The first item is what follows the last newline (size 0 when the file ends with one).
-    The window doubles from 16 KiB up to CHUNK_BYTES, so the usual append reads one small
-    chunk. A line longer than a chunk is measured first, then read with one pread; bytes is
-    None for a line longer than MAX_LINE_BYTES, which is never read.
-    """
-    line_end = end
-    position = end
-    window = _FIRST_SCAN_WINDOW
-    while position > 0:
-        start = max(0, position - window)
-        window = min(window * 2, CHUNK_BYTES)
-        chunk = os.pread(fd, position - start, start)
-        if len(chunk) != position - start:
-            raise OSError(errno.EIO, "the file changed size while it was locked")
-        right = len(chunk)
-        while (newline := chunk.rfind(b"\n", 0, right)) >= 0:
-            offset = start + newline + 1
-            if line_end <= position:
-                raw: bytes | None = chunk[newline + 1 : line_end - start]
-            else:
-                raw = _read_line(fd, offset, line_end - offset)
-            yield offset, line_end - offset, raw
-            line_end = start + newline
-            right = newline
-        position = start
-    yield 0, line_end, _read_line(fd, 0, line_end)
-
-
-def _read_line(fd: int, offset: int, size: int) -> bytes | None:
-    if size > MAX_LINE_BYTES:
-        return None
-    data = os.pread(fd, size, offset)
-    if len(data) != size:
-        raise OSError(errno.EIO, "the file changed size while it was locked")
-    return data
-
-
-def _count_newlines(fd: int, end: int) -> int:
-    count = 0
-    offset = 0
-    while offset < end:
-        chunk = os.pread(fd, min(CHUNK_BYTES, end - offset), offset)
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        offset += len(chunk)
-    return count
 
 
 def _unlock(lock_fd: int) -> None:
