@@ -24,6 +24,12 @@ evidence seen before it.
 The DMARC baseline (see auth.dmarc_check, "Baseline contract"): the first auth result that
 reads a DMARC policy gives one entry {"check": "dmarc", "policy": P, "domain": D}, unless the
 log already has one (`learn_entries`); `dmarc_baseline` is then what the auth checks compare to.
+
+The MTA-STS policy (see auth.mtasts_history, "Policy contract"): an auth result whose `mta-sts`
+finding reports a fetched policy gives one entry {"check": "mta-sts", "event": "mtasts_policy",
+"policy_id", "policy_sha256", "max_age", "domain"} whenever its (id, digest) pair differs from
+the last one logged; `mtasts_history()` (the log's entries as `learn_entries` last read them,
+plus the one logged here since, until the log shows it) is what the auth checks compare to.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from cockpit.queue.history import QueueHistory
 from cockpit.queue.sample import Reading
 
 if TYPE_CHECKING:
+    from cockpit.auth.mtasts_history import PolicySeen
     from cockpit.authority.sources import RoleReading
     from cockpit.replication.sources import LagReading
 
@@ -90,6 +97,10 @@ class LiveProbes:
         self._dns_judged: tuple[SweepResult, str, list[Finding]] | None = None
         self.dmarc_baseline: str | None = None
         """The DMARC policy at the incident's start, once known (from the log or logged here)."""
+        self._mtasts_logged: tuple[PolicySeen, ...] = ()
+        """The MTA-STS policies the log holds, as `learn_entries` last read them."""
+        self._mtasts_pending: PolicySeen | None = None
+        """The policy pair logged here that the log has not shown yet."""
         self.service: list[Finding] | None = None
         """The latest service probe findings (every MX host and endpoint of every region)."""
         self.replication_sources: dict[str, tuple[ReplicationSource, str]] = {
@@ -116,13 +127,15 @@ class LiveProbes:
     # ---- results in ---------------------------------------------------------------------------
 
     def learn_entries(self, entries: Iterable[Entry]) -> None:
-        """Take what the log already knows: the DMARC baseline, so it is logged only once."""
+        """Take what the log already knows: the DMARC baseline, so it is logged only once, and
+        the MTA-STS policies it saw (every entry of the log is expected, in any order)."""
         from cockpit.auth.dmarc_check import dmarc_baseline
         from cockpit.authority.findings import decision_context
 
         entries = list(entries)
         if self.dmarc_baseline is None:
             self.dmarc_baseline = dmarc_baseline(entries, self.config.domain.name)
+        self._learn_mtasts(entries)
         if not self._alarms.raised and has_first_alarm(entries):
             self._alarms.raised = True  # another cockpit (or an earlier run) raised it
             self._alarm = None
@@ -157,8 +170,8 @@ class LiveProbes:
         changes = auth_changes(self.auth, current)
         self.auth = current
         entries = self.logger.offer(changes)
-        baseline = self._dmarc_baseline_entry(current)
-        return [*entries, baseline] if baseline is not None else entries
+        recorded = [self._dmarc_baseline_entry(current), self._mtasts_policy_entry(current)]
+        return [*entries, *(entry for entry in recorded if entry is not None)]
 
     def took_reading(self, source_name: str, reading: Reading) -> list[ProbeEntry]:
         """Add `reading` to its source's history; the entries for the crossings it caused."""
@@ -332,6 +345,43 @@ class LiveProbes:
                         "status": None,
                     },
                 )
+        return None
+
+    # ---- the MTA-STS policy history ----------------------------------------------------------
+
+    def mtasts_history(self) -> tuple[PolicySeen, ...]:
+        """The MTA-STS policies seen during the incident, oldest first, for the auth checks."""
+        logged, pending = self._mtasts_logged, self._mtasts_pending
+        if pending is None or (logged and logged[-1].pair == pending.pair):
+            return logged
+        return (*logged, pending)
+
+    def _learn_mtasts(self, entries: Sequence[Entry]) -> None:
+        from cockpit.auth.mtasts_history import policy_history
+
+        logged = policy_history(entries, self.config.domain.name)
+        self._mtasts_logged = logged
+        pending = self._mtasts_pending
+        if pending is not None and logged and logged[-1].pair == pending.pair:
+            self._mtasts_pending = None  # the log has it now
+
+    def _mtasts_policy_entry(self, findings: Iterable[Finding]) -> ProbeEntry | None:
+        from cockpit.auth.mtasts_history import policy_entry_data, seen_in_finding
+
+        domain = self.config.domain.name
+        for finding in findings:
+            seen = seen_in_finding(finding.data) if finding.check == "mta-sts" else None
+            if seen is None:
+                continue
+            history = self.mtasts_history()
+            if history and history[-1].pair == seen.pair:
+                return None
+            self._mtasts_pending = replace(seen, seen_at=self._clock())
+            return ProbeEntry(
+                f"MTA-STS policy of {domain}: id {seen.policy_id}, content "
+                f"sha256 {seen.policy_sha256[:12]}",
+                policy_entry_data(domain, seen),
+            )
         return None
 
 

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,40 @@ def test_a_broken_spf_record_fails_and_an_unknown_resolver_cannot_run(world: Aut
     done = check(world, "--via", "nobody")
     assert done.returncode == 3
     assert "no resolver named 'nobody'" in done.stderr
+
+
+def test_a_frozen_resolver_costs_one_timeout_and_its_unknowns_name_other_servers(
+    world: AuthWorld,
+) -> None:
+    """The first resolver frozen: every check it answers for is unknown, never ok or fail;
+    TLSA questions go out with the MX lookups, so the run costs one DNS timeout (2 x 1 s),
+    not two; and each unknown says which other servers to ask."""
+    world.dns.freeze(0)
+    try:
+        started = time.monotonic()
+        done = check(world, "--json")
+        elapsed = time.monotonic() - started
+    finally:
+        world.dns.thaw(0)
+    found = findings(done)
+    assert done.returncode == 1, [f for f in found if f["status"] == "fail"]
+    through_frozen = [f for f in found if f["check"] not in ("webmail",)]
+    assert through_frozen and all(f["status"] == "unknown" for f in through_frozen), [
+        (f["check"], f["status"]) for f in through_frozen if f["status"] != "unknown"
+    ]
+    for finding in through_frozen:
+        assert finding["summary"].endswith("try --via lab-r2 or --via authoritative"), finding
+        assert finding["data"]["try_via"] == ["lab-r2", "authoritative"]
+        assert finding["data"]["dns_unanswered"]
+    dane = [f for f in found if f["check"] == "dane"]
+    assert dane and all("TLSA lookup failed" in f["summary"] for f in dane)
+    # One timeout is 2 s; two (the TLSA questions after the address lookups) would be 4 s.
+    # The rest is the interpreter's start and a noisy machine.
+    assert elapsed < 2 * 1.0 + 1.5, elapsed
+
+
+def test_the_authoritative_asked_directly_suggests_the_resolvers() -> None:
+    from cockpit.auth.via_hint import alternatives
+
+    assert alternatives(["lab-r1", "lab-r2"], "lab-r1", False) == ["lab-r2", "authoritative"]
+    assert alternatives(["lab-r1", "lab-r2"], "127.0.0.1:53", True) == ["lab-r1", "lab-r2"]

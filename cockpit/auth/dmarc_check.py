@@ -9,9 +9,16 @@ from the public suffix list shipped with `publicsuffixlist`, offline; an unknown
     fail      no record; several records (receivers then ignore DMARC); a syntax error
               (naming the problem); neither DKIM nor SPF aligned with the From domain
     warn      p=none (monitoring only); pct under 100; the policy changed since the incident
-              began; only one of DKIM and SPF aligned
-    unknown   a lookup that could not tell (timeout, SERVFAIL, REFUSED, network error)
+              began; only one of DKIM and SPF aligned; a rua=/ruf= destination at another
+              organizational domain that has not authorized the reports (RFC 7489 7.1, see
+              dmarc_reports: receivers drop them), naming the missing name
+    unknown   a lookup that could not tell (timeout, SERVFAIL, REFUSED, network error); also
+              when only a report authorization lookup could not tell (the summary says which)
     ok        otherwise
+
+The worst status wins; the summary names every problem found, and `data["reports"]` lists every
+external report destination with its authorization state. Tags RFC 7489 does not define are
+named in the summary and in `data["unknown_tags"]` (receivers ignore them, so the status stays).
 
 Alignment (RFC 7489 3.1): the region signs as d=DOMAIN and sends with MAIL FROM at DOMAIN, and
 its From domain is DOMAIN, so by default all three are the config domain. Callers that know
@@ -30,7 +37,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -41,6 +49,7 @@ from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation
 from cockpit.incident.entry import Entry
 from cockpit.model import Finding, Status, worst
+from cockpit.safe_text import clean
 
 POLICIES = ("none", "quarantine", "reject")
 ALIGNMENT_MODES = {"r": "relaxed", "s": "strict"}
@@ -223,6 +232,21 @@ async def dmarc_findings(
     mail_from_domain: str | None = None,
 ) -> list[Finding]:
     """One `dmarc` Finding for the config domain as `region` sends it (see the module doc)."""
+    started = datetime.now(UTC)
+    found = await _dmarc_findings(
+        config, region, asker, baseline_policy, dkim_domain, mail_from_domain
+    )
+    return [replace(finding, observed_at=started) for finding in found]
+
+
+async def _dmarc_findings(
+    config: Config,
+    region: Region,
+    asker: Asker,
+    baseline_policy: str | None,
+    dkim_domain: str | None,
+    mail_from_domain: str | None,
+) -> list[Finding]:
     domain = config.domain.name
     org_domain = organizational_domain(domain)
     dkim_domain = (dkim_domain or domain).lower()
@@ -263,7 +287,8 @@ async def dmarc_findings(
         record = parse_dmarc(last.records[0])
     except DmarcSyntaxError as error:
         data["problem"] = str(error)
-        return finding(last.name, Status.FAIL, f"DMARC record at {last.name} is invalid: {error}")
+        problem = clean(str(error))
+        return finding(last.name, Status.FAIL, f"DMARC record at {last.name} is invalid: {problem}")
 
     applies = record.policy
     if len(lookups) > 1 and record.subdomain_policy is not None:
@@ -287,6 +312,14 @@ async def dmarc_findings(
     )
     identifiers = (domain, dkim_domain, mail_from_domain, dkim_ok, spf_ok)
     issues = _issues(record, applies, baseline_policy, *identifiers)
+    record_domain = domain if len(lookups) == 1 else org_domain
+    reports, report_issues, notes = await _report_issues(asker, record_domain, record)
+    data["reports"] = reports
+    issues += report_issues
+    if record.unknown_tags:
+        data["unknown_tags"] = list(record.unknown_tags)
+        named = ", ".join(f"{_shown(tag)}=" for tag in record.unknown_tags[:5])
+        notes.append(f"receivers ignore unknown tag(s) {named}")
     status = worst([status for status, _ in issues])
     modes = f"adkim={record.adkim}, aspf={record.aspf}"
     lead = f"p={record.policy}" + (f" (sp={applies} applies)" if applies != record.policy else "")
@@ -295,7 +328,45 @@ async def dmarc_findings(
     else:
         ordered = sorted(issues, key=lambda issue: -issue[0].severity)
         summary = f"{lead} at {last.name}; " + "; ".join(text for _, text in ordered)
-    return finding(last.name, status, summary)
+    return finding(last.name, status, "; ".join([summary, *notes]))
+
+
+async def _report_issues(
+    asker: Asker, record_domain: str, record: DmarcRecord
+) -> tuple[list[dict[str, Any]], list[tuple[Status, str]], list[str]]:
+    """The external report destinations as data, their problems, and a note for the good ones."""
+    # Imported here: dmarc_reports imports organizational_domain from this module.
+    from cockpit.auth.dmarc_reports import AUTHORIZED, UNKNOWN, report_authorizations
+
+    authorizations = await report_authorizations(asker, record_domain, record.rua, record.ruf)
+    issues: list[tuple[Status, str]] = []
+    for seen in authorizations:
+        uris = ", ".join(seen.uris[:3]) + (" ..." if len(seen.uris) > 3 else "")
+        if seen.dropped and seen.name:
+            issues.append(
+                (
+                    Status.WARN,
+                    f"reports to {seen.host} ({uris}) are dropped: no DMARC record at "
+                    f"{seen.name} ({seen.detail}) to authorize them",
+                )
+            )
+        elif seen.dropped:
+            issues.append((Status.WARN, f"reports to {uris} are dropped: {seen.detail}"))
+        elif seen.state == UNKNOWN:
+            issues.append(
+                (
+                    Status.UNKNOWN,
+                    f"could not tell whether {seen.host} accepts reports ({uris}): "
+                    f"{seen.name}: {seen.detail}",
+                )
+            )
+    accepted = [seen.host for seen in authorizations if seen.state == AUTHORIZED]
+    notes = [f"external reports authorized by {', '.join(accepted)}"] if accepted else []
+    return [seen.as_data() for seen in authorizations], issues, notes
+
+
+def _shown(text: str) -> str:
+    return clean(_short(text))
 
 
 def _issues(

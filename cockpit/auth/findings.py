@@ -11,12 +11,16 @@ one broken check never hides the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from cockpit.auth.asker import Asker, RunAsker
 from cockpit.config import Config, Region
 from cockpit.errors import UsageError
 from cockpit.model import Finding, Status
+
+if TYPE_CHECKING:
+    from cockpit.auth.mtasts_history import PolicySeen
 
 AUTHORITATIVE = "authoritative"
 
@@ -49,9 +53,12 @@ async def auth_findings(
     asker: Asker,
     *,
     dmarc_baseline: str | None = None,
+    mtasts_history: Sequence[PolicySeen] = (),
 ) -> list[Finding]:
     """Every check for every region, concurrently; findings in region, then check order.
 
+    `dmarc_baseline` and `mtasts_history` are what the incident log saw (dmarc_check's
+    "Baseline contract", mtasts_history's "Policy contract"); without them no change is reported.
     The checks share one RunAsker made here for this call only (never kept, never reused by
     another run), so a question several checks ask goes to the server once.
     """
@@ -61,7 +68,9 @@ async def auth_findings(
     checks = [
         (name, region, run)
         for region in config.regions
-        for name, run in region_checks(config, region, target, asker, dmarc_baseline)
+        for name, run in region_checks(
+            config, region, target, asker, dmarc_baseline, mtasts_history=mtasts_history
+        )
         if name not in skipped
     ]
     results = await asyncio.gather(*(_guarded(name, region, run) for name, region, run in checks))
@@ -69,7 +78,13 @@ async def auth_findings(
 
 
 def region_checks(
-    config: Config, region: Region, target: str, asker: Asker, dmarc_baseline: str | None
+    config: Config,
+    region: Region,
+    target: str,
+    asker: Asker,
+    dmarc_baseline: str | None,
+    *,
+    mtasts_history: Sequence[PolicySeen] = (),
 ) -> list[tuple[str, CheckRunner]]:
     """The checks of one region, each a coroutine factory (the benchmark runs them in turn).
 
@@ -92,7 +107,12 @@ def region_checks(
         ("dmarc", lambda: dmarc_findings(config, region, asker, baseline_policy=dmarc_baseline)),
         ("ptr", lambda: ptr_findings(config, region, asker)),
         ("tls-rpt", lambda: tlsrpt_findings(config, region, asker)),
-        ("mta-sts", lambda: mtasts_findings(config, region, asker, target=target)),
+        (
+            "mta-sts",
+            lambda: mtasts_findings(
+                config, region, asker, target=target, policy_history=mtasts_history
+            ),
+        ),
         ("smtp-tls", lambda: smtp_and_dane_findings(config, region, asker)),
         ("webmail", lambda: webmail_findings(config, region, asker)),
         ("idp", lambda: idp_findings(config, region, asker)),

@@ -16,6 +16,17 @@ One Finding per region (area "auth", check "mta-sts"):
     everything covered, or mode none            ok
     a lookup or setup that could not tell      unknown
 
+and, once the policy is fetched and parsed, whatever the coverage:
+
+    max_age under MIN_MAX_AGE (mode enforce/testing)           warn   with the value
+    content changed under the same id, or id changed with the  warn   compared with the policy
+      same content (see mtasts_history)                               the incident log saw last
+
+The worst status wins and the summary names every problem. The finding's data carries the policy
+`id` (from the TXT record), `policy_sha256` (see `policy_digest`) and `max_age`: whoever records
+probes logs them (mtasts_history, "Policy contract"), and `policy_history` (those log entries)
+is what the next probe compares with.
+
 The policy host is resolved through the Asker and fetched at that address with SNI and Host set to
 mta-sts.DOMAIN (see https_probe): never through the system resolver.
 """
@@ -23,7 +34,8 @@ mta-sts.DOMAIN (see https_probe): never through the system resolver.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,14 +46,21 @@ from cockpit.auth.https_probe import (
     probe_first_answering,
     resolve_host,
 )
+from cockpit.auth.mtasts_history import PolicyChange, PolicySeen, digest_text, policy_change
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES
-from cockpit.model import Finding, Status
+from cockpit.model import Finding, Status, worst
+from cockpit.safe_text import clean
 
 MAX_POLICY_BYTES = 64 * 1024
 """RFC 8461 3.3: senders may cap the policy size; 64 KiB is the usual limit."""
 MAX_AGE_LIMIT = 31_557_600
+MIN_MAX_AGE = 86_400
+"""RFC 8461 3.2 expects max_age "in the range of weeks or greater", so that a sender's cached
+policy outlives an attacker who blocks the next fetch. Under one day is far below that: the
+cache lapses within hours and the protection with it. (One day is also the value 8.3 suggests
+for a policy being retired with mode none, which is exempt.)"""
 FETCH_TIMEOUT = 5.0
 MAX_ADDRESSES_TRIED = 4
 _ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
@@ -80,6 +99,23 @@ class Policy:
     max_age: int
     mx: tuple[str, ...]
     other_keys: tuple[str, ...] = field(default=())
+    extensions: tuple[tuple[str, str], ...] = field(default=())
+    """Every other `key: value` line, sorted (part of the content, see `policy_digest`)."""
+
+
+def policy_digest(policy: Policy) -> str:
+    """sha256 (hex) of the policy's meaning: mode, max_age, the mx patterns sorted and without
+    repeats, the other key/value pairs sorted. Line endings, blank lines, spacing and line
+    order do not change it; any value that senders would apply differently does."""
+    return digest_text(
+        {
+            "version": "STSv1",
+            "mode": policy.mode,
+            "max_age": policy.max_age,
+            "mx": sorted(set(policy.mx)),
+            "extensions": [list(pair) for pair in policy.extensions],
+        }
+    )
 
 
 def parse_policy(text: str) -> Policy:
@@ -111,8 +147,10 @@ def parse_policy(text: str) -> Policy:
     patterns = tuple(pattern.lower().rstrip(".") for pattern in values.get("mx", []))
     if mode != "none" and not patterns:
         raise MtaStsError(f"mode {mode} without any mx: line")
-    others = tuple(sorted(set(values) - {"version", "mode", "max_age", "mx"}))[:10]
-    return Policy(mode=mode, max_age=max_age, mx=patterns, other_keys=others)
+    other_names = set(values) - {"version", "mode", "max_age", "mx"}
+    extensions = tuple(sorted((key, value) for key in other_names for value in values[key]))
+    others = tuple(sorted(other_names))[:10]
+    return Policy(mode=mode, max_age=max_age, mx=patterns, other_keys=others, extensions=extensions)
 
 
 def mx_covered(host: str, patterns: tuple[str, ...]) -> bool:
@@ -129,9 +167,30 @@ def mx_covered(host: str, patterns: tuple[str, ...]) -> bool:
 
 
 async def mtasts_findings(
-    config: Config, region: Region, asker: Asker, *, target: str
+    config: Config,
+    region: Region,
+    asker: Asker,
+    *,
+    target: str,
+    policy_history: Sequence[PolicySeen] = (),
 ) -> list[Finding]:
-    """One `mta-sts` Finding for `region`, failing over to `target` (see the module doc)."""
+    """One `mta-sts` Finding for `region`, failing over to `target` (see the module doc).
+
+    `policy_history`: the policies the incident log saw (mtasts_history.policy_history); empty
+    when there is no log, and then no change is reported.
+    """
+    started = datetime.now(UTC)
+    found = await _mtasts_findings(config, region, asker, target, policy_history)
+    return [replace(finding, observed_at=started) for finding in found]
+
+
+async def _mtasts_findings(
+    config: Config,
+    region: Region,
+    asker: Asker,
+    target: str,
+    policy_history: Sequence[PolicySeen],
+) -> list[Finding]:
     domain = config.domain.name
     record_name = f"_mta-sts.{domain}"
     policy_host = f"mta-sts.{domain}"
@@ -196,31 +255,84 @@ async def mtasts_findings(
     except MtaStsError as error:
         return finding(Status.FAIL, f"policy malformed: {error}")
     data.update(mode=policy.mode, max_age=policy.max_age, mx_patterns=list(policy.mx[:20]))
+    data["policy_sha256"] = policy_digest(policy)
     uncovered = [host for host in region.mx if not mx_covered(host, policy.mx)]
     data["region_mx"] = list(region.mx)
     data["uncovered_mx"] = uncovered
+    issues = [_coverage(policy, region, uncovered, is_target)]
+    if policy.mode != "none" and policy.max_age < MIN_MAX_AGE:
+        issues.append(
+            (
+                Status.WARN,
+                f"max_age {policy.max_age} s ({_about(policy.max_age)}) is far below the weeks "
+                "RFC 8461 recommends: senders' cached policy lapses quickly, and a blocked "
+                "fetch after that downgrades them to plain STARTTLS",
+            )
+        )
+    change = policy_change(policy_history, data["id"], data["policy_sha256"])
+    if change is not None:
+        now = datetime.now(UTC)
+        data["policy_change"] = change.as_data(now)
+        if change.in_force(now):
+            issues.append(_change_issue(change, data["id"], policy.mode))
+    status = worst([status for status, _ in issues])
+    ordered = sorted(issues, key=lambda issue: -issue[0].severity)
+    return finding(status, "; ".join(text for _, text in ordered))
+
+
+def _coverage(
+    policy: Policy, region: Region, uncovered: list[str], is_target: bool
+) -> tuple[Status, str]:
     if policy.mode == "none":
-        return finding(Status.OK, "policy mode none: senders do not apply MTA-STS")
+        return Status.OK, "policy mode none: senders do not apply MTA-STS"
     if not uncovered:
         hosts = ", ".join(region.mx[:3])
-        return finding(Status.OK, f"policy mode {policy.mode} covers {hosts}")
+        return Status.OK, f"policy mode {policy.mode} covers {hosts}"
     hosts = ", ".join(uncovered[:3])
     if is_target and policy.mode == "enforce":
-        return finding(
+        return (
             Status.FAIL,
             f"policy (enforce) does not list {hosts}: senders that enforce MTA-STS will refuse "
             f"to deliver to target region {region.name}",
         )
     if is_target:
-        return finding(
+        return (
             Status.WARN,
             f"policy (testing) does not list {hosts}: senders will report, not refuse",
         )
-    return finding(
+    return (
         Status.WARN,
         f"policy ({policy.mode}) does not list {hosts}: it would matter if mail moved to "
         f"{region.name}",
     )
+
+
+def _change_issue(change: PolicyChange, policy_id: str, mode: str) -> tuple[Status, str]:
+    previous = change.previous
+    old_id = clean(previous.policy_id)
+    if change.kind == "update":
+        return Status.OK, f"policy updated (id {old_id} -> {clean(policy_id)})"
+    if change.kind == "content":
+        until = "" if previous.max_age is None else f" ({_about(previous.max_age)})"
+        return (
+            Status.WARN,
+            f"policy content changed but id stayed {clean(policy_id)}: senders keep the cached "
+            f"policy until its max_age{until} runs out, not this one (now {mode}); publish a "
+            "new id in the _mta-sts TXT record",
+        )
+    return (
+        Status.WARN,
+        f"id changed ({old_id} -> {clean(policy_id)}) but the policy content did not: senders "
+        "fetch it again and get the same policy; if a change was meant, it is not being served",
+    )
+
+
+def _about(seconds: int) -> str:
+    """A duration a commander reads at a glance: "45 s", "5 min", "1.5 h", "7 d"."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{seconds} s"
 
 
 def _fetch_problem(result: HttpsResult) -> str | None:

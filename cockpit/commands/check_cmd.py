@@ -196,9 +196,20 @@ async def _collect(
 async def _auth(
     config: Config, target: str, via: str | None, entries: Sequence[Entry]
 ) -> list[Finding]:
+    from cockpit.auth.asker import RunAsker
     from cockpit.auth.dmarc_check import dmarc_baseline
     from cockpit.auth.findings import auth_findings, choose_asker
+    from cockpit.auth.mtasts_history import policy_history
+    from cockpit.auth.via_hint import alternatives, with_via_hints
+    from cockpit.dns.sweep import configured_resolvers
 
-    asker = await choose_asker(config, via)
+    asker = RunAsker.for_one_run(await choose_asker(config, via))
     baseline = dmarc_baseline(entries, config.domain.name)
-    return await auth_findings(config, target, asker, dmarc_baseline=baseline)
+    # Read only: `cockpit check` compares with the policies the log saw, it records none.
+    mtasts_seen = policy_history(entries, config.domain.name)
+    findings = await auth_findings(
+        config, target, asker, dmarc_baseline=baseline, mtasts_history=mtasts_seen
+    )
+    names = [spec.name for spec in configured_resolvers(config)]
+    others = alternatives(names, asker.server.name, not asker.recursion_desired)
+    return with_via_hints(findings, asker.server.name, asker.unanswered, others)

@@ -50,6 +50,7 @@ from cockpit.safe_text import clean
 from cockpit.ui.ui_messages import LogAppendFailed
 
 if TYPE_CHECKING:
+    from cockpit.auth.mtasts_history import PolicySeen
     from cockpit.authority.sources import RoleReading
     from cockpit.dns.sweep_model import SweepResult
     from cockpit.incident.log import EntryParts
@@ -281,7 +282,9 @@ class ProbeRunner(Widget):
         target = self.target
         started = self.clock()
         try:
-            findings = await self._loop.run(self._auth_run(target, self.live.dmarc_baseline))
+            findings = await self._loop.run(
+                self._auth_run(target, self.live.dmarc_baseline, self.live.mtasts_history())
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - one unknown per region, with the reason
@@ -292,11 +295,15 @@ class ProbeRunner(Widget):
             ]
         self.post_message(_AuthDone(findings, target, started))
 
-    async def _auth_run(self, target: str, baseline: str | None) -> list[Finding]:
+    async def _auth_run(
+        self, target: str, baseline: str | None, mtasts_seen: Sequence[PolicySeen]
+    ) -> list[Finding]:
         from cockpit.auth.findings import auth_findings, choose_asker
 
         asker = await choose_asker(self.config, None)
-        return await auth_findings(self.config, target, asker, dmarc_baseline=baseline)
+        return await auth_findings(
+            self.config, target, asker, dmarc_baseline=baseline, mtasts_history=mtasts_seen
+        )
 
     @on(_AuthDone)
     def _auth_checked(self, message: _AuthDone) -> None:
