@@ -10,7 +10,11 @@ Two ways, chosen by WatchedName.judge:
   STALE. With no authoritative view there is nothing to compare with: FAILED, with that reason.
 
 Either way NXDOMAIN/NODATA -> MISSING (the reason says which), and a resolver that could not tell
-(TIMEOUT, NETWORK_ERROR, SERVFAIL, REFUSED, MALFORMED, OTHER_RCODE) -> FAILED with its reason.
+(TIMEOUT, NETWORK_ERROR, SERVFAIL, REFUSED, MALFORMED, OTHER_RCODE) -> FAILED with its reason,
+which names any extended DNS error (RFC 8914) it sent. One SERVFAIL is not "could not tell":
+with an extended error that says DNSSEC validation failed (ede.DNSSEC_FAILURE_CODES) it is
+BOGUS, "DNSSEC bogus (EDE 7 Signature Expired: <text>)": that validating resolver rejects the
+zone's data and will go on rejecting it, for everyone behind it, until the zone is repaired.
 
 A TXT name can be shared (SPF at the apex): with `txt_prefix` only the strings starting with it
 (case-insensitively, followed by a space or the end, as RFC 7208 reads "v=spf1") count, and an
@@ -31,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cockpit.dns.ede import dnssec_failure, ede_label
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import Judge, WatchedName, answer_targets
@@ -70,6 +75,9 @@ class Verdict(StrEnum):
     """BY_AUTHORITATIVE: differs from it (an old value still cached)."""
     FAILED = "failed"
     """The resolver could not tell (or, for BY_AUTHORITATIVE, there is nothing to compare with)."""
+    BOGUS = "bogus"
+    """A validating resolver answered SERVFAIL with a DNSSEC extended error: it refuses the
+    name (an outage behind it, which waiting does not end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,9 @@ class AuthoritativeView:
     """One line per server that differs, empty when all agree."""
     classified: Classified | None
     """For BY_REGION records: what the authoritative answer points at."""
+    chain: tuple[str, ...] | None = None
+    """The CNAME chain of the agreed value, as the first server serving it gave it (empty for
+    no CNAME); None without a view. Tells which link of a resolver's stale chain is stale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +177,26 @@ def failure_reason(obs: Observation) -> str:
     }
     label = labels.get(obs.outcome, str(obs.outcome))
     error = obs.error or ""
+    if obs.ede and "EDE " not in error:
+        # An Observation built without query.py's reason: name the extended error anyway.
+        extended = ede_label(obs.ede[0])
+        error = f"{error} ({extended})" if error else extended
     if not error:
         return one_line(label)
     if label.casefold() in error.casefold():
         return one_line(error)
     return one_line(f"{label}: {error}")
+
+
+def bogus_reason(obs: Observation) -> str | None:
+    """ "DNSSEC bogus (EDE 7 Signature Expired: <text>)" when `obs` is a validating
+    resolver's SERVFAIL for a DNSSEC failure; None otherwise."""
+    if obs.outcome is not Outcome.SERVFAIL:
+        return None
+    error = dnssec_failure(obs.ede)
+    if error is None:
+        return None
+    return one_line(f"DNSSEC bogus ({ede_label(error)})")
 
 
 # --- what counts in an answer ---------------------------------------------------------------
@@ -307,9 +333,10 @@ def describe_value(watched: WatchedName, outcome: Outcome, answers: Sequence[str
 def authoritative_view(sweep: SweepResult, watched: WatchedName) -> AuthoritativeView:
     if sweep.authoritative_error is not None or not sweep.authoritative:
         return NO_VIEW
+    values = server_values(sweep, watched)
     usable = [
         (value.label, value.outcome, value.answers)
-        for value in server_values(sweep, watched)
+        for value in values
         if value.outcome is not None
     ]
     if not usable:
@@ -329,6 +356,15 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
         if (outcome, answers) != (agreed_outcome, agreed_answers)
     )
     negative = agreed_outcome in NEGATIVE_OUTCOMES
+    chain = next(
+        (
+            value.observation.cname_chain
+            for value in values
+            if value.observation is not None
+            and (value.outcome, value.answers) == (agreed_outcome, agreed_answers)
+        ),
+        (),
+    )
     classified: Classified | None = None
     if watched.judge is Judge.BY_REGION:
         if negative:
@@ -337,7 +373,9 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
             )
         else:
             classified = classify_targets(watched, agreed_answers)
-    return AuthoritativeView(agreed_answers, agreed_outcome, negative, disagreements, classified)
+    return AuthoritativeView(
+        agreed_answers, agreed_outcome, negative, disagreements, classified, chain
+    )
 
 
 # --- one resolver's answer -----------------------------------------------------------------
@@ -345,6 +383,9 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
 
 def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) -> Classified:
     if obs.outcome not in USABLE_OUTCOMES:
+        bogus = bogus_reason(obs)
+        if bogus is not None:
+            return Classified(Verdict.BOGUS, None, (), (), bogus)
         return Classified(Verdict.FAILED, None, (), (), failure_reason(obs))
     outcome = effective_outcome(watched, obs)
     if outcome in NEGATIVE_OUTCOMES:

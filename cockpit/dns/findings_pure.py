@@ -6,21 +6,32 @@ one per resolver (config order), and the "propagation" finding.
 
 Status rules for an answer (resolver or authoritative server):
 - ok: the target answer (BY_REGION: points at the target region; BY_AUTHORITATIVE: the value the
-  authoritative servers serve now); an absent record that is not required ("not published").
-- warn: another configured region (propagation pending); a split answer (MIXED), with or without
+  authoritative servers serve now); an absent record that is not required ("not published");
+  an absent BY_REGION record whose target region has no targets of its type in the config
+  ("secondary has no AAAA: none is correct"; WatchedName.absent_in), from a resolver or an
+  authoritative server alike.
+- warn: another configured region (propagation pending; also where the target region has none
+  of this type: a left-over AAAA of the old region); a split answer (MIXED), with or without
   the target region: it sends some people to each, which a cache will resolve when it expires;
   a stale value (BY_AUTHORITATIVE); a cached NXDOMAIN/NODATA while the authoritative serves data;
-  an authoritative server that disagrees with the others; SOA serial skew.
+  an authoritative server that disagrees with the others; SOA serial skew. The TTL shown with a
+  stale answer is the one of the link holding the stale part (propagation.stale_ttl: a moved
+  CNAME's, not the record's at the end of the chain).
 - fail: targets of no configured region; a required record that is absent (and the authoritative
   has nothing either, or there is no authoritative view to say otherwise); more than one record
-  with the txt_prefix (two SPF records: receivers return permerror).
-- unknown: the resolver could not tell (timeout, network error, SERVFAIL, REFUSED, malformed, other
-  rcode), was not asked, or a BY_AUTHORITATIVE answer has no authoritative view to compare with.
+  with the txt_prefix (two SPF records: receivers return permerror); DNSSEC bogus: a validating
+  resolver's SERVFAIL with a DNSSEC extended error (RFC 8914), "DNSSEC bogus (EDE 7 Signature
+  Expired: <text>)", an outage for everyone behind that resolver.
+- unknown: the resolver could not tell (timeout, network error, SERVFAIL without a DNSSEC
+  extended error (any other EDE is named in the reason), REFUSED, malformed, other rcode), was
+  not asked, or a BY_AUTHORITATIVE answer has no authoritative view to compare with.
 
 The propagation finding: ok when every resolver gives the target answer; fail when blocked (the
 authoritative servers serve a non-target region, unexpected data, or nothing for a required
-record); warn while some are stale; unknown when the rest could not tell (or there is no
-authoritative view and no resolver is stale).
+record that the target region has) or when some resolver will not converge by waiting (DNSSEC
+bogus, or a target in no region: an override or hijack), with no estimate; warn while some are
+stale; unknown when the rest could not tell (or there is no authoritative view and no resolver
+is stale).
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ from cockpit.dns.classify import (
     server_values,
 )
 from cockpit.dns.observation import Observation, Outcome
-from cockpit.dns.propagation import Propagation, record_propagation, serial_view
+from cockpit.dns.propagation import Propagation, record_propagation, serial_view, stale_ttl
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import Judge, WatchedName
 from cockpit.model import Finding, Status
@@ -201,7 +212,7 @@ def _answer_finding(
     region = None
     if classified.verdict is Verdict.REGION:
         region = target if target in classified.regions else classified.region
-    return finding(status, summary, region, _data(watched, obs, classified))
+    return finding(status, summary, region, _data(watched, obs, classified, view))
 
 
 def _judge(
@@ -213,14 +224,16 @@ def _judge(
     authoritative: bool,
 ) -> tuple[Status, str]:
     verdict = classified.verdict
-    ttl = f", TTL {obs.ttl} s" if obs.ttl is not None else ""
+    ttl = _ttl_text(obs, view)
     answers = relevant_answers(watched, obs)
     if watched.txt_prefix and len(answers) > 1:
         return Status.FAIL, (f"{len(answers)} {watched.check} records: receivers return permerror")
+    if verdict is Verdict.BOGUS:
+        return Status.FAIL, classified.reason
     if verdict is Verdict.FAILED:
         return Status.UNKNOWN, classified.reason
     if verdict is Verdict.MISSING:
-        return _judge_missing(watched, obs, classified, view, authoritative)
+        return _judge_missing(watched, obs, classified, view, target, authoritative)
     if verdict is Verdict.UNEXPECTED:
         return Status.FAIL, f"{classified.reason}{ttl}"
     if verdict is Verdict.MIXED:
@@ -238,15 +251,28 @@ def _judge(
     return Status.WARN, f"{classified.reason}{ttl}"  # STALE
 
 
+def _ttl_text(obs: Observation, view: AuthoritativeView) -> str:
+    """", TTL 3600 s (CNAME)" with the TTL of the link holding a stale part (stale_ttl)."""
+    held = stale_ttl(obs, view)
+    if held is None:
+        return ""
+    link = " (CNAME)" if obs.cname_chain and held != obs.final_ttl and held != obs.ttl else ""
+    return f", TTL {held} s{link}"
+
+
 def _judge_missing(
     watched: WatchedName,
     obs: Observation,
     classified: Classified,
     view: AuthoritativeView,
+    target: str,
     authoritative: bool,
 ) -> tuple[Status, str]:
     kind = "NXDOMAIN" if obs.outcome is Outcome.NXDOMAIN else "NODATA"
-    ttl = f", negative TTL {obs.ttl} s" if obs.ttl is not None else ""
+    if watched.absent_in(target):
+        return Status.OK, f"{target} has no {watched.rdtype}: none is correct ({kind})"
+    held = stale_ttl(obs, view)
+    ttl = f", negative TTL {held} s" if held is not None else ""
     authoritative_has_data = view.outcome is Outcome.ANSWER
     if not authoritative and authoritative_has_data:
         return Status.WARN, f"{kind} still cached{ttl}; the authoritative servers serve data"
@@ -255,7 +281,9 @@ def _judge_missing(
     return Status.FAIL, classified.reason
 
 
-def _data(watched: WatchedName, obs: Observation, classified: Classified) -> dict[str, Any]:
+def _data(
+    watched: WatchedName, obs: Observation, classified: Classified, view: AuthoritativeView
+) -> dict[str, Any]:
     answers = relevant_answers(watched, obs)
     data: dict[str, Any] = {
         "verdict": classified.verdict.value,
@@ -276,13 +304,20 @@ def _data(watched: WatchedName, obs: Observation, classified: Classified) -> dic
         data["authoritative_answer"] = obs.authoritative_answer
     if obs.answers_capped:
         data["answers_capped"] = True
+    if obs.cname_chain:
+        # Per link, and the one holding what differs from the authoritative servers' answer.
+        data["cname_ttls"] = list(obs.cname_ttls[:8])
+        data["final_ttl"] = obs.final_ttl
+        data["stale_ttl"] = stale_ttl(obs, view)
+    if obs.ede:
+        data["ede"] = [[code, text] for code, text in obs.ede]
     return data
 
 
 def _propagation_finding(propagation: Propagation, target: str) -> Finding:
     if propagation.is_converged:
         status = Status.OK
-    elif propagation.blocked:
+    elif propagation.blocked or propagation.never_clears:
         status = Status.FAIL
     elif propagation.stale_resolvers:
         status = Status.WARN
@@ -298,6 +333,11 @@ def _propagation_finding(propagation: Propagation, target: str) -> Finding:
         "stale_resolvers": list(propagation.stale_resolvers),
         "unknown_resolvers": list(propagation.unknown_resolvers),
     }
+    # Only when there are some, as answers_capped: most records never have them.
+    if propagation.bogus_resolvers:
+        data["bogus_resolvers"] = list(propagation.bogus_resolvers)
+    if propagation.no_region_resolvers:
+        data["no_region_resolvers"] = list(propagation.no_region_resolvers)
     return Finding(
         AREA, "propagation", propagation.key, status, one_line(summary), region=target, data=data
     )

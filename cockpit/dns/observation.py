@@ -98,9 +98,10 @@ class Observation:
     raw_answers: tuple[str, ...]
     """The answer section as received, one RR per line, capped in count and length."""
     ttl: int | None
-    """Seconds the resolver will keep this: the lowest TTL of the answer RRset and the CNAMEs
-    leading to it; for NXDOMAIN/NODATA the negative TTL min(SOA TTL, SOA minimum) when the
-    authority section has the SOA; None otherwise."""
+    """How long this exact answer (every CNAME link and the final part) may be served
+    unchanged: the lowest of `cname_ttls` and `final_ttl`, so never longer than it may last.
+    How long a stale part can last is another question, answered per link: see `final_ttl`,
+    `cname_ttls` and propagation.stale_ttl. None when there is no answer or no negative TTL."""
     cname_chain: tuple[str, ...]
     """CNAME targets followed from qname, in order (normalised names)."""
     latency_ms: float | None
@@ -119,6 +120,23 @@ class Observation:
     """More records came than are kept (see normalize.MAX_RECORDS), or one was cut short."""
     attempts: int = 1
     """How many attempts were made (1, or 2 after a timeout or network error)."""
+    cname_ttls: tuple[int, ...] = ()
+    """The TTL of each CNAME link, in chain order: cname_ttls[i] is the CNAME record whose
+    target is cname_chain[i] (the first is qname's own CNAME). A resolver reports what it has
+    left of each; a resolver keeps following a cached CNAME (fetching its old target again)
+    until that CNAME itself expires, whatever the TTLs further down."""
+    final_ttl: int | None = None
+    """The TTL of the last link: the answer RRset (ANSWER), or the negative TTL (NXDOMAIN,
+    NODATA) when the SOA came with it. From an authoritative server (AA set) the negative TTL
+    is min(SOA TTL, SOA minimum) (RFC 2308 section 5); from a resolver it is the SOA record's
+    own TTL, which is what that resolver has left (it counts down, and can exceed the SOA
+    minimum where the resolver floors TTLs: unbound's cache-min-ttl does that to negative
+    answers). None otherwise (or from an Observation built without it: then `ttl` stands in)."""
+    ede: tuple[tuple[int, str], ...] = ()
+    """Extended DNS errors (RFC 8914) in the reply, as (info-code, extra text) in reply order;
+    the text is the server's ("" when it sent none), cut to a bounded length and otherwise
+    kept verbatim (line breaks too: reasons show them as escapes). Untrusted: a display must
+    clean it. See ede.py for which codes mean what."""
 
     @property
     def ok(self) -> bool:

@@ -1,21 +1,31 @@
 """How far a record has propagated, and when the stale caches will have expired.
 
 Per resolver, an answer is one of:
-- converged: it gives the target answer. BY_REGION: it points at the target region (or, for a
-  record that is not required and that the authoritative servers no longer serve, it is absent
-  too). BY_AUTHORITATIVE: it equals what the authoritative servers serve now (absent included).
+- converged: it gives the target answer. BY_REGION: it points at the target region; or it is
+  absent where absence is the target answer: the target region has no targets of this type
+  (WatchedName.absent_in: a DR region without IPv6 has no AAAA), or the record is not required
+  and the authoritative servers no longer serve it. BY_AUTHORITATIVE: it equals what the
+  authoritative servers serve now (absent included).
 - stale: it gives anything else (another region, a split or unexpected answer, an old value, or
   a cached NXDOMAIN/NODATA while the authoritative servers serve data).
+- bogus: a validating resolver rejects the name (SERVFAIL with a DNSSEC extended error).
+  Neither converged nor stale: it will not clear by waiting.
 - unknown: the resolver could not tell, was not asked, or (BY_AUTHORITATIVE) there is no
   authoritative view to compare with. Never counted as converged.
 
 The estimate is the latest moment a stale cache can still serve the old answer: the maximum of
-observed_at + ttl over the stale resolvers (for a cached NXDOMAIN/NODATA its ttl is the negative
-TTL from the SOA). There is none (None) when:
+observed_at + stale_ttl + 1 s over the stale resolvers. `stale_ttl` is the TTL of the link that
+holds the stale part (see its docstring): a resolver keeps following a cached CNAME until the
+CNAME expires, whatever the TTL of the record it leads to; for a cached NXDOMAIN/NODATA it is the
+negative TTL the resolver has left. There is none (None) when:
 - every resolver is converged (reason "converged");
 - the authoritative servers do not serve the target yet (BY_REGION): "blocked: authoritative still
   serves REGION", with `blocked` set and `blocked_by` naming the region when there is one;
 - there is no authoritative view (reason "no authoritative view: ...");
+- some resolver will not clear by waiting: it is bogus ("no estimate: R fails DNSSEC
+  validation ...: waiting will not fix it"), or it answers a target of no configured region ("no
+  estimate: R answers a target in no region (an override or hijack does not expire like a
+  cache)"); these resolvers are listed in `bogus_resolvers` / `no_region_resolvers`;
 - the authoritative servers disagree on a BY_AUTHORITATIVE record, or a stale resolver gave no TTL;
 - only unknown resolvers are left.
 """
@@ -23,7 +33,7 @@ TTL from the SOA). There is none (None) when:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -40,6 +50,7 @@ from cockpit.dns.classify import (
     points_at,
     server_values,
 )
+from cockpit.dns.ede import dnssec_failure, ede_label
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import Judge, WatchedName
@@ -48,7 +59,12 @@ from cockpit.dns.watch import Judge, WatchedName
 class ResolverState(StrEnum):
     CONVERGED = "converged"
     STALE = "stale"
+    BOGUS = "bogus"
     UNKNOWN = "unknown"
+
+
+def _no_ttls() -> Mapping[str, int | None]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +80,19 @@ class Propagation:
     reason: str
     blocked: bool = False
     """The authoritative servers do not serve the target (a region, unexpected data or nothing)."""
+    bogus_resolvers: tuple[str, ...] = ()
+    """Validating resolvers that reject the name (DNSSEC): not converged, not clearing."""
+    no_region_resolvers: tuple[str, ...] = ()
+    """Stale resolvers (also in `stale_resolvers`) answering a target of no configured region:
+    an override or a hijack, which does not expire like a cache."""
+    stale_ttls: Mapping[str, int | None] = field(default_factory=_no_ttls)
+    """Stale resolver -> seconds from its observed_at that it can keep the stale part
+    (`stale_ttl`); what the countdown of a stale cell counts."""
+
+    @property
+    def never_clears(self) -> bool:
+        """Some resolver will not reach the target answer by waiting (bogus or no region)."""
+        return bool(self.bogus_resolvers or self.no_region_resolvers)
 
     @property
     def is_converged(self) -> bool:
@@ -82,10 +111,20 @@ def resolver_state(
     watched: WatchedName, classified: Classified, view: AuthoritativeView, target: str
 ) -> ResolverState:
     """Converged, stale or unknown: see the module docstring."""
+    if classified.verdict is Verdict.BOGUS:
+        return ResolverState.BOGUS
     if classified.verdict is Verdict.FAILED:
         return ResolverState.UNKNOWN
     have_view = view.outcome is not None
     if watched.judge is Judge.BY_REGION:
+        if watched.absent_in(target):
+            # The config gives the target no such record: none is the answer, anything else
+            # (another region's address) is left over from before.
+            return (
+                ResolverState.CONVERGED
+                if classified.verdict is Verdict.MISSING
+                else ResolverState.STALE
+            )
         absent_is_target = have_view and view.negative and not watched.required
         if classified.verdict is Verdict.MISSING:
             if absent_is_target:
@@ -117,7 +156,7 @@ def _blocking(
             continue
         who = value.label if named else "authoritative"
         if value.outcome is not Outcome.ANSWER:
-            if watched.required:
+            if watched.required and not watched.absent_in(target):
                 shown = describe_value(watched, value.outcome, ())
                 return None, one_line(f"blocked: {who} serves {shown}")
             continue
@@ -150,53 +189,121 @@ TTL_GRANULARITY = timedelta(seconds=1)
 record at TTL 0 until their clock's next second: a cache can answer up to a second later."""
 
 
-def stale_until(obs: Observation) -> datetime | None:
-    """The latest moment this cached answer can still be served: observed_at + ttl + 1 s."""
-    if obs.ttl is None:
+def stale_ttl(obs: Observation, view: AuthoritativeView) -> int | None:
+    """Seconds from obs.observed_at that this resolver can keep serving the stale part.
+
+    Without CNAMEs: the answer's TTL (a cached NXDOMAIN/NODATA: the negative TTL it has left).
+    Through a CNAME chain, the TTL of the link that holds the stale part, found by comparing
+    the chain with the authoritative servers' chain: the first CNAME that differs (a moved
+    CNAME: the resolver re-fetches the old target's address from the CNAME it holds until that
+    CNAME expires), or, when the chain is the same, the final RRset. When that cannot be told,
+    the largest TTL of the links that may hold it: an estimate must never promise earlier than
+    can be true. That is the whole chain without an authoritative view, and the rest of the
+    resolver's chain where the authoritative chain stops short of it with no data (a CNAME to
+    a name the servers do not answer for). An Observation without per-link TTLs gives `ttl`."""
+    final = obs.final_ttl if obs.final_ttl is not None else obs.ttl
+    links = obs.cname_chain
+    if not links:
+        return final
+    if len(obs.cname_ttls) != len(links):
+        return obs.ttl
+    tails = obs.cname_ttls if final is None else (*obs.cname_ttls, final)
+    if view.outcome is None or view.chain is None:
+        return max(tails)
+    for index, link in enumerate(links):
+        if index >= len(view.chain) or view.chain[index] != link:
+            if view.negative and view.chain and index == len(view.chain):
+                return max(tails[index:])
+            return obs.cname_ttls[index]
+    return final
+
+
+def stale_until(obs: Observation, ttl: int | None = None) -> datetime | None:
+    """The latest moment this cached answer can still be served: observed_at + ttl + 1 s, with
+    `ttl` the stale part's (stale_ttl; default obs.ttl)."""
+    ttl = obs.ttl if ttl is None else ttl
+    if ttl is None:
         return None
-    return obs.observed_at + timedelta(seconds=obs.ttl) + TTL_GRANULARITY
+    return obs.observed_at + timedelta(seconds=ttl) + TTL_GRANULARITY
+
+
+def _names(names: list[str], verb: str) -> str:
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"{shown} {verb if len(names) > 1 else verb + 's'}"
+
+
+def _never_clears(bogus: list[tuple[str, Observation]], no_region: list[str]) -> str | None:
+    """Why waiting will not converge these resolvers, or None. The EDE is named by its code
+    only: its text (in each resolver's finding) would push the point out of a bounded line."""
+    clauses = []
+    if bogus:
+        errors = [error for _, obs in bogus if (error := dnssec_failure(obs.ede)) is not None]
+        code = f" ({ede_label((errors[0][0], ''))})" if errors else ""
+        clauses.append(
+            f"{_names([name for name, _ in bogus], 'fail')} DNSSEC validation{code}: "
+            "waiting will not fix it"
+        )
+    if no_region:
+        clauses.append(
+            f"{_names(no_region, 'answer')} a target in no region (an override or hijack does "
+            "not expire like a cache)"
+        )
+    return "; ".join(clauses) if clauses else None
 
 
 def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) -> Propagation:
     view = authoritative_view(sweep, watched)
     converged: list[str] = []
     stale: list[tuple[str, Observation]] = []
+    stale_ttls: dict[str, int | None] = {}
+    bogus: list[tuple[str, Observation]] = []
+    no_region: list[str] = []
     unknown: list[str] = []
     for spec in sweep.resolvers:
         obs = sweep.observations.get((spec.name, watched.key))
         if obs is None:
             unknown.append(spec.name)
             continue
-        state = resolver_state(watched, classify(watched, obs, view), view, target)
+        classified = classify(watched, obs, view)
+        state = resolver_state(watched, classified, view, target)
         if state is ResolverState.CONVERGED:
             converged.append(spec.name)
         elif state is ResolverState.STALE:
             stale.append((spec.name, obs))
+            stale_ttls[spec.name] = stale_ttl(obs, view)
+            if classified.verdict is Verdict.UNEXPECTED:
+                no_region.append(spec.name)
+        elif state is ResolverState.BOGUS:
+            bogus.append((spec.name, obs))
         else:
             unknown.append(spec.name)
     total = len(sweep.resolvers)
     share = len(converged) / total if total else 0.0
     stale_names = tuple(name for name, _ in stale)
     blocking = _blocking(sweep, watched, view, target)
+    never = _never_clears(bogus, no_region)
     estimate: datetime | None = None
     blocked_by: str | None = None
     if view.outcome is None:
         why = sweep.authoritative_error or (
             "no authoritative servers" if not sweep.authoritative else "no usable answer"
         )
-        reason = f"no authoritative view: {why}"
+        reason = f"no authoritative view: {why}" + (f"; {never}" if never else "")
     elif blocking is not None:
         blocked_by, reason = blocking
+        reason += f"; {never}" if never else ""
     elif total == 0:
         reason = "no resolvers asked"
     elif len(converged) == total:
         reason = "converged"
+    elif never is not None:
+        reason = f"no estimate: {never}"
     elif not stale:
         reason = f"{len(unknown)} of {total} resolvers could not tell: {', '.join(unknown)}"
     elif watched.judge is Judge.BY_AUTHORITATIVE and view.disagreements:
         reason = "no estimate: the authoritative servers disagree"
     else:
-        estimate, reason = _estimate(stale, sweep.started_at)
+        estimate, reason = _estimate(stale, stale_ttls, sweep.started_at)
     return Propagation(
         key=watched.key,
         converged=len(converged),
@@ -208,15 +315,21 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
         unknown_resolvers=tuple(unknown),
         reason=one_line(reason),
         blocked=blocking is not None and view.outcome is not None,
+        bogus_resolvers=tuple(name for name, _ in bogus),
+        no_region_resolvers=tuple(no_region),
+        stale_ttls=MappingProxyType(stale_ttls),
     )
 
 
 def _estimate(
-    stale: list[tuple[str, Observation]], reference: datetime
+    stale: list[tuple[str, Observation]],
+    stale_ttls: Mapping[str, int | None],
+    reference: datetime,
 ) -> tuple[datetime | None, str]:
     moments: list[datetime] = []
     for name, obs in stale:
-        moment = stale_until(obs)
+        ttl = stale_ttls.get(name)
+        moment = None if ttl is None else stale_until(obs, ttl)
         if moment is None:
             return None, f"no estimate: {name} reported no TTL"
         moments.append(moment)

@@ -13,7 +13,15 @@ Timing, so a dead server costs a known amount:
 
 Questions carry EDNS0 (payload 1232) and RD (clear it with recursion_desired=False when asking
 an authoritative). CNAMEs in the answer section are followed to the requested type, at most
-MAX_CNAME_LINKS links; a loop or a longer chain is MALFORMED.
+MAX_CNAME_LINKS links; a loop or a longer chain is MALFORMED. Each link's TTL is kept
+(Observation.cname_ttls, final_ttl): a stale CNAME outlives a short TTL further down.
+
+Extended DNS errors (RFC 8914) in the reply are kept (Observation.ede, bounded) and named in the
+reason of a failure: a validating resolver's SERVFAIL for a DNSSEC failure says so (ede.py).
+
+Negative TTL: from an authoritative server (AA set) min(SOA TTL, SOA minimum), what it tells
+caches to keep (RFC 2308); from a resolver the SOA record's TTL as it sent it, which is what
+that resolver has left of its negative cache entry (a TTL floor can make it exceed the minimum).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import dns.rrset
 from dns.rdtypes.ANY.SOA import SOA
 from dns.rdtypes.nsbase import NSBase
 
+from cockpit.dns.ede import EDE_TEXT_CHARS, MAX_EDE, ExtendedError, dnssec_failure, ede_label
 from cockpit.dns.normalize import cap_text, normalize_name, normalize_records, raw_lines
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 
@@ -226,18 +235,42 @@ def _follow(message: dns.message.Message, qname: dns.name.Name, rdtype: RdataTyp
         name = target
 
 
-def _reason(outcome: Outcome, rcode_text: str, name: str, rdtype_text: str) -> str | None:
+def _extended_errors(message: dns.message.Message) -> tuple[ExtendedError, ...]:
+    """The reply's EDE options, at most MAX_EDE, each text cut to EDE_TEXT_CHARS."""
+    try:
+        options = message.extended_errors()
+    except (AttributeError, ValueError, UnicodeError):  # a hostile OPT record
+        return ()
+    return tuple(
+        (int(option.code), cap_text(option.text or "", EDE_TEXT_CHARS)[0])
+        for option in options[:MAX_EDE]
+    )
+
+
+def _reason(
+    outcome: Outcome,
+    rcode_text: str,
+    name: str,
+    rdtype_text: str,
+    ede: tuple[ExtendedError, ...] = (),
+) -> str | None:
     if outcome is Outcome.ANSWER:
         return None
     if outcome is Outcome.NODATA:
         return f"{name} exists but has no {rdtype_text} records (NODATA)"
     if outcome is Outcome.NXDOMAIN:
         return f"{name} does not exist (NXDOMAIN)"
+    dnssec = dnssec_failure(ede)
+    if outcome is Outcome.SERVFAIL and dnssec is not None:
+        return _one_line(f"DNSSEC validation failed (SERVFAIL, {ede_label(dnssec)})")
+    if outcome is Outcome.SERVFAIL and ede:
+        return _one_line(f"the server could not get an answer (SERVFAIL, {ede_label(ede[0])})")
     if outcome is Outcome.SERVFAIL:
         return "the server could not get an answer (SERVFAIL): its source is down, lame or broken"
+    suffix = f" ({ede_label(ede[0])})" if ede else ""
     if outcome is Outcome.REFUSED:
-        return "the server refused to answer this question (REFUSED)"
-    return f"the server answered {rcode_text}"
+        return _one_line(f"the server refused to answer this question (REFUSED){suffix}")
+    return _one_line(f"the server answered {rcode_text}{suffix}")
 
 
 _RCODE_OUTCOMES = {
@@ -258,7 +291,8 @@ def _observe_reply(
     chain = _follow(message, qname, rdtype)
     answers: tuple[str, ...] = ()
     capped = raw_capped
-    ttl: int | None = None
+    final_ttl: int | None = None
+    authoritative = bool(message.flags & dns.flags.AA)
     if chain.problem is not None:
         outcome = Outcome.MALFORMED
     elif rcode == dns.rcode.NOERROR:
@@ -268,12 +302,15 @@ def _observe_reply(
     if outcome is Outcome.ANSWER and chain.final is not None:
         answers, answers_capped = normalize_records(rdtype, chain.final)
         capped = capped or answers_capped
-        ttl = min([chain.final.ttl, *chain.ttls])
+        final_ttl = chain.final.ttl
     elif outcome in (Outcome.NODATA, Outcome.NXDOMAIN) and soa is not None:
-        # RFC 2308: a negative answer is cached for min(SOA TTL, SOA minimum).
-        ttl = min([soa[0], soa[1].minimum, *chain.ttls])
+        # RFC 2308: caches keep a negative answer min(SOA TTL, SOA minimum); a resolver's
+        # reply shows what it has left in the SOA's own TTL (see the module docstring).
+        final_ttl = min(soa[0], soa[1].minimum) if authoritative else soa[0]
+    ttl = None if final_ttl is None else min([final_ttl, *chain.ttls])
+    ede = _extended_errors(message)
     final_name = normalize_name(chain.links[-1] if chain.links else qname)
-    error = chain.problem or _reason(outcome, rcode_text, final_name, asked.rdtype)
+    error = chain.problem or _reason(outcome, rcode_text, final_name, asked.rdtype, ede)
     return Observation(
         server_name=asked.server_name,
         server=asked.server,
@@ -289,9 +326,12 @@ def _observe_reply(
         observed_at=datetime.now(UTC),
         error=error,
         truncated_retry=reply.over_tcp,
-        authoritative_answer=bool(message.flags & dns.flags.AA),
+        authoritative_answer=authoritative,
         soa_serial=None if soa is None else int(soa[1].serial),
         answers_capped=capped,
+        cname_ttls=tuple(chain.ttls),
+        final_ttl=final_ttl,
+        ede=ede,
     )
 
 

@@ -7,7 +7,8 @@ domain), DMARC, DKIM for every selector of every region, `_mta-sts` and `_smtp._
 
 Two ways to judge an answer (see classify.py):
 - BY_REGION: the answer names hosts or addresses that belong to regions (MX, webmail, autodiscover);
-  `targets_by_region` says which.
+  `targets_by_region` says which, per record type: a region without an IPv6 webmail address has
+  no AAAA targets, and while it is the target no AAAA is the right answer (`absent_in`).
 - BY_AUTHORITATIVE: the answer is compared with what the authoritative servers serve now (TXT
   records, TLSA, PTR, extra records): the same is fresh, different is stale.
 """
@@ -45,13 +46,23 @@ class WatchedName:
     )
     """For BY_REGION: the normalised targets (host names or addresses) of each region."""
     required: bool = True
-    """An empty answer is a failure (it is expected to exist)."""
+    """An empty answer is a failure (it is expected to exist), except for a BY_REGION record
+    whose target region has no targets of this type (`absent_in`)."""
     txt_prefix: str | None = None
     """For TXT records sharing a name (SPF at the apex): only strings starting with this count."""
 
     @property
     def key(self) -> str:
         return f"{self.name} {self.rdtype}"
+
+    def absent_in(self, region: str) -> bool:
+        """BY_REGION: the config gives `region` no target of this type, so while it is the
+        target the record must not exist (a DR region without IPv6 has no webmail AAAA; one
+        without autodiscover has no autodiscover CNAME). Never assumed for a region the
+        mapping does not name."""
+        if self.judge is not Judge.BY_REGION or region not in self.targets_by_region:
+            return False
+        return not self.targets_by_region[region]
 
 
 def watched_names(config: Config) -> tuple[WatchedName, ...]:

@@ -13,9 +13,11 @@ Columns: record, converged share, one per resolver (the table scrolls sideways w
 record and its share stay in view, only the record when the pane is narrow), estimate. Each
 resolver cell is the status glyph and word, a short word for what it points at (the region name,
 "mixed", "unexpected", "current", "stale", "NXDOMAIN", "NODATA") or the failure ("timeout",
-"SERVFAIL", ...), and the TTL left. The first row is the authoritative servers with their SOA
-serials. Highlighting a cell shows its raw answer, TTL, latency and rcode in the detail line
-under the table (#dns-detail).
+"SERVFAIL", ...), and the TTL left: for a stale answer, the TTL of the link holding the stale
+part (a moved CNAME's, not the short TTL of the record it leads to: propagation.stale_ttl), so
+the count reaches 0 when that cache can have let go. The first row is the authoritative
+servers with their SOA serials. Highlighting a cell shows its raw answer, TTL, latency and rcode
+in the detail line under the table (#dns-detail).
 """
 
 from __future__ import annotations
@@ -70,12 +72,14 @@ def clock(moment: datetime, reference: datetime | None = None) -> str:
     return propagation_clock(moment, reference)
 
 
-def ttl_left(obs: Observation, now: datetime) -> int | None:
-    """Seconds of TTL left at `now` (never below 0); None when the answer had no TTL."""
-    if obs.ttl is None:
+def ttl_left(obs: Observation, now: datetime, ttl: int | None = None) -> int | None:
+    """Seconds left at `now` of `ttl` (default the answer's TTL), counted from when it was
+    observed, never below 0; None when there is no TTL."""
+    ttl = obs.ttl if ttl is None else ttl
+    if ttl is None:
         return None
     elapsed = (now - obs.observed_at).total_seconds()
-    return max(0, math.ceil(obs.ttl - elapsed))
+    return max(0, math.ceil(ttl - elapsed))
 
 
 def cell_word(finding: Finding, obs: Observation | None) -> str:
@@ -334,12 +338,21 @@ class DnsPane(CellDetailPane):
         finding = self._findings.get((watched.check, watched.name, resolver))
         return finding, sweep.observations.get((resolver, record_key))
 
+    def _stale_ttl(self, record_key: str, column_key: str) -> int | None:
+        """The TTL holding this resolver's stale part, when its answer is stale."""
+        propagation = self._propagation.get(record_key)
+        resolver = self._resolver_columns.get(column_key)
+        if propagation is None or resolver is None:
+            return None
+        return propagation.stale_ttls.get(resolver)
+
     def _resolver_cell(self, record_key: str, column_key: str, now: datetime) -> Text:
         finding, obs = self._cell_parts(record_key, column_key)
         if finding is None:
             return self.status_cell(Status.UNKNOWN, "not asked")
         word = short(cell_word(finding, obs), 14, ascii_only=self.ascii_only)
-        left = ttl_left(obs, now) if obs is not None else None
+        held = self._stale_ttl(record_key, column_key)
+        left = ttl_left(obs, now, held) if obs is not None else None
         if left is not None:
             word += f" {left}s"
         return self.status_cell(finding.status, word)
@@ -382,6 +395,9 @@ class DnsPane(CellDetailPane):
             return text
         left = ttl_left(obs, now)
         ttl = "none" if obs.ttl is None else f"{obs.ttl} s ({left} s left)"
+        held = self._stale_ttl(record_key, column_key)
+        if held is not None and held != obs.ttl:
+            ttl += f", stale part {held} s ({ttl_left(obs, now, held)} s left)"
         latency = "no reply" if obs.latency_ms is None else f"{obs.latency_ms:.1f} ms"
         add_line(
             text,

@@ -13,7 +13,9 @@ pointing at nsd and refuses every other name (`local-zone: "." refuse`). The set
 
 In a test module, add `pytest_plugins = ["tests.lab.dnslab"]` and use the `dns_lab` (per test)
 or `dns_lab_module` (per module) fixture: each is a factory `make(zones, resolver_count=4,
-stubs=None)` that starts a lab and stops it after the test (or module), pass or fail.
+stubs=None, resolver_options=None, trust_anchors=None)` that starts a lab and stops it after
+the test (or module), pass or fail. Validating resolvers and signed zones: resolver_options.py
+and dnssec_zone.py.
 Where nsd or unbound is missing the fixture skips, except under CI=true where it fails.
 """
 
@@ -27,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -44,6 +47,7 @@ from tests.lab import (
     missing_in_lab,
     pids_running,
 )
+from tests.lab.resolver_options import PLAIN, ResolverOptions, options_for, server_lines
 
 RESOLVER_NET = "127.0.53."
 """Resolvers listen on 127.0.53.11, .12, ...: a corner of loopback other labs leave alone."""
@@ -254,19 +258,25 @@ class Resolver:
         self.conf = workdir / "unbound.conf"
         self.control_socket = control_dir / f"{name}.ctl"
         self.process: ServerProcess | None = None
+        self.options = PLAIN
 
-    def launch(self, stubs: Mapping[str, Address]) -> None:
+    def launch(
+        self,
+        stubs: Mapping[str, Address],
+        options: ResolverOptions = PLAIN,
+        trust_anchors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         d = self.workdir
         d.mkdir(parents=True, exist_ok=True)
-        zone_lines = stub_sections = ""
-        for zone, (stub_ip, stub_port) in stubs.items():
-            zone = zone.rstrip(".").lower()
-            # unbound has built-in local zones (test., 127.in-addr.arpa., RFC 1918 reverses):
-            # a transparent local-zone lets the stub answer for a lab zone under them.
-            zone_lines += f'    local-zone: "{zone}." transparent\n'
-            zone_lines += f'    domain-insecure: "{zone}."\n'
-            stub_sections += f'stub-zone:\n    name: "{zone}."\n'
+        self.options = options
+        stub_sections = ""
+        zones = [zone.rstrip(".").lower() + "." for zone in stubs]
+        for zone, (stub_ip, stub_port) in zip(zones, stubs.values(), strict=True):
+            stub_sections += f'stub-zone:\n    name: "{zone}"\n'
             stub_sections += f"    stub-addr: {stub_ip}@{stub_port}\n"
+        # unbound has built-in local zones (test., 127.in-addr.arpa., RFC 1918 reverses): a
+        # transparent local-zone per lab zone lets the stub answer for it (see server_lines).
+        zone_lines = server_lines(options, zones, trust_anchors or {}, d)
         ip, port = self.address
         self.conf.write_text(
             f"server:\n    interface: {ip}\n    port: {port}\n"
@@ -275,7 +285,6 @@ class Resolver:
             f'    directory: "{d}"\n    pidfile: "{d}/unbound.pid"\n'
             f'    logfile: "{d}/unbound.log"\n    use-syslog: no\n'
             "    verbosity: 1\n    num-threads: 1\n    do-daemonize: no\n"
-            '    module-config: "iterator"\n'
             f"    do-not-query-localhost: no\n    outgoing-interface: {AUTHORITATIVE_IP}\n"
             # Without this a second copy binds the same address and the kernel splits queries.
             "    so-reuseport: no\n"
@@ -312,6 +321,9 @@ class DnsLab:
 
     `stubs` adds a stub-zone to every resolver for a zone served elsewhere, for instance
     `{"dead.test": ("127.0.0.1", free_port())}` for an authoritative that is down.
+    `resolver_options` (one for all, or one per resolver index) makes resolvers validate DNSSEC
+    with `trust_anchors` (zone -> DS/DNSKEY lines), send extended errors or floor TTLs: see
+    resolver_options.py; by default every resolver is a plain caching one.
     """
 
     def __init__(
@@ -321,6 +333,8 @@ class DnsLab:
         resolver_count: int = 4,
         *,
         stubs: Mapping[str, Address] | None = None,
+        resolver_options: ResolverOptions | Sequence[ResolverOptions] | None = None,
+        trust_anchors: Mapping[str, Sequence[str]] | None = None,
     ):
         if not 0 <= resolver_count <= 40:
             raise ValueError("resolver_count must be between 0 and 40")
@@ -330,6 +344,8 @@ class DnsLab:
         self.primary = Authoritative(self.workdir / "nsd", zones, self._control_dir, "nsd")
         self.extra_authoritatives: list[Authoritative] = []
         self._stubs = dict(stubs or {})
+        self._options = options_for(resolver_options, resolver_count)
+        self._trust_anchors = dict(trust_anchors or {})
         self._resolvers = [
             Resolver(
                 f"lab-r{index + 1}",
@@ -357,8 +373,8 @@ class DnsLab:
             self.primary.launch()
             stubs = {name: self.primary.address for name in self.primary.zones}
             stubs.update(self._stubs)
-            for resolver in self._resolvers:
-                resolver.launch(stubs)
+            for resolver, options in zip(self._resolvers, self._options, strict=True):
+                resolver.launch(stubs, options, self._trust_anchors)
             self.primary.wait_until_serving()
             for resolver in self._resolvers:
                 resolver.wait_until_serving()
@@ -389,12 +405,19 @@ class DnsLab:
         self.primary.reload(zone)
 
     def flush(self, resolver_index: int) -> None:
-        """Make one resolver truly fresh: no cached records or negative answers, no server RTTs."""
+        """Make one resolver truly fresh: no cached records, negative or bogus answers (nor
+        validated keys), no server RTTs."""
         resolver = self._resolvers[resolver_index]
         resolver.control("flush_zone", ".")
         resolver.control("flush_negative")
+        resolver.control("flush_bogus")
         resolver.control("flush_infra", "all")
         resolver.control("flush_requestlist")
+
+    def control(self, resolver_index: int, *args: str) -> str:
+        """`unbound-control ARGS` on one resolver, e.g. ("local_data", "www.example.test. 300
+        IN A 127.0.66.6"): a local override, as corporate resolvers carry."""
+        return self._resolvers[resolver_index].control(*args)
 
     def _process(self, resolver_index: int) -> ServerProcess:
         process = self._resolvers[resolver_index].process
@@ -445,14 +468,10 @@ LabFactory = Callable[..., DnsLab]
 def _lab_factory(workdir: Path) -> Iterator[LabFactory]:
     labs: list[DnsLab] = []
 
-    def make(
-        zones: Mapping[str, str],
-        resolver_count: int = 4,
-        *,
-        stubs: Mapping[str, Address] | None = None,
-    ) -> DnsLab:
+    def make(zones: Mapping[str, str], resolver_count: int = 4, **options: Any) -> DnsLab:
+        """`options`: DnsLab's keyword arguments (stubs, resolver_options, trust_anchors)."""
         require_dns_servers()
-        lab = DnsLab(workdir / f"lab{len(labs)}", zones, resolver_count, stubs=stubs)
+        lab = DnsLab(workdir / f"lab{len(labs)}", zones, resolver_count, **options)
         labs.append(lab)
         lab.start()
         return lab
