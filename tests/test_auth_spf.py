@@ -274,8 +274,9 @@ def test_two_spf_records_fail() -> None:
     assert "2 SPF records" in finding.summary
 
 
-def test_include_without_a_record_is_a_void_lookup_and_a_warning() -> None:
+def test_include_without_a_record_is_a_void_lookup_and_a_permerror() -> None:
+    """Issue 12: check_host gives permerror for every sender reaching it (RFC 7208 5.2)."""
     finding = _walk(RecordAsker(_spf({"d.test": "v=spf1 include:gone.test -all"})))
-    assert finding.status is Status.WARN
+    assert finding.status is Status.FAIL
     assert finding.data["void_lookups"] == 1
     assert finding.data["missing_records"] == ["gone.test"]

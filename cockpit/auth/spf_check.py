@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import spf  # type: ignore[import-untyped]  # pyspf ships no type hints
@@ -265,4 +265,21 @@ async def spf_findings(config: Config, region: Region, asker: Asker) -> list[Fin
     check, walk = await asyncio.gather(
         spf_check_finding(config, region, asker), spf_lookups_finding(config, region, asker)
     )
-    return [check, walk]
+    return [check, agreeing_walk(walk, check)]
+
+
+def agreeing_walk(walk: Finding, check: Finding) -> Finding:
+    """The record-level verdict never reads better than a permerror check_host gave for one of
+    the region's IPs (a void limit reached through a macro, a syntax error pyspf found)."""
+    broken = [
+        entry
+        for entry in check.data.get("results", ())
+        if isinstance(entry, dict) and entry.get("result") == "permerror"
+    ]
+    if not broken or walk.status is Status.FAIL:
+        return walk
+    first = broken[0]
+    summary = (
+        f"SPF of {walk.subject} gives permerror for {first['ip']}: {first['explanation']}"
+    )[:240]
+    return replace(walk, status=Status.FAIL, summary=summary)

@@ -26,15 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.auth.asker import Asker
+from cockpit.auth.spf_rules import (
+    MAX_LOOKUPS,
+    MAX_VOID_LOOKUPS,
+    domain_spec_problem,
+    record_verdict,
+)
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome
-from cockpit.model import Finding, Status
+from cockpit.model import Finding
 
 AREA = "auth"
 CHECK = "spf-lookups"
-MAX_LOOKUPS = 10
-MAX_VOID_LOOKUPS = 2
-WARN_LOOKUPS = 9
 MAX_DEPTH = 12
 MAX_QUERIES = 120
 TIME_BUDGET = 20.0
@@ -78,6 +81,16 @@ class Walk:
     """Every counted lookup, "domain: term", in order."""
     truncated: bool = False
     queries: int = 0
+    all_of: dict[str, str] = field(default_factory=dict)
+    """Domain -> the qualifier of its `all` mechanism ("+", "-", "~", "?")."""
+    redirect_of: dict[str, str] = field(default_factory=dict)
+    """Domain -> its redirect= target (kept even when an `all` makes it unreachable)."""
+    macro_terms: list[tuple[str, str, str]] = field(default_factory=list)
+    """(mechanism, target with macros, the domain whose record holds it) for a/mx/exists."""
+    macro_ips: tuple[str, ...] = ()
+    """The sending IPs for which macro targets were expanded and asked."""
+    macro_voids: dict[str, list[str]] = field(default_factory=dict)
+    """Sending IP -> the macro terms that are void when that IP connects (see spf_rules)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +109,11 @@ class Walk:
             "terms": list(self.terms),
             "truncated": self.truncated,
             "queries": self.queries,
+            "all": dict(self.all_of),
+            "macro_terms": [
+                f"{name}:{target} (in {where})" for name, target, where in self.macro_terms
+            ],
+            "macro_voids": {ip: list(terms) for ip, terms in self.macro_voids.items()},
         }
 
 
@@ -175,20 +193,31 @@ class _Walker:
             if modifier:
                 if modifier.group(1).lower() == "redirect":
                     redirect = modifier.group(2)
+                    self.walk.redirect_of[domain] = redirect.rstrip(".").lower()
                 continue
             mechanism = _MECHANISM.match(term)
             name = mechanism.group(1).lower() if mechanism else ""
             if mechanism is None or name not in LOOKUP_MECHANISMS | OTHER_MECHANISMS:
                 self.walk.problems.append(f"{domain}: unknown or malformed term {term!r}")
                 continue
+            if name == "all" and not has_all:
+                self.walk.all_of[domain] = term[0] if term[0] in "+-~?" else "+"
             has_all = has_all or name == "all"
             if name not in LOOKUP_MECHANISMS:
                 continue
             self.count_lookup(domain, term, path)
             target = (mechanism.group(2) or "").rstrip(".").lower()
+            problem = domain_spec_problem(mechanism.group(2)) if mechanism.group(2) else None
+            if problem is not None:
+                self.walk.problems.append(f"{domain}: invalid domain-spec in {term!r}: {problem}")
+                continue
             await self.follow(name, target or domain, term, chain, path)
         if redirect is not None and not has_all:  # "all" makes redirect unreachable (6.1)
             term = f"redirect={redirect}"
+            problem = domain_spec_problem(redirect)
+            if problem is not None:
+                self.walk.problems.append(f"{domain}: invalid domain-spec in {term!r}: {problem}")
+                return True
             self.count_lookup(domain, term, path)
             await self.follow("redirect", redirect.rstrip(".").lower(), term, chain, path)
         return True
@@ -196,6 +225,9 @@ class _Walker:
     async def follow(
         self, name: str, target: str, term: str, chain: list[str], path: list[str]
     ) -> None:
+        if "%" in target and name in ("a", "mx", "exists"):
+            self.walk.macro_terms.append((name, target, chain[-1]))
+            return  # depends on the connecting IP: resolved per sending IP (spf_rules)
         if "%" in target or name == "ptr" or not target:
             return  # depends on the connecting IP: counted, not resolved
         if name in ("include", "redirect"):
@@ -220,11 +252,24 @@ async def walk_spf(
     asker: Asker,
     families: tuple[str, ...] = ("A",),
     time_budget: float = TIME_BUDGET,
+    *,
+    ips: tuple[str, ...] = (),
+    helo: str | None = None,
 ) -> Walk:
-    """Walk the SPF tree of `domain`; `families` are the address types the region sends from."""
+    """Walk the SPF tree of `domain`; `families` are the address types the region sends from.
+
+    With `ips`, the targets with macros are expanded and asked for each of them (all at
+    once), so their void lookups count in that IP's worst case (`Walk.macro_voids`)."""
     walker = _Walker(asker, families, time_budget)
     if not await walker.visit(domain.rstrip(".").lower(), [], []):
         walker.walk.missing_records.append(domain)
+    if ips and walker.walk.macro_terms:
+        from cockpit.auth.spf_rules import macro_voids
+
+        walker.walk.macro_ips = ips
+        walker.walk.macro_voids = await macro_voids(
+            walker.walk, walker.ask, domain, ips, helo or domain
+        )
     return walker.walk
 
 
@@ -234,62 +279,14 @@ def _families(region: Region) -> tuple[str, ...]:
 
 
 def finding_from_walk(domain: str, region: Region, walk: Walk, resolver: str | None) -> Finding:
+    """The record-level verdict (rules in spf_rules.py), with every count and problem as data."""
+    status, summary = record_verdict(domain, walk)
     data = {"domain": domain, **walk.to_json()}
-
-    def finding(status: Status, summary: str) -> Finding:
-        return Finding(AREA, CHECK, domain, status, summary, region.name, resolver, data)
-
-    bound = " at least" if walk.truncated or walk.unanswered else ""
-    if domain in walk.missing_records and walk.lookups == 0:
-        return finding(Status.FAIL, f"{domain} has no SPF record")
-    if walk.lookups > MAX_LOOKUPS:
-        via = walk.breaking_path[0]
-        detail = "" if len(walk.breaking_path) == 1 else f" (lookup 11 is {walk.breaking_term})"
-        return finding(
-            Status.FAIL,
-            f"SPF of {domain} needs{bound} {walk.lookups} DNS lookups (limit {MAX_LOOKUPS}): "
-            f"{via} takes it past the limit{detail}",
-        )
-    if walk.loops:
-        kind = "a redirect" if walk.loops[0].startswith("redirect") else "an include"
-        return finding(Status.FAIL, f"SPF of {domain} has {kind} loop: {walk.loops[0]}")
-    if walk.void_lookups > MAX_VOID_LOOKUPS:
-        return finding(
-            Status.FAIL,
-            f"SPF of {domain} has{bound} {walk.void_lookups} void lookups "
-            f"(limit {MAX_VOID_LOOKUPS}): {', '.join(walk.void_terms)}",
-        )
-    if walk.problems:
-        return finding(Status.FAIL, f"SPF of {domain} is broken: {walk.problems[0]}")
-    if walk.unanswered:
-        so_far = f" (at least {walk.lookups} so far)" if walk.lookups else ""
-        return finding(
-            Status.UNKNOWN,
-            f"SPF lookup count of {domain} unknown{so_far}: {walk.unanswered[0]}",
-        )
-    if walk.truncated:
-        return finding(
-            Status.UNKNOWN,
-            f"SPF tree of {domain} too large to walk (at least {walk.lookups} lookups)",
-        )
-    if walk.lookups >= WARN_LOOKUPS:
-        return finding(
-            Status.WARN,
-            f"SPF of {domain} needs {walk.lookups} of {MAX_LOOKUPS} allowed DNS lookups",
-        )
-    if walk.missing_records:
-        return finding(
-            Status.WARN,
-            f"SPF of {domain} includes a name without an SPF record: {walk.missing_records[0]}",
-        )
-    return finding(
-        Status.OK,
-        f"SPF of {domain} needs {walk.lookups} of {MAX_LOOKUPS} DNS lookups, "
-        f"{walk.void_lookups} void",
-    )
+    return Finding(AREA, CHECK, domain, status, summary, region.name, resolver, data)
 
 
 async def spf_lookups_finding(config: Config, region: Region, asker: Asker) -> Finding:
     domain = config.domain.name
-    walk = await walk_spf(domain, asker, _families(region))
+    ips = tuple(region.sending_ips)
+    walk = await walk_spf(domain, asker, _families(region), ips=ips, helo=region.helo)
     return finding_from_walk(domain, region, walk, asker.server.name)
