@@ -16,6 +16,12 @@ with an extended error that says DNSSEC validation failed (ede.DNSSEC_FAILURE_CO
 BOGUS, "DNSSEC bogus (EDE 7 Signature Expired: <text>)": that validating resolver rejects the
 zone's data and will go on rejecting it, for everyone behind it, until the zone is repaired.
 
+An authoritative that serves only a CNAME into a zone held elsewhere (Outcome.CHAIN_ONLY: a
+DKIM selector delegated to a mail provider) vouches for the chain, not for the records at its
+end: the view then holds that chain (`AuthoritativeView.chain_only`), and a resolver is judged
+by its own chain: the same CNAMEs -> CURRENT (or MISSING when the provider has nothing), other
+CNAMEs -> STALE. A resolver that itself gives only a chain could not tell: FAILED.
+
 A TXT name can be shared (SPF at the apex): with `txt_prefix` only the strings starting with it
 (case-insensitively, followed by a space or the end, as RFC 7208 reads "v=spf1") count, and an
 answer with none of them counts as NODATA.
@@ -110,6 +116,11 @@ class AuthoritativeView:
     """The CNAME chain of the agreed value, as the first server serving it gave it (empty for
     no CNAME); None without a view. Tells which link of a resolver's stale chain is stale."""
 
+    @property
+    def chain_only(self) -> bool:
+        """The authoritative servers serve only a CNAME chain into a zone served elsewhere."""
+        return self.outcome is Outcome.CHAIN_ONLY
+
 
 @dataclass(frozen=True, slots=True)
 class ServerValue:
@@ -123,6 +134,13 @@ class ServerValue:
     """The effective outcome (see `effective_outcome`); None when it could not tell."""
     answers: tuple[str, ...]
     """The relevant normalised answers (empty unless ANSWER)."""
+    chain: tuple[str, ...] = ()
+    """CHAIN_ONLY: the CNAME chain it serves (which is its whole value); empty otherwise."""
+
+    @property
+    def value(self) -> tuple[Outcome | None, tuple[str, ...], tuple[str, ...]]:
+        """What is compared between servers: outcome, answers and (CHAIN_ONLY) the chain."""
+        return self.outcome, self.answers, self.chain
 
 
 NO_VIEW = AuthoritativeView(None, None, False, (), None)
@@ -174,6 +192,7 @@ def failure_reason(obs: Observation) -> str:
         Outcome.REFUSED: "REFUSED",
         Outcome.MALFORMED: "malformed reply",
         Outcome.OTHER_RCODE: f"rcode {obs.rcode or 'unknown'}",
+        Outcome.CHAIN_ONLY: "CNAME only",
     }
     label = labels.get(obs.outcome, str(obs.outcome))
     error = obs.error or ""
@@ -312,17 +331,35 @@ def server_values(sweep: SweepResult, watched: WatchedName) -> tuple[ServerValue
         obs = sweep.authoritative_observations.get((spec.name, watched.key))
         outcome: Outcome | None = None
         answers: tuple[str, ...] = ()
+        chain: tuple[str, ...] = ()
         # Only an authoritative answer (AA set) is the truth; a referral or a cached answer
         # from a server that is not authoritative for this name says nothing about it.
-        if obs is not None and obs.outcome in USABLE_OUTCOMES and obs.authoritative_answer:
-            outcome = effective_outcome(watched, obs)
-            answers = relevant_answers(watched, obs) if outcome is Outcome.ANSWER else ()
-        values.append(ServerValue(spec, authoritative_label(spec), obs, outcome, answers))
+        if obs is not None and obs.authoritative_answer:
+            if obs.outcome in USABLE_OUTCOMES:
+                outcome = effective_outcome(watched, obs)
+                answers = relevant_answers(watched, obs) if outcome is Outcome.ANSWER else ()
+            elif obs.outcome is Outcome.CHAIN_ONLY and obs.cname_chain:
+                outcome, chain = Outcome.CHAIN_ONLY, obs.cname_chain
+        values.append(ServerValue(spec, authoritative_label(spec), obs, outcome, answers, chain))
     return tuple(values)
 
 
-def describe_value(watched: WatchedName, outcome: Outcome, answers: Sequence[str]) -> str:
-    """What a server serves, for a reason: targets with regions, quoted values, or NXDOMAIN."""
+def describe_chain(chain: Sequence[str]) -> str:
+    """ "CNAME -> a.provider.test (served elsewhere)", bounded."""
+    if not chain:
+        return "a CNAME into a zone served elsewhere"
+    links = " -> ".join(one_line(link, VALUE_CHARS) for link in chain[:4])
+    more = f" and {len(chain) - 4} more" if len(chain) > 4 else ""
+    return f"CNAME -> {links}{more} (served elsewhere)"
+
+
+def describe_value(
+    watched: WatchedName, outcome: Outcome, answers: Sequence[str], chain: Sequence[str] = ()
+) -> str:
+    """What a server serves, for a reason: targets with regions, quoted values, NXDOMAIN, or
+    (CHAIN_ONLY) the CNAME chain it hands on."""
+    if outcome is Outcome.CHAIN_ONLY:
+        return describe_chain(chain)
     if outcome in NEGATIVE_OUTCOMES:
         return f"no {watched.check} record ({outcome.value.upper()})"
     if watched.judge is Judge.BY_REGION:
@@ -334,39 +371,43 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
     if sweep.authoritative_error is not None or not sweep.authoritative:
         return NO_VIEW
     values = server_values(sweep, watched)
-    usable = [
-        (value.label, value.outcome, value.answers)
-        for value in values
-        if value.outcome is not None
-    ]
+    usable = [(value.label, value.outcome, value.answers, value.chain) for value in values]
+    usable = [row for row in usable if row[1] is not None]
     if not usable:
         return NO_VIEW
-    counts: dict[tuple[Outcome, tuple[str, ...]], int] = {}
-    for _, outcome, answers in usable:
-        counts[(outcome, answers)] = counts.get((outcome, answers), 0) + 1
+    counts: dict[tuple[Outcome, tuple[str, ...], tuple[str, ...]], int] = {}
+    for _, outcome, answers, served_chain in usable:
+        assert outcome is not None
+        key = (outcome, answers, served_chain)
+        counts[key] = counts.get(key, 0) + 1
     # The value most servers serve; on a tie the first seen (sweep order), as max() keeps it.
-    agreed_outcome, agreed_answers = max(counts, key=lambda value: counts[value])
-    agreed_text = describe_value(watched, agreed_outcome, agreed_answers)
+    agreed = max(counts, key=lambda value: counts[value])
+    agreed_outcome, agreed_answers, agreed_chain = agreed
+    agreed_text = describe_value(watched, *agreed)
     disagreements = tuple(
         one_line(
-            f"{label} serves {describe_value(watched, outcome, answers)}"
+            f"{label} serves {describe_value(watched, outcome, answers, served_chain)}"
             f" while others serve {agreed_text}"
         )
-        for label, outcome, answers in usable
-        if (outcome, answers) != (agreed_outcome, agreed_answers)
+        for label, outcome, answers, served_chain in usable
+        if outcome is not None and (outcome, answers, served_chain) != agreed
     )
     negative = agreed_outcome in NEGATIVE_OUTCOMES
     chain = next(
         (
             value.observation.cname_chain
             for value in values
-            if value.observation is not None
-            and (value.outcome, value.answers) == (agreed_outcome, agreed_answers)
+            if value.observation is not None and value.value == agreed
         ),
         (),
     )
     classified: Classified | None = None
-    if watched.judge is Judge.BY_REGION:
+    if watched.judge is Judge.BY_REGION and agreed_outcome is Outcome.CHAIN_ONLY:
+        # The targets are served elsewhere: no region to tell from here.
+        classified = Classified(
+            Verdict.FAILED, None, (), (), one_line(f"serves {agreed_text}")
+        )
+    elif watched.judge is Judge.BY_REGION:
         if negative:
             classified = Classified(
                 Verdict.MISSING, None, (), (), one_line(f"serves {agreed_text}")
@@ -388,9 +429,18 @@ def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) ->
             return Classified(Verdict.BOGUS, None, (), (), bogus)
         return Classified(Verdict.FAILED, None, (), (), failure_reason(obs))
     outcome = effective_outcome(watched, obs)
+    if view.chain_only and watched.judge is Judge.BY_AUTHORITATIVE:
+        moved = _moved_link(obs, view)
+        if moved is not None:
+            return Classified(Verdict.STALE, None, (), (), moved)
     if outcome in NEGATIVE_OUTCOMES:
         return Classified(Verdict.MISSING, None, (), (), _missing_reason(watched, obs, outcome))
     answers = relevant_answers(watched, obs)
+    if view.chain_only and watched.judge is Judge.BY_AUTHORITATIVE:
+        via = " -> ".join(one_line(link, VALUE_CHARS) for link in obs.cname_chain[:4])
+        return Classified(
+            Verdict.CURRENT, None, (), (), one_line(f"answers {quote_values(answers)} via {via}")
+        )
     if watched.judge is Judge.BY_REGION:
         chain = obs.cname_chain if watched.rdtype != "CNAME" else ()
         return classify_targets(watched, answers, chain)
@@ -406,6 +456,22 @@ def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) ->
     current = quote_values(view.answers or ())
     reason = f"still answers {shown}; the authoritative servers now serve {current}"
     return Classified(Verdict.STALE, None, (), (), one_line(reason))
+
+
+def _moved_link(obs: Observation, view: AuthoritativeView) -> str | None:
+    """Against a CHAIN_ONLY view: why this resolver's chain is not the authoritative one (a
+    link that differs, or a chain that stops short of it), or None when it follows it."""
+    served = view.chain or ()
+    mine = obs.cname_chain
+    if mine[: len(served)] == served:
+        return None
+
+    def links(chain: Sequence[str]) -> str:
+        return describe_chain(chain).removesuffix(" (served elsewhere)")
+
+    # Short, so the TTL of the stale link still fits the summary after it.
+    have = f"still follows {links(mine)}" if mine else "still has no CNAME"
+    return one_line(f"{have}; authoritative now: {links(served)}")
 
 
 def points_at(classified: Classified, region: str) -> bool:

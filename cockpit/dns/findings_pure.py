@@ -10,6 +10,9 @@ Status rules for an answer (resolver or authoritative server):
   an absent BY_REGION record whose target region has no targets of its type in the config
   ("secondary has no AAAA: none is correct"; WatchedName.absent_in), from a resolver or an
   authoritative server alike.
+  An authoritative server that serves only a CNAME into a zone held elsewhere (a DKIM selector
+  at a mail provider) is ok too, "serves CNAME -> NAME (served elsewhere)": it vouches for the
+  chain, and resolvers are judged by whether they follow the same one.
 - warn: another configured region (propagation pending; also where the target region has none
   of this type: a left-over AAAA of the old region); a split answer (MIXED), with or without
   the target region: it sends some people to each, which a cache will resolve when it expires;
@@ -48,6 +51,7 @@ from cockpit.dns.classify import (
     bounded_answers,
     classify,
     classify_targets,
+    describe_chain,
     describe_value,
     failure_reason,
     one_line,
@@ -134,7 +138,7 @@ def _authoritative_findings(
 ) -> list[Finding]:
     if sweep.authoritative_error is not None:
         return []
-    agreed = (view.outcome, view.answers)
+    agreed = (view.outcome, view.answers, view.chain if view.chain_only else ())
     findings: list[Finding] = []
     values = server_values(sweep, watched)
     for value in values:
@@ -143,15 +147,15 @@ def _authoritative_findings(
         )
         if value.outcome is not None and view.outcome is not None and view.disagreements:
             status = Status.FAIL if finding.status is Status.FAIL else Status.WARN
-            others = _short(watched, view.outcome, view.answers or ())
-            if (value.outcome, value.answers) != agreed:
-                mine = _short(watched, value.outcome, value.answers)
+            others = _short(watched, view.outcome, view.answers or (), agreed[2] or ())
+            if value.value != agreed:
+                mine = _short(watched, value.outcome, value.answers, value.chain)
                 summary = f"serves {mine} while other authoritative servers serve {others}"
             else:
                 differing = [
                     other.label
                     for other in values
-                    if other.outcome is not None and (other.outcome, other.answers) != agreed
+                    if other.outcome is not None and other.value != agreed
                 ]
                 summary = f"serves {others}, but {', '.join(differing)} differ"
             data = {**finding.data, "disagrees": True}
@@ -169,15 +173,21 @@ def _authoritative_findings(
     return findings
 
 
-def _short(watched: WatchedName, outcome: Outcome, answers: tuple[str, ...]) -> str:
-    """What a server serves, briefly: a region for BY_REGION answers, quoted values otherwise."""
+def _short(
+    watched: WatchedName,
+    outcome: Outcome,
+    answers: tuple[str, ...],
+    chain: tuple[str, ...] = (),
+) -> str:
+    """What a server serves, briefly: a region for BY_REGION answers, quoted values otherwise
+    (a CNAME chain for CHAIN_ONLY)."""
     if outcome is Outcome.ANSWER and watched.judge is Judge.BY_REGION:
         classified = classify_targets(watched, answers)
         if classified.verdict is Verdict.REGION:
             return "/".join(classified.regions)
         if classified.verdict is Verdict.MIXED:
             return f"a mix of {', '.join(classified.regions)}"
-    return describe_value(watched, outcome, answers)
+    return describe_value(watched, outcome, answers, chain)
 
 
 def _answer_finding(
@@ -203,6 +213,12 @@ def _answer_finding(
 
     if obs is None:
         return finding(Status.UNKNOWN, "not asked in this sweep", None, {"verdict": None})
+    if authoritative and obs.outcome is Outcome.CHAIN_ONLY and obs.authoritative_answer:
+        # It vouches for the CNAMEs only; the records at their end are another zone's.
+        chain = describe_chain(obs.cname_chain).removesuffix(" (served elsewhere)")
+        summary = f"serves {chain}; the target is served elsewhere"
+        classified = Classified(Verdict.CURRENT, None, (), (), one_line(summary))
+        return finding(Status.OK, summary, None, _data(watched, obs, classified, view))
     classified = classify(watched, obs, view)
     if authoritative and classified.verdict in (Verdict.CURRENT, Verdict.STALE):
         # An authoritative server is the reference itself: its own answer is current.
@@ -256,7 +272,10 @@ def _ttl_text(obs: Observation, view: AuthoritativeView) -> str:
     held = stale_ttl(obs, view)
     if held is None:
         return ""
-    link = " (CNAME)" if obs.cname_chain and held != obs.final_ttl and held != obs.ttl else ""
+    # The held link is a CNAME when it is not the final RRset's TTL (a TTL equal to the
+    # final one cannot be told apart: then no label rather than a wrong one).
+    final = obs.final_ttl if obs.final_ttl is not None else obs.ttl
+    link = " (CNAME)" if obs.cname_chain and held != final else ""
     return f", TTL {held} s{link}"
 
 
@@ -300,7 +319,7 @@ def _data(
         "attempts": obs.attempts,
         "error": obs.error,
     }
-    if obs.outcome in NEGATIVE_OUTCOMES or obs.outcome is Outcome.ANSWER:
+    if obs.outcome in NEGATIVE_OUTCOMES or obs.outcome in (Outcome.ANSWER, Outcome.CHAIN_ONLY):
         data["authoritative_answer"] = obs.authoritative_answer
     if obs.answers_capped:
         data["answers_capped"] = True

@@ -21,6 +21,11 @@ class Outcome(StrEnum):
     """NOERROR with records of the requested type (after following CNAMEs in the answer)."""
     NODATA = "nodata"
     """NOERROR, but no records of that type: the name exists without them."""
+    CHAIN_ONLY = "chain_only"
+    """NOERROR carrying only a CNAME chain that leaves what the server serves (an authoritative
+    asked without recursion): no records of the type and no SOA of a zone holding the last name.
+    The server vouches for the CNAMEs (`cname_chain`, `cname_ttls`), not for what the last
+    name holds: that is served elsewhere. Never NODATA, which would be a false absence."""
     NXDOMAIN = "nxdomain"
     """The name does not exist (possibly at the end of a CNAME chain)."""
     SERVFAIL = "servfail"
@@ -51,9 +56,11 @@ NO_VERDICT_OUTCOMES = frozenset(
         Outcome.OTHER_RCODE,
         Outcome.NETWORK_ERROR,
         Outcome.MALFORMED,
+        Outcome.CHAIN_ONLY,
     }
 )
-"""Outcomes that say nothing about the name: a check reports `unknown`, never ok or fail."""
+"""Outcomes that settle nothing about the records asked for: a check reports `unknown`, never
+ok or fail (CHAIN_ONLY: the records are at a CNAME target this server does not serve)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,10 @@ negative TTL the resolver has left. There is none (None) when:
   validation ...: waiting will not fix it"), or it answers a target of no configured region ("no
   estimate: R answers a target in no region (an override or hijack does not expire like a
   cache)"); these resolvers are listed in `bogus_resolvers` / `no_region_resolvers`;
-- the authoritative servers disagree on a BY_AUTHORITATIVE record, or a stale resolver gave no TTL;
+- the authoritative servers disagree on a BY_AUTHORITATIVE record, or a stale resolver gave no TTL
+  (against authoritative servers that serve only a CNAME into a zone served elsewhere, a stale
+  resolver's TTL is the one of its first CNAME that differs from theirs; past their chain there
+  is none to know);
 - only unknown resolvers are left.
 """
 
@@ -126,6 +129,10 @@ def resolver_state(
                 else ResolverState.STALE
             )
         absent_is_target = have_view and view.negative and not watched.required
+        if classified.verdict is Verdict.MISSING and view.chain_only:
+            # The authoritative hands the name on to a zone served elsewhere: nothing here
+            # says whether that absence is old or current.
+            return ResolverState.UNKNOWN
         if classified.verdict is Verdict.MISSING:
             if absent_is_target:
                 return ResolverState.CONVERGED
@@ -140,7 +147,13 @@ def resolver_state(
     if classified.verdict is Verdict.MISSING:
         if not have_view:
             return ResolverState.UNKNOWN
-        return ResolverState.CONVERGED if view.negative else ResolverState.STALE
+        # Against a chain only (classify calls another chain STALE): it follows the same
+        # CNAMEs, and what lies at their end is the other zone's to say.
+        return (
+            ResolverState.CONVERGED
+            if view.negative or view.chain_only
+            else ResolverState.STALE
+        )
     return ResolverState.STALE
 
 
@@ -152,7 +165,8 @@ def _blocking(
         return None
     named = bool(view.disagreements)
     for value in server_values(sweep, watched):
-        if value.outcome is None:
+        if value.outcome is None or value.outcome is Outcome.CHAIN_ONLY:
+            # A CNAME into a zone served elsewhere: its targets are not ours to judge.
             continue
         who = value.label if named else "authoritative"
         if value.outcome is not Outcome.ANSWER:
@@ -200,7 +214,9 @@ def stale_ttl(obs: Observation, view: AuthoritativeView) -> int | None:
     the largest TTL of the links that may hold it: an estimate must never promise earlier than
     can be true. That is the whole chain without an authoritative view, and the rest of the
     resolver's chain where the authoritative chain stops short of it with no data (a CNAME to
-    a name the servers do not answer for). An Observation without per-link TTLs gives `ttl`."""
+    a name the servers do not answer for). Against authoritative servers that serve only the
+    chain (CHAIN_ONLY), the first of their links that differs; None when none does (what lies
+    beyond is served elsewhere). An Observation without per-link TTLs gives `ttl`."""
     final = obs.final_ttl if obs.final_ttl is not None else obs.ttl
     links = obs.cname_chain
     if not links:
@@ -208,6 +224,13 @@ def stale_ttl(obs: Observation, view: AuthoritativeView) -> int | None:
     if len(obs.cname_ttls) != len(links):
         return obs.ttl
     tails = obs.cname_ttls if final is None else (*obs.cname_ttls, final)
+    if view.chain_only and view.chain is not None:
+        for index, link in enumerate(links[: len(view.chain)]):
+            if view.chain[index] != link:
+                return obs.cname_ttls[index]
+        # The same CNAMEs as the authoritative: what follows them is served elsewhere, and
+        # no TTL here says when it changes. A chain that stops short holds its final RRset.
+        return final if len(links) < len(view.chain) else None
     if view.outcome is None or view.chain is None:
         return max(tails)
     for index, link in enumerate(links):

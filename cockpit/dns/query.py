@@ -15,6 +15,9 @@ Questions carry EDNS0 (payload 1232) and RD (clear it with recursion_desired=Fal
 an authoritative). CNAMEs in the answer section are followed to the requested type, at most
 MAX_CNAME_LINKS links; a loop or a longer chain is MALFORMED. Each link's TTL is kept
 (Observation.cname_ttls, final_ttl): a stale CNAME outlives a short TTL further down.
+A NOERROR chain that ends at a name with no records of the type and no SOA of a zone holding
+that name (an authoritative's CNAME into a zone served elsewhere) is CHAIN_ONLY, not NODATA:
+the server said nothing about the last name.
 
 Extended DNS errors (RFC 8914) in the reply are kept (Observation.ede, bounded) and named in the
 reason of a failure: a validating resolver's SERVFAIL for a DNSSEC failure says so (ede.py).
@@ -198,6 +201,14 @@ def _soa_in(section: list[dns.rrset.RRset]) -> tuple[int, SOA] | None:
     return None
 
 
+def _vouches_for(section: list[dns.rrset.RRset], name: dns.name.Name) -> bool:
+    """True when `section` holds the SOA of a zone containing `name`: the server speaks for
+    that zone, so its silence about `name` is a real NODATA (RFC 2308)."""
+    return any(
+        rrset.rdtype == RdataType.SOA and name.is_subdomain(rrset.name) for rrset in section
+    )
+
+
 @dataclass
 class _Chain:
     final: dns.rrset.RRset | None
@@ -260,6 +271,10 @@ def _reason(
         return f"{name} exists but has no {rdtype_text} records (NODATA)"
     if outcome is Outcome.NXDOMAIN:
         return f"{name} does not exist (NXDOMAIN)"
+    if outcome is Outcome.CHAIN_ONLY:
+        return _one_line(
+            f"CNAME to {name}, served elsewhere: this server gives no {rdtype_text} records there"
+        )
     dnssec = dnssec_failure(ede)
     if outcome is Outcome.SERVFAIL and dnssec is not None:
         return _one_line(f"DNSSEC validation failed (SERVFAIL, {ede_label(dnssec)})")
@@ -295,8 +310,16 @@ def _observe_reply(
     authoritative = bool(message.flags & dns.flags.AA)
     if chain.problem is not None:
         outcome = Outcome.MALFORMED
+    elif rcode == dns.rcode.NOERROR and chain.final is not None:
+        outcome = Outcome.ANSWER
+    elif rcode == dns.rcode.NOERROR and chain.links and not _vouches_for(
+        message.authority, chain.links[-1]
+    ):
+        # Only the CNAMEs: the last name is in a zone this server does not hold (or does
+        # not say it holds); reading that as "no records" would be a false absence.
+        outcome = Outcome.CHAIN_ONLY
     elif rcode == dns.rcode.NOERROR:
-        outcome = Outcome.ANSWER if chain.final is not None else Outcome.NODATA
+        outcome = Outcome.NODATA
     else:
         outcome = _RCODE_OUTCOMES.get(rcode, Outcome.OTHER_RCODE)
     if outcome is Outcome.ANSWER and chain.final is not None:
