@@ -127,7 +127,10 @@ class ReplayApp(CockpitShell):
     def _advance(self) -> None:
         now = self.replay_clock.now()
         visible = entries_until(self.entries, now, in_order_times=self._times)
-        header = self.query_one(IncidentHeader)
+        headers = self.query(IncidentHeader)
+        if not headers:
+            return  # a tick while the screen is being taken down (quitting): nothing to show
+        header = headers.first()
         self.sub_title = self.speed_text
         if len(visible) != self.shown:
             timeline = self.query_one("#timeline", RichLog)
