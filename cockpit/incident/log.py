@@ -36,6 +36,7 @@ import fcntl
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -99,10 +100,16 @@ class IncidentLog:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_wait = lock_wait
         self.on_wait = on_wait
+        self._stop = threading.Event()
         self._own_append: _OwnAppend | None = None
         self._follower = LogFollower(self.path)
         self._seen: list[Entry] = []
         """What append_built has read of the log so far (see _entries_so_far)."""
+
+    def abandon(self) -> None:
+        """From now on, appends give up instead of waiting for the lock or writing (the program
+        is quitting): WriteAbandoned, nothing written after the user has gone."""
+        self._stop.set()
 
     def __repr__(self) -> str:
         return f"IncidentLog({str(self.path)!r})"
@@ -339,6 +346,7 @@ class IncidentLog:
                 wait=self.lock_wait,
                 on_wait=self.on_wait,
                 log_path=self.path,
+                stop=self._stop,
             )
         except BaseException:
             os.close(lock_fd)

@@ -24,6 +24,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,11 @@ class LockBusy(LogWriteError):
         super().__init__(message, path=path)
 
 
+class WriteAbandoned(LockBusy):
+    """The writer gave up waiting because its program is quitting: nothing was written, and
+    nothing will be written after the user has gone."""
+
+
 OnWait = Callable[[LockHolder | None], None]
 
 
@@ -92,15 +98,23 @@ def acquire(
     wait: float | None,
     on_wait: OnWait | None = None,
     log_path: Path | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Take the exclusive lock on `lock_fd` within `wait` seconds (None: no limit).
 
-    Raises LockBusy when it stays held, or LogWriteError when flock itself fails.
+    Raises LockBusy when it stays held, WriteAbandoned as soon as `stop` is set (the program
+    is quitting; checked before every try), or LogWriteError when flock itself fails.
     """
     deadline = None if wait is None else time.monotonic() + max(0.0, wait)
     pause = _FIRST_POLL
     told = False
     while True:
+        if stop is not None and stop.is_set():
+            holder = read_holder(lock_fd)
+            who = f" while {holder.describe()} held the lock" if holder is not None else ""
+            raise WriteAbandoned(
+                f"not written: cockpit was quitting{who}", path=log_path, holder=holder
+            )
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break

@@ -31,6 +31,7 @@ from textual.widgets import Footer
 
 from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
+from cockpit.incident.log_lock import LockHolder
 from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import steps_for
 from cockpit.safe_text import clean
@@ -56,7 +57,12 @@ from cockpit.ui.queue_pane import QueuePane
 from cockpit.ui.region_strip import RegionDetails, RegionStrip
 from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
 from cockpit.ui.timeline_pane import TimelinePane
-from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
+from cockpit.ui.ui_messages import (
+    LogAppended,
+    LogAppendFailed,
+    LogWriteWaiting,
+    TargetChanged,
+)
 
 __all__ = ["PANES", "CockpitApp", "CockpitShell", "PaneFrame", "PaneSpec", "write_export"]
 
@@ -184,7 +190,7 @@ class CockpitApp(CockpitShell, IncidentActions):
         self.author = author
         self.config = config
         self.clock = clock
-        self.incident_log = IncidentLog(self.log_path)
+        self.incident_log = IncidentLog(self.log_path, on_wait=self._waiting_to_write)
         self.target_region: str | None = None
         self.read_only = read_only
         self.drill = drill
@@ -331,6 +337,23 @@ class CockpitApp(CockpitShell, IncidentActions):
     @on(LogAppendFailed)
     def _log_append_failed(self, message: LogAppendFailed) -> None:
         self.notify(clean(message.reason), severity="error", markup=False)
+
+    def _waiting_to_write(self, holder: LockHolder | None) -> None:
+        """From a writing worker's thread: say who holds the lock while the write waits."""
+        who = holder.describe() if holder is not None else "another writer"
+        self.post_message(LogWriteWaiting(who))
+
+    @on(LogWriteWaiting)
+    def _log_write_waiting(self, message: LogWriteWaiting) -> None:
+        self.notify(
+            clean(f"waiting to write (held by {message.who})"), severity="warning", markup=False
+        )
+
+    def exit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        # Writes still waiting for the lock give up now: none lands after the user has gone,
+        # and quitting never waits for another writer.
+        self.incident_log.abandon()
+        super().exit(*args, **kwargs)  # type: ignore[arg-type]
 
     @on(TargetChanged)
     def _target_changed(self, message: TargetChanged) -> None:

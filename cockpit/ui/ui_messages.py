@@ -39,6 +39,13 @@ class LogAppendFailed(Message):
 
 
 @dataclass
+class LogWriteWaiting(Message):
+    """A write waits for the incident log's lock, held by another writer (`who`)."""
+
+    who: str
+
+
+@dataclass
 class TargetChanged(Message):
     """The failover target region changed."""
 
