@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import spf  # type: ignore[import-untyped]  # pyspf ships no type hints
@@ -34,6 +35,7 @@ from cockpit.auth.spf_walk import spf_lookups_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status
+from cockpit.safe_text import clean
 
 AREA = "auth"
 CHECK = "spf"
@@ -256,8 +258,10 @@ def finding_from_verdicts(
 async def spf_check_finding(config: Config, region: Region, asker: Asker) -> Finding:
     domain = config.domain.name
     helo = region.helo or domain
+    started = datetime.now(UTC)
     verdicts = await check_region_ips(domain, region.sending_ips, helo, asker)
-    return finding_from_verdicts(domain, region, verdicts, asker.server.name)
+    finding = finding_from_verdicts(domain, region, verdicts, asker.server.name)
+    return replace(finding, observed_at=started)
 
 
 async def spf_findings(config: Config, region: Region, asker: Asker) -> list[Finding]:
@@ -269,17 +273,36 @@ async def spf_findings(config: Config, region: Region, asker: Asker) -> list[Fin
 
 
 def agreeing_walk(walk: Finding, check: Finding) -> Finding:
-    """The record-level verdict never reads better than a permerror check_host gave for one of
-    the region's IPs (a void limit reached through a macro, a syntax error pyspf found)."""
-    broken = [
-        entry
-        for entry in check.data.get("results", ())
-        if isinstance(entry, dict) and entry.get("result") == "permerror"
-    ]
-    if not broken or walk.status is Status.FAIL:
+    """The record-level verdict, told what check_host said for each configured IP.
+
+    It never reads better than a permerror check_host gave for one of the region's IPs (a
+    void limit reached through a ptr or a CNAME, a syntax error only pyspf saw): that is added
+    as the `per-ip-permerror` problem. A `?all` verdict says which configured IPs get neutral,
+    or that every one passes before it (forged mail is neutral either way)."""
+    results = [e for e in check.data.get("results", ()) if isinstance(e, dict)]
+    problems = [dict(p) for p in walk.data.get("problems", ())]
+    status, summary = walk.status, walk.summary
+    neutral_all = next((p for p in problems if p.get("rule") == "neutral-all"), None)
+    if neutral_all is not None and results:
+        neutral = [str(e["ip"]) for e in results if e.get("result") == "neutral"]
+        if neutral:
+            verb = "gets" if len(neutral) == 1 else "get"
+            detail = f"; {', '.join(neutral)} of {walk.region} {verb} neutral"
+        elif all(e.get("result") == "pass" for e in results):
+            detail = "; every sending IP passes before it, but forged mail stays neutral"
+        else:
+            detail = ""
+        if detail and neutral_all["text"] in summary:
+            summary = summary.replace(neutral_all["text"], neutral_all["text"] + detail, 1)
+        neutral_all["text"] += detail
+    broken = [e for e in results if e.get("result") == "permerror"]
+    if broken:
+        first = broken[0]
+        text = f"SPF of {walk.subject} gives permerror for {first['ip']}: {first['explanation']}"
+        problems.append({"rule": "per-ip-permerror", "rfc": "RFC 7208 2.6.7",
+                         "status": Status.FAIL.value, "text": clean(text)[:300]})
+        if status is not Status.FAIL:
+            status, summary = Status.FAIL, clean(text)[:300]
+    if status is walk.status and summary == walk.summary and problems == walk.data.get("problems"):
         return walk
-    first = broken[0]
-    summary = (
-        f"SPF of {walk.subject} gives permerror for {first['ip']}: {first['explanation']}"
-    )[:240]
-    return replace(walk, status=Status.FAIL, summary=summary)
+    return replace(walk, status=status, summary=summary, data={**walk.data, "problems": problems})
