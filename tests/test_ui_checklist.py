@@ -412,8 +412,28 @@ def test_confirm_judges_again_on_the_log_as_it_is(log: IncidentLog) -> None:
     app = run_checklist(log, "carol", scenario)
     assert [entry.kind for entry in log.read().entries] == ["decision", "decision"]
     assert app.failures == [
-        "not confirmed: waiting for evidence: dns.MX (tertiary): no finding yet"
+        "tick of step cutover (Cut over) not written: not confirmed: "
+        "waiting for evidence: dns.MX (tertiary): no finding yet"
     ]
+
+
+def test_a_tick_that_cannot_be_written_says_so_once_naming_the_step(log: IncidentLog) -> None:
+    """The log was deleted after entries were acknowledged: the tick is refused, and the one
+    error names the step and says it was a write (the app shows it; the pane adds none)."""
+    log.append("note", "first", author="alice")
+    log.path.unlink()
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        await highlight(pilot, "scope")
+        await pilot.press("space")
+        await settle(pilot)
+
+    app = run_checklist(log, "alice", scenario)
+    assert len(app.failures) == 1, app.failures
+    assert app.failures[0].startswith("tick of step scope (Confirm the scope) not written: ")
+    assert "lost acknowledged entries" in app.failures[0]
+    assert not app._notifications  # the pane itself toasts nothing: the app toasts once
+    assert not log.path.exists()
 
 
 def test_hostile_step_title_renders_literally(log: IncidentLog) -> None:

@@ -336,7 +336,8 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     @on(LogAppendFailed)
     def _log_append_failed(self, message: LogAppendFailed) -> None:
-        self.notify(clean(message.reason), severity="error", markup=False)
+        severity = "warning" if message.severity == "warning" else "error"
+        self.notify(clean(message.reason), severity=severity, markup=False)
 
     def _waiting_to_write(self, holder: LockHolder | None) -> None:
         """From a writing worker's thread: say who holds the lock while the write waits."""

@@ -388,14 +388,32 @@ class ChecklistPane(Widget):
         self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
     ) -> None:
         """Append the entry for `operation` (done, auto, skip, note), in a thread."""
+        what = self._what(step_id, operation)
         try:
             with self._write_lock:
                 appended = self._write(step_id, operation, text, probe)
-            entries = tuple(self._log.read().entries)
         except (ChecklistError, IncidentLogError) as exc:
-            self.post_message(LogAppendFailed(clean(str(exc))))
+            self.post_message(LogAppendFailed(clean(f"{what} not written: {exc}")))
+            return
+        try:
+            entries = tuple(self._log.read().entries)
+        except IncidentLogError as exc:
+            # Written: only reading it back failed. The timeline's next poll catches up.
+            reason = (
+                f"{what} written (seq {appended[0].seq}), but the log could not be read back: {exc}"
+            )
+            self.post_message(LogAppendFailed(clean(reason), severity="warning"))
             return
         self.post_message(LogAppended(tuple(appended), entries))
+
+    def _what(self, step_id: str, operation: str) -> str:
+        """The write a message is about: "tick of step 3 (Confirm the MX change)"."""
+        doing = {"done": "tick", "auto": "tick", "skip": "skip", "note": "note"}.get(
+            operation, operation
+        )
+        steps = [step for step in self._steps if step.id == step_id]
+        title = f" ({steps[0].title})" if steps else ""
+        return f"{doing} of step {step_id}{title}"
 
     def _write(
         self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
@@ -448,7 +466,3 @@ class ChecklistPane(Widget):
         for entry in message.appended:
             if entry.data.get("result") == "already-done":
                 self.notify(clean(entry.text), severity="warning", markup=False)
-
-    @on(LogAppendFailed)
-    def _failed(self, message: LogAppendFailed) -> None:
-        self.notify(message.reason, severity="error", markup=False)

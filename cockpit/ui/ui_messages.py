@@ -36,6 +36,8 @@ class LogAppendFailed(Message):
     """An append was refused (e.g. an empty reason) or could not be written."""
 
     reason: str
+    severity: str = "error"
+    """"warning" when what was asked was written but something after it failed."""
 
 
 @dataclass
