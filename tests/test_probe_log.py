@@ -20,6 +20,7 @@ from cockpit.incident.probe_log import (
     ProbeEntry,
     ProbeLogger,
     bound_evidence,
+    probe_id,
 )
 from cockpit.model import Finding, Status
 from cockpit.queue.events import QueueEvent, record
@@ -165,9 +166,15 @@ def test_queue_source_unknown_keeps_the_last_good_depth() -> None:
     assert entry.data["evidence"]["error"] == "timed out"
 
 
-def test_a_plain_probe_entry_passes_through() -> None:
+def test_a_plain_probe_entry_passes_through_with_its_identity() -> None:
+    clock = Clock()
     entry = ProbeEntry("x", {"area": "auth", "event": "e", "status": "warn", "dedupe_key": "k"})
-    assert ProbeLogger(clock=Clock()).offer([entry]) == [entry]
+    (logged,) = ProbeLogger(clock=clock).offer([entry])
+    assert logged.text == entry.text
+    assert logged.data == entry.data | {
+        "probe_id": probe_id("k", '"warn"'),
+        "observed_at": clock().isoformat(),
+    }
 
 
 # --- dedupe and rate limit ----------------------------------------------------------------------

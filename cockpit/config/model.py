@@ -255,6 +255,9 @@ class IncidentSettings:
     """Directory of incident logs (absolute when loaded from a file); default `incidents`."""
     author: str | None = None
     """Default author of log entries; None when not set (the CLI then uses $USER)."""
+    probe_interval: float = 60.0
+    """Seconds between two probe entries about one subject, 0 to 3600: a subject that changes
+    faster is held and logged once per interval, "flapped N times"; 0 logs every change."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -581,6 +581,11 @@ def build_tls(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
 INCIDENT_KEYS: tuple[Key, ...] = (
     Key("dir", path("a directory path"), raw_default="incidents"),
     Key("author", optional(text(parse_display_name, "an author name"))),
+    Key(
+        "probe_interval",
+        number("an interval in seconds", minimum=0, maximum=3600),
+        default=60.0,
+    ),
 )
 
 DOMAIN_KEYS: tuple[Key, ...] = (

@@ -34,6 +34,7 @@ Findings of the auth, service, replication and authority areas become entries th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -53,6 +54,8 @@ __all__ = [
     "ProbeEntry",
     "ProbeLogger",
     "bound_evidence",
+    "fold_burst",
+    "probe_id",
 ]
 
 EVIDENCE_BYTES = 2048
@@ -87,6 +90,22 @@ class ProbeEntry:
     """One line: "Quad9 now answers secondary for example.com MX"."""
     data: dict[str, Any]
     """area, event, status, subject, evidence (bounded), dedupe_key; see the module docstring."""
+    noun: str = "change"
+    """What changed, for a burst summary: "resolver", "queue", "auth check"."""
+    phrase: str = ""
+    """How it changed, for a burst summary: "now answers secondary for example.com MX"."""
+
+    @property
+    def urgent(self) -> bool:
+        """Never held and never folded into a summary (a record converged)."""
+        return self.data.get("event") in _URGENT_KINDS
+
+    @property
+    def probe_id(self) -> str | None:
+        """Which change this is (its subject and the state it reached), the same in every
+        cockpit that observed it; None for a summary of several."""
+        value = self.data.get("probe_id")
+        return value if isinstance(value, str) else None
 
 
 Offered = DnsEvent | QueueEvent | ProbeEntry
@@ -183,6 +202,11 @@ def _key(*parts: str | None) -> str:
 
 def _state(value: Any) -> str:
     return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False)
+
+
+def probe_id(key: str, state: str) -> str:
+    """The identity of a change: its dedupe key and the state it reached, hashed (16 hex)."""
+    return hashlib.sha256(f"{key}\n{state}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _dns_status(event: DnsEvent) -> Status | None:
@@ -310,12 +334,13 @@ class ProbeLogger:
         self,
         *,
         min_interval_s: float = 60.0,
-        burst: int = 10,
+        burst: int | None = 10,
         clock: Callable[[], datetime],
     ) -> None:
+        """`burst` None: nothing is folded here (the writer folds what it writes together)."""
         if min_interval_s < 0:
             raise ValueError("min_interval_s must not be negative")
-        if burst < 1:
+        if burst is not None and burst < 1:
             raise ValueError("burst must be at least 1")
         self.min_interval_s = min_interval_s
         self.burst = burst
@@ -330,7 +355,7 @@ class ProbeLogger:
     def offer(self, events: Iterable[Offered]) -> list[ProbeEntry]:
         """What to append now, given this sweep's events (call it even with none)."""
         now = self._clock()
-        out: list[tuple[_Change, ProbeEntry]] = self._release(now, force=False)
+        out: list[ProbeEntry] = self._release(now, force=False)
         for item in events:
             change = _change(item)
             state = self._keys.setdefault(change.key, _KeyState())
@@ -339,30 +364,37 @@ class ProbeLogger:
             if state.held is not None and change.state == state.held.state and not change.urgent:
                 continue
             if change.urgent or self._quiet(state, now):
-                out.append((change, self._log(state, change, now)))
+                out.append(self._log(state, change, now))
             else:
                 state.held, state.held_at = change, now
                 state.held_changes += 1
-        return self._fold(out)
+        return fold_burst(out, self.burst)
 
     def flush(self) -> list[ProbeEntry]:
         """Every held change, now, whatever the interval (when the cockpit closes)."""
-        return self._fold(self._release(self._clock(), force=True))
+        return fold_burst(self._release(self._clock(), force=True), self.burst)
 
     def _quiet(self, state: _KeyState, now: datetime) -> bool:
         if state.logged_at is None:
             return True
         return (now - state.logged_at).total_seconds() >= self.min_interval_s
 
-    def _release(self, now: datetime, *, force: bool) -> list[tuple[_Change, ProbeEntry]]:
-        released: list[tuple[_Change, ProbeEntry]] = []
+    def _release(self, now: datetime, *, force: bool) -> list[ProbeEntry]:
+        released: list[ProbeEntry] = []
         for state in self._keys.values():
             if state.held is not None and (force or self._quiet(state, now)):
-                released.append((state.held, self._log(state, state.held, now)))
+                released.append(self._log(state, state.held, now))
         return released
 
     def _log(self, state: _KeyState, change: _Change, now: datetime) -> ProbeEntry:
-        entry = change.entry
+        observed = state.held_at if change is state.held and state.held_at is not None else now
+        entry = ProbeEntry(
+            change.entry.text,
+            change.entry.data
+            | {"probe_id": probe_id(change.key, change.state), "observed_at": observed.isoformat()},
+            change.noun,
+            change.phrase,
+        )
         if state.held_changes and state.logged_at is not None and state.held_at is not None:
             changes = state.held_changes + 1
             seconds = max(1, math.ceil((state.held_at - state.logged_at).total_seconds()))
@@ -380,35 +412,38 @@ class ProbeLogger:
                 data["at"] = state.held_at.isoformat()
             suffix = f" (flapped {changes} times in {seconds} s)"
             text = _text(entry.text, TEXT_CHARS - len(suffix)) + suffix
-            entry = ProbeEntry(text, data)
+            entry = ProbeEntry(text, data, entry.noun, entry.phrase)
         state.logged_state, state.logged_at = change.state, now
         state.held, state.held_at, state.held_changes = None, None, 0
         return entry
 
-    def _fold(self, out: list[tuple[_Change, ProbeEntry]]) -> list[ProbeEntry]:
-        if len(out) <= self.burst:
-            return [entry for _, entry in out]
-        urgent = sum(change.urgent for change, _ in out)
-        room = max(self.burst - 1 - urgent, 0)
-        kept: list[ProbeEntry] = []
-        folded: list[tuple[_Change, ProbeEntry]] = []
-        for change, entry in out:
-            if change.urgent:
-                kept.append(entry)
-            elif room:
-                kept.append(entry)
-                room -= 1
-            else:
-                folded.append((change, entry))
-        if len(folded) == 1:
-            return kept + [folded[0][1]]
-        return kept + [_summary(folded)]
+
+def fold_burst(entries: list[ProbeEntry], burst: int | None) -> list[ProbeEntry]:
+    """`entries` with all but `burst - 1` of them (never an urgent one) folded into one
+    summary; unchanged when they fit, or when `burst` is None."""
+    if burst is None or len(entries) <= burst:
+        return list(entries)
+    urgent = sum(entry.urgent for entry in entries)
+    room = max(burst - 1 - urgent, 0)
+    kept: list[ProbeEntry] = []
+    folded: list[ProbeEntry] = []
+    for entry in entries:
+        if entry.urgent:
+            kept.append(entry)
+        elif room:
+            kept.append(entry)
+            room -= 1
+        else:
+            folded.append(entry)
+    if len(folded) == 1:
+        return kept + folded
+    return kept + [_summary(folded)]
 
 
-def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
+def _summary(folded: list[ProbeEntry]) -> ProbeEntry:
     groups: dict[tuple[str, str, str], list[ProbeEntry]] = {}
-    for change, entry in folded:
-        group = (change.noun, change.phrase, str(entry.data.get("event")))
+    for entry in folded:
+        group = (entry.noun, entry.phrase, str(entry.data.get("event")))
         groups.setdefault(group, []).append(entry)
     parts = []
     for (noun, phrase, _event), entries in list(groups.items())[:_SUMMARY_GROUPS]:
@@ -418,7 +453,7 @@ def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
     text = f"and {len(folded)} more changes: " + "; ".join(parts)
     statuses = [
         Status(entry.data["status"])
-        for _, entry in folded
+        for entry in folded
         if entry.data.get("status") in tuple(Status)
     ]
     evidence = {
@@ -436,7 +471,7 @@ def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
             for (_noun, phrase, event), entries in list(groups.items())[:_LIST_ITEMS]
         ],
     }
-    areas = sorted({str(entry.data.get("area")) for _, entry in folded})
+    areas = sorted({str(entry.data.get("area")) for entry in folded})
     data = {
         "area": areas[0] if len(areas) == 1 else "mixed",
         "event": "folded",
@@ -444,6 +479,11 @@ def _summary(folded: list[tuple[_Change, ProbeEntry]]) -> ProbeEntry:
         "subject": f"{len(folded)} changes",
         "evidence": bound_evidence(evidence),
         "dedupe_key": None,
+        "covers": [
+            [entry.probe_id, entry.data.get("observed_at")]
+            for entry in folded
+            if entry.probe_id is not None
+        ],
     }
-    return ProbeEntry(_text(text), data)
+    return ProbeEntry(_text(text), data, "summary", "")
 

@@ -44,9 +44,11 @@ from cockpit.ui.header import Clock, IncidentHeader
 from cockpit.ui.incident_actions import IncidentActions, write_export
 from cockpit.ui.messages import ExportFinished, IncidentChanged
 from cockpit.ui.placeholder_pane import PlaceholderPane
+from cockpit.ui.probe_backlog import ProbeBacklogLine
 from cockpit.ui.probe_runner import (
     AuthShown,
     FindingsShown,
+    ProbeBacklog,
     ProbeRunner,
     QueueShown,
     RegionsShown,
@@ -255,6 +257,7 @@ class CockpitApp(CockpitShell, IncidentActions):
         with Grid(id="panes"):
             for spec in PANES:
                 yield PaneFrame(spec, self._pane_content(spec))
+        yield ProbeBacklogLine(ascii_only=self.ascii_only, id="probe-backlog")
         yield Footer(compact=True)
         if self.probes and self.config is not None:
             yield ProbeRunner(
@@ -408,6 +411,10 @@ class CockpitApp(CockpitShell, IncidentActions):
         strips = self.query(RegionStrip)
         findings = strips.first().findings if strips else []
         self.push_screen(RegionDetails(findings, ascii_only=self.ascii_only))
+
+    @on(ProbeBacklog)
+    def _probe_backlog(self, message: ProbeBacklog) -> None:
+        self.query_one(ProbeBacklogLine).show(message.waiting, message.error)
 
     @on(FindingsShown)
     def _findings_shown(self, message: FindingsShown) -> None:

@@ -17,12 +17,16 @@ per incident as a "first_alarm" probe entry (and the `detected` phase when none 
 under the log's lock from what the log holds then (cockpit.incident.detection). At a failover
 decision the lag each replication source showed then is written once (cockpit.incident.rpo).
 
-With several cockpits on one incident, each probes and shows, but only the one holding the
-probe-writer lock (cockpit.incident.probe_writer) appends the probe entries.
+With several cockpits on one incident, each probes and shows; the one holding the probe-writer
+lock (cockpit.incident.probe_writer) appends the probe entries, the others keep theirs queued
+(cockpit.incident.probe_outbox) until the log shows them, try the lock every TAKEOVER_S and
+write what the log still lacks once they hold it. Entries that cannot be written (a full disk)
+stay queued and are written, with their observation times, when writing works again;
+ProbeBacklog tells the app how many wait.
 
 Messages to the app (all bubble): SweepProgress, SweepShown, AuthShown, QueueShown,
-RegionsShown, FindingsShown, and LogAppendFailed when a probe entry cannot be written (the timeline
-shows the written ones at its next poll).
+RegionsShown, FindingsShown, ProbeBacklog, and LogAppendFailed when probe entries cannot be
+written (once per reason; the timeline shows the written ones at its next poll).
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from cockpit.config import Config
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
-from cockpit.incident.probe_writer import ProbeWriterLock
+from cockpit.incident.probe_outbox import ProbeOutbox, agreement_window
+from cockpit.incident.probe_writer import TAKEOVER_S, ProbeWriterLock
 from cockpit.model import Finding, Status
 from cockpit.probe_loop import ProbeLoop
 from cockpit.safe_text import clean
@@ -104,6 +109,18 @@ class _QueueDone(Message, bubble=False):
     reading: Reading
 
 
+@dataclass
+class _Flushed(Message, bubble=False):
+    writer: bool
+    waiting: int
+    error: str | None
+
+
+@dataclass
+class _Retry(Message, bubble=False):
+    then: Callable[[], None]
+
+
 # ---- messages for the app ---------------------------------------------------------------------
 
 
@@ -150,6 +167,15 @@ class RegionsShown(Message):
 
 
 @dataclass
+class ProbeBacklog(Message):
+    """`waiting` probe entries could not be written (`error` says why); 0 and None: all
+    written."""
+
+    waiting: int
+    error: str | None = None
+
+
+@dataclass
 class FindingsShown(Message):
     """Everything the probes know now, for the checklist's `auto` conditions."""
 
@@ -191,15 +217,26 @@ class ProbeRunner(Widget):
         self._loop = ProbeLoop()
         self._waiting: dict[str, Timer] = {}
         self._write_lock = threading.Lock()
+        """One writing worker at a time, in order."""
         self._writer = ProbeWriterLock(log.path)
+        self._outbox: ProbeOutbox | None = None
+        self._flushing = False
+        self._last_error: str | None = None
 
     @property
     def live(self) -> LiveProbes:
         """What the probes have seen (made on first use: its imports load dnspython)."""
         if self._live is None:
+            from cockpit.incident.probe_log import ProbeLogger
             from cockpit.live_probes import LiveProbes
 
-            self._live = LiveProbes(self.config, target=self._initial_target, clock=self.clock)
+            # Not folded here: the outbox folds what it writes together (probe_outbox.py).
+            logger = ProbeLogger(
+                clock=self.clock, burst=None, min_interval_s=self.config.incident.probe_interval
+            )
+            self._live = LiveProbes(
+                self.config, target=self._initial_target, clock=self.clock, logger=logger
+            )
         return self._live
 
     @property
@@ -226,17 +263,19 @@ class ProbeRunner(Widget):
         for name in self.live.role_sources:
             self._read_role(name)
         self.set_interval(HELD_RELEASE_S, self._release_held, name="probe-held")
+        self.set_interval(TAKEOVER_S, self._tick_writer, name="probe-writer")
 
     def on_unmount(self) -> None:
         for timer in self._waiting.values():
             timer.stop()
         self._loop.stop()
-        if self._live is None:
-            return
-        held = self._live.flush()
-        if held and self.write_log:
-            with self._write_lock:
-                self._write_now(held)
+        if self._live is not None and self.write_log:
+            self.outbox.put(self._live.flush())
+            if self._write_lock.acquire(timeout=1.0):
+                try:
+                    self._final_write()
+                finally:
+                    self._write_lock.release()
         self._writer.release()
 
     # ---- scheduling ---------------------------------------------------------------------------
@@ -472,23 +511,21 @@ class ProbeRunner(Widget):
         not_written: Callable[[], None] | None = None,
     ) -> None:
         """Append what `build` makes of the log (thread worker); on failure say why, and call
-        `not_written` on the screen's thread."""
-        with self._write_lock:
-            error = self._append_built_now(build)
-        if error is not None:
-            if not_written is not None:
-                self.call_from_thread(not_written)
-            self.post_message(LogAppendFailed(error))
-
-    def _append_built_now(self, build: Callable[[Sequence[Entry]], list[EntryParts]]) -> str | None:
-        """Append what `build` makes of the log, under its lock, when this cockpit writes the
-        probe entries (another cockpit on the incident does otherwise, from its own probes)."""
+        `not_written` on the screen's thread. Every cockpit on the incident does this: `build`
+        looks at the log under its lock, so the first alarm (or the lag at a decision) is
+        written once whichever cockpit gets there first, even when the writer of the probe
+        entries has died."""
         try:
-            if self._writer.try_hold():
+            with self._write_lock:
                 self.incident_log.append_built(build, author=PROBE_AUTHOR)
         except (CockpitError, OSError) as error:
-            return f"probe entry not recorded: {error}"
-        return None
+            if not_written is not None:
+                self.post_message(_Retry(not_written))
+            self.post_message(LogAppendFailed(f"probe entry not written: {error}"))
+
+    @on(_Retry)
+    def _retry_later(self, message: _Retry) -> None:
+        message.then()
 
     def _show_findings(self) -> None:
         self.post_message(FindingsShown(self.live.findings(), self.clock(), self.target))
@@ -496,24 +533,87 @@ class ProbeRunner(Widget):
     def _release_held(self) -> None:
         self._append(self.live.tick())
 
+    # ---- probe entries to the log -------------------------------------------------------------
+
+    @property
+    def outbox(self) -> ProbeOutbox:
+        """The probe entries waiting for the log (see cockpit.incident.probe_outbox)."""
+        if self._outbox is None:
+            self._outbox = ProbeOutbox(
+                clock=self.clock,
+                window_s=agreement_window(self.config),
+                grace_s=agreement_window(self.config)
+                + self.config.incident.probe_interval
+                + HELD_RELEASE_S,
+            )
+        return self._outbox
+
     def _append(self, entries: list[ProbeEntry]) -> None:
         if entries and self.write_log:
-            self._write(entries)
+            self.outbox.put(entries)
+            self._tick_writer()
 
-    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-log")
-    def _write(self, entries: list[ProbeEntry]) -> None:
-        """Append in order (one batch at a time); the timeline shows them at its next poll."""
-        with self._write_lock:
-            error = self._write_now(entries)
-        if error is not None:
-            self.post_message(LogAppendFailed(error))
+    def _tick_writer(self) -> None:
+        """Every TAKEOVER_S and after every result: take the probe-writer lock when the cockpit
+        holding it has gone, and write what waits (one writing worker at a time)."""
+        if not self.write_log or self._flushing or not self.is_attached:
+            return
+        if self._writer.held and not self.outbox.due(writer=True):
+            return
+        self._flushing = True
+        self._flush_outbox()
 
-    def _write_now(self, entries: list[ProbeEntry]) -> str | None:
+    @work(thread=True, exclusive=False, exit_on_error=False, group="probe-outbox")
+    def _flush_outbox(self) -> None:
+        error: str | None = None
         try:
-            if not self._writer.try_hold():
-                return None  # another cockpit on this incident writes them
-            for entry in entries:
-                self.incident_log.append("probe", entry.text, entry.data, author=PROBE_AUTHOR)
+            with self._write_lock:
+                error = self._flush_now()
+        finally:
+            writer = self._writer.held
+            count = self.outbox.waiting if writer else self.outbox.overdue()
+            self.post_message(_Flushed(writer, count, error))
+
+    def _flush_now(self) -> str | None:
+        """Write what waits when this cockpit is the writer (or holds what the writer did not
+        write in time); None when nothing failed."""
+        outbox = self.outbox
+        try:
+            writer = self._writer.try_hold()
+        except OSError as error:
+            writer = False
+            if not outbox.due(writer=False):
+                return f"cannot take the probe-writer lock {self._writer.path}: {error}"
+        if not outbox.due(writer=writer):
+            return None
+        try:
+            written = self.incident_log.append_built(
+                lambda entries: outbox.build(entries, writer=writer), author=PROBE_AUTHOR
+            )
         except (CockpitError, OSError) as error:
-            return f"probe entry not recorded: {error}"
+            return str(error)
+        outbox.written(written)
         return None
+
+    @on(_Flushed)
+    def _flushed(self, message: _Flushed) -> None:
+        self._flushing = False
+        waiting = message.waiting if message.error is not None else 0
+        self.post_message(ProbeBacklog(waiting, message.error))
+        if message.error is not None and message.error != self._last_error:
+            self.post_message(
+                LogAppendFailed(f"{message.waiting} probe entries not written: {message.error}")
+            )
+        self._last_error = message.error
+
+    def _final_write(self) -> None:
+        """At quit: what waits is written when the log's lock is free right now (never waited
+        for: quitting is never held up), without reading the log again."""
+        if not self._writer.held:
+            return
+        log = IncidentLog(self.incident_log.path, lock_wait=0)
+        try:
+            for kind, text, data in self.outbox.build([], writer=True):
+                log.append(kind, text, data, author=PROBE_AUTHOR)
+        except (CockpitError, OSError):
+            return  # nobody is left to tell; another cockpit on the incident writes its own
