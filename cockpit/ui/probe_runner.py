@@ -479,7 +479,7 @@ class ProbeRunner(Widget):
         if (live.decided_target, live.decided_at, live.routed_at) != before:
             self._append(live.judge_authority())
             self._show_regions()
-            if live.decided_at is not None and live.replication_sources:
+            if live.decided_at is not None and live.replication_sources and self.write_log:
                 self._write_built(self._rpo_parts)
 
     def _rpo_parts(self, entries: Sequence[Entry]) -> list[EntryParts]:
