@@ -9,7 +9,9 @@ or an exception), those groups would live on as orphans, one more at every recon
 - `end_all()` sends SIGKILL to every live group (idempotent, safe from a signal handler);
 - `install()`, called once by the command line in the main thread, runs `end_all` at exit
   (atexit) and on SIGHUP and SIGTERM, after which the signal takes its usual course (the
-  previous handler if there was one, else the default action: the process ends).
+  previous handler if there was one, else the default action: the process ends);
+- `on_signal(callback)` / `forget_signal(callback)`: the cockpit screen is called first on
+  SIGHUP/SIGTERM, to keep what was typed but not written as drafts (cockpit.ui.draft_keeper).
 """
 
 from __future__ import annotations
@@ -60,8 +62,17 @@ def end_all() -> None:
 
 
 def on_signal(callback: Callable[[int], None]) -> None:
-    """Also call `callback(signum)` on SIGHUP/SIGTERM, before the groups are ended (drafts)."""
+    """Also call `callback(signum)` on SIGHUP/SIGTERM, before the groups are ended (drafts).
+
+    It runs in the main thread, inside the signal handler: it must be quick and bounded (the
+    cockpit keeps its typed text as drafts, then the process ends)."""
     _on_signal.append(callback)
+
+
+def forget_signal(callback: Callable[[int], None]) -> None:
+    """Stop calling `callback` (an app that has ended)."""
+    with contextlib.suppress(ValueError):
+        _on_signal.remove(callback)
 
 
 def install() -> None:

@@ -13,6 +13,7 @@ never does I/O and never imports textual.
     entries = probes.took_reading("eu-postfix", reading)
     entries = probes.took_lag("eu-store", lag_reading)
     entries = probes.took_role("eu-control", role_reading)
+    entries = probes.took_canary("eu-in", findings)   # one canary run (cockpit.canary)
     alarm = probes.take_alarm()                   # the incident's first alarm, once (detection)
     probes.findings()                            # everything known now, for checklist `auto`
     probes.set_target("primary")                  # a failover decision moved the target
@@ -40,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cockpit.canary.board import CanaryBoard
 from cockpit.config.model import Config, QueueSource, ReplicationSource, RoleSource
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.incident.detection import Alarm, AlarmWatch, has_first_alarm
@@ -117,6 +119,8 @@ class LiveProbes:
         }
         self.roles: dict[str, RoleReading] = {}
         self.authority: list[Finding] | None = None
+        self.canaries = CanaryBoard()
+        """The latest run of every canary and its round-trip history."""
         self.decided_target: str | None = None
         """The region the latest failover decision in the log names; None before one."""
         self.decided_at: datetime | None = None
@@ -195,6 +199,15 @@ class LiveProbes:
         self.service = current
         self._watch(current, began)
         return entries
+
+    def took_canary(
+        self, name: str, findings: Sequence[Finding], *, started: datetime | None = None
+    ) -> list[ProbeEntry]:
+        """Keep one run of canary `name`; the entries for its checks that changed status."""
+        began = started or self._clock()
+        current = [_observed(finding, began) for finding in findings]
+        previous = self.canaries.took(name, current)
+        return self.logger.offer(finding_changes("canary", previous, current))
 
     def took_lag(self, source_name: str, reading: LagReading) -> list[ProbeEntry]:
         """Add a replication lag reading; the entries for a source whose status changed."""
@@ -317,11 +330,17 @@ class LiveProbes:
         found += self.service or []
         found += self._lag_findings.values()
         found += self.authority or []
+        found += self.canaries.findings()
         return found
 
     def region_findings(self) -> list[Finding]:
-        """What the region rows show: service, replication and authority findings."""
-        return [*(self.service or []), *self._lag_findings.values(), *(self.authority or [])]
+        """What the region rows show: service, replication, authority and canary findings."""
+        return [
+            *(self.service or []),
+            *self._lag_findings.values(),
+            *(self.authority or []),
+            *self.canaries.findings(),
+        ]
 
     # ---- the DMARC baseline -------------------------------------------------------------------
 

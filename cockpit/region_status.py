@@ -2,7 +2,7 @@
 
     rows = region_rows(("primary", "secondary"), findings, previous=rows, now=now)
 
-Built from the service, replication and authority findings (pure; the screen's region strip
+Built from the service, replication, authority and canary findings (pure; the screen's region strip
 draws the rows). A region's state comes from its service probes:
 
     waiting   no service probe has answered yet (nothing was seen: never "up")
@@ -15,7 +15,9 @@ draws the rows). A region's state comes from its service probes:
 carried over from `previous` while the state stays the same. The reason is the summary of the
 worst probe. Replication lag and role come from the region's sources (the worst lag; the roles
 read, "?" when a source could not be read); the authority verdict (split brain, a primary that
-is not the target) is attached to the region it names, else to every region.
+is not the target) is attached to the region it names, else to every region. The worst latest
+canary run through the region (cockpit.canary) counts in its status, so a message that did not
+arrive is never hidden behind an "up" line.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class RegionRow:
     role_status: Status | None = None
     authority: Finding | None = None
     """The authority verdict, when it is not ok and concerns this region."""
+    canary: Finding | None = None
+    """The worst latest canary run (check inbound/outbound) through this region."""
 
     @property
     def status(self) -> Status:
@@ -65,6 +69,8 @@ class RegionRow:
             statuses.append(self.authority.status)
         if self.role_status is not None:
             statuses.append(self.role_status)
+        if self.canary is not None:
+            statuses.append(self.canary.status)
         return worst(statuses)
 
 
@@ -116,6 +122,8 @@ def region_rows(
         roles = tuple(
             str(f.data.get("role")) if f.data.get("role") else "?" for f in role_findings
         )
+        runs = [f for f in mine if f.area == "canary" and f.check in ("inbound", "outbound")]
+        canary = max(runs, key=lambda f: f.status.severity, default=None)
         verdict = next(
             (
                 f
@@ -135,6 +143,7 @@ def region_rows(
                 roles=roles,
                 role_status=worst([f.status for f in role_findings]) if role_findings else None,
                 authority=verdict,
+                canary=canary,
             )
         )
     return rows

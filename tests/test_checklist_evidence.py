@@ -425,6 +425,9 @@ def test_decision_routed_and_fresh_ok_findings_satisfy_mail_flowing_with_evidenc
         "condition": (
             "service.smtp region=TARGET after=routed == ok"
             " and queue.depth region=TARGET after=routed drains"
+            # Issue 14: canaries both ways are the other way to show it.
+            " or canary.inbound region=TARGET after=routed == ok"
+            " and canary.outbound region=TARGET after=routed == ok"
         ),
         "evidence": [
             {
@@ -461,6 +464,7 @@ def test_checklist_findings_for_satisfied_waiting_done_and_skipped_steps() -> No
     assert [f.check for f in judged] == [
         "cutover",
         "mail-flowing",
+        "verify-delivery",  # issue 14: canaries both ways tick it
         "auth-alignment",
         "webmail-cert",
     ]
@@ -489,6 +493,8 @@ def test_checklist_findings_for_satisfied_waiting_done_and_skipped_steps() -> No
         "condition": (
             "auth.spf region=TARGET after=routed == ok and auth.dkim region=TARGET"
             " after=routed == ok and auth.dmarc region=TARGET after=routed == ok"
+            " or canary.outbound region=TARGET after=routed == ok"
+            " and canary.dmarc region=TARGET after=routed == ok"
         ),
         "satisfied": False,
         "reason": "auth.dkim (secondary): no finding yet",

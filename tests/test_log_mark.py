@@ -4,6 +4,7 @@ error by readers and the export; a torn tail stays a warning. Real files, real `
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -91,12 +92,34 @@ def test_readers_and_the_export_call_it_an_error(
 ) -> None:
     lose(log_path)
     result = read_log(log_path)
-    if "not the one" not in says:  # readers compare seqs; the writer also compares the line
-        assert any("lost acknowledged entries" in p.message for p in result.errors)
+    # Readers compare the seqs, and the line at the mark's seq with the one acknowledged.
+    said = "replaced" if "not the one" in says else "lost acknowledged entries"
+    assert any(said in p.message and says in p.message for p in result.errors)
     export = run_cockpit("export", str(log_path))
-    if "not the one" not in says:
-        assert "lost acknowledged entries" in export.stdout
-        assert "lost acknowledged entries" in export.stderr
+    assert said in export.stdout and said in export.stderr
+    assert "**Error: this timeline is incomplete.**" in export.stdout
+    # Said first, before the summary a reader would otherwise take as complete.
+    assert export.stdout.index("this timeline is incomplete") < export.stdout.index("## Summary")
+    as_json = run_cockpit("export", str(log_path), "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert any(says in reason for reason in document["incomplete"])
+    assert any(
+        p["severity"] == "error" and p["line"] is None and says in p["message"]
+        for p in document["problems"]
+    )
+
+
+def test_an_export_of_a_whole_log_or_a_torn_tail_claims_no_loss(log_path: Path) -> None:
+    """The incomplete section is for acknowledged entries lost, not for any warning."""
+    with log_path.open("ab") as file:
+        file.write(b'{"seq": 4, "ts": "2026-12-05T06:00:00.000Z", "auth')
+    export = run_cockpit("export", str(log_path))
+    assert "this timeline is incomplete" not in export.stdout
+    assert "lost acknowledged" not in export.stdout
+    assert "last line incomplete" in export.stdout  # the torn tail, as a warning
+    document = json.loads(run_cockpit("export", str(log_path), "--format", "json").stdout)
+    assert "incomplete" not in document
+    assert not [p for p in document["problems"] if p["severity"] == "error"]
 
 
 def test_a_torn_tail_is_still_a_warning_and_the_next_append_goes_on(log_path: Path) -> None:

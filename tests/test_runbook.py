@@ -177,18 +177,55 @@ def test_steps_that_set_a_phase_get_an_implicit_after() -> None:
 
 def test_builtin_conditions_are_about_the_events_after_them() -> None:
     assert str(BUILTIN["cutover"].auto) == "dns.MX region=TARGET after=decision == ok"
+    # Issue 14: canaries that arrived ok through the target after routing are the other way.
     assert str(BUILTIN["mail-flowing"].auto) == (
         "service.smtp region=TARGET after=routed == ok"
         " and queue.depth region=TARGET after=routed drains"
+        " or canary.inbound region=TARGET after=routed == ok"
+        " and canary.outbound region=TARGET after=routed == ok"
+    )
+    assert str(BUILTIN["verify-delivery"].auto) == (
+        "canary.inbound region=TARGET after=routed == ok"
+        " and canary.outbound region=TARGET after=routed == ok"
     )
     assert str(BUILTIN["auth-alignment"].auto) == (
         "auth.spf region=TARGET after=routed == ok and auth.dkim region=TARGET after=routed == ok"
         " and auth.dmarc region=TARGET after=routed == ok"
+        " or canary.outbound region=TARGET after=routed == ok"
+        " and canary.dmarc region=TARGET after=routed == ok"
     )
     assert str(BUILTIN["webmail-cert"].auto) == "auth.webmail region=TARGET after=routed == ok"
     for step in BUILTIN_STEPS:
         if step.auto is not None and step.sets_phase in IMPLICIT_AFTER:
-            assert all(clause.after is not None for clause in step.auto.clauses), step.id
+            clauses = [clause for group in step.auto.groups for clause in group]
+            assert all(clause.after is not None for clause in clauses), step.id
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("auth.spf == ok", [["auth.spf == ok"]]),
+        ("auth.spf == ok and auth.dkim == ok", [["auth.spf == ok", "auth.dkim == ok"]]),
+        (
+            "auth.spf == ok and auth.dkim == ok or canary.outbound == ok",
+            [["auth.spf == ok", "auth.dkim == ok"], ["canary.outbound == ok"]],
+        ),
+        ("a.b == ok or c.d == ok or e.f <= warn", [["a.b == ok"], ["c.d == ok"], ["e.f <= warn"]]),
+    ],
+    ids=["one", "and", "and-before-or", "three-ors"],
+)
+def test_and_binds_tighter_than_or(text: str, groups: list[list[str]]) -> None:
+    condition = parse_condition(text)
+    assert [[str(clause) for clause in group] for group in condition.groups] == groups
+    assert str(condition) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["or auth.spf == ok", "auth.spf == ok or", "a.b == ok or or c.d == ok"]
+)
+def test_an_empty_side_of_or_is_an_error(text: str) -> None:
+    with pytest.raises(ConditionError, match="expected AREA.CHECK"):
+        parse_condition(text)
 
 
 @pytest.mark.parametrize(

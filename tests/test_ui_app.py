@@ -292,6 +292,8 @@ async def test_decision_key_records_a_failover(tmp_path: Path, example_config: C
     write_incident(path)
     app = make_app(path, example_config)
     async with app.run_test(size=(80, 24)) as pilot:
+        # Issue 13: nothing that depends on the log's state is written before it is read.
+        assert await settle(pilot, lambda: app.query_one(TimelinePane).state_known)
         await pilot.press("d")
         assert isinstance(app.screen, DecisionForm)
         app.screen.query_one("#record").focus()
@@ -304,7 +306,9 @@ async def test_decision_key_records_a_failover(tmp_path: Path, example_config: C
     assert IncidentLog(path).read().entries[-1].kind == "decision"
 
 
-async def test_a_replaced_log_is_read_again_without_duplicates(tmp_path: Path) -> None:
+async def test_a_replaced_log_keeps_what_the_screen_showed(tmp_path: Path) -> None:
+    """Issue 13: a log replaced by another file no longer wipes the screen: it keeps its
+    entries, names those the file lost, and shows the new file's entries once, under it."""
     path = tmp_path / "inc.jsonl"
     write_incident(path)
     app = make_app(path)
@@ -315,8 +319,11 @@ async def test_a_replaced_log_is_read_again_without_duplicates(tmp_path: Path) -
         os.replace(replacement, path)
         assert await settle(pilot, lambda: "a fresh start" in timeline_text(app))
         shown = timeline_text(app)
-        assert "replaced by another file" in shown and "Fail over" not in shown
-        assert [entry.text for entry in app.query_one(TimelinePane).entries] == ["a fresh start"]
+        assert "replaced by another file" in shown and "Fail over" in shown
+        assert "lost entries #1..#4" in shown.replace("\n", " ")
+        assert shown.count("a fresh start") == 1
+        kept = [entry.text for entry in app.query_one(TimelinePane).entries]
+        assert kept == ["title set", "impact", "declared", "Fail over to secondary"]
 
 
 async def test_ascii_borders(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.incident.log import IncidentLog
+from cockpit.ui.header import IncidentHeader
 from tests.pilot_wait import settle
 from tests.test_log_lock import HOLD
 from tests.test_ui_app import make_app, write_incident
@@ -39,6 +40,8 @@ async def test_a_held_lock_is_shown_and_quitting_abandons_the_write(tmp_path: Pa
         app = make_app(path)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
+            # Issue 13: the severity is not set before the log's state has been read.
+            assert await settle(pilot, lambda: app.query_one(IncidentHeader).loading is None)
             await pilot.press("v")
             await pilot.press("2", "enter")
             waiting = f"waiting to write (held by pid {holder.pid} on "

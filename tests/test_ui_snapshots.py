@@ -69,6 +69,7 @@ def _everything_shown(app: CockpitApp) -> bool:
     header = app.query_one(IncidentHeader)
     return (
         len(app.query_one(TimelinePane).entries) == len(data.incident_entries())
+        and app.query_one(TimelinePane).drawn
         and header.title_text == data.TITLE
         and header.severity == data.SEVERITY
         and header.target_region == data.TARGET

@@ -64,6 +64,8 @@ async def test_role_key_takes_and_hands_over(tmp_path: Path) -> None:
     app = CockpitApp(path, author="alice", clock=fixed_clock, probes=False)
     async with app.run_test(size=(120, 30)) as pilot:
         header = app.query_one(IncidentHeader)
+        # Issue 13: a role is not taken before the log's state has been read.
+        assert await settle(pilot, lambda: header.loading is None)
         await pilot.press("r")
         assert isinstance(app.screen, TextPrompt)
         await pilot.press("enter")  # empty: refused, the prompt stays

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_WARN, EXIT_FAIL, EXIT_CANNOT_RUN = 0, 1, 2, 3
 PROBE_AREAS = ("dns", "auth", "queue", "service", "replication", "authority")
 """What a plain `cockpit check` runs."""
-AREAS = (*PROBE_AREAS, "checklist")
-"""What --only may name. "checklist" judges the checklist's `auto` conditions against the
-incident log and every probe area (run for it, shown only when named too)."""
+AREAS = (*PROBE_AREAS, "canary", "checklist")
+"""What --only may name. "canary" sends real messages, so it runs only when named (each
+[[canary]] once, concurrently). "checklist" judges the checklist's `auto` conditions against the
+incident log and every probe area (run for it, shown only when named too; canaries only when
+named as well)."""
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -38,6 +40,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         areas = _areas(args.only)
         config = load_required_config(args.config)
+        _check_canaries_configured(config, areas, report_warning)
         entries = _incident_entries(args, config)
         target, target_origin = _target_region(args, config, entries)
         findings = asyncio.run(_collect(config, target, areas, args.via, entries))
@@ -84,6 +87,23 @@ def _areas(only: str | None) -> tuple[str, ...]:
             f"--only: expected a comma-separated list of {', '.join(AREAS)}, found {only!r}"
         )
     return asked
+
+
+def _check_canaries_configured(
+    config: Config, areas: tuple[str, ...], warn: Callable[[str], None]
+) -> None:
+    """--only canary with no [[canary]]: an error when canaries are all that was asked for,
+    else a warning (the other areas still run)."""
+    if "canary" not in areas or config.canaries:
+        return
+    where = f" in {config.source}" if config.source is not None else ""
+    message = (
+        f"--only canary: no [[canary]] is configured{where}, so no message was sent;"
+        " add one (see config.example.toml)"
+    )
+    if areas == ("canary",):
+        raise UsageError(message)
+    warn(message)
 
 
 def _incident_entries(args: argparse.Namespace, config: Config) -> list[Entry]:
@@ -161,7 +181,8 @@ async def _collect(
 
     started = utc_now()
     if "checklist" in areas:
-        areas = PROBE_AREAS  # its conditions may name any area
+        # its conditions may name any area; canaries still only when asked for by name
+        areas = (*PROBE_AREAS, *(area for area in areas if area == "canary"))
     jobs = []
     if "dns" in areas:
         from cockpit.dns.findings import dns_findings
@@ -185,6 +206,8 @@ async def _collect(
         from cockpit.authority.findings import authority_findings
 
         jobs.append(authority_findings(config, entries))
+    if "canary" in areas and config.canaries:
+        jobs.append(_canaries(config, target, via))
     results = await asyncio.gather(*jobs)
     return [
         finding if finding.observed_at is not None else replace(finding, observed_at=started)
@@ -213,3 +236,11 @@ async def _auth(
     names = [spec.name for spec in configured_resolvers(config)]
     others = alternatives(names, asker.server.name, not asker.recursion_desired)
     return with_via_hints(findings, asker.server.name, asker.unanswered, others)
+
+
+async def _canaries(config: Config, target: str, via: str | None) -> list[Finding]:
+    """Each [[canary]] once, its names looked up through the server auth checks use (--via)."""
+    from cockpit.auth.findings import choose_asker
+    from cockpit.canary.findings import canary_findings
+
+    return await canary_findings(config, target, await choose_asker(config, via))

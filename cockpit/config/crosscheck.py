@@ -7,8 +7,10 @@ per-key reading has already reported it.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 
+from cockpit.config.model import CANARY_TARGET
 from cockpit.config.readers import Context
 from cockpit.config.report import KeyPath, format_path, quoted, show_key
 from cockpit.config.values import (
@@ -158,6 +160,7 @@ def check_across(document: dict[str, object], ctx: Context) -> None:
                 )
     _unique_names(ctx, sources, parse_region_name, lambda at: _SOURCE_NOUNS[str(at[-2])])
     _unique_names(ctx, _tables(document, "dns", "resolver"), parse_display_name, "resolver")
+    _canaries_name_regions(ctx, document, regions)
 
     first_record: dict[tuple[str, str], KeyPath] = {}
     for at, record in _tables(document, "dns", "record"):
@@ -174,3 +177,31 @@ def check_across(document: dict[str, object], ctx: Context) -> None:
 
 def _record_name(text: str) -> str:
     return parse_hostname(text, allow_underscore=True)
+
+
+def _canaries_name_regions(ctx: Context, document: dict[str, object], regions: Tables) -> None:
+    """Canary names are unique; each canary's region is a configured one, or "target"."""
+    canaries = _tables(document, "canary")
+    _unique_names(ctx, canaries, parse_region_name, "canary")
+    names = [_parsed(parse_region_name, region.get("name")) for _, region in regions]
+    known = [name for name in names if name is not None]
+    folded = {name.casefold() for name in known}
+    for at, canary in canaries:
+        wanted = _parsed(parse_region_name, canary.get("region"))
+        if wanted is None:
+            continue
+        if wanted == CANARY_TARGET:
+            if CANARY_TARGET in folded:
+                ctx.problem(
+                    (*at, "region"),
+                    'region = "target" is ambiguous: a [[region]] is named "target" too;'
+                    " rename that region",
+                )
+        elif wanted.casefold() not in folded and known:
+            close = difflib.get_close_matches(wanted, known, n=1)
+            hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+            choices = ", ".join(quoted(name) for name in known)
+            ctx.problem(
+                (*at, "region"),
+                f'no region named {quoted(wanted)}{hint}; expected one of {choices}, or "target"',
+            )

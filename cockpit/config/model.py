@@ -372,6 +372,84 @@ class ChecklistSettings:
     """[[checklist.step]], in file order."""
 
 
+CANARY_DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
+"""`[[canary]] direction`: into a region through its MX hosts, or out through its submission."""
+
+CANARY_TARGET = "target"
+"""`[[canary]] region = "target"`: the region of the latest failover decision (else the first)."""
+
+CANARY_IMAP_TLS_MODES: tuple[str, ...] = ("implicit", "starttls", "none")
+"""How a canary speaks to IMAP; "none" only to a loopback IP address (the password is sent)."""
+
+CANARY_SUBMISSION_TLS_MODES: tuple[str, ...] = ("starttls", "implicit")
+"""How an outbound canary speaks to submission: never without TLS (it logs in)."""
+
+COMMON_JUNK_FOLDERS: tuple[str, ...] = (
+    "Junk", "Spam", "Junk E-mail", "Junk Email", "Bulk", "[Gmail]/Spam",
+)  # fmt: skip
+"""Folder names searched (when they exist) besides INBOX and the \\Junk special-use ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSource:
+    """Where a password is read at run time: an environment variable or a file, never the
+    config itself. Exactly one of `env` and `file` is set."""
+
+    env: str | None = None
+    """The environment variable's name."""
+    file: Path | None = None
+    """A regular file (absolute when loaded from a file) readable by its owner only."""
+
+    def describe(self) -> str:
+        """"env NAME" or "file PATH": how messages name the source (never its content)."""
+        return f"env {self.env}" if self.env is not None else f"file {self.file}"
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """One `[[canary]]`: a real message sent through a region, found again by IMAP."""
+
+    name: str
+    """Unique (case-insensitively) name; the subject of its findings."""
+    direction: str
+    """One of CANARY_DIRECTIONS."""
+    region: str
+    """A configured region's name as written in [[region]], or CANARY_TARGET."""
+    from_address: str
+    """`from`: the envelope sender and From address (domain lower-cased)."""
+    to_address: str
+    """`to`: the recipient, whose mailbox IMAP reads."""
+    imap_host: str
+    """Lower-case hostname or normalised IP address of the mailbox's IMAP server."""
+    imap_port: int
+    imap_tls: str
+    """One of CANARY_IMAP_TLS_MODES; "none" only when `imap_host` is a loopback IP."""
+    imap_user: str
+    imap_password: SecretSource
+    interval: float = 300.0
+    """Seconds between two runs, 30 to 86400 (each run sends one message)."""
+    timeout: float = 120.0
+    """Seconds after sending within which the message must be found, above 0, at most 3600."""
+    warn_s: float = 60.0
+    """A round trip longer than this warns; always below `timeout`."""
+    folders: tuple[str, ...] | None = None
+    """Folders searched, in order; None: INBOX, the \\Junk special-use folders and the
+    COMMON_JUNK_FOLDERS that exist."""
+    delete: bool = True
+    """Delete the message once found (it is the cockpit's own)."""
+    trusted_authserv_ids: tuple[str, ...] = ()
+    """Lower-case authserv-ids whose Authentication-Results headers are read; others ignored."""
+    submission_host: str | None = None
+    """outbound: the region's submission host (hostname or IP)."""
+    submission_port: int | None = None
+    submission_tls: str | None = None
+    """outbound: one of CANARY_SUBMISSION_TLS_MODES."""
+    submission_user: str | None = None
+    submission_password: SecretSource | None = None
+    mx_port: int | None = None
+    """inbound: the port the region's MX hosts are sent to; None: [service] mx_port."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """A whole, valid cockpit configuration."""
@@ -398,6 +476,8 @@ class Config:
     """[service]"""
     authority: AuthoritySettings = field(default_factory=AuthoritySettings)
     """[authority]"""
+    canaries: tuple[Canary, ...] = ()
+    """[[canary]], in file order."""
 
     def region(self, name: str) -> Region | None:
         """The region called `name` (compared case-insensitively), or None."""

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from cockpit.config.report import KeyPath, Problems, describe, format_path, show_int, show_key
+from cockpit.config.report import (
+    KeyPath,
+    Problems,
+    describe,
+    format_path,
+    quoted,
+    show_int,
+    show_key,
+)
 from cockpit.config.values import BadValue, has_control_chars
 
 
@@ -154,6 +162,30 @@ def text(parse: Callable[[str], object], expected: str, *, empty_is_none: bool =
             return parse(value)
         except BadValue as error:
             return ctx.problem(at, f"expected {expected}, found {describe(value)}: {error}")
+
+    return read
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A `text` parser accepting exactly one of `choices`, with a "did you mean" otherwise."""
+
+    def parse(value: str) -> str:
+        if value in choices:
+            return value
+        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
+        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+        raise BadValue(f"not one of {', '.join(choices)}{hint}")
+
+    return parse
+
+
+def boolean(expected: str) -> Reader:
+    """A reader for true or false (never a string or a number standing for one)."""
+
+    def read(value: object, at: KeyPath, ctx: Context) -> object:
+        if not isinstance(value, bool):
+            return ctx.problem(at, f"expected {expected}, found {describe(value)}")
+        return value
 
     return read
 

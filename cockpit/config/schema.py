@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
+from cockpit.config.canary_schema import CANARY_KEYS, build_canary
 from cockpit.config.model import (
     AUTH_CHECK_NAMES,
     COMMAND_QUEUE_KINDS,
@@ -52,15 +53,17 @@ from cockpit.config.readers import (
     any_invalid,
     argv,
     array_of_tables,
+    boolean,
     list_of,
     mapping_of,
     number,
+    one_of,
     optional,
     path,
     table,
     text,
 )
-from cockpit.config.report import KeyPath, describe, format_path, quoted, show_int, show_key
+from cockpit.config.report import KeyPath, format_path, quoted, show_int, show_key
 from cockpit.config.resolvers import BUILTIN_RESOLVERS
 from cockpit.config.values import (
     BadValue,
@@ -107,17 +110,6 @@ def _hostnames(expected: str) -> Reader:
 
 def _ips(expected: str) -> Reader:
     return list_of(text(parse_ip, "an IP address"), expected, unique=True)
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value in choices:
-            return value
-        close = difflib.get_close_matches(value, choices, n=1) if len(value) < 50 else []
-        hint = f" (did you mean {quoted(close[0])}?)" if close else ""
-        raise BadValue(f"not one of {', '.join(choices)}{hint}")
-
-    return parse
 
 
 _https_url = text(partial(parse_url, schemes=("https",)), "an https URL")
@@ -275,7 +267,7 @@ QUEUE_KEYS: tuple[Key, ...] = (
 
 
 def parse_endpoint_kind(value: str) -> str:
-    return _one_of(ENDPOINT_KINDS)(value)
+    return one_of(ENDPOINT_KINDS)(value)
 
 
 def build_endpoint(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
@@ -350,7 +342,7 @@ ENDPOINT_KEYS: tuple[Key, ...] = (
     Key("url", _https_url),
     Key(
         "tls",
-        text(_one_of(ENDPOINT_TLS_MODES), "a TLS mode: " + ", ".join(ENDPOINT_TLS_MODES)),
+        text(one_of(ENDPOINT_TLS_MODES), "a TLS mode: " + ", ".join(ENDPOINT_TLS_MODES)),
     ),
     Key("warn_ms", number("milliseconds", minimum=1, maximum=600_000, integer=True)),
 )
@@ -384,7 +376,7 @@ def _source_keys(name_example: str, kinds: tuple[str, ...]) -> tuple[Key, ...]:
         ),
         Key(
             "kind",
-            text(_one_of(kinds), "a source kind: " + ", ".join(kinds)),
+            text(one_of(kinds), "a source kind: " + ", ".join(kinds)),
             required="the kind of source: " + ", ".join(kinds),
         ),
         Key("command", argv('["doveadm", "replicator", "status"]')),
@@ -622,7 +614,7 @@ AUTH_KEYS: tuple[Key, ...] = (
     Key(
         "skip",
         list_of(
-            text(_one_of(AUTH_CHECK_NAMES), "a check name: " + ", ".join(AUTH_CHECK_NAMES)),
+            text(one_of(AUTH_CHECK_NAMES), "a check name: " + ", ".join(AUTH_CHECK_NAMES)),
             "a list of check names",
             unique=True,
         ),
@@ -693,15 +685,6 @@ def _parse_help(value: str) -> str:
     return value
 
 
-def _boolean(expected: str) -> Reader:
-    def read(value: object, at: KeyPath, ctx: Context) -> object:
-        if not isinstance(value, bool):
-            return ctx.problem(at, f"expected {expected}, found {describe(value)}")
-        return value
-
-    return read
-
-
 def build_checklist_step(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     """A `ChecklistStep`."""
     return _make(ChecklistStep, fields)
@@ -732,7 +715,7 @@ CHECKLIST_STEP_KEYS: tuple[Key, ...] = (
     ),
     Key(
         "phase",
-        text(_one_of(CHECKLIST_PHASES), "a checklist phase: " + ", ".join(CHECKLIST_PHASES)),
+        text(one_of(CHECKLIST_PHASES), "a checklist phase: " + ", ".join(CHECKLIST_PHASES)),
         required="the phase: " + ", ".join(CHECKLIST_PHASES),
     ),
     Key("title", text(_parse_step_title, "a step title"), required="a one-line title"),
@@ -743,12 +726,12 @@ CHECKLIST_STEP_KEYS: tuple[Key, ...] = (
     ),
     Key(
         "sets_phase",
-        optional(text(_one_of(PHASES), "an incident phase: " + ", ".join(PHASES))),
+        optional(text(one_of(PHASES), "an incident phase: " + ", ".join(PHASES))),
     ),
 )
 
 CHECKLIST_KEYS: tuple[Key, ...] = (
-    Key("replace_builtin", _boolean("true or false"), default=False),
+    Key("replace_builtin", boolean("true or false"), default=False),
     Key(
         "step",
         array_of_tables(CHECKLIST_STEP_KEYS, build_checklist_step, header="checklist.step"),
@@ -768,10 +751,12 @@ TOP_KEYS: tuple[Key, ...] = (
     Key("ui", table(UI_KEYS, build_ui), raw_default={}),
     Key("service", table(SERVICE_KEYS, build_service), raw_default={}),
     Key("authority", table(AUTHORITY_KEYS, build_authority), raw_default={}),
+    Key("canary", array_of_tables(CANARY_KEYS, build_canary, header="canary"), default=()),
 )
-"""The top level of the file. `region` is checked for a count of at least two in `crosscheck`."""
+"""The top level of the file. `region` is checked for a count of at least two in `crosscheck`;
+`[[canary]]` keys are in `canary_schema`."""
 
 
 def build_config(fields: dict[str, object], source: Path | None) -> object:
     """The `Config` from the checked top-level fields, or INVALID."""
-    return _make(Config, {**fields, "source": source}, region="regions")
+    return _make(Config, {**fields, "source": source}, region="regions", canary="canaries")

@@ -261,3 +261,79 @@ def parse_plain_text(text: str) -> str:
     if has_control_chars(text):
         raise BadValue("control characters are not allowed")
     return text
+
+
+_ATEXT_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_ADDRESS_LENGTH = 254
+MAX_LOCAL_PART_LENGTH = 64
+
+
+def parse_address(text: str) -> str:
+    """A mail address `local@domain` (RFC 5321 dot-atom local part, a DNS domain), as a canary
+    sends to or from it: the domain is lower-cased, the local part kept as written."""
+    if text == "":
+        raise BadValue("an address cannot be empty")
+    if "<" in text or ">" in text:
+        raise BadValue('write the bare address (local@domain), without "<...>" or a name')
+    if has_control_chars(text) or any(char.isspace() for char in text):
+        raise BadValue("spaces and control characters are not allowed in an address")
+    if not text.isascii():
+        raise BadValue("non-ASCII characters: write the domain in its xn-- form")
+    local, at, domain = text.rpartition("@")
+    if not at or local == "":
+        raise BadValue("expected local@domain")
+    if len(text) > MAX_ADDRESS_LENGTH:
+        raise BadValue(f"longer than {MAX_ADDRESS_LENGTH} characters ({len(text)})")
+    if len(local) > MAX_LOCAL_PART_LENGTH:
+        raise BadValue(f"the part before @ is longer than {MAX_LOCAL_PART_LENGTH} characters")
+    if not _ATEXT_LOCAL.fullmatch(local):
+        raise BadValue(
+            "the part before @ may hold letters, digits, dots (not first, last or doubled) "
+            "and !#$%&'*+/=?^_`{|}~-"
+        )
+    try:
+        host = parse_hostname(domain, what="mail domain")
+    except BadValue as error:
+        raise BadValue(f"bad domain {quoted(domain)}: {error}") from None
+    return f"{local}@{host}"
+
+
+def parse_env_name(text: str) -> str:
+    """An environment variable name: a letter or `_`, then letters, digits and `_`."""
+    if not _ENV_NAME.fullmatch(text):
+        raise BadValue(
+            "an environment variable name holds letters, digits and '_' (at most 128), "
+            "not starting with a digit"
+        )
+    return text
+
+
+def parse_mailbox_name(text: str) -> str:
+    """An IMAP mailbox (folder) name as the user sees it: 1 to 200 characters, no control
+    characters (non-ASCII is sent in IMAP's modified UTF-7)."""
+    if text.strip() == "":
+        raise BadValue("a folder name cannot be empty")
+    if has_control_chars(text):
+        raise BadValue("control characters are not allowed")
+    if len(text) > 200:
+        raise BadValue(f"longer than 200 characters ({len(text)})")
+    return text
+
+
+def parse_authserv_id(text: str) -> str:
+    """An Authentication-Results authserv-id (RFC 8601), usually the receiver's host name:
+    1 to 255 printable ASCII characters without spaces, ';', '(' or ')'; lower-cased."""
+    if text == "" or len(text) > 255:
+        raise BadValue("expected 1 to 255 characters")
+    if not text.isascii() or has_control_chars(text) or any(c in " ;()\"" for c in text):
+        raise BadValue("printable ASCII without spaces, quotes, ';' or parentheses")
+    return text.lower()
+
+
+def is_loopback_ip(host: str) -> bool:
+    """True for an IP literal in 127.0.0.0/8 or ::1 (never for a name: names can move)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

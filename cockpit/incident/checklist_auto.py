@@ -100,6 +100,19 @@ def _source_interval(
     return float(max(pool)) if pool else _default(QueueSource, "interval")
 
 
+def _canary_cycle(config: Config | None, name: str | None) -> float:
+    """How long one canary takes from run to run at most: its interval plus the time it may
+    wait for its message (the named canary's, else the slowest configured, else the defaults)."""
+    from cockpit.config.model import Canary
+
+    canaries = list(config.canaries) if config is not None else []
+    named = [canary for canary in canaries if name and canary.name == name]
+    pool = named or canaries
+    if not pool:
+        return _default(Canary, "interval") + _default(Canary, "timeout")
+    return max(float(canary.interval) + float(canary.timeout) for canary in pool)
+
+
 _SOURCE_LISTS = {"queue": "queues", "replication": "replication", "authority": "roles"}
 """Areas read per source -> the Region attribute that lists their sources."""
 
@@ -112,7 +125,8 @@ def freshness_bound(
 
     dns: [dns] interval; auth: [auth] interval; service: [service] interval; queue,
     replication and authority: the interval of the source the finding names (its subject), else
-    the slowest source of its region, else the slowest of the config. Any other area: 60 s.
+    the slowest source of its region, else the slowest of the config; canary: the named
+    canary's interval plus its arrival timeout (a run may take that long). Any other area: 60 s.
     """
     interval: float | None = None
     if area == "dns":
@@ -123,6 +137,8 @@ def freshness_bound(
         interval = config.service.interval if config else _default(ServiceSettings, "interval")
     elif area in _SOURCE_LISTS:
         interval = _source_interval(config, _SOURCE_LISTS[area], subject, region)
+    elif area == "canary":
+        interval = _canary_cycle(config, subject)
     if interval is None:
         return MIN_FRESHNESS_S
     return max(MIN_FRESHNESS_S, FRESHNESS_INTERVALS * float(interval))
@@ -322,13 +338,32 @@ def auto_result(step: Step, findings: Sequence[Finding], moments: IncidentMoment
     if condition is None:
         return AutoResult(False, (), "the step has no auto condition")
     text = str(condition)
+    reasons: list[str] = []
+    first_evidence: list[Finding] | None = None
+    for index, group in enumerate(condition.groups):
+        evidence, problem, seen = _judge_group(group, findings, moments)
+        if problem is None:
+            return AutoResult(True, tuple(evidence), "", text)
+        if first_evidence is None:
+            first_evidence = evidence
+        # An alternative nothing was seen for (no canary configured, say) is not news.
+        if (index == 0 or seen) and problem not in reasons:
+            reasons.append(problem)
+    return AutoResult(False, tuple(first_evidence or ()), "; or: ".join(reasons), text)
+
+
+def _judge_group(
+    group: Sequence[Clause], findings: Sequence[Finding], moments: IncidentMoments
+) -> tuple[list[Finding], str | None, bool]:
+    """(the findings that met the clauses judged, why the group does not hold or None,
+    whether any finding matched a clause of the group at all)."""
     evidence: list[Finding] = []
-    for clause in condition.clauses:
+    for clause in group:
         matching, problem = _judge_clause(clause, findings, moments)
         if problem is not None:
-            return AutoResult(False, tuple(evidence), problem, text)
+            return evidence, problem, bool(evidence or matching)
         evidence.extend(matching)
-    return AutoResult(True, tuple(evidence), "", text)
+    return evidence, None, True
 
 
 def auto_satisfied(step: Step, findings: Sequence[Finding], moments: IncidentMoments) -> bool:
@@ -337,7 +372,8 @@ def auto_satisfied(step: Step, findings: Sequence[Finding], moments: IncidentMom
 
 
 def evidence_records(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    """At most MAX_EVIDENCE findings as {area, check, subject, region, status, observed_at}."""
+    """At most MAX_EVIDENCE findings as {area, check, subject, region, status, observed_at};
+    a canary run also gives its round trip and folder, which the export cites."""
     return [
         {
             "area": finding.area,
@@ -346,9 +382,23 @@ def evidence_records(findings: Sequence[Finding]) -> list[dict[str, Any]]:
             "region": finding.region,
             "status": finding.status.value,
             "observed_at": None if finding.observed_at is None else format_ts(finding.observed_at),
+            **_canary_detail(finding),
         }
         for finding in findings[:MAX_EVIDENCE]
     ]
+
+
+def _canary_detail(finding: Finding) -> dict[str, Any]:
+    if finding.area != "canary" or finding.check not in ("inbound", "outbound"):
+        return {}
+    detail: dict[str, Any] = {}
+    seconds = finding.data.get("round_trip_s")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        detail["round_trip_s"] = round(float(seconds), 3)
+    folder = finding.data.get("folder")
+    if isinstance(folder, str):
+        detail["folder"] = folder[:80]
+    return detail
 
 
 def auto_record(result: AutoResult, seen_at: datetime) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Data conventions shared by writers and the export:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -153,11 +153,18 @@ def utc_now() -> datetime:
 _decode_json = json.JSONDecoder().decode
 
 
-def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogProblem]]:
+DataPack = Callable[[str, dict[str, Any]], Mapping[str, Any]]
+"""Makes a probe entry's data compact in memory from (the decoded line, its data dict)."""
+
+
+def entry_from_line(
+    raw: bytes, line_no: int, *, pack_probe_data: DataPack | None = None
+) -> tuple[Entry | None, list[LogProblem]]:
     """Parse one line (without its newline) into an Entry.
 
     Returns (entry, problems). A line that is not a valid entry gives (None, [error]).
     Invalid UTF-8 and unknown kinds are warnings: the entry is still returned.
+    `pack_probe_data` (cockpit.incident.packed_data) keeps a `probe` entry's data compact.
     """
     problems: list[LogProblem] = []
     try:
@@ -199,6 +206,9 @@ def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogPro
                 line_no,
             )
         )
+    data = record["data"]
+    if pack_probe_data is not None and kind == "probe" and data:
+        data = pack_probe_data(text, data)
     entry = Entry(
         seq=record["seq"],
         ts=ts,
@@ -206,7 +216,7 @@ def entry_from_line(raw: bytes, line_no: int) -> tuple[Entry | None, list[LogPro
         origin=origin,
         kind=kind,
         text=record["text"],
-        data=record["data"],
+        data=data,
         line=line_no,
     )
     return entry, problems

@@ -1,7 +1,11 @@
 """The incident as one deterministic JSON document.
 
     {"incident": summary, "phases": [...], "metrics": [...], "entries": [...],
-     "problems": [...], "warnings": [...]}
+     "problems": [...], "warnings": [...],
+     "delivery_proof": {...} (only when canaries proved mail flowed after routed:
+     cockpit.incident.delivery_proof),
+     "incomplete": [...] (only when the log lost entries a writer had acknowledged: the
+     reasons, also in "problems" as errors)}
 
 The document is indented by 2 with sorted keys, except that each entry is one compact line
 (the indenting encoder is too slow for 100,000 entries). Entries are exactly as written (the
@@ -138,7 +142,24 @@ def _document(
         "entries": [_entry_record(entry) for entry in entries],
         "problems": [_problem_record(problem) for problem in problems],
         "warnings": [_problem_record(problem) for problem in analysis.timeline.warnings],
+        **_lost(problems),
+        **_delivery_proof(entries),
     }
+
+
+def _delivery_proof(entries: Sequence[Entry]) -> dict[str, Any]:
+    """{"delivery_proof": {direction: the first canary ok after routed}} when there is one."""
+    from cockpit.incident.delivery_proof import delivery_proof
+
+    proof = delivery_proof(entries)
+    return {} if proof is None else {"delivery_proof": proof.record()}
+
+
+def _lost(problems: Sequence[LogProblem]) -> dict[str, Any]:
+    """{"incomplete": [why, ...]} when the log lost entries a writer acknowledged (errors
+    about the whole log, not a line): a reader must not take the timeline as complete."""
+    lost = [p.message for p in problems if p.severity == "error" and p.line is None]
+    return {"incomplete": lost} if lost else {}
 
 
 def _data_at_risk(entries: Sequence[Entry]) -> dict[str, Any]:

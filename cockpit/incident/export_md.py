@@ -4,6 +4,7 @@ The output is deterministic: the same entries and problems give byte-identical t
 "\\n" line ends and one trailing newline. It has a fixed set of headings, in this order:
 
     # Incident timeline: <title>
+    (an error paragraph when the log lost entries a writer acknowledged: log_mark.py)
     ## Summary, ## Metrics, ## Phases, ## Phase chart, ## Timeline, ## Decisions,
     ## Roles and handoffs, ## Checklist results, ## Probe evidence,
     ## Lessons learned and runbook edits, ## Log integrity
@@ -207,7 +208,40 @@ def _metric_row(metric: Metric) -> list[str]:
 def _metrics(analysis: IncidentAnalysis, entries: Sequence[Entry]) -> list[str]:
     rows = [_metric_row(metric) for metric in analysis.metrics]
     header = ["Metric", "From impact", "Since previous phase"]
-    return ["## Metrics", "", *_table(header, rows), *_data_at_risk(entries)]
+    return [
+        "## Metrics",
+        "",
+        *_table(header, rows),
+        *_data_at_risk(entries),
+        *_delivery_proof(entries),
+    ]
+
+
+def _delivery_proof(entries: Sequence[Entry]) -> list[str]:
+    """The canaries that proved mail flowed after routing (cockpit.incident.delivery_proof),
+    next to the restored and verified times they support."""
+    from cockpit.incident.delivery_proof import delivery_proof
+
+    proof = delivery_proof(entries)
+    if proof is None:
+        return []
+    lines = ["", "Mail flow proven by canaries (first run of each direction ok after routed):"]
+    for direction, seen in proof.first.items():
+        took = "" if seen.round_trip_s is None else f", round trip {seen.round_trip_s:.1f} s"
+        folder = "" if seen.folder is None else f", in {md_inline(seen.folder)}"
+        how = "checklist tick" if seen.source == "tick" else "probe entry"
+        region = md_inline(seen.region or "?")
+        lines.append(
+            f"- {direction}: {md_inline(seen.canary)} through {region} at"
+            f" {format_utc(seen.observed_at)}{took}{folder} ({how} seq {seen.seq})"
+        )
+    for name, moment in (("restored", proof.restored_at), ("verified", proof.verified_at)):
+        if moment is not None:
+            lines.append(f"- {name} set for {format_utc(moment)}")
+    missing = [direction for direction in ("inbound", "outbound") if direction not in proof.first]
+    if missing:
+        lines.append(f"- no {' or '.join(missing)} canary was seen ok after routed")
+    return lines
 
 
 def _data_at_risk(entries: Sequence[Entry]) -> list[str]:
@@ -451,6 +485,18 @@ def _lessons(entries: Sequence[Entry]) -> list[str]:
     return lines
 
 
+def _log_errors(problems: Sequence[LogProblem]) -> list[LogProblem]:
+    """Errors about the log as a whole (no line): it lost entries a writer acknowledged."""
+    return [p for p in problems if p.severity == "error" and p.line is None]
+
+
+def _incomplete(problems: Sequence[LogProblem]) -> list[str]:
+    """Said before anything else: a timeline missing acknowledged entries is not routine."""
+    lines = ["**Error: this timeline is incomplete.**"]
+    lines += [f"- {md_inline(problem.message)}" for problem in _log_errors(problems)]
+    return lines
+
+
 def _integrity(
     entries: Sequence[Entry], problems: Sequence[LogProblem], analysis: IncidentAnalysis
 ) -> list[str]:
@@ -490,6 +536,7 @@ def markdown_lines(
     title = md_inline(analysis.summary.title)
     sections: list[Callable[[], Iterable[str]]] = [
         lambda: [f"# Incident timeline: {title}".rstrip()],
+        *([lambda: _incomplete(problems)] if _log_errors(problems) else []),
         lambda: _summary(analysis, len(ordered)),
         lambda: _metrics(analysis, ordered),
         lambda: _phases(analysis),

@@ -58,6 +58,7 @@ from cockpit.incident.log_read import (
     follow,
     read_log,
 )
+from cockpit.incident.log_so_far import SharedEntries, SoFar
 from cockpit.incident.log_tail import Tail, recovery_entry, scan_tail
 from cockpit.incident.origin import current_origin
 
@@ -102,9 +103,8 @@ class IncidentLog:
         self.on_wait = on_wait
         self._stop = threading.Event()
         self._own_append: _OwnAppend | None = None
-        self._follower = LogFollower(self.path)
-        self._seen: list[Entry] = []
-        """What append_built has read of the log so far (see _entries_so_far)."""
+        self._so_far = SharedEntries(self.path)
+        """The log's entries as read so far, shared with every reader in this process."""
 
     def abandon(self) -> None:
         """From now on, appends give up instead of waiting for the lock or writing (the program
@@ -119,6 +119,17 @@ class IncidentLog:
 
     def read(self) -> ReadResult:
         return read_log(self.path)
+
+    def entries_so_far(self) -> tuple[Entry, ...]:
+        """Every entry of the log, reading only what was appended since anyone in this process
+        last asked (append_built, a screen): far quicker than `read()` on a big log, and the
+        entries are the ones already in memory. Raises IncidentLogError when it cannot read."""
+        return self._so_far.read().snapshot()
+
+    def read_so_far(self, max_bytes: int | None = None) -> SoFar:
+        """Read on (about `max_bytes` of what is new, or all of it) and return the shared state:
+        entries, problems, generation (cockpit.incident.log_so_far)."""
+        return self._so_far.read(max_bytes)
 
     def append(
         self,
@@ -169,7 +180,7 @@ class IncidentLog:
         """
         for attempt in range(BUILD_ATTEMPTS + 1):
             read_under_lock = attempt == BUILD_ATTEMPTS
-            entries = [] if read_under_lock else self._entries_so_far()
+            entries: Sequence[Entry] = [] if read_under_lock else self._entries_so_far()
             lock_fd = self._lock()
             try:
                 if read_under_lock:
@@ -193,13 +204,9 @@ class IncidentLog:
                 _unlock(lock_fd)
         raise AssertionError("unreachable: the last attempt reads under the lock")
 
-    def _entries_so_far(self) -> list[Entry]:
-        """Every entry of the log, reading only what was appended since the last call."""
-        result = self._follower.poll()
-        if any(problem.severity == "error" for problem in result.problems):
-            self._seen = []  # replaced or truncated: the follower read it again from the start
-        self._seen.extend(result.entries)
-        return self._seen
+    def _entries_so_far(self) -> Sequence[Entry]:
+        """Every entry of the log, reading only what was appended since the last read."""
+        return self.entries_so_far()
 
     def _ends_with(self, entries: Sequence[Entry]) -> bool:
         """Under the lock: the log's last valid entry is the last of `entries`."""

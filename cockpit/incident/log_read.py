@@ -39,6 +39,7 @@ from cockpit.incident.entry import (
     LogProblem,
     entry_from_line,
 )
+from cockpit.incident.packed_data import DataPacker
 
 CHUNK_BYTES = 1024 * 1024
 """How much a reader asks the kernel for at a time."""
@@ -76,13 +77,17 @@ def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadRe
     writers' lock (IncidentLog.append_built), so an incomplete last line is a torn one and is
     not waited on.
     """
+    from cockpit.incident.log_mark import read_mark
+
     log_path = Path(path)
-    fd = _open_for_reading(log_path)
+    fd = open_for_reading(log_path)
+    mark = read_mark(log_path)
     lines = _LineAnalyzer()
+    lines.watch_seq = None if mark is None else mark.seq
     try:
         with _gc_paused():
             end = os.fstat(fd).st_size
-            offset, line_no = _scan_lines(fd, 0, end, 0, lines.feed)
+            offset, line_no = scan_lines(fd, 0, end, 0, lines.feed)
             if offset < end and not lock_held:
                 offset, line_no, end = _read_rest_under_shared_lock(
                     fd, log_path, offset, line_no, lines
@@ -98,19 +103,24 @@ def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadRe
                     )
                 )
     except OSError as exc:
-        raise _read_error(log_path, error_reason(exc)) from exc
+        raise read_error(log_path, error_reason(exc)) from exc
     finally:
         os.close(fd)
-    lost = _lost_entries(log_path, lines.entries)
+    last_seq = max((entry.seq for entry in lines.entries), default=0)
+    lost = lost_entries_problem(log_path, last_seq, lines.watched_line, mark=mark)
     return ReadResult(lines.entries, [*lost, *lines.problems])
 
 
-def _lost_entries(log_path: Path, entries: list[Entry]) -> list[LogProblem]:
-    """An error when the log ends before the last entry a writer acknowledged (log_mark.py)."""
-    from cockpit.incident.log_mark import lost_entries, read_mark
+def lost_entries_problem(
+    log_path: Path, last_seq: int, line_at_mark: bytes | None = None, *, mark: object = None
+) -> list[LogProblem]:
+    """[an error] when the log ends before the last entry a writer acknowledged, or its entry
+    at that seq is another one (`line_at_mark`, when known); else []. See log_mark.py.
+    `mark`: the Mark already read (else it is read now)."""
+    from cockpit.incident.log_mark import Mark, lost_entries, read_mark
 
-    last_seq = max((entry.seq for entry in entries), default=0)
-    problem = lost_entries(log_path, read_mark(log_path), last_seq, None)
+    known = mark if isinstance(mark, Mark) else read_mark(log_path)
+    problem = lost_entries(log_path, known, last_seq, line_at_mark)
     return [] if problem is None else [LogProblem("error", problem)]
 
 
@@ -126,15 +136,23 @@ class LogFollower:
     authority on a whole file; a follower sees it as it grows.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, packed: bool = False) -> None:
+        """`packed`: keep probe entries' data compact (cockpit.incident.packed_data), for a
+        reader that holds the whole log for a long time."""
         self.path = Path(path)
+        self.packed = packed
+        self.at_end = False
+        """The last poll read up to the end of the file (not only `max_bytes` of it)."""
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
-        self._lines = _LineAnalyzer()
+        self._lines = _LineAnalyzer(DataPacker() if packed else None)
 
-    def poll(self) -> ReadResult:
+    def poll(self, max_bytes: int | None = None) -> ReadResult:
+        """What was appended since the last poll; with `max_bytes`, only about that much of it
+        (at least one whole line): `at_end` says whether the poll reached the end."""
         notices: list[LogProblem] = []
+        self.at_end = False
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -147,26 +165,44 @@ class LogFollower:
                     )
                 )
                 self._start_over(None)
+            self.at_end = True
             return ReadResult([], notices)
         except OSError as exc:
-            raise _read_error(self.path, error_reason(exc)) from exc
+            raise read_error(self.path, error_reason(exc)) from exc
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise _read_error(self.path, "not a regular file")
+                raise read_error(self.path, "not a regular file")
             notices.extend(self._check_same_file(fd, info))
             with _gc_paused():
-                offset, self._line_no = _scan_lines(
-                    fd, self._offset, info.st_size, self._line_no, self._lines.feed
-                )
-                self._lines.flush(hold_trailing_damage=offset != self._offset)
+                offset = self._scan(fd, info.st_size, max_bytes)
+                if self.at_end:
+                    self._lines.flush(hold_trailing_damage=offset != self._offset)
             self._offset = offset
         except OSError as exc:
-            raise _read_error(self.path, error_reason(exc)) from exc
+            raise read_error(self.path, error_reason(exc)) from exc
         finally:
             os.close(fd)
         entries, problems = self._lines.take()
         return ReadResult(entries, notices + problems)
+
+    def _scan(self, fd: int, size: int, max_bytes: int | None) -> int:
+        """Feed the lines from the last offset on; the offset after the last whole line.
+
+        Part way (`max_bytes`), the latest entry and any damage after it stay pending in the
+        analyzer, as they would at the end of the file."""
+        start = self._offset
+        if max_bytes is not None and size - start > max_bytes:
+            offset, line_no = scan_lines(
+                fd, start, start + max_bytes, self._line_no, self._lines.feed
+            )
+            if offset > start:
+                self._line_no = line_no
+                return offset
+            # One line longer than max_bytes: read it (or measure it) whole.
+        offset, self._line_no = scan_lines(fd, start, size, self._line_no, self._lines.feed)
+        self.at_end = True
+        return offset
 
     def _check_same_file(self, fd: int, info: os.stat_result) -> list[LogProblem]:
         identity = (info.st_dev, info.st_ino)
@@ -199,7 +235,7 @@ class LogFollower:
         self._identity = identity
         self._offset = 0
         self._line_no = 0
-        self._lines = _LineAnalyzer()
+        self._lines = _LineAnalyzer(DataPacker() if self.packed else None)
 
 
 async def follow(
@@ -236,9 +272,18 @@ class _LineAnalyzer:
         "_prev_line",
         "_origins",
         "_names",
+        "_pack",
+        "_packer",
+        "watch_seq",
+        "watched_line",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, packer: DataPacker | None = None) -> None:
+        self._packer = packer
+        self._pack = None if packer is None else packer.pack
+        self.watch_seq: int | None = None
+        """An entry whose exact line is kept in `watched_line` (the mark's, log_mark.py)."""
+        self.watched_line: bytes | None = None
         self.entries: list[Entry] = []
         self.problems: list[LogProblem] = []
         self._held: Entry | None = None
@@ -254,10 +299,12 @@ class _LineAnalyzer:
         if not raw:
             self._damaged.append((line_no, [_unreadable_line(line_no, raw, size)], size))
             return
-        entry, problems = entry_from_line(raw, line_no)
+        entry, problems = entry_from_line(raw, line_no, pack_probe_data=self._pack)
         if entry is None:
             self._damaged.append((line_no, problems, size))
             return
+        if entry.seq == self.watch_seq:
+            self.watched_line = raw
         if self._damaged or entry.kind == "system":
             self._settle_before(entry)
         elif self._held is not None:
@@ -337,6 +384,14 @@ class _LineAnalyzer:
         names = self._names
         object.__setattr__(entry, "author", names.setdefault(entry.author, entry.author))
         object.__setattr__(entry, "kind", names.setdefault(entry.kind, entry.kind))
+        packer = self._packer
+        if packer is not None:
+            # A reader that keeps the log for hours (packed): probe texts repeat ("resolver X
+            # now answers Y"), and the line number is mostly the seq.
+            if entry.kind == "probe":
+                object.__setattr__(entry, "text", packer.share("\0text", entry.text))
+            if entry.line == entry.seq:
+                object.__setattr__(entry, "line", entry.seq)
 
 
 def _interrupted_line(line_no: int, size: int) -> LogProblem:
@@ -388,7 +443,7 @@ def _seq_message(seq: int, previous: int, previous_line: int) -> str:
     return f"seq goes back: {seq} follows {previous} (line {previous_line})"
 
 
-def _scan_lines(fd: int, offset: int, end: int, line_no: int, sink: _LineSink) -> tuple[int, int]:
+def scan_lines(fd: int, offset: int, end: int, line_no: int, sink: _LineSink) -> tuple[int, int]:
     """Hand every complete line of bytes [offset, end) to `sink(line_no, raw, size)`.
 
     Returns (the offset of the first byte not consumed, the last line number handed over).
@@ -465,7 +520,7 @@ def _read_rest_under_shared_lock(
             return offset, line_no, end
         try:
             end = os.fstat(fd).st_size
-            offset, line_no = _scan_lines(fd, offset, end, line_no, lines.feed)
+            offset, line_no = scan_lines(fd, offset, end, line_no, lines.feed)
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
     finally:
@@ -504,7 +559,7 @@ def _lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def _open_for_reading(path: Path) -> int:
+def open_for_reading(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -512,19 +567,19 @@ def _open_for_reading(path: Path) -> int:
         missing.path = str(path)
         raise missing from None
     except OSError as exc:
-        raise _read_error(path, error_reason(exc)) from exc
+        raise read_error(path, error_reason(exc)) from exc
     try:
         is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
     except OSError as exc:
         os.close(fd)
-        raise _read_error(path, error_reason(exc)) from exc
+        raise read_error(path, error_reason(exc)) from exc
     if not is_regular:
         os.close(fd)
-        raise _read_error(path, "not a regular file")
+        raise read_error(path, "not a regular file")
     return fd
 
 
-def _read_error(path: Path, reason: str) -> IncidentLogError:
+def read_error(path: Path, reason: str) -> IncidentLogError:
     return IncidentLogError(f"cannot read the incident log: {reason}", path=path)
 
 

@@ -7,7 +7,8 @@ name an incident phase marker it sets when done (declared, routed, restored, ver
 
 The condition grammar (kept small on purpose; parsed and checked when the config loads):
 
-    condition := clause ("and" clause)*
+    condition := group ("or" group)*
+    group     := clause ("and" clause)*
     clause    := AREA "." CHECK [SUBJECT] ["region=" REGION] ["after=" EVENT] (OP STATUS | "drains")
     AREA      := a lower-case word: dns, auth, queue, service, replication, authority, ...
     CHECK     := the finding's check name (MX, spf, smtp, depth, ...) or "*" for any
@@ -22,7 +23,10 @@ The condition grammar (kept small on purpose; parsed and checked when the config
 
 `region=` and `after=` may stand anywhere after AREA.CHECK, also at the end of the clause.
 Examples: `dns.MX region=TARGET == ok`, `auth.spf == ok and auth.dmarc == ok`,
-`service.smtp region=TARGET == ok after=routed`, `queue.depth region=TARGET drains after=routed`.
+`service.smtp region=TARGET == ok after=routed`, `queue.depth region=TARGET drains after=routed`,
+`auth.dkim == ok and auth.spf == ok or canary.outbound region=TARGET == ok` ("and" binds
+tighter than "or": the condition holds when every clause of one group holds; the first group
+that holds gives the evidence).
 
 A clause holds when at least one finding matches it and every matching finding is evidence
 that meets it. A finding is evidence only when
@@ -152,12 +156,21 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """Clauses that must all hold."""
+    """Clauses that must all hold; with "or", any one of several such groups."""
 
     clauses: tuple[Clause, ...]
+    """The first group."""
+    alternatives: tuple[tuple[Clause, ...], ...] = ()
+    """The groups after each "or", judged like `clauses`."""
+
+    @property
+    def groups(self) -> tuple[tuple[Clause, ...], ...]:
+        return (self.clauses, *self.alternatives)
 
     def __str__(self) -> str:
-        return " and ".join(str(clause) for clause in self.clauses)
+        return " or ".join(
+            " and ".join(str(clause) for clause in group) for group in self.groups
+        )
 
 
 def _keyword(words: list[str], key: str) -> str | None:
@@ -229,17 +242,20 @@ def parse_condition(text: str) -> Condition:
     """Parse an `auto` condition (see the module docstring). Raises ConditionError."""
     if len(text) > MAX_CONDITION_LENGTH:
         raise ConditionError(f"longer than {MAX_CONDITION_LENGTH} characters")
-    groups: list[list[str]] = [[]]
+    alternatives: list[list[list[str]]] = [[[]]]
     for word in text.split():
-        if word == "and":
-            groups.append([])
+        if word == "or":
+            alternatives.append([[]])
+        elif word == "and":
+            alternatives[-1].append([])
         else:
-            groups[-1].append(word)
-    if groups == [[]]:
+            alternatives[-1][-1].append(word)
+    if alternatives == [[[]]]:
         raise ConditionError("empty: expected a condition such as 'auth.spf == ok'")
-    if len(groups) > MAX_CLAUSES:
+    if sum(len(groups) for groups in alternatives) > MAX_CLAUSES:
         raise ConditionError(f"more than {MAX_CLAUSES} clauses")
-    return Condition(tuple(_parse_clause(words) for words in groups))
+    parsed = [tuple(_parse_clause(words) for words in groups) for groups in alternatives]
+    return Condition(parsed[0], tuple(parsed[1:]))
 
 
 def with_implicit_after(condition: Condition | None, sets_phase: str | None) -> Condition | None:
@@ -248,12 +264,14 @@ def with_implicit_after(condition: Condition | None, sets_phase: str | None) -> 
     event = IMPLICIT_AFTER.get(sets_phase or "")
     if condition is None or event is None:
         return condition
-    return Condition(
+    groups = [
         tuple(
             clause if clause.after is not None else replace(clause, after=event)
-            for clause in condition.clauses
+            for clause in group
         )
-    )
+        for group in condition.groups
+    ]
+    return Condition(groups[0], tuple(groups[1:]))
 
 
 def parse_step_id(text: str) -> str:
@@ -377,11 +395,12 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "mail-flowing",
         "during",
         "Mail flows again in the target region",
-        "New messages arrive and leave through the target region and its queues drain. Marks "
-        "service as restored.",
+        "New messages arrive and leave through the target region and its queues drain (or an "
+        "inbound and an outbound canary arrive ok through it). Marks service as restored.",
         auto=(
             "service.smtp region=TARGET == ok after=routed"
             " and queue.depth region=TARGET drains after=routed"
+            " or canary.inbound region=TARGET == ok and canary.outbound region=TARGET == ok"
         ),
         sets_phase="restored",
     ),
@@ -390,7 +409,12 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "verify-delivery",
         "after",
         "Delivery works both ways",
-        "Send messages in, out and between internal mailboxes, and see each one arrive.",
+        "Send messages in, out and between internal mailboxes, and see each one arrive. An "
+        "inbound and an outbound canary that arrive ok through the target after routing do it.",
+        auto=(
+            "canary.inbound region=TARGET == ok after=routed"
+            " and canary.outbound region=TARGET == ok after=routed"
+        ),
     ),
     _step(
         "sample-mailboxes",
@@ -438,10 +462,13 @@ BUILTIN_STEPS: tuple[Step, ...] = (
         "after",
         "TLS, PTR and SPF/DKIM/DMARC line up",
         "From the new sending path: STARTTLS is offered with a valid certificate, reverse DNS "
-        "matches the HELO name, and SPF, DKIM and DMARC all pass and align.",
+        "matches the HELO name, and SPF, DKIM and DMARC all pass and align. An outbound "
+        "canary received ok after routing (signed, sent and aligned) shows the same.",
         auto=(
             "auth.spf region=TARGET after=routed == ok and auth.dkim region=TARGET"
             " after=routed == ok and auth.dmarc region=TARGET after=routed == ok"
+            " or canary.outbound region=TARGET == ok after=routed"
+            " and canary.dmarc region=TARGET == ok after=routed"
         ),
     ),
     _step(

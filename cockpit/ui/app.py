@@ -38,15 +38,17 @@ from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
 from cockpit.ui.ascii_mode import use_ascii_scrollbars
 from cockpit.ui.auth_pane import AuthPane
+from cockpit.ui.canary_pane import CanaryPane
 from cockpit.ui.checklist_pane import ChecklistPane
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import Clock, IncidentHeader
 from cockpit.ui.incident_actions import IncidentActions, write_export
-from cockpit.ui.messages import ExportFinished, IncidentChanged
+from cockpit.ui.messages import ExportFinished, IncidentChanged, LogReadStatus
 from cockpit.ui.placeholder_pane import PlaceholderPane
 from cockpit.ui.probe_backlog import ProbeBacklogLine
 from cockpit.ui.probe_runner import (
     AuthShown,
+    CanariesShown,
     FindingsShown,
     ProbeBacklog,
     ProbeRunner,
@@ -241,6 +243,18 @@ class CockpitApp(CockpitShell, IncidentActions):
             "Accept the first alarm's proposal or type when the impact began",
             self.action_impact,
         )
+        timeline = self.query(TimelinePane)
+        if timeline and timeline.first().recovery_offered:
+            yield SystemCommand(
+                "Write a recovery file (w in the timeline)",
+                "The entries the log lost, as this screen showed them, to a new file beside it",
+                timeline.first().action_write_recovery,
+            )
+        yield SystemCommand(
+            "Drafts",
+            "Text typed but not written, kept beside the log: reopen or discard",
+            self.action_drafts,
+        )
 
     def compose(self) -> ComposeResult:
         yield IncidentHeader(
@@ -250,6 +264,7 @@ class CockpitApp(CockpitShell, IncidentActions):
             read_only=self.read_only,
             badge="DRILL" if self.drill else None,
             default_target=self.config.regions[0].name if self.config is not None else None,
+            loading=True,
             id="header",
         )
         if self.config is not None:
@@ -271,7 +286,9 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     def _pane_content(self, spec: PaneSpec) -> Widget:
         if spec.name == "timeline":
-            return TimelinePane(self.log_path, id="timeline")
+            return TimelinePane(
+                self.log_path, log=self.incident_log, read_only=self.read_only, id="timeline"
+            )
         if spec.name == "checklist":
             return ChecklistPane(
                 steps_for(self.config),
@@ -279,6 +296,7 @@ class CockpitApp(CockpitShell, IncidentActions):
                 self.author,
                 read_only=self.read_only,
                 config=self.config,
+                loading=True,
                 id="checklist",
             )
         if self.config is None:
@@ -292,11 +310,17 @@ class CockpitApp(CockpitShell, IncidentActions):
                 domain=self.config.domain.name,
                 id="dns",
             )
-        return AuthPane(ascii_only=self.ascii_only, skipped=self.config.auth.skip, id="auth")
+        auth = AuthPane(ascii_only=self.ascii_only, skipped=self.config.auth.skip, id="auth")
+        if not self.config.canaries:
+            return auth
+        names = [canary.name for canary in self.config.canaries]
+        canaries = CanaryPane(names, ascii_only=self.ascii_only, id="canaries")
+        return VerticalScroll(auth, canaries, classes="pane-scroll")
 
     def on_mount(self) -> None:
         self.apply_look()
         self.focus_pane("timeline")
+        self.start_keeping_drafts()  # offers the drafts kept beside the log (draft_keeper.py)
 
     # Focus and zoom
 
@@ -320,20 +344,31 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     @on(IncidentChanged)
     def _incident_changed(self, message: IncidentChanged) -> None:
-        self.query_one(IncidentHeader).show_entries(message.entries)
-        self.query_one(ChecklistPane).show_entries(message.entries)
-        for strip in self.query(RegionStrip):
+        # At quit the screen may be gone before a read's message arrives: nothing to show.
+        for header in self.query(IncidentHeader):
+            header.show_entries(message.entries)
+        for checklist in self.query(ChecklistPane):
+            checklist.show_entries(message.entries)
+        # A partial list (the quick first look at a big log) has no probe entries: the panes
+        # that read them wait for the complete one.
+        for strip in self.query(RegionStrip) if message.complete else ():
             strip.show_entries(message.entries)
-        for runner in self.query(ProbeRunner):
+        for runner in self.query(ProbeRunner) if message.complete else ():
             runner.learn_entries(message.entries)
         decided = current_target_region(message.entries)
         if decided is not None:
             self._set_target(decided)
 
+    @on(LogReadStatus)
+    def _log_read_status(self, message: LogReadStatus) -> None:
+        for header in self.query(IncidentHeader):
+            header.loading = message.status
+
     @on(LogAppended)
     def _log_appended(self, message: LogAppended) -> None:
         # The timeline shows the new lines at its next poll; the header need not wait.
-        self.query_one(IncidentHeader).show_entries(message.entries)
+        for header in self.query(IncidentHeader):
+            header.show_entries(message.entries)
         for strip in self.query(RegionStrip):
             strip.show_entries(message.entries)
 
@@ -355,7 +390,10 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     def exit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
         # Writes still waiting for the lock give up now: none lands after the user has gone,
-        # and quitting never waits for another writer.
+        # and quitting never waits for another writer. What they (and any open form) hold is
+        # kept as a draft first, so the text is offered next time instead of lost.
+        self.keep_drafts_at_exit("quit")
+        self.stop_keeping_drafts()
         self.incident_log.abandon()
         super().exit(*args, **kwargs)  # type: ignore[arg-type]
 
@@ -401,6 +439,11 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     def region_names(self) -> tuple[str, ...]:
         return self.config.region_names() if self.config is not None else ()
+
+    @on(CanariesShown)
+    def _canaries_shown(self, message: CanariesShown) -> None:
+        for pane in self.query(CanaryPane):
+            pane.show_rows(message.rows, message.now)
 
     @on(RegionsShown)
     def _regions_shown(self, message: RegionsShown) -> None:

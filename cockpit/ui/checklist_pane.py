@@ -23,12 +23,16 @@ against the log as it is under the lock, and the "done" entry cites the evidence
 seen_at, condition, evidence); when it no longer holds, nothing is written and the pane says why.
 Freshness bounds come from the config given to the pane, else the app's `config` attribute.
 
-Phase markers: a "done" that counts on a step with `sets_phase` (declare, cutover,
-mail-flowing, declare-verified) also appends the phase entry from `phase_record`, timed at the
-done entry. A phase that is already set (by the CLI, or by a step ticked before) is left as it
-is: changing its time is a deliberate correction (`cockpit log --phase ... --at ...`).
-The `routed` marker therefore comes from ticking or confirming the "cutover" step, which the
-auto hint offers once the target region's MX answers, observed after the failover decision, are ok.
+Phase markers: a "done" that counts on a step with `sets_phase` also appends the phase
+entry (cockpit.ui.checklist_write, where the rules are).
+
+Typed text: in the cockpit (a DraftKeeper app) a note's text and a skip's reason are kept as a
+draft beside the log (kind "note" or "skip", fields "step" and "text") when the log cannot take
+them: a full disk, a write error, the lock held past the wait, quitting or losing the terminal
+with the prompt open or the write still waiting. The failure message says so; `reopen_draft`
+opens such a draft, offered at the next opening, in its step's prompt, pre-filled, and the
+draft is discarded once what is submitted is written. In any other app (tests) the prompt and
+the write are as they always were, without drafts.
 
 Step titles, authors, reasons and notes are untrusted: shown through `safe_text.clean` in
 `Text` objects, never markup. Times are shown as UTC HH:MM.
@@ -39,16 +43,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from cockpit.config.model import Config
@@ -57,30 +60,36 @@ from cockpit.incident.checklist import (
     AutoResult,
     ChecklistError,
     StepState,
-    add_note,
-    auto_record,
     auto_result,
     checklist_state,
     incident_moments,
-    mark_done,
-    phase_to_set,
-    skip,
 )
+from cockpit.incident.drafts import Draft
 from cockpit.incident.entry import Entry
-from cockpit.incident.log import EntryParts, IncidentLog
-from cockpit.incident.phases import effective_phases, phase_record
+from cockpit.incident.log import IncidentLog
 from cockpit.incident.runbook import CHECKLIST_PHASES, Step
 from cockpit.model import Finding
 from cockpit.safe_text import clean
+from cockpit.ui.checklist_write import ProbeView, write_step
+from cockpit.ui.state_entries import StateEntries
+from cockpit.ui.text_prompt import TextPrompt
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed
+
+if TYPE_CHECKING:
+    from cockpit.ui.draft_keeper import DraftKeeper
 
 __all__ = ["ChecklistPane", "TextPrompt", "clock"]
 
-_ProbeView = tuple[tuple[Finding, ...], datetime, datetime, Config | None]
-"""What a confirm is judged on: the findings, when they were given, when the condition was
-first seen to hold, and the config for the freshness bounds."""
+_Pending = tuple["DraftKeeper", int]
+"""A typed text's pending write: the app keeping drafts, and its token (begin_write)."""
+_TYPED: Mapping[str, tuple[str, str, str]] = {
+    "skip": ("skip a step", "Why skip this step?", "reason"),
+    "note": ("add a note", "Note on this step", "note"),
+}
+"""Per operation that asks for text: what a refusal calls it, the prompt's title and hint."""
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
+LOADING_TEXT = "Reading the incident log: the steps and their ticks show once it is read"
 READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
 
 
@@ -95,44 +104,6 @@ def refuse_if_read_only(widget: Widget | App[Any], read_only: bool, what: str) -
 def clock(moment: datetime) -> str:
     """HH:MM in UTC, as the CLI's `--at` reads it."""
     return moment.astimezone(UTC).strftime("%H:%M")
-
-
-class TextPrompt(ModalScreen[str | None]):
-    """Asks for one line of text (a skip reason, a note). Enter returns it, Escape cancels.
-
-    Blank text is refused with a message; the prompt stays open.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    TextPrompt { align: center middle; }
-    TextPrompt > Vertical {
-        width: 70; max-width: 100%; height: auto; padding: 1 2;
-        border: thick $accent; background: $surface;
-    }
-    TextPrompt #prompt-error { color: $error; }
-    """
-
-    def __init__(self, title: str, placeholder: str = "") -> None:
-        super().__init__()
-        self._title = title
-        self._placeholder = placeholder
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(clean(self._title)), id="prompt-title")
-            yield Input(placeholder=self._placeholder, id="prompt-input")
-            yield Label("", id="prompt-error")
-
-    @on(Input.Submitted, "#prompt-input")
-    def _submit(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.query_one("#prompt-error", Label).update("Type something, or Escape to cancel")
-            return
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ChecklistPane(Widget):
@@ -157,11 +128,15 @@ class ChecklistPane(Widget):
         *,
         read_only: bool = False,
         config: Config | None = None,
+        loading: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
+        """`loading`: the log is still to be read; until `show_entries` the pane says so
+        instead of showing every step open."""
         super().__init__(name=name, id=id, classes=classes)
+        self.loading = loading
         self.read_only = read_only
         """A viewer: every action that would write says why it cannot."""
         self._steps = tuple(steps)
@@ -172,6 +147,7 @@ class ChecklistPane(Widget):
         """This screen's appends go one at a time, so a double key press reads the first."""
         self._config = config
         self._entries: tuple[Entry, ...] = ()
+        self._state_entries = StateEntries()
         self._findings: tuple[Finding, ...] | None = None
         """The latest findings given; None until the first probe results arrive."""
         self._findings_at: datetime | None = None
@@ -185,11 +161,20 @@ class ChecklistPane(Widget):
     # ---- data in ------------------------------------------------------------------------------
 
     def show_entries(self, entries: Iterable[Entry]) -> None:
-        """Rebuild the state from the log's entries, judge the conditions again, redraw."""
-        self._entries = tuple(entries)
+        """Rebuild the state from the log's entries, judge the conditions again, redraw.
+
+        Probe entries are left out first: the state comes from check entries and the times
+        from decisions and phases, and a big log is mostly probe entries."""
+        changed = self._state_entries.update(tuple(entries))
+        if not changed and not self.loading:
+            return  # only probe entries came: no step and no event time changes
+        self._entries = tuple(self._state_entries.entries)
         self._states = checklist_state(self._steps, self._entries)
         self._judge()
+        was_loading, self.loading = self.loading, False
         self._redraw()
+        if was_loading and self.is_mounted:
+            self._highlight_first_step()
 
     def show_findings(self, findings: Sequence[Finding], at: datetime, target: str | None) -> None:
         """Judge every `auto` condition on the latest findings, given at `at`.
@@ -251,6 +236,8 @@ class ChecklistPane(Widget):
         yield OptionList(*self._options(), id="checklist-steps")
 
     def _options(self) -> list[Option]:
+        if self.loading:
+            return [Option(Text(LOADING_TEXT, style="dim"), disabled=True)]
         options: list[Option] = []
         phases = [*CHECKLIST_PHASES, "unknown"]
         for phase in phases:
@@ -310,6 +297,9 @@ class ChecklistPane(Widget):
             option_list.highlighted = highlighted
 
     def on_mount(self) -> None:
+        self._highlight_first_step()
+
+    def _highlight_first_step(self) -> None:
         option_list = self.query_one(OptionList)
         for index in range(option_list.option_count):
             if not option_list.get_option_at_index(index).disabled:
@@ -324,6 +314,15 @@ class ChecklistPane(Widget):
 
     # ---- actions ------------------------------------------------------------------------------
 
+    def _refuse(self, what: str) -> bool:
+        """True (after saying why) when nothing may be written: a read-only viewer, or a log
+        whose state this screen has not read yet (a tick must not be made blind)."""
+        from cockpit.ui.timeline_pane import refuse_while_loading
+
+        if refuse_if_read_only(self, self.read_only, what):
+            return True
+        return self.is_attached and refuse_while_loading(self, what)
+
     def tick_step_setting(self, phase: str) -> bool:
         """Tick the step that sets `phase` (the cutover step sets routed); False when none does."""
         if refuse_if_read_only(self, self.read_only, "tick a step"):
@@ -335,14 +334,14 @@ class ChecklistPane(Widget):
         return False
 
     def action_done(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "tick a step"):
+        if self._refuse("tick a step"):
             return
         step_id = self._highlighted_step()
         if step_id is not None:
             self._append(step_id, "done", "")
 
     def action_confirm_auto(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "confirm a step"):
+        if self._refuse("confirm a step"):
             return
         step_id = self._highlighted_step()
         if step_id is None:
@@ -362,41 +361,120 @@ class ChecklistPane(Widget):
         self._append(step_id, "auto", "", probe)
 
     def action_skip(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "skip a step"):
+        if self._refuse(_TYPED["skip"][0]):
             return
-        self._ask(self._highlighted_step(), "skip", "Why skip this step?", "reason")
+        self._ask(self._highlighted_step(), "skip")
 
     def action_note(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "add a note"):
+        if self._refuse(_TYPED["note"][0]):
             return
-        self._ask(self._highlighted_step(), "note", "Note on this step", "note")
+        self._ask(self._highlighted_step(), "note")
 
-    def _ask(self, step_id: str | None, operation: str, title: str, placeholder: str) -> None:
+    def reopen_draft(self, draft: Draft) -> None:
+        """Open a "note" or "skip" draft (offered by DraftKeeper) in its step's prompt,
+        pre-filled: written only when submitted, and the draft discarded once it is written.
+
+        A draft whose step this checklist does not have is not opened: a message gives its
+        text, and the draft is left for the offer to discard."""
+        step_id = draft.fields.get("step", "")
+        text = draft.fields.get("text", "")
+        if draft.kind not in _TYPED or self._refuse("reopen the draft (Drafts, in the palette)"):
+            return
+        if step_id not in self._states:
+            self.notify(
+                clean(
+                    f"The {draft.kind} draft is for step {step_id!r}, which is not in this"
+                    f" checklist: not reopened. Its text: {text}"
+                    " (the draft stays beside the log; x in the drafts offer discards it)"
+                ),
+                severity="warning",
+                markup=False,
+                timeout=30,
+            )
+            return
+        self._ask(step_id, draft.kind, draft)
+
+    def _ask(self, step_id: str | None, operation: str, draft: Draft | None = None) -> None:
+        """The prompt for a skip's reason or a note on `step_id`; `draft`: one reopened, whose
+        text it starts with and which a written entry replaces."""
         if step_id is None:
             return
+        _refusal, title, placeholder = _TYPED[operation]
         state = self._states.get(step_id)
         label = f"{title}: {state.step.title}" if state is not None else title
+        keeper = self._draft_keeper()
+        replaces = draft.id if draft is not None else None
 
         def answered(text: str | None) -> None:
-            if text is not None:
-                self._append(step_id, operation, text)
+            if text is None:
+                return
+            pending: _Pending | None = None
+            if keeper is not None:
+                fields = {"step": step_id, "text": text}
+                what = self._what(step_id, operation)
+                pending = keeper, keeper.begin_write(operation, fields, what, replaces)
+            self._append(step_id, operation, text, None, pending)
 
-        self.app.push_screen(TextPrompt(label, placeholder), answered)
+        if draft is None:
+            prompt = TextPrompt(label, placeholder)
+        else:
+            from cockpit.ui.draft_offer import FilledTextPrompt
+
+            prompt = FilledTextPrompt(label, placeholder, draft.fields.get("text", ""))
+        if keeper is None:
+            self.app.push_screen(prompt, answered)
+            return
+        from cockpit.ui.draft_keeper import FormDraft
+
+        purpose = FormDraft(
+            operation,
+            self._what(step_id, operation),
+            initial=dict(draft.fields) if draft is not None else None,
+            replaces=replaces,
+            context={"step": step_id},
+        )
+        keeper.push_form(prompt, purpose, answered)
+
+    def _draft_keeper(self) -> DraftKeeper | None:
+        """The app, when it keeps drafts of typed text (the cockpit, as a writer)."""
+        from cockpit.ui.draft_keeper import DraftKeeper
+
+        app = self.app
+        return app if isinstance(app, DraftKeeper) and not app.read_only else None
 
     @work(thread=True, group="checklist-log", exit_on_error=False)
     def _append(
-        self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
+        self,
+        step_id: str,
+        operation: str,
+        text: str,
+        probe: ProbeView | None = None,
+        pending: _Pending | None = None,
     ) -> None:
-        """Append the entry for `operation` (done, auto, skip, note), in a thread."""
+        """Append the entry for `operation` (done, auto, skip, note), in a thread. `pending`:
+        typed text's write, kept as a draft (DraftKeeper.write_failed) when the log cannot
+        take it."""
         what = self._what(step_id, operation)
+        may_start = written = None
+        if pending is not None:
+            keeper, token = pending
+            may_start = partial(keeper.write_may_start, token)
+            written = partial(keeper.write_succeeded, token)
         try:
             with self._write_lock:
-                appended = self._write(step_id, operation, text, probe)
+                appended = write_step(
+                    self._log, self._steps, self._author, step_id, operation, text, probe,
+                    may_start=may_start, written=written,
+                )  # fmt: skip
         except (ChecklistError, IncidentLogError) as exc:
-            self.post_message(LogAppendFailed(clean(f"{what} not written: {exc}")))
+            failure: str | None = f"{what} not written: {exc}"
+            if pending is not None:
+                failure = pending[0].write_failed(pending[1], what, exc)
+            if failure is not None:  # None: quitting kept it as a draft; nothing to say
+                self.post_message(LogAppendFailed(clean(failure)))
             return
         try:
-            entries = tuple(self._log.read().entries)
+            entries = self._log.entries_so_far()
         except IncidentLogError as exc:
             # Written: only reading it back failed. The timeline's next poll catches up.
             reason = (
@@ -414,50 +492,6 @@ class ChecklistPane(Widget):
         steps = [step for step in self._steps if step.id == step_id]
         title = f" ({steps[0].title})" if steps else ""
         return f"{doing} of step {step_id}{title}"
-
-    def _write(
-        self, step_id: str, operation: str, text: str, probe: _ProbeView | None = None
-    ) -> list[Entry]:
-        """Append the step's entry, built from the log as it is under the lock, then its phase."""
-        steps = [step for step in self._steps if step.id == step_id]
-
-        def build(entries: Sequence[Entry]) -> list[EntryParts]:
-            state = checklist_state(self._steps, entries)
-            if operation in ("done", "auto"):
-                kind, body, data = mark_done(state, step_id, self._author)
-                if operation == "auto" and data["result"] == "done" and probe is not None:
-                    # Judged again on the log as it is now: a decision or phase written since
-                    # the pane last read it can change what the findings prove.
-                    findings, at, seen_at, config = probe
-                    moments = incident_moments(entries, now=at, config=config)
-                    result = auto_result(state[step_id].step, findings, moments)
-                    if not result.satisfied:
-                        raise ChecklistError(
-                            f"not confirmed: waiting for evidence: {result.reason}"
-                        )
-                    data["auto"] = auto_record(result, seen_at)
-                    body += " (confirmed from probe results)"
-                return [(kind, body, data)]
-            if operation == "skip":
-                return [skip(state, step_id, text)]
-            return [add_note(state, step_id, text)]
-
-        written = self._log.append_built(build, author=self._author)
-        phase = phase_to_set(steps[0]) if written[0].data["result"] == "done" else None
-        if phase is None:
-            return written
-
-        def build_phase(entries: Sequence[Entry]) -> list[EntryParts]:
-            # Only the "done" that counts sets the phase: another screen may have won the race.
-            counts = checklist_state(self._steps, entries)[step_id].seq == written[0].seq
-            if not counts or effective_phases(entries).get(phase) is not None:
-                return []
-            phase_kind, phase_data = phase_record(entries, phase, written[0].ts)
-            phase_data["step"] = step_id
-            phase_text = f"{phase} at {phase_data['at']} ({steps[0].title})"
-            return [(phase_kind, phase_text, phase_data)]
-
-        return written + self._log.append_built(build_phase, author=self._author)
 
     @on(LogAppended)
     def _appended(self, message: LogAppended) -> None:

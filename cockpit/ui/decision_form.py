@@ -22,6 +22,9 @@ API for the app shell:
 (required), why and approver, and a Select of the configured regions ("no failover" when
 blank). Enter in any input or the Record button submits; Escape or Cancel returns None and
 nothing is written. A blank decision is refused in the form with a message.
+`DecisionForm(regions, initial=fields)` opens pre-filled from a draft's fields (text, why,
+approver, target; see cockpit.incident.drafts); `typed_fields()` gives what is typed now (kept
+in a plain dict as it changes, so a signal handler can read it), or None when nothing is.
 
 `decision_parts` gives the `decision` entry, built from the log's entries as read under its
 lock: data why / approver (when given) and, for a failover, target_region and previous_region
@@ -38,7 +41,7 @@ commander ticks that step (or confirms it from the probe hint); see cockpit.ui.c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,9 +63,15 @@ __all__ = [
     "DecisionError",
     "DecisionForm",
     "DecisionResult",
+    "DRAFT_FIELDS",
     "decision_data",
+    "decision_fields",
     "decision_parts",
 ]
+
+
+DRAFT_FIELDS = ("text", "why", "approver", "target")
+"""A decision draft's fields: the decision, why, approver and the failover target ("" none)."""
 
 
 class DecisionError(ValueError):
@@ -102,6 +111,16 @@ def decision_data(
     return data
 
 
+def decision_fields(result: DecisionResult) -> dict[str, str]:
+    """The result as a draft's fields (DRAFT_FIELDS)."""
+    return {
+        "text": result.decision,
+        "why": result.why,
+        "approver": result.approver,
+        "target": result.target_region or "",
+    }
+
+
 def decision_parts(
     result: DecisionResult, entries: Sequence[Entry], regions: Sequence[str]
 ) -> EntryParts:
@@ -125,26 +144,55 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
     DecisionForm Horizontal { height: auto; align-horizontal: right; }
     """
 
-    def __init__(self, regions: Sequence[str]) -> None:
+    def __init__(self, regions: Sequence[str], initial: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self._regions = tuple(regions)
+        self._typed: dict[str, str] = {
+            name: str((initial or {}).get(name, "")) for name in DRAFT_FIELDS
+        }
+
+    def typed_fields(self) -> dict[str, str] | None:
+        """What is typed now as draft fields (text, why, approver, target), or None when
+        nothing is."""
+        typed = dict(self._typed)
+        try:  # the widgets themselves: a key typed just now may not have reached _typed yet
+            for name, widget_id in (("text", "decision"), ("why", "why"), ("approver", "approver")):
+                typed[name] = self.query_one(f"#{widget_id}", Input).value
+            target = self.query_one("#target", Select).value
+            typed["target"] = target if isinstance(target, str) else ""
+        except Exception:  # noqa: BLE001 - not mounted, or half built when a signal came
+            typed = dict(self._typed)
+        return typed if any(value.strip() for value in typed.values()) else None
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Record a decision")
             yield Input(
-                placeholder="Decision (required): what was decided", id="decision", compact=True
+                self._typed["text"],
+                placeholder="Decision (required): what was decided",
+                id="decision",
+                compact=True,
             )
-            yield Input(placeholder="Why", id="why", compact=True)
-            yield Input(placeholder="Approver", id="approver", compact=True)
+            yield Input(self._typed["why"], placeholder="Why", id="why", compact=True)
+            yield Input(
+                self._typed["approver"], placeholder="Approver", id="approver", compact=True
+            )
+            target = self._typed["target"]
             yield Select[str](
                 [(clean(region), region) for region in self._regions],
                 prompt="Failover target: none",
                 allow_blank=True,
+                value=target if target in self._regions else Select.NULL,
                 id="target",
                 compact=True,
             )
-            yield Label("", id="decision-error")
+            unknown = target and target not in self._regions
+            yield Label(
+                Text(f"The draft's target {clean(target)!r} is not a configured region")
+                if unknown
+                else "",
+                id="decision-error",
+            )
             with Horizontal():
                 yield Button("Record", variant="primary", id="record")
                 yield Button("Cancel", id="cancel")
@@ -163,6 +211,16 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
             approver=self.query_one("#approver", Input).value.strip(),
             target_region=target if isinstance(target, str) else None,
         )
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        name = {"decision": "text", "why": "why", "approver": "approver"}.get(event.input.id or "")
+        if name is not None:
+            self._typed[name] = event.value
+
+    @on(Select.Changed, "#target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        self._typed["target"] = event.value if isinstance(event.value, str) else ""
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#record")

@@ -20,6 +20,7 @@ from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.phases import analyse, current_target_region
 from cockpit.incident.roles import current_holders
 from cockpit.safe_text import clean
+from cockpit.ui.state_entries import StateEntries
 
 Clock = Callable[[], datetime]
 
@@ -56,6 +57,9 @@ class IncidentHeader(Widget):
     commander: reactive[str | None] = reactive(None, layout=True)
     impact_at: reactive[datetime | None] = reactive(None)
     now: reactive[datetime] = reactive(utc_now)
+    loading: reactive[str | None] = reactive(None)
+    """Shown instead of severity, phase, target and commander while the log's state is not
+    known yet ("loading", "log unreadable"); `show_entries` clears it."""
 
     def __init__(
         self,
@@ -66,8 +70,11 @@ class IncidentHeader(Widget):
         read_only: bool = False,
         badge: str | None = None,
         default_target: str | None = None,
+        loading: bool = False,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
     ) -> None:
+        """`loading`: the log is still to be read; until `show_entries`, the line says
+        "loading" rather than a state (no phase, the default target) it does not know."""
         super().__init__(id=id)
         self.default_target = default_target
         """The region judged against before any failover decision (the config's first)."""
@@ -80,6 +87,8 @@ class IncidentHeader(Widget):
         self.set_reactive(IncidentHeader.title_text, name_fallback)
         self.set_reactive(IncidentHeader.target_region, default_target)
         self.set_reactive(IncidentHeader.now, clock())
+        self.set_reactive(IncidentHeader.loading, "loading" if loading else None)
+        self._state = StateEntries()
 
     def on_mount(self) -> None:
         self.set_interval(1, self._tick, name="header-clock")
@@ -102,6 +111,12 @@ class IncidentHeader(Widget):
             self.now = now
 
     def show_entries(self, entries: Sequence[Entry]) -> None:
+        """Derive the line from the log's entries. Probe entries are left out first: none of
+        these fields depends on one, and a big log is mostly probe entries."""
+        self.loading = None
+        if not self._state.update(entries):
+            return  # only probe entries came: nothing here changes
+        entries = self._state.entries
         analysis = analyse(entries, name=self.name_fallback)
         self.title_text = analysis.summary.title
         times = analysis.timeline.times
@@ -111,14 +126,19 @@ class IncidentHeader(Widget):
         self.severity = analysis.summary.severity
         self.commander = current_holders(entries).get("commander")
 
-    def status_text(self, *, compact: bool = False) -> Text:
-        """Everything but the title, as cleaned text; `compact` for narrow terminals."""
+    def status_text(self, *, compact: bool = False, as_loaded: bool = False) -> Text:
+        """Everything but the title, as cleaned text; `compact` for narrow terminals.
+        `as_loaded`: as it reads once the state is known, even while loading (the header's
+        height is decided on that, so it does not jump when the log has been read)."""
         if self.impact_at is None:
             since = "T+ --"
         else:
             since = f"T+{t_plus(self.now - self.impact_at)}"
         clock = f"{self.now.astimezone(UTC):%H:%M} UTC"
         who = "@" + clean(self.author) + (" READ-ONLY" if self.read_only else "")
+        if self.loading is not None and not as_loaded:
+            parts = [(clean(self.loading), "bold"), (clock, ""), (who, "italic")]
+            return self._joined(parts, compact)
         parts = [
             (clean(self.severity) if self.severity else "sev ?", "bold"),
             (clean(self.phase) if self.phase else "no phase", ""),
@@ -128,6 +148,10 @@ class IncidentHeader(Widget):
             (since, "bold"),
             (who, "italic"),
         ]
+        return self._joined(parts, compact)
+
+    @staticmethod
+    def _joined(parts: list[tuple[str, str]], compact: bool) -> Text:
         separator = "|" if compact else " | "
         text = Text()
         for index, (part, style) in enumerate(parts):
@@ -150,13 +174,14 @@ class IncidentHeader(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Narrow terminals get the title on a line of its own rather than cut to nothing.
-        return 1 if self._fits_one_line(width, self._title(), self.status_text()) else 2
+        fits = self._fits_one_line(width, self._title(), self.status_text(as_loaded=True))
+        return 1 if fits else 2
 
     def render(self) -> Text:
         width = max(self.size.width, 1)
         status = self.status_text()
         title = self._title()
-        if self._fits_one_line(width, title, status):
+        if self._fits_one_line(width, title, self.status_text(as_loaded=True)):
             line = Text(no_wrap=True, overflow="ellipsis", end="")
             line.append_text(title)
             line.append(" " * (width - title.cell_len - status.cell_len))

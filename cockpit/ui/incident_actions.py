@@ -5,8 +5,11 @@
 (`_append_built`): under the log's lock it reads the log, builds the entry from what the log
 says then (so a role names its previous holder and a phase its earlier setting even when another
 cockpit wrote just before) and appends it; then it reads the log back and posts `LogAppended`;
-a refusal or a failure posts `LogAppendFailed` with the reason. A read-only viewer is told why,
-and nothing is written.
+a refusal or a failure posts `LogAppendFailed` with the reason, once, naming the write
+("decision not written: ..."). What a form's user typed goes through DraftKeeper: when the log
+cannot take it (lock held, full disk, lost entries, quitting) it is kept as a draft beside the
+log, and `reopen_draft` opens a draft offered at the next opening in its form, pre-filled. A
+read-only viewer is told why, and nothing is written.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from textual import work
-from textual.app import App
 
 from cockpit.errors import CockpitError
+from cockpit.incident.drafts import Draft
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
+from cockpit.incident.log_lock import WriteAbandoned
 from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
@@ -33,9 +38,13 @@ from cockpit.ui.decision_form import (
     DecisionError,
     DecisionForm,
     DecisionResult,
+    decision_fields,
     decision_parts,
 )
+from cockpit.ui.draft_keeper import DraftKeeper, FormDraft
+from cockpit.ui.draft_offer import FilledTextPrompt
 from cockpit.ui.messages import ExportFinished
+from cockpit.ui.timeline_pane import refuse_while_loading
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
 
 __all__ = ["IncidentActions", "write_export"]
@@ -49,7 +58,7 @@ ROLE_PROMPT = "Take a role: commander or scribe (add a name to hand it over: com
 SEVERITY_PROMPT = "Severity: SEV1 (most severe), SEV2, SEV3 or SEV4"
 
 
-class IncidentActions(App[None]):
+class IncidentActions(DraftKeeper):
     """Mixed into CockpitApp (an App subclass itself, so Textual sees the actions)."""
 
     incident_log: IncidentLog
@@ -64,14 +73,33 @@ class IncidentActions(App[None]):
     # Not exclusive: two entries written in quick succession must both be written.
     @work(thread=True, exclusive=False, exit_on_error=False, group="log")
     def _append_built(
-        self, build: Build, what: str, then: Callable[[Entry], None] | None = None
+        self,
+        build: Build,
+        what: str,
+        then: Callable[[Entry], None] | None = None,
+        token: int | None = None,
     ) -> None:
+        """`token`: the typed text's pending write (DraftKeeper.begin_write), kept as a draft
+        when the log cannot take it."""
         log = self.incident_log
+
+        def build_once(entries: Sequence[Entry]) -> list[EntryParts]:
+            if token is not None and not self.write_may_start(token):
+                raise WriteAbandoned(
+                    "not written: cockpit was quitting", path=self.log_path, holder=None
+                )
+            return [build(entries)]
+
         try:
-            (entry,) = log.append_built(lambda entries: [build(entries)], author=self.author)
-            everything = tuple(log.read().entries)
+            (entry,) = log.append_built(build_once, author=self.author)
+            if token is not None:
+                self.write_succeeded(token)
+                token = None  # written: nothing after this keeps it as a draft
+            everything = log.entries_so_far()
         except (CockpitError, DecisionError, RoleError, ValueError) as exc:
-            self.post_message(LogAppendFailed(f"{what} not recorded: {exc}"))
+            failure = self.write_failed(token, what, exc)
+            if failure is not None:  # None: quitting kept it as a draft; nothing to say
+                self.post_message(LogAppendFailed(failure))
             return
         self.post_message(LogAppended((entry,), everything))
         if then is not None:
@@ -80,11 +108,15 @@ class IncidentActions(App[None]):
     # ---- decisions and the cutover -----------------------------------------------------------
 
     def action_decide(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "record a decision"):
+        if refuse_if_read_only(self, self.read_only, "record a decision") or refuse_while_loading(
+            self, "record a decision"
+        ):
             return
-        self.push_screen(DecisionForm(self.region_names()), self._decided)
+        self.push_form(
+            DecisionForm(self.region_names()), FormDraft("decision", "decision"), self._decided
+        )
 
-    def _decided(self, result: DecisionResult | None) -> None:
+    def _decided(self, result: DecisionResult | None, replaces: str | None = None) -> None:
         if result is None:
             return
 
@@ -95,7 +127,8 @@ class IncidentActions(App[None]):
             if result.target_region is not None:
                 self.post_message(TargetChanged(result.target_region))
 
-        self._append_built(build, "decision", announced)
+        token = self.begin_write("decision", decision_fields(result), "decision", replaces)
+        self._append_built(build, "decision", announced, token)
 
     def ask_about_cutover(self, region: str) -> None:
         """After a failover decision: is traffic routed there now? (see CutoverPrompt)"""
@@ -113,13 +146,15 @@ class IncidentActions(App[None]):
             kind, data = phase_record(entries, phase, self.clock())
             return kind, f"{phase} at {data['at']}", data
 
-        self._append_built(build, phase)
+        self._append_built(build, f"phase {phase}")
 
     # ---- impact ------------------------------------------------------------------------------
 
     def action_impact(self) -> None:
         """Set the impact phase: the first alarm's proposal with Enter, or a typed time."""
-        if refuse_if_read_only(self, self.read_only, "set the impact time"):
+        if refuse_if_read_only(self, self.read_only, "set the impact time") or refuse_while_loading(
+            self, "set the impact time"
+        ):
             return
         from cockpit.incident.entry import format_ts
         from cockpit.ui.region_strip import ImpactPrompt, RegionStrip
@@ -132,9 +167,11 @@ class IncidentActions(App[None]):
             if typed is not None:
                 self._write_impact(typed)
 
-        self.push_screen(ImpactPrompt(proposal, proposed), answered)
+        # The proposal is not typed text: only a changed time is kept as a draft at quit.
+        purpose = FormDraft("impact", "impact", initial={"text": proposed})
+        self.push_form(ImpactPrompt(proposal, proposed), purpose, answered)
 
-    def _write_impact(self, typed: str) -> None:
+    def _write_impact(self, typed: str, replaces: str | None = None) -> None:
         from cockpit.incident.entry import format_ts
         from cockpit.incident.phases import effective_phases, phase_record
         from cockpit.incident.when import parse_at
@@ -142,7 +179,7 @@ class IncidentActions(App[None]):
         try:
             at = parse_at(typed, now=self.clock())
         except ValueError as error:
-            self.notify(clean(str(error)), severity="error", markup=False)
+            self.notify(clean(f"impact not written: {error}"), severity="error", markup=False)
             return
 
         def build(entries: Sequence[Entry]) -> EntryParts:
@@ -155,43 +192,94 @@ class IncidentActions(App[None]):
             kind, data = phase_record(entries, "impact", at)
             return kind, f"impact at {data['at']}", data
 
-        self._append_built(build, "impact")
+        token = self.begin_write("impact", {"text": typed}, "impact", replaces)
+        self._append_built(build, "impact", None, token)
 
     # ---- severity and roles ------------------------------------------------------------------
 
     def action_severity(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "set the severity"):
+        if refuse_if_read_only(self, self.read_only, "set the severity") or refuse_while_loading(
+            self, "set the severity"
+        ):
             return
+        prompt = TextPrompt(SEVERITY_PROMPT, "SEV2")
+        self.push_form(prompt, FormDraft("severity", "severity"), self._severity_typed)
 
-        def answered(typed: str | None) -> None:
-            if typed is None:
-                return
-            try:
-                parts = severity_entry(parse_severity(typed))
-            except SeverityError as error:
-                self.notify(clean(str(error)), severity="error", markup=False)
-                return
-            self._append_built(lambda _entries: parts, "severity")
-
-        self.push_screen(TextPrompt(SEVERITY_PROMPT, "SEV2"), answered)
+    def _severity_typed(self, typed: str | None, replaces: str | None = None) -> None:
+        if typed is None:
+            return
+        try:
+            parts = severity_entry(parse_severity(typed))
+        except SeverityError as error:
+            self.notify(clean(f"severity not written: {error}"), severity="error", markup=False)
+            return
+        token = self.begin_write("severity", {"text": typed}, "severity", replaces)
+        self._append_built(lambda _entries: parts, "severity", None, token)
 
     def action_role(self) -> None:
-        if refuse_if_read_only(self, self.read_only, "take a role"):
+        if refuse_if_read_only(self, self.read_only, "take a role") or refuse_while_loading(
+            self, "take a role"
+        ):
             return
+        prompt = TextPrompt(ROLE_PROMPT, "commander")
+        self.push_form(prompt, FormDraft("role", "role"), self._role_typed)
 
-        def answered(typed: str | None) -> None:
-            if typed is None:
-                return
-            words = typed.split(maxsplit=1)
-            try:
-                role = parse_role(words[0] if words else "")
-            except RoleError as error:
-                self.notify(clean(str(error)), severity="error", markup=False)
-                return
-            holder = words[1] if len(words) > 1 else self.author
-            self._append_built(lambda entries: role_entry(role, holder, entries), "role")
+    def _role_typed(self, typed: str | None, replaces: str | None = None) -> None:
+        if typed is None:
+            return
+        words = typed.split(maxsplit=1)
+        try:
+            role = parse_role(words[0] if words else "")
+        except RoleError as error:
+            self.notify(clean(f"role not written: {error}"), severity="error", markup=False)
+            return
+        holder = words[1] if len(words) > 1 else self.author
+        token = self.begin_write("role", {"text": typed}, "role", replaces)
+        self._append_built(lambda entries: role_entry(role, holder, entries), "role", None, token)
 
-        self.push_screen(TextPrompt(ROLE_PROMPT, "commander"), answered)
+    # ---- drafts ------------------------------------------------------------------------------
+
+    def reopen_draft(self, draft: Draft) -> None:
+        """Open `draft` in its form, pre-filled; written only if the user submits it, and
+        discarded once it is written."""
+        from cockpit.ui.region_strip import ImpactPrompt
+
+        text = draft.fields.get("text", "")
+        purpose = FormDraft(draft.kind, draft.kind, dict(draft.fields), draft.id)
+        if draft.kind == "decision":
+            form = DecisionForm(self.region_names(), initial=draft.fields)
+            self.push_form(form, purpose, partial(self._decided, replaces=draft.id))
+        elif draft.kind == "severity":
+            prompt = FilledTextPrompt(SEVERITY_PROMPT, "SEV2", text)
+            self.push_form(prompt, purpose, partial(self._severity_typed, replaces=draft.id))
+        elif draft.kind == "role":
+            prompt = FilledTextPrompt(ROLE_PROMPT, "commander", text)
+            self.push_form(prompt, purpose, partial(self._role_typed, replaces=draft.id))
+        elif draft.kind == "impact":
+            impact = ImpactPrompt(None, text)
+            self.push_form(impact, purpose, partial(self._write_impact_typed, replaces=draft.id))
+        elif callable(checklist_reopen := self._checklist_reopener(draft)):
+            checklist_reopen(draft)  # a step's note or skip reason: the checklist's own prompt
+        else:
+            self.notify(
+                clean(
+                    f"A {draft.kind} draft cannot be reopened in a form here; its text:"
+                    f" {text or dict(draft.fields)}"
+                ),
+                severity="warning",
+                markup=False,
+                timeout=30,
+            )
+
+    def _checklist_reopener(self, draft: Draft) -> object:
+        """ChecklistPane.reopen_draft for a step's note or skip draft, when the pane has one."""
+        if draft.kind not in ("note", "skip") or not draft.fields.get("step"):
+            return None
+        return getattr(self.query_one(ChecklistPane), "reopen_draft", None)
+
+    def _write_impact_typed(self, typed: str | None, replaces: str | None = None) -> None:
+        if typed is not None:
+            self._write_impact(typed, replaces)
 
     # ---- export ------------------------------------------------------------------------------
 

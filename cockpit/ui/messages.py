@@ -8,30 +8,33 @@ from pathlib import Path
 
 from textual.message import Message
 
-from cockpit.incident.entry import Entry, LogProblem
-
-
-@dataclass
-class LogPolled(Message):
-    """What one poll of the incident log found (entries appended since the last poll)."""
-
-    entries: Sequence[Entry]
-    problems: Sequence[LogProblem]
-    error: str | None = None
-    """Why the log could not be read this time; the poll keeps going."""
+from cockpit.incident.entry import Entry
 
 
 @dataclass
 class IncidentChanged(Message):
-    """Every entry of the log so far, in seq order: the header and other panes derive from it.
+    """The log's entries so far, in seq order: the header and other panes derive from it.
 
-    Only the latest state matters, so a queue of these collapses into one.
+    `complete` False: only the entries that make the header and the checklist (everything but
+    probe entries), found by the quick first look at a big log (log_glance.read_state_entries);
+    panes that need probe entries (the region strip, the probe runner) wait for the complete
+    list. Only the latest state matters, so a queue of these collapses into one (a complete
+    list never gives way to a partial one).
     """
 
     entries: Sequence[Entry]
+    complete: bool = True
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, IncidentChanged)
+        return isinstance(message, IncidentChanged) and (self.complete or not message.complete)
+
+
+@dataclass
+class LogReadStatus(Message):
+    """What the header shows instead of the incident's state while it is not known: "loading",
+    "log unreadable"; None once the state is known."""
+
+    status: str | None
 
 
 @dataclass

@@ -9,7 +9,8 @@ append the probe entries to the log (thread worker), and schedule the next run w
 resolver or a hung queue command delays only its own next run.
 
 Intervals come from the config: `[dns].interval`, `[auth].interval`, `[service].interval`, and
-each queue, replication and role source's own `interval`. `set_target` (a failover decision)
+each queue, replication and role source's and each `[[canary]]`'s own `interval` (a canary
+sends one real message per run: cockpit.canary). `set_target` (a failover decision)
 judges everything against the new target at once and runs the auth checks again immediately.
 
 Detection: the first failing service, queue, replication or authority finding is written once
@@ -25,8 +26,8 @@ stay queued and are written, with their observation times, when writing works ag
 ProbeBacklog tells the app how many wait.
 
 Messages to the app (all bubble): SweepProgress, SweepShown, AuthShown, QueueShown,
-RegionsShown, FindingsShown, ProbeBacklog, and LogAppendFailed when probe entries cannot be
-written (once per reason; the timeline shows the written ones at its next poll).
+RegionsShown, CanariesShown, FindingsShown, ProbeBacklog, and LogAppendFailed when probe
+entries cannot be written (once per reason; the timeline shows the written ones at its next poll).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from cockpit.ui.ui_messages import LogAppendFailed
 if TYPE_CHECKING:
     from cockpit.auth.mtasts_history import PolicySeen
     from cockpit.authority.sources import RoleReading
+    from cockpit.canary.board import CanaryRow
     from cockpit.dns.sweep_model import SweepResult
     from cockpit.incident.log import EntryParts
     from cockpit.incident.probe_log import ProbeEntry
@@ -107,6 +109,13 @@ class _RoleDone(Message, bubble=False):
 class _QueueDone(Message, bubble=False):
     source: str
     reading: Reading
+
+
+@dataclass
+class _CanaryDone(Message, bubble=False):
+    name: str
+    findings: list[Finding]
+    started: datetime
 
 
 @dataclass
@@ -164,6 +173,17 @@ class RegionsShown(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RegionsShown)
+
+
+@dataclass
+class CanariesShown(Message):
+    """The latest run of every canary (cockpit.canary.board), for the canary lines."""
+
+    rows: Sequence[CanaryRow]
+    now: datetime
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CanariesShown)
 
 
 @dataclass
@@ -262,6 +282,8 @@ class ProbeRunner(Widget):
             self._read_lag(name)
         for name in self.live.role_sources:
             self._read_role(name)
+        for canary in self.config.canaries:
+            self._send_canary(canary.name)
         self.set_interval(HELD_RELEASE_S, self._release_held, name="probe-held")
         self.set_interval(TAKEOVER_S, self._tick_writer, name="probe-writer")
 
@@ -445,6 +467,47 @@ class ProbeRunner(Widget):
         source = self.live.role_sources[message.source][0]
         self._again(
             f"role-{message.source}", source.interval, self._runner(self._read_role, message.source)
+        )
+
+    # ---- canaries ------------------------------------------------------------------------------
+
+    def _send_canary(self, name: str) -> None:
+        self.run_worker(
+            self._canary_run(name),
+            group=f"probe-canary-{name}",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"canary {name}",
+        )
+
+    async def _canary_run(self, name: str) -> None:
+        from cockpit.auth.findings import choose_asker
+        from cockpit.canary.findings import canary_unknown, run_canary
+
+        canary = next(canary for canary in self.config.canaries if canary.name == name)
+        started = self.clock()
+        try:
+            asker = await self._loop.run(choose_asker(self.config, None))
+            findings = await self._loop.run(
+                run_canary(self.config, canary, self.target, asker, clock=self.clock)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the run says unknown, with the reason
+            reason = f"canary {name} could not run: {_reason(error)}"
+            findings = [canary_unknown(self.config, canary, self.target, reason, started)]
+        self.post_message(_CanaryDone(name, findings, started))
+
+    @on(_CanaryDone)
+    def _canary_done(self, message: _CanaryDone) -> None:
+        self._append(
+            self.live.took_canary(message.name, message.findings, started=message.started)
+        )
+        self.post_message(CanariesShown(self.live.canaries.rows(), self.clock()))
+        self._show_regions()
+        canary = next(c for c in self.config.canaries if c.name == message.name)
+        self._again(
+            f"canary-{message.name}", canary.interval, self._runner(self._send_canary, message.name)
         )
 
     @staticmethod

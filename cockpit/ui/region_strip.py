@@ -1,7 +1,7 @@
 """The region strip: one line per region under the header, and the details behind it.
 
     strip = RegionStrip(("primary", "secondary"), ascii_only=False, clock=utc_now)
-    strip.show_findings(findings, at)     # service, replication and authority findings
+    strip.show_findings(findings, at)     # service, replication, authority, canary findings
     strip.show_entries(entries)           # the log: offers the impact proposal while none is set
 
 A line reads "X fail primary DOWN since 14:02 · lag ? · role ? · <worst reason>": the status
@@ -48,6 +48,16 @@ def _lag_text(row: RegionRow) -> str:
     if isinstance(lag, int | float) and not isinstance(lag, bool):
         return f"lag {lag:.0f} s" if lag >= 1 else "lag <1 s"
     return "lag ?"
+
+
+def _canary_text(run: Finding) -> str:
+    """The worst canary run of a region: "canary inbound ok 3.2 s", or its reason."""
+    from cockpit.canary.board import round_trip
+
+    seconds = round_trip(run)
+    took = "" if seconds is None else f" {seconds:.1f} s"
+    head = f"canary {clean(run.check)} {run.status.value}{took}"
+    return head if run.status is Status.OK else f"{head}: {clean(run.summary)}"
 
 
 class RegionStrip(StatusPane):
@@ -129,6 +139,8 @@ class RegionStrip(StatusPane):
             extras.append("role " + "/".join(clean(role) for role in row.roles))
         if row.authority is not None:
             extras.append(clean(row.authority.summary))
+        if row.canary is not None:
+            extras.append(_canary_text(row.canary))
         if row.state == "waiting":
             extras.append("no service probe has answered yet")
         elif row.reason:
@@ -140,7 +152,7 @@ class RegionStrip(StatusPane):
 
 
 class RegionDetails(ModalScreen[None]):
-    """Every service, replication and authority finding behind the region strip."""
+    """Every service, replication, authority and canary finding behind the region strip."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
@@ -163,7 +175,7 @@ class RegionDetails(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         glyphs = glyph_set(self._ascii_only)
         body = Text(no_wrap=False)
-        order = {"service": 0, "replication": 1, "authority": 2}
+        order = {"service": 0, "replication": 1, "authority": 2, "canary": 3}
         shown = sorted(
             self._findings,
             key=lambda f: (f.region or "", order.get(f.area, 9), -f.status.severity),
@@ -178,9 +190,9 @@ class RegionDetails(ModalScreen[None]):
             body.append("\n    ")
             body.append(clean(finding.summary))
         if not shown:
-            body.append("No service, replication or authority result yet.")
+            body.append("No service, replication, authority or canary result yet.")
         with Vertical():
-            yield Label("Regions: service probes, replication lag, roles (Esc closes)")
+            yield Label("Regions: service probes, replication lag, roles, canaries (Esc closes)")
             with VerticalScroll():
                 yield Static(body, id="region-details-body")
 

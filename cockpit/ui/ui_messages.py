@@ -6,7 +6,10 @@ API (all are dataclass `Message`s; they bubble from the widget that posts them t
   the whole log back as `entries`. The poster has already refreshed itself; the app refreshes
   the other panes (timeline, metrics) from `entries`.
 - `LogAppendFailed(reason)`: an append was refused or failed; `reason` is plain text meant for
-  a notification (show it with markup off).
+  a notification (show it with markup off), shown once by the app. It names the write and says
+  "not written": "decision not written: REASON; kept as a draft beside the log" (the draft part
+  when typed text was kept, cockpit.ui.draft_keeper), "tick of step 3 (...) not written: ...",
+  "phase routed not written: ...". A poster never notifies as well.
 - `TargetChanged(region)`: a failover decision named `region` as the target; the app sets it
   everywhere at once (probe panes, checklist auto hints).
 """

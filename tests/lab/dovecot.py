@@ -7,6 +7,10 @@
         lab.imap_port, lab.imaps_port      # 143 (STARTTLS when a cert is given), 993 (or None)
         lab.users                          # {"canary": "secret"}: a passwd-file user (logs in)
         lab.deliver("canary", message)     # put a message in the user's INBOX (Maildir new/)
+        lab.stop(keep_files=True); lab.start()   # down for a moment, same mailboxes after
+
+`extra_config` appends Dovecot settings (tests/lab/mail_flow.py adds an auth socket for
+Postfix SASL and a special-use Junk mailbox).
 
 Settings follow /work/shared/lab-notes.md: `dovecot -F -c DIR/dovecot.conf`, base and state
 directories under DIR, a passwd-file passdb, a static userdb (uid nobody: imap-login refuses
@@ -65,10 +69,14 @@ class DovecotLab:
         *,
         cert: trustme.LeafCert | None = None,
         users: Mapping[str, str] = DEFAULT_USERS,
+        extra_config: str = "",
     ):
+        """`extra_config`: Dovecot settings appended to the lab's own, for instance an auth
+        `unix_listener` for Postfix SASL or a namespace with special-use mailboxes."""
         self.address = address
         self.cert = cert
         self.users = dict(users)
+        self.extra_config = extra_config
         self.workdir = Path(tempfile.mkdtemp(prefix="dovecotlab-"))
         self.workdir.chmod(0o755)
         self.conf = self.workdir / "dovecot.conf"
@@ -120,7 +128,7 @@ class DovecotLab:
             f"  inet_listener imap {{\n    port = {IMAP_PORT}\n  }}\n" + imaps + "}\n"
             "default_internal_user = dovecot\n"
             "default_login_user = dovenull\n"
-            "default_internal_group = dovecot\n"
+            "default_internal_group = dovecot\n" + self.extra_config
         )
 
     def start(self, within: float = 10.0) -> None:
@@ -163,11 +171,14 @@ class DovecotLab:
     def log_tail(self, lines: int = 20) -> str:
         return "" if self.process is None else self.process.log_tail(lines)
 
-    def stop(self) -> None:
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Stop the server; `keep_files=True` keeps the mailboxes and config, so that
+        start() brings the same server back (an "IMAP down" moment inside one test)."""
         if self.process is not None:
             self.process.stop()
             self.process = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 DovecotFactory = Callable[..., DovecotLab]

@@ -3,6 +3,11 @@
     lab = postfix_lab({"127.0.25.1": Listener(cert=leaf_pem_chain, key=key_pem), ...})
     lab.addresses        # ("127.0.25.1", ...)
 
+A Listener can also take another port (587 for submission) and its own `-o` options, and
+PostfixLab more main.cf and master.cf lines (`main_cf_extra`, `master_cf_extra`): enough for
+the mail-flow lab (tests/lab/mail_flow.py) to build an MX delivering to Dovecot mailboxes, a
+signing submission service and an outside receiver from the same class.
+
 Each listener is an `IP:smtp inet ... smtpd` line in master.cf with its own `-o` overrides, so
 one `postfix start` (about half a second) serves a good certificate on one address, a wrong-name
 or expired one on another, and no STARTTLS on a third. The instance lives under its own
@@ -23,7 +28,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +45,11 @@ class Listener:
     cert_pem: bytes | None = None
     """Leaf first, then any intermediates; None: STARTTLS is not offered."""
     key_pem: bytes | None = None
+    port: int = SMTP_PORT
+    """25 (an MX), or for instance 587 (a submission service)."""
+    options: tuple[str, ...] = ()
+    """More `name=value` overrides for this smtpd only (master.cf `-o`, no spaces in a value),
+    applied after the TLS ones, so they can replace them (e.g. smtpd_tls_security_level=encrypt)."""
 
 
 def require_postfix() -> None:
@@ -80,10 +90,22 @@ def _make_enterable(path: Path) -> None:
 class PostfixLab:
     """One Postfix instance under `workdir` with one smtpd per listener address."""
 
-    def __init__(self, workdir: Path, listeners: Mapping[str, Listener], hostname: str):
+    def __init__(
+        self,
+        workdir: Path,
+        listeners: Mapping[str, Listener],
+        hostname: str,
+        *,
+        main_cf_extra: Sequence[str] = (),
+        master_cf_extra: Sequence[str] = (),
+    ):
+        """`main_cf_extra`: more `name = value` main.cf lines, replacing the lab's own line of
+        the same name (e.g. relayhost); `master_cf_extra`: more master.cf service lines."""
         self.workdir = workdir
         self.listeners = dict(listeners)
         self.hostname = hostname
+        self.main_cf_extra = tuple(main_cf_extra)
+        self.master_cf_extra = tuple(master_cf_extra)
         self.etc = workdir / "etc"
         self.spool = workdir / "spool"
         self._started = False
@@ -98,7 +120,7 @@ class PostfixLab:
             sub.mkdir(parents=True, exist_ok=True)
         _make_enterable(d)
         shutil.chown(d / "data", user="postfix")
-        (self.etc / "main.cf").write_text(
+        main_cf = (
             "compatibility_level = 3.6\n"
             f"config_directory = {self.etc}\n"
             f"queue_directory = {self.spool}\n"
@@ -115,6 +137,7 @@ class PostfixLab:
             f"maillog_file_prefixes = {d}\n"
             "smtpd_tls_security_level = none\n"
         )
+        (self.etc / "main.cf").write_text(_merged_main_cf(main_cf, self.main_cf_extra))
         shutil.copy("/etc/postfix/master.cf", self.etc / "master.cf")
         lines = []
         for index, (ip, listener) in enumerate(self.listeners.items()):
@@ -130,11 +153,15 @@ class PostfixLab:
                     f"-o smtpd_tls_cert_file={cert}",
                     f"-o smtpd_tls_key_file={key}",
                 ]
-            lines.append(f"{ip}:smtp inet n - n - - smtpd " + " ".join(options))
+            options += [f"-o {option}" for option in listener.options]
+            service = "smtp" if listener.port == SMTP_PORT else str(listener.port)
+            lines.append(f"{ip}:{service} inet n - n - - smtpd " + " ".join(options))
         master = (self.etc / "master.cf").read_text()
         # The stock "smtp inet" line would bind every inet_interfaces address a second time.
         kept = [line for line in master.splitlines() if not line.startswith("smtp      inet")]
-        (self.etc / "master.cf").write_text("\n".join([*kept, *lines]) + "\n")
+        (self.etc / "master.cf").write_text(
+            "\n".join([*kept, *lines, *self.master_cf_extra]) + "\n"
+        )
         _run([_program("postconf"), "-c", str(self.etc), "-F", "*/*/chroot = n"], "postconf -F")
 
     def start(self, within: float = 10.0) -> None:
@@ -155,13 +182,13 @@ class PostfixLab:
                     f"postfix start failed: {done.stdout} {done.stderr}\n{self.log_tail()}"
                 )
             deadline = time.monotonic() + within
-            waiting = list(self.listeners)
+            waiting = [(ip, listener.port) for ip, listener in self.listeners.items()]
             while waiting and time.monotonic() < deadline:
-                waiting = [ip for ip in waiting if not _accepts(ip, SMTP_PORT)]
+                waiting = [(ip, port) for ip, port in waiting if not _accepts(ip, port)]
                 if waiting:
                     time.sleep(0.05)
             if waiting:
-                raise LabError(f"postfix: {waiting} not accepting on port 25\n{self.log_tail()}")
+                raise LabError(f"postfix: {waiting} not accepting\n{self.log_tail()}")
         except BaseException:
             self.stop()
             raise
@@ -199,6 +226,18 @@ class PostfixLab:
                 os.kill(pid, 9)
             except OSError:
                 pass
+
+
+def _parameter_name(line: str) -> str:
+    return line.split("=", 1)[0].strip()
+
+
+def _merged_main_cf(base: str, extra: Sequence[str]) -> str:
+    """`base` with `extra` appended; an extra line replaces the base line of the same name
+    (Postfix would take the later one too, but warns about each duplicate)."""
+    replaced = {_parameter_name(line) for line in extra}
+    kept = [line for line in base.splitlines() if _parameter_name(line) not in replaced]
+    return "\n".join([*kept, *extra]) + "\n"
 
 
 def _program(name: str) -> str:

@@ -1,0 +1,106 @@
+"""Writing one checklist step's entry: a tick, a confirm from probe results, a skip, a note.
+
+`write_step` appends the step's entry built from the log as it is under the lock (so a step
+someone else ticked gives "already done by X"), then, for a "done" that counts on a step with
+`sets_phase`, the phase marker timed at it, unless the phase is set already. It blocks on the
+log's lock: the checklist pane calls it from a thread worker. No Textual here.
+
+Phase markers: a "done" that counts on a step with `sets_phase` (declare, cutover,
+mail-flowing, declare-verified) also appends the phase entry from `phase_record`, timed at the
+done entry. A phase that is already set (by the CLI, or by a step ticked before) is left as it
+is: changing its time is a deliberate correction (`cockpit log --phase ... --at ...`).
+The `routed` marker therefore comes from ticking or confirming the "cutover" step, which the
+auto hint offers once the target region's MX answers, observed after the failover decision, are ok.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from cockpit.config.model import Config
+from cockpit.incident.checklist import (
+    ChecklistError,
+    add_note,
+    auto_record,
+    auto_result,
+    checklist_state,
+    incident_moments,
+    mark_done,
+    phase_to_set,
+    skip,
+)
+from cockpit.incident.entry import Entry
+from cockpit.incident.log import EntryParts, IncidentLog
+from cockpit.incident.log_lock import WriteAbandoned
+from cockpit.incident.phases import effective_phases, phase_record
+from cockpit.incident.runbook import Step
+from cockpit.model import Finding
+
+__all__ = ["ProbeView", "write_step"]
+
+ProbeView = tuple[tuple[Finding, ...], datetime, datetime, Config | None]
+"""What a confirm is judged on: the findings, when they were given, when the condition was
+first seen to hold, and the config for the freshness bounds."""
+
+
+def write_step(
+    log: IncidentLog,
+    steps: Sequence[Step],
+    author: str,
+    step_id: str,
+    operation: str,
+    text: str,
+    probe: ProbeView | None = None,
+    *,
+    may_start: Callable[[], bool] | None = None,
+    written: Callable[[], None] | None = None,
+) -> list[Entry]:
+    """Append `operation` (done, auto, skip, note) on `step_id`, then its phase; the entries.
+
+    Typed text (a skip's reason, a note; they set no phase): `may_start` is asked under the
+    lock before the entry is built, and nothing is written when it says False (quitting kept
+    the text as a draft; WriteAbandoned); `written` is called once the entry is written.
+    Raises ChecklistError (refused for what the log says) or IncidentLogError.
+    """
+    known = [step for step in steps if step.id == step_id]
+
+    def build(entries: Sequence[Entry]) -> list[EntryParts]:
+        if may_start is not None and not may_start():
+            raise WriteAbandoned("not written: cockpit was quitting", path=log.path, holder=None)
+        state = checklist_state(steps, entries)
+        if operation in ("done", "auto"):
+            kind, body, data = mark_done(state, step_id, author)
+            if operation == "auto" and data["result"] == "done" and probe is not None:
+                # Judged again on the log as it is now: a decision or phase written since
+                # the pane last read it can change what the findings prove.
+                findings, at, seen_at, config = probe
+                moments = incident_moments(entries, now=at, config=config)
+                result = auto_result(state[step_id].step, findings, moments)
+                if not result.satisfied:
+                    raise ChecklistError(f"not confirmed: waiting for evidence: {result.reason}")
+                data["auto"] = auto_record(result, seen_at)
+                body += " (confirmed from probe results)"
+            return [(kind, body, data)]
+        if operation == "skip":
+            return [skip(state, step_id, text)]
+        return [add_note(state, step_id, text)]
+
+    appended = log.append_built(build, author=author)
+    if written is not None:
+        written()
+    phase = phase_to_set(known[0]) if known and appended[0].data["result"] == "done" else None
+    if phase is None:
+        return appended
+
+    def build_phase(entries: Sequence[Entry]) -> list[EntryParts]:
+        # Only the "done" that counts sets the phase: another screen may have won the race.
+        counts = checklist_state(steps, entries)[step_id].seq == appended[0].seq
+        if not counts or effective_phases(entries).get(phase) is not None:
+            return []
+        phase_kind, phase_data = phase_record(entries, phase, appended[0].ts)
+        phase_data["step"] = step_id
+        phase_text = f"{phase} at {phase_data['at']} ({known[0].title})"
+        return [(phase_kind, phase_text, phase_data)]
+
+    return appended + log.append_built(build_phase, author=author)

@@ -1,0 +1,583 @@
+"""Whole canary runs (`run_canary`, `cockpit check --only canary`) through a small real mail
+world on 127.0.76.x: the DNS lab (nsd + unbound), a real Dovecot (IMAP, implicit TLS) and two
+SMTP servers (aiosmtpd): an MX for example.test that delivers into Dovecot as an MTA would
+(adding its Received and Authentication-Results headers; canary+junk@ goes to Junk,
+canary+lost@ is accepted and never delivered, refuse@ gets 550), and a submission service
+(STARTTLS, AUTH) that signs with DKIM (d=example.test s=sel1), adds the hops a relay and the
+outside receiver write, and delivers to user outside. Every certificate is from one trustme CA.
+
+The full paths through real Postfix and dkimpy-milter are tests/lab/mail_flow.py's; these cover
+the run's own rules: statuses, stages, the data contract, timeouts, and that no password ever
+reaches an output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import dkim
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from cockpit.auth.asker import Asker
+from cockpit.canary.findings import canary_findings, canary_unknown, run_canary
+from cockpit.config import Config, load_config_text
+from cockpit.dns.observation import ServerSpec
+from cockpit.model import Finding, Status
+from tests.lab.dnslab import DnsLab, LabFactory, zone_text
+from tests.lab.dovecot import MAIL_GROUP, MAIL_UID_USER, DovecotLab, require_dovecot
+from tests.lab.mail_fakes import ServerThread, garbage, tls_server_context
+
+pytest_plugins = ["tests.lab.dnslab"]
+
+MX_IP, MX_DEAD_IP, SUBMIT_IP, IMAP_IP, IMAP_DEAD_IP = (
+    "127.0.76.1", "127.0.76.2", "127.0.76.3", "127.0.76.4", "127.0.76.9",
+)  # fmt: skip
+MX_OTHER_CERT_IP, HOSTILE_IP = "127.0.76.5", "127.0.76.6"
+PLAIN_SUBMIT_PORT = 2587
+USERS = {"canary": "Canary-Imap-Pw-7621", "outside": "Outside-Imap-Pw-7622"}
+SUBMIT_USER, SUBMIT_PASSWORD = "sender", "Submit-Pw-7623-secret"
+PASSWORDS = (*USERS.values(), SUBMIT_PASSWORD)
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+RUN_KEYS = {"canary", "direction", "region", "token", "sent_at", "arrived_at", "round_trip_s",
+            "folder", "junk", "smtp", "imap", "error", "stage", "auth_results"}  # fmt: skip
+
+
+def _dkim_record() -> str:
+    der = KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    text = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    return " ".join(f'"{text[i : i + 200]}"' for i in range(0, len(text), 200))
+
+
+ZONES = {
+    "example.test": [
+        f"mx1 A {MX_IP}",
+        f"mx2 A {MX_DEAD_IP}",
+        f"mx4 A {MX_OTHER_CERT_IP}",
+        f"mx6 A {HOSTILE_IP}",
+        f"submit A {SUBMIT_IP}",
+        f"imap A {IMAP_IP}",
+        f"sel1._domainkey TXT {_dkim_record()}",
+        f'@ TXT "v=spf1 ip4:{SUBMIT_IP} -all"',
+        '_dmarc TXT "v=DMARC1; p=reject"',
+    ],
+    "outside.test": [
+        f"imap A {IMAP_IP}",
+        '@ TXT "v=spf1 ip4:127.0.0.0/8 -all"',
+        '_dmarc TXT "v=DMARC1; p=none"',
+    ],
+}
+
+
+class LabMx:
+    """example.test's MX: delivers into Dovecot as an MTA would."""
+
+    def __init__(self, dovecot: DovecotLab) -> None:
+        self.dovecot = dovecot
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:  # fmt: skip
+        if address.startswith("refuse@"):
+            return "550 5.1.1 <refuse@example.test>: Recipient address rejected: no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with_tls = "S" if session.ssl else ""
+        trace = (
+            "Authentication-Results: mx1.example.test; spf=pass smtp.mailfrom="
+            f"{envelope.mail_from}\r\n"
+            f"Received: from {session.host_name} (unknown [{session.peer[0]}])\r\n\tby"
+            f" {server.hostname} (lab MX) with ESMTP{with_tls}; {formatdate(usegmt=True)}\r\n"
+        ).encode()
+        for rcpt in envelope.rcpt_tos:
+            if "+lost@" in rcpt:
+                continue
+            folder = "Junk" if "+junk@" in rcpt else "INBOX"
+            deliver(self.dovecot, "canary", folder, trace + envelope.original_content)
+        return "250 2.0.0 Ok: queued as LAB1"
+
+
+class LabSubmission:
+    """example.test's submission: signs, relays (as Received lines say) to the outside."""
+
+    def __init__(self, dovecot: DovecotLab) -> None:
+        self.dovecot = dovecot
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content
+        pem = KEY.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        signature = dkim.sign(content, b"sel1", b"example.test", pem,
+                              include_headers=[b"from", b"to", b"subject", b"date"])  # fmt: skip
+        now = formatdate(usegmt=True)
+        trace = (
+            f"Return-Path: <{envelope.mail_from}>\r\n"
+            f"Received: from submit.example.test (unknown [{SUBMIT_IP}]) by mx.outside.test"
+            f" (lab) with ESMTPS; {now}\r\n"
+            f"Received: from {session.host_name} (unknown [{session.peer[0]}]) by"
+            f" submit.example.test (lab) with ESMTPSA; {now}\r\n"
+        ).encode()
+        deliver(self.dovecot, "outside", "INBOX", trace + signature + content)
+        return "250 2.0.0 Ok: queued as LAB2"
+
+
+def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        SUBMIT_USER.encode(),
+        SUBMIT_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+def deliver(dovecot: DovecotLab, user: str, folder: str, raw: bytes) -> None:
+    """Into `folder` of `user` (Maildir++: ".Junk" below the Maildir), owned by the mail user."""
+    if folder == "INBOX":
+        dovecot.deliver(user, raw)
+        return
+    maildir = dovecot.maildir(user)
+    box = maildir / f".{folder}"
+    for sub in ("tmp", "new", "cur"):
+        (box / sub).mkdir(parents=True, exist_ok=True)
+    name = f"{time.time():.6f}.{uuid.uuid4().hex}.lab"
+    (box / "tmp" / name).write_bytes(raw)
+    (box / "tmp" / name).rename(box / "new" / name)
+    for path in [dovecot.mail_root / user, maildir, *maildir.rglob("*")]:
+        shutil.chown(path, MAIL_UID_USER, MAIL_GROUP)
+
+
+@dataclass
+class World:
+    dns: DnsLab
+    dovecot: DovecotLab
+    ca_file: Path
+    config_text: str
+
+    def config(self, canary: str) -> Config:
+        return load_config_text(self.config_text + canary)
+
+    def asker(self) -> Asker:
+        name, ip, port = self.dns.resolvers[0]
+        return Asker(ServerSpec(name, ip, port), timeout=1.0)
+
+    def files_with(self, token: str) -> list[Path]:
+        """Message files (Maildir new/ and cur/) holding `token`."""
+        root = self.dovecot.mail_root
+        files = [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("new", "cur")]
+        return [p for p in files if token.encode() in p.read_bytes()]
+
+
+@pytest.fixture(scope="module")
+def world(dns_lab_module: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    require_dovecot()
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("canary-ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    dns = dns_lab_module({name: zone_text(name, 1, 60, rows) for name, rows in ZONES.items()},
+                         resolver_count=1)  # fmt: skip
+    dovecot = DovecotLab(
+        IMAP_IP, cert=ca.issue_cert("imap.example.test", "imap.outside.test"), users=USERS
+    )
+    controllers = [
+        Controller(LabMx(dovecot), hostname=MX_IP, port=25, server_hostname="mx1.example.test",
+                   tls_context=tls_server_context(ca.issue_cert("mx1.example.test"))),
+        Controller(LabMx(dovecot), hostname=MX_OTHER_CERT_IP, port=25,
+                   server_hostname="mx4.example.test",
+                   tls_context=tls_server_context(ca.issue_cert("other.example.test"))),
+        Controller(LabSubmission(dovecot), hostname=SUBMIT_IP, port=587,
+                   server_hostname="submit.example.test", authenticator=authenticator,
+                   tls_context=tls_server_context(ca.issue_cert("submit.example.test"))),
+        Controller(LabSubmission(dovecot), hostname=SUBMIT_IP, port=PLAIN_SUBMIT_PORT,
+                   server_hostname="submit.example.test", authenticator=authenticator,
+                   auth_require_tls=False),
+    ]  # fmt: skip
+    started: list[Controller] = []
+    try:
+        dovecot.start()
+        for controller in controllers:
+            controller.start()
+            started.append(controller)
+        _, ip, port = dns.resolvers[0]
+        text = f"""
+[domain]
+name = "example.test"
+[dns]
+timeout = 1
+[[dns.resolver]]
+name = "lab"
+address = "{ip}:{port}"
+[tls]
+ca_file = "{ca_file}"
+[service]
+helo = "cockpit.example.test"
+[[region]]
+name = "primary"
+mx = ["mx1.example.test"]
+sending_ips = ["{SUBMIT_IP}"]
+helo = "submit.example.test"
+dkim_selectors = ["sel1"]
+[[region]]
+name = "secondary"
+mx = ["mx2.example.test"]
+[[region]]
+name = "third"
+mx = ["mx4.example.test"]
+[[region]]
+name = "hostile"
+mx = ["mx6.example.test"]
+[[region]]
+name = "unserved"
+mx = ["mx.unserved.example"]
+"""
+        yield World(dns, dovecot, ca_file, text)
+    finally:
+        for controller in started:
+            controller.stop()
+        dovecot.stop()
+
+
+@pytest.fixture
+def passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANARY_TEST_IMAP_PW", USERS["canary"])
+    monkeypatch.setenv("CANARY_TEST_OUTSIDE_PW", USERS["outside"])
+    monkeypatch.setenv("CANARY_TEST_SUBMIT_PW", SUBMIT_PASSWORD)
+
+
+def inbound(to: str = "canary@example.test", **extra: object) -> str:
+    lines = {
+        "name": '"eu-in"',
+        "direction": '"inbound"',
+        "region": '"primary"',
+        "from": '"probe@outside.test"',
+        "to": f'"{to}"',
+        "imap": '"imap.example.test"',
+        "imap_user": '"canary"',
+        "imap_password_env": '"CANARY_TEST_IMAP_PW"',
+        "timeout": "10",
+        "trusted_authserv_ids": '["mx1.example.test"]',
+    }
+    lines.update({key: str(value) for key, value in extra.items()})
+    return "\n[[canary]]\n" + "".join(f"{key} = {value}\n" for key, value in lines.items())
+
+
+def outbound(**extra: object) -> str:
+    lines = {
+        "name": '"eu-out"',
+        "direction": '"outbound"',
+        "region": '"primary"',
+        "from": '"sender@example.test"',
+        "to": '"outside@outside.test"',
+        "imap": '"imap.outside.test"',
+        "imap_user": '"outside"',
+        "imap_password_env": '"CANARY_TEST_OUTSIDE_PW"',
+        "submission": '"submit.example.test"',
+        "submission_user": f'"{SUBMIT_USER}"',
+        "submission_password_env": '"CANARY_TEST_SUBMIT_PW"',
+        "timeout": "10",
+    }
+    lines.update({key: str(value) for key, value in extra.items()})
+    return "\n[[canary]]\n" + "".join(f"{key} = {value}\n" for key, value in lines.items())
+
+
+SHOWN: list[str] = []
+"""Every finding of this module as JSON: checked for passwords at the end."""
+
+
+def run(world: World, canary_text: str, target: str = "primary") -> list[Finding]:
+    config = world.config(canary_text)
+    findings = asyncio.run(run_canary(config, config.canaries[0], target, world.asker()))
+    SHOWN.extend(json.dumps(f.to_json()) + f.summary + repr(f) for f in findings)
+    return findings
+
+
+def by_check(findings: list[Finding]) -> dict[str, Finding]:
+    return {finding.check: finding for finding in findings}
+
+
+def test_inbound_arrives_ok_and_is_deleted(world: World, passwords: None) -> None:
+    findings = run(world, inbound())
+    checks = by_check(findings)
+    assert [f.check for f in findings] == ["inbound", "dkim", "spf", "dmarc", "path"]
+    run_finding = checks["inbound"]
+    assert run_finding.status is Status.OK, run_finding.summary
+    assert all(f.status is Status.OK for f in findings), [f.summary for f in findings]
+    assert all(f.area == "canary" and f.subject == "eu-in" and f.region == "primary"
+               for f in findings)  # fmt: skip
+    assert all(f.resolver == world.dns.resolvers[0][0] and f.observed_at for f in findings)
+    data = run_finding.data
+    assert set(data) == RUN_KEYS
+    assert data["stage"] == "done" and data["error"] is None
+    assert data["folder"] == "INBOX" and data["junk"] is False
+    assert data["smtp"] == {
+        "host": "mx1.example.test",
+        "ip": MX_IP,
+        "port": 25,
+        "tls": True,
+        "tls_verified": True,
+        "reply": "250 2.0.0 Ok: queued as LAB1",
+    }
+    assert data["imap"] == {"host": "imap.example.test", "port": 993}
+    assert 0 <= data["round_trip_s"] < 10
+    assert data["sent_at"] <= data["arrived_at"]
+    assert data["token"].startswith("eu-in-")
+    assert data["auth_results"][0]["authserv_id"] == "mx1.example.test"
+    assert data["auth_results"][0]["trusted"] is True
+    assert run_finding.summary.startswith("arrived in INBOX via mx1.example.test in ")
+    assert "unsigned as sent, SPF pass, DMARC pass" in run_finding.summary
+    assert world.files_with(data["token"]) == []  # deleted after it was found
+
+
+def test_junk_folder_warns(world: World, passwords: None) -> None:
+    findings = run(world, inbound("canary+junk@example.test"))
+    run_finding = findings[0]
+    assert run_finding.status is Status.WARN
+    assert run_finding.data["folder"] == "Junk" and run_finding.data["junk"] is True
+    assert "Junk" in run_finding.summary
+
+
+def test_kept_when_delete_is_false(world: World, passwords: None) -> None:
+    findings = run(world, inbound(delete="false"))
+    assert findings[0].status is Status.OK
+    assert len(world.files_with(findings[0].data["token"])) == 1
+
+
+def test_refused_at_smtp_fails_with_the_reply(world: World, passwords: None) -> None:
+    findings = run(world, inbound("refuse@example.test"))
+    assert [f.check for f in findings] == ["inbound"]  # nothing arrived: no verdicts
+    (run_finding,) = findings
+    assert run_finding.status is Status.FAIL
+    assert run_finding.data["stage"] == "send"
+    assert "RCPT refused: 550 5.1.1" in run_finding.summary
+    assert run_finding.data["smtp"]["reply"].startswith("550 5.1.1")
+
+
+def test_not_arrived_fails_within_the_timeout(world: World, passwords: None) -> None:
+    started = time.monotonic()
+    findings = run(world, inbound("canary+lost@example.test", timeout=3, warn_s=1))
+    took = time.monotonic() - started
+    (run_finding,) = findings
+    assert run_finding.status is Status.FAIL
+    assert run_finding.data["stage"] == "find"
+    assert run_finding.summary.startswith("not arrived within 3 s")
+    assert run_finding.data["sent_at"] is not None and run_finding.data["arrived_at"] is None
+    assert 3 <= took < 3 + 4
+
+
+def test_a_cancelled_run_stops_its_threads_at_once(world: World, passwords: None) -> None:
+    config = world.config(inbound("canary+lost@example.test", timeout=60))
+
+    async def cancel_while_searching() -> None:
+        task = asyncio.create_task(run_canary(config, config.canaries[0], "primary", world.asker()))
+        await asyncio.sleep(2.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(cancel_while_searching())  # returns once the worker threads have ended
+    assert time.monotonic() - started < 2.0 + 4
+
+
+def test_no_mx_of_the_region_accepts(world: World, passwords: None) -> None:
+    (run_finding,) = run(world, inbound(region='"secondary"'))
+    assert run_finding.status is Status.FAIL
+    assert run_finding.region == "secondary"
+    assert "no MX of region secondary accepted" in run_finding.summary
+    assert f"mx2.example.test [{MX_DEAD_IP}]:25" in run_finding.summary
+
+
+def test_target_region(world: World, passwords: None) -> None:
+    findings = run(world, inbound(region='"target"'), target="primary")
+    assert findings[0].region == "primary" and findings[0].status is Status.OK
+
+
+def test_missing_password_is_unknown(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CANARY_TEST_IMAP_PW", "")
+    (run_finding,) = run(world, inbound())
+    assert run_finding.status is Status.UNKNOWN
+    assert run_finding.summary == "imap password not set: env CANARY_TEST_IMAP_PW is empty"
+    assert run_finding.data["stage"] == "config" and run_finding.data["token"] is None
+
+
+def test_imap_down_is_unknown_and_nothing_is_sent(world: World, passwords: None) -> None:
+    (run_finding,) = run(world, inbound(imap=f'"{IMAP_DEAD_IP}"'))
+    assert run_finding.status is Status.UNKNOWN
+    assert run_finding.summary == f"imap {IMAP_DEAD_IP}:993: connection refused"
+    assert run_finding.data["sent_at"] is None and run_finding.data["stage"] == "find"
+
+
+def test_outbound_is_signed_and_aligned(world: World, passwords: None) -> None:
+    findings = run(world, outbound())
+    checks = by_check(findings)
+    assert [f.check for f in findings] == ["outbound", "dkim", "spf", "dmarc", "path"]
+    assert all(f.status is Status.OK for f in findings), [f.summary for f in findings]
+    assert checks["outbound"].data["smtp"]["host"] == "submit.example.test"
+    assert checks["outbound"].data["smtp"]["port"] == 587
+    assert checks["outbound"].data["smtp"]["tls_verified"] is True
+    assert checks["dkim"].data["signatures"] == [
+        {"d": "example.test", "s": "sel1", "result": "pass", "aligned": True}
+    ]
+    assert checks["spf"].data["ip"] == SUBMIT_IP
+    assert checks["path"].data["matched"] == [f"submit.example.test [{SUBMIT_IP}]"]
+
+
+def test_outbound_auth_refused_fails(world: World, monkeypatch: pytest.MonkeyPatch,
+                                     passwords: None) -> None:  # fmt: skip
+    monkeypatch.setenv("CANARY_TEST_SUBMIT_PW", "Wrong-Submit-Pw-1")
+    (run_finding,) = run(world, outbound())
+    SHOWN.append("Wrong-Submit-Pw-1 must not appear: " + run_finding.summary)
+    assert run_finding.status is Status.FAIL
+    assert "AUTH refused: 535" in run_finding.summary
+    assert "Wrong-Submit-Pw-1" not in json.dumps(run_finding.to_json())
+
+
+def test_outbound_never_logs_in_without_tls(world: World, passwords: None) -> None:
+    (run_finding,) = run(world, outbound(submission=f'"submit.example.test:{PLAIN_SUBMIT_PORT}"'))
+    assert run_finding.status is Status.FAIL
+    assert "STARTTLS is not offered: the password was not sent" in run_finding.summary
+
+
+def test_canary_findings_runs_every_canary(world: World, passwords: None) -> None:
+    config = world.config(inbound() + outbound())
+    started = time.monotonic()
+    findings = asyncio.run(canary_findings(config, "primary", world.asker()))
+    SHOWN.extend(json.dumps(f.to_json()) for f in findings)
+    assert [(f.subject, f.check) for f in findings if f.check in ("inbound", "outbound")] == [
+        ("eu-in", "inbound"),
+        ("eu-out", "outbound"),
+    ]
+    assert time.monotonic() - started < 10
+    unknown = canary_unknown(config, config.canaries[0], "primary", "boom", findings[0].observed_at)
+    assert unknown.status is Status.UNKNOWN and set(unknown.data) == RUN_KEYS
+
+
+def test_an_untrusted_mx_certificate_still_carries_the_message(
+    world: World, passwords: None
+) -> None:
+    findings = run(world, inbound(region='"third"'))
+    run_finding = findings[0]
+    assert run_finding.status is Status.OK, run_finding.summary
+    assert run_finding.data["smtp"]["tls"] is True
+    assert run_finding.data["smtp"]["tls_verified"] is False
+    assert "TLS not verified" in run_finding.summary
+
+
+def test_an_mx_name_the_resolver_cannot_answer_is_unknown(world: World, passwords: None) -> None:
+    (run_finding,) = run(world, inbound(region='"unserved"'))
+    assert run_finding.status is Status.UNKNOWN
+    assert "could not look up mx.unserved.example" in run_finding.summary
+
+
+def _endless(line: bytes) -> Any:
+    """A server whose reply never ends: `line` again and again (bounded to 30 s)."""
+
+    async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(30):
+                while True:
+                    writer.write(line * 512)
+                    await writer.drain()
+        writer.close()
+
+    return handle
+
+
+@pytest.mark.parametrize("handler", ["garbage", "endless"])
+def test_a_hostile_mx_costs_a_bounded_time(world: World, passwords: None, handler: str) -> None:
+    with ServerThread() as servers:
+        port = servers.serve(
+            garbage(newline_every=100) if handler == "garbage" else _endless(b"220-hello\r\n"),
+            HOSTILE_IP,
+        )
+        started = time.monotonic()
+        (run_finding,) = run(world, inbound(region='"hostile"', mx_port=port))
+    assert run_finding.status is Status.FAIL
+    assert "no MX of region hostile accepted" in run_finding.summary
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("handler", ["garbage", "endless"])
+def test_a_hostile_imap_server_is_unknown_in_bounded_time(
+    world: World, passwords: None, handler: str
+) -> None:
+    with ServerThread() as servers:
+        port = servers.serve(
+            garbage(newline_every=100) if handler == "garbage" else _endless(b"* OK here\r\n"),
+            "127.0.76.7",
+        )
+        started = time.monotonic()
+        (run_finding,) = run(world, inbound(imap=f'"127.0.76.7:{port}"', imap_tls='"none"'))
+    assert run_finding.status is Status.UNKNOWN
+    assert run_finding.summary.startswith(f"imap 127.0.76.7:{port}: ")
+    assert time.monotonic() - started < 15
+
+
+def _cockpit(
+    world: World, tmp_path: Path, canary_text: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "cockpit.toml"
+    config.write_text(world.config_text + canary_text + f'\n[incident]\ndir = "{tmp_path}"\n')
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "check", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CI": os.environ.get("CI", "")},
+    )
+
+
+def test_check_only_canary_json(world: World, tmp_path: Path, passwords: None) -> None:
+    done = _cockpit(world, tmp_path, inbound() + outbound(), "--only", "canary", "--json")
+    SHOWN.extend([done.stdout, done.stderr])
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    checks = [(f["subject"], f["check"], f["status"]) for f in document["findings"]]
+    assert ("eu-in", "inbound", "ok") in checks and ("eu-out", "outbound", "ok") in checks
+    assert {f["area"] for f in document["findings"]} == {"canary"}
+
+
+def test_plain_check_sends_no_canary(world: World, tmp_path: Path, passwords: None) -> None:
+    before = len(world.files_with("eu-in-"))
+    done = _cockpit(world, tmp_path, inbound(delete="false"), "--json")
+    areas = {finding["area"] for finding in json.loads(done.stdout)["findings"]}
+    assert "canary" not in areas and {"dns", "service"} <= areas
+    assert len(world.files_with("eu-in-")) == before  # nothing was sent
+
+
+def test_check_only_canary_without_canaries(world: World, tmp_path: Path) -> None:
+    done = _cockpit(world, tmp_path, "", "--only", "canary")
+    assert done.returncode == 3
+    assert "no [[canary]] is configured" in done.stderr
+
+
+def test_no_password_in_any_output() -> None:
+    """Runs last in this module: every finding, summary, repr and CLI output it produced."""
+    assert SHOWN
+    text = "\n".join(SHOWN)
+    for password in (*PASSWORDS, "Wrong-Submit-Pw-1"):
+        encoded = base64.b64encode(password.encode()).decode()
+        assert password not in text.replace(f"{password} must not appear", "")
+        assert encoded not in text

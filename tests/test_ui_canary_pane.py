@@ -1,0 +1,118 @@
+"""The canary lines (issue 14): the latest run per canary with its round trip, verdicts and a
+small history; a canary not run yet waits (never ok); hostile text stays literal; the region
+strip counts a failed canary, so an "up" region never hides a message that did not arrive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from textual.app import App, ComposeResult
+
+from cockpit.canary.board import HISTORY, CanaryBoard
+from cockpit.model import Finding, Status
+from cockpit.region_status import region_rows
+from cockpit.ui.canary_pane import CanaryPane, history_bars
+from cockpit.ui.themes import status_variable_defaults
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def run(
+    name: str,
+    direction: str,
+    status: Status,
+    seconds: float | None,
+    *,
+    summary: str = "arrived",
+    at: datetime = NOW,
+    region: str = "secondary",
+    verdicts: dict[str, Status] | None = None,
+) -> list[Finding]:
+    data = {"round_trip_s": seconds, "folder": "INBOX" if seconds is not None else None}
+    found = [Finding("canary", direction, name, status, summary, region, None, data, at)]
+    for check, verdict in (verdicts or {}).items():
+        found.append(Finding("canary", check, name, verdict, check, region, None, {}, at))
+    return found
+
+
+class Host(App[None]):
+    def __init__(self, names: tuple[str, ...], *, ascii_only: bool = False) -> None:
+        super().__init__()
+        self.names = names
+        self.ascii_only = ascii_only
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return status_variable_defaults()
+
+    def compose(self) -> ComposeResult:
+        yield CanaryPane(self.names, ascii_only=self.ascii_only, id="canaries")
+
+
+OK_VERDICTS = {"dkim": Status.OK, "spf": Status.OK, "dmarc": Status.OK, "path": Status.OK}
+
+
+async def test_each_canary_shows_its_latest_run_and_one_not_run_yet_waits() -> None:
+    board = CanaryBoard()
+    for seconds in (2.0, 4.0, None, 3.0):
+        status = Status.FAIL if seconds is None else Status.OK
+        board.took("eu-in", run("eu-in", "inbound", status, seconds, verdicts=OK_VERDICTS))
+    app = Host(("eu-in", "eu-out"))
+    async with app.run_test(size=(120, 10)) as pilot:
+        pane = app.query_one(CanaryPane)
+        pane.show_rows(board.rows(), NOW + timedelta(minutes=2))
+        await pilot.pause()
+        text = pane.render().plain
+    lines = text.splitlines()
+    assert lines[0] == "canaries"
+    assert lines[1].startswith("✓ ok eu-in") and "inbound" in lines[1] and "3.0 s" in lines[1]
+    assert "DKIM ✓" in lines[1] and "path ✓" in lines[1] and "2 min ago" in lines[1]
+    assert "▅█x▆" in lines[1]  # 2, 4, did not arrive, 3 (scaled to the slowest)
+    assert "eu-out" in lines[2] and "waiting for its first run" in lines[2]
+    assert "ok" not in lines[2].replace("eu-out", "")
+
+
+async def test_a_failed_run_says_why_and_shows_no_verdicts_it_did_not_make() -> None:
+    board = CanaryBoard()
+    board.took("eu-in", run("eu-in", "inbound", Status.OK, 2.0, verdicts=OK_VERDICTS))
+    hostile = "not arrived \x1b[31m[bold red]within[/] 120 s"
+    board.took("eu-in", run("eu-in", "inbound", Status.FAIL, None, summary=hostile))
+    app = Host(("eu-in",), ascii_only=True)
+    async with app.run_test(size=(160, 6)) as pilot:
+        pane = app.query_one(CanaryPane)
+        pane.show_rows(board.rows(), NOW)
+        await pilot.pause()
+        line = pane.render().plain.splitlines()[1]
+    assert line.startswith("X fail eu-in")
+    assert "DKIM -" in line and "DMARC -" in line  # the old run's verdicts are not shown
+    assert "[bold red]within[/]" in line and "\x1b" not in line  # literal, no escape
+    assert line.split(" * ")[0].isascii()  # glyphs, bars and bullet (the data is cleaned)
+
+
+def test_the_history_keeps_the_last_runs_and_marks_the_missed_ones() -> None:
+    board = CanaryBoard()
+    for index in range(HISTORY + 5):
+        seconds = None if index % 4 == 0 else float(index)
+        board.took("x", run("x", "outbound", Status.OK, seconds))
+    (row,) = board.rows()
+    assert len(row.history) == HISTORY
+    assert row.history[-1] is None and row.history[-2] == float(HISTORY + 3)
+    assert history_bars([None, 0.0, 1.0], ascii_only=True) == "x.@"
+    assert history_bars([0.0, 0.0]) == "▁▁"
+
+
+def test_a_failed_canary_makes_an_up_region_not_ok() -> None:
+    smtp = Finding(
+        "service", "smtp", "mx:25", Status.OK, "ok", "secondary", None, {"mx": True}, NOW
+    )
+    canary = run("eu-in", "inbound", Status.FAIL, None, summary="not arrived")
+    (row,) = region_rows(("secondary",), [smtp, *canary], now=NOW)
+    assert row.state == "up" and row.canary is not None
+    assert row.status is Status.FAIL
