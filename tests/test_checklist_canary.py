@@ -105,6 +105,9 @@ dir = "/tmp"
 [domain]
 name = "example.test"
 [[region]]
+name = "primary"
+mx = ["mx1.example.test"]
+[[region]]
 name = "secondary"
 mx = ["mx.example.test"]
 """
