@@ -31,7 +31,6 @@ Reading and following live in log_read.py and are re-exported here.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import fcntl
 import json
 import os
@@ -48,7 +47,7 @@ from cockpit.incident.entry import (
     Entry,
     utc_now,
 )
-from cockpit.incident.log_files import open_making_directories
+from cockpit.incident.log_files import open_making_directories, write_all
 from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, acquire
 from cockpit.incident.log_mark import LostEntries, lost_entries, read_mark, write_mark
 from cockpit.incident.log_read import (
@@ -308,22 +307,14 @@ class IncidentLog:
 
     def _write_durably(self, fd: int, payload: bytes, size_before: int) -> None:
         """Write all of `payload` and fsync; on failure cut the file back to `size_before`."""
-        view = memoryview(payload)
-        written = 0
         try:
-            while written < len(payload):
-                count = os.write(fd, view[written:])
-                if count <= 0:
-                    raise OSError(errno.EIO, "the write made no progress")
-                written += count
+            write_all(fd, payload)
             os.fsync(fd)
         except OSError as exc:
             undo = _cut_back(fd, size_before)
             raise LogWriteError(
                 f"could not write the entry ({error_reason(exc)}); {undo}", path=self.path
             ) from exc
-        finally:
-            view.release()
 
     def _open_log(self) -> int:
         flags = os.O_RDWR | os.O_APPEND

@@ -63,3 +63,17 @@ def _fsync_directory(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """Write every byte of `payload` to `fd` (os.write may write less); raises OSError."""
+    view = memoryview(payload)
+    written = 0
+    try:
+        while written < len(payload):
+            count = os.write(fd, view[written:])
+            if count <= 0:
+                raise OSError(errno.EIO, "the write made no progress")
+            written += count
+    finally:
+        view.release()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from cockpit.errors import LogWriteError
 from cockpit.incident.entry import Entry, utc_now
-from cockpit.incident.log_files import open_making_directories
+from cockpit.incident.log_files import open_making_directories, write_all
 from cockpit.incident.log_read import error_reason
 
 __all__ = ["recovery_path", "write_recovery"]
@@ -99,19 +99,8 @@ def _write_all(fd: int, entries: Iterable[Entry]) -> None:
         batch.append(line)
         size += len(line)
         if size >= WRITE_BATCH_BYTES:
-            _write(fd, b"".join(batch))
+            write_all(fd, b"".join(batch))
             batch, size = [], 0
-    _write(fd, b"".join(batch))
+    write_all(fd, b"".join(batch))
 
 
-def _write(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    written = 0
-    try:
-        while written < len(payload):
-            count = os.write(fd, view[written:])
-            if count <= 0:
-                raise OSError(errno.EIO, "the write made no progress")
-            written += count
-    finally:
-        view.release()
