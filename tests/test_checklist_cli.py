@@ -110,12 +110,19 @@ def test_before_a_decision_no_routed_or_restored_step_is_satisfied(tmp_path: Pat
     log = IncidentLog(tmp_path / "incident.jsonl")
     log.append("phase", "impact", {"phase": "impact"}, author="alice")
     code, judged = check_checklist(write_config(tmp_path), log.path)
-    assert set(judged) == {"cutover", "mail-flowing", "auth-alignment", "webmail-cert", CALM}
+    assert set(judged) == {
+        "cutover",
+        "mail-flowing",
+        "verify-delivery",  # proven by canaries both ways (issue 14)
+        "auth-alignment",
+        "webmail-cert",
+        CALM,
+    }
     for finding in judged.values():
         assert finding["status"] == "unknown", finding
         assert finding["summary"].startswith("waiting for evidence: "), finding
         assert finding["data"]["satisfied"] is False and finding["data"]["evidence"] == []
-    for step_id in ("cutover", "mail-flowing", "auth-alignment", CALM):
+    for step_id in ("cutover", "mail-flowing", "verify-delivery", "auth-alignment", CALM):
         assert judged[step_id]["data"]["reason"] == "no failover decision yet", step_id
     assert judged["cutover"]["data"]["condition"] == "dns.MX region=TARGET after=decision == ok"
     assert code == 1  # unknown: waiting is never ok

@@ -364,7 +364,9 @@ mx = ["mx2.example.test"]
     assert freshness_bound("queue", "fast", "primary", config) == 60
     assert freshness_bound("queue", "gone", "primary", config) == 300  # the slowest of the region
     assert freshness_bound("replication", "x", "primary", config) == 60  # no source: the default
-    assert freshness_bound("canary", config=config) == 60
+    assert freshness_bound("vantage", config=config) == 60  # an area without an interval
+    # canary: no [[canary]] configured, so the defaults: 3 x (300 s interval + 120 s timeout)
+    assert freshness_bound("canary", config=config) == 1260
     assert freshness_bound("auth") == 180  # no config: the default 60 s interval
     assert freshness_bound("dns") == 60
 

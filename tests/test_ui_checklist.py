@@ -386,6 +386,8 @@ def test_mail_flowing_confirmed_with_its_evidence_after_routed(log: IncidentLog)
     assert done.data["auto"]["condition"] == (
         "service.smtp region=TARGET after=routed == ok"
         " and queue.depth region=TARGET after=routed drains"
+        " or canary.inbound region=TARGET after=routed == ok"
+        " and canary.outbound region=TARGET after=routed == ok"
     )
     cited = [(e["area"], e["subject"], e["observed_at"]) for e in done.data["auto"]["evidence"]]
     assert cited == [("service", "mx2:25", format_ts(now)), ("queue", "mx2", format_ts(now))]
