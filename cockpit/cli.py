@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--only",
         metavar="AREAS",
-        help="comma-separated: dns,auth,queue,service,replication,authority,checklist",
+        help="comma-separated: dns,auth,queue,service,replication,authority,checklist,canary"
+        " (canary sends one real message per [[canary]]: only when named)",
     )
     check.add_argument(
         "--via",

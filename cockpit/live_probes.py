@@ -44,9 +44,10 @@ from typing import TYPE_CHECKING
 from cockpit.canary.board import CanaryBoard
 from cockpit.config.model import Config, QueueSource, ReplicationSource, RoleSource
 from cockpit.dns.sweep_model import SweepResult
+from cockpit.incident.delivery_proof import proven_canaries
 from cockpit.incident.detection import Alarm, AlarmWatch, has_first_alarm
 from cockpit.incident.entry import Entry
-from cockpit.incident.finding_changes import auth_changes, finding_changes
+from cockpit.incident.finding_changes import auth_changes, canary_proof_entry, finding_changes
 from cockpit.incident.probe_log import ProbeEntry, ProbeLogger
 from cockpit.incident.rpo import LagSeen
 from cockpit.model import Finding
@@ -125,6 +126,8 @@ class LiveProbes:
         """The region the latest failover decision in the log names; None before one."""
         self.decided_at: datetime | None = None
         self.routed_at: datetime | None = None
+        self._proven: set[tuple[str, datetime]] = set()
+        """(canary, routed time): mail flow after that routing is in the log already."""
         self._alarms = AlarmWatch()
         self._alarm: Alarm | None = None
 
@@ -147,6 +150,9 @@ class LiveProbes:
         context = decision_context(entries)
         self.decided_target, self.decided_at = context.target, context.decided_at
         self.routed_at = context.routed_at
+        if self.routed_at is not None and self.config.canaries:
+            routed = self.routed_at
+            self._proven |= {(name, routed) for name in proven_canaries(entries, routed)}
 
     def set_target(self, region: str) -> bool:
         """Judge against `region` from now on; True when that changed anything."""
@@ -207,7 +213,42 @@ class LiveProbes:
         began = started or self._clock()
         current = [_observed(finding, began) for finding in findings]
         previous = self.canaries.took(name, current)
-        return self.logger.offer(finding_changes("canary", previous, current))
+        changes = finding_changes("canary", previous, current)
+        return self.logger.offer([*changes, *self._canary_proof(name, current, changes)])
+
+    def canary_proofs(self) -> list[ProbeEntry]:
+        """Proof entries for the latest run of every canary (call when the routed time was
+        learnt: a run that ended before the log was read may already prove the routing)."""
+        latest = self.canaries.latest()
+        return self.logger.offer(
+            [
+                proof
+                for name, found in latest.items()
+                for proof in self._canary_proof(name, found, [])
+            ]
+        )
+
+    def _canary_proof(
+        self, name: str, current: Sequence[Finding], changes: Sequence[ProbeEntry]
+    ) -> list[ProbeEntry]:
+        """The entry proving mail flows after routing: the first ok run of canary `name`
+        after the routed time, once per routing (none when the log holds one already, or
+        when this run's own change to ok says it)."""
+        routed = self.routed_at
+        run = next((f for f in current if f.check in ("inbound", "outbound")), None)
+        if routed is None or run is None or (name, routed) in self._proven:
+            return []
+        entry = canary_proof_entry(run, routed)
+        if entry is None:
+            return []
+        self._proven.add((name, routed))
+        said = any(
+            change.data.get("status") == "ok"
+            and isinstance(change.data.get("evidence"), dict)
+            and change.data["evidence"].get("check") == run.check
+            for change in changes
+        )
+        return [] if said else [entry]
 
     def took_lag(self, source_name: str, reading: LagReading) -> list[ProbeEntry]:
         """Add a replication lag reading; the entries for a source whose status changed."""

@@ -471,3 +471,45 @@ def test_the_canary_core_never_imports_textual() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---- DMARC when no From was read ----------------------------------------------------------------
+
+
+def test_no_from_fails_dmarc_but_a_from_past_the_header_cut_is_unknown() -> None:
+    """A message without a single From cannot pass DMARC (fail). When the header block was cut
+    (over MAX_HEADER_BLOCK bytes) before any From, the cockpit did not see it: unknown."""
+    from cockpit.canary.dmarc_verify import judge_dmarc
+
+    big = b"X-Big: " + b"A" * (MAX_HEADER_BLOCK + 10) + b"\r\nFrom: a@example.test\r\n\r\nbody"
+    headers = read_headers(big)
+    assert headers.truncated and from_domain(headers) is None
+    cut = judge_dmarc(
+        None, None, dkim_pass_aligned=False, spf_pass_aligned=True, headers_cut=headers.truncated
+    )
+    assert cut.status is Status.UNKNOWN and "too big to read whole" in cut.summary
+    missing = judge_dmarc(None, None, dkim_pass_aligned=False, spf_pass_aligned=True)
+    assert missing.status is Status.FAIL and "no single From" in missing.summary
+
+
+def test_the_name_a_server_gives_itself_marks_its_hop_as_the_regions() -> None:
+    """The submission host writes its own EHLO name as `by`, which may not be the name the
+    cockpit connected to: with that name the hop above it is the way out, and SPF is judged on
+    the address that hop recorded."""
+    hops = received_hops(
+        read_headers(
+            b"Received: from submit2.example.test (unknown [127.0.72.9])\r\n"
+            b"\tby mx.outside.test (Postfix) with ESMTPS id A1; Sat, 5 Dec 2026 10:00:02 +0000\r\n"
+            b"Received: from cockpit.example.test (unknown [127.0.0.1])\r\n"
+            b"\tby submit.example.test (Postfix) with ESMTPSA id B2; Sat, 5 Dec 2026 10:00:01"
+            b" +0000\r\n\r\nbody"
+        )
+    )
+    region = _region("primary", ["mx1.example.test"])
+    blind = PathContext.of("outbound", region, (), handed_to="submit2.example.test")
+    assert receiving_hop(hops, blind) is None
+    named = PathContext.of(
+        "outbound", region, (), handed_to="submit2.example.test", server_name="Submit.Example.TEST."
+    )
+    hop = receiving_hop(hops, named)
+    assert hop is not None and hop.ip == "127.0.72.9" and hop.by == "mx.outside.test"

@@ -71,6 +71,10 @@ class CanaryBoard:
             history.append(round_trip(run))
         return previous
 
+    def latest(self) -> dict[str, list[Finding]]:
+        """Every canary's latest run, by name."""
+        return {name: list(findings) for name, findings in self._latest.items()}
+
     def findings(self) -> list[Finding]:
         return [finding for findings in self._latest.values() for finding in findings]
 

@@ -15,6 +15,7 @@ alignment modes are the record's adkim/aspf).
     no record (or one receivers ignore)    warn
     the lookup could not tell; or not passing while DKIM or SPF could not tell   unknown
     no single From address                 fail (DMARC cannot pass)
+    no From read before the header cut     unknown (the cockpit did not see it)
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ def judge_dmarc(
     dkim_pass_aligned: bool,
     spf_pass_aligned: bool,
     undecided: str | None = None,
+    headers_cut: bool = False,
 ) -> Verdict:
-    """The `dmarc` verdict. `undecided`: which of DKIM and SPF could not tell, if any."""
+    """The `dmarc` verdict. `undecided`: which of DKIM and SPF could not tell, if any;
+    `headers_cut`: the header block was cut before the end (a From may be past the cut)."""
     data: dict[str, Any] = {
         "from_domain": from_domain,
         "policy": None if policy is None else policy.policy,
@@ -110,6 +113,14 @@ def judge_dmarc(
         data["result"] = result
         return Verdict(status, summary, brief, data)
 
+    if from_domain is None and headers_cut:
+        return verdict(
+            Status.UNKNOWN,
+            "none",
+            "the delivered message's header block is too big to read whole: no From address"
+            " was read before the cut, so DMARC was not judged",
+            "DMARC unknown (headers cut)",
+        )
     if from_domain is None or policy is None:
         return verdict(
             Status.FAIL,

@@ -8,10 +8,11 @@ Pure. Hops come from Received headers, newest first (received.py). A region is k
 names (MX hosts and HELO name) and its sending IPs.
 
 inbound   The cockpit writes no Received header, so the oldest hop is the one that took the
-          message from the cockpit: its `by` must be one of the region's names, or the MX host
-          the cockpit handed it to.
+          message from the cockpit: its `by` must be one of the region's names, the MX host
+          the cockpit handed it to, or the name that host gave itself in its EHLO reply.
 outbound  The hop that received it from the region: above the newest hop written by the region
-          (its `by` one of the region's names or the submission host), or else the newest hop
+          (its `by` one of the region's names, the submission host, or the name that host gave
+          itself in its EHLO reply), or else the newest hop
           whose sender is the region. It is expected when its recorded IP is one of the region's
           sending IPs, or its `from`/HELO name one of the region's names (a region that lists
           neither is judged by the `by` names alone).
@@ -56,6 +57,9 @@ class PathContext:
     `by` names of its own hops alone."""
     own_ip: str | None = None
     """The cockpit's own source address: a hop from it is never named as the way out."""
+    server_name: str | None = None
+    """The name the host the cockpit handed the message to gave itself (EHLO): it writes that
+    name as `by`, which may differ from the name the cockpit connected to."""
 
     @classmethod
     def of(
@@ -66,6 +70,7 @@ class PathContext:
         *,
         handed_to: str | None = None,
         own_ip: str | None = None,
+        server_name: str | None = None,
     ) -> PathContext:
         names = _names([*region.mx, region.helo])
         ips = frozenset(region.sending_ips)
@@ -82,12 +87,13 @@ class PathContext:
             None if handed_to is None else handed_to.rstrip(".").lower(),
             not region.sending_ips and region.helo is None,
             own_ip,
+            None if server_name is None else server_name.rstrip(".").lower(),
         )
 
     @property
     def by_names(self) -> frozenset[str]:
         """Names the region's own hops are written by."""
-        return self.region_names | _names([self.handed_to])
+        return self.region_names | _names([self.handed_to, self.server_name])
 
 
 def _boundary(hops: Sequence[Hop], where: PathContext) -> tuple[Hop | None, bool]:

@@ -283,6 +283,7 @@ def _sent_facts(record: RunRecord, config: Config, region: Region) -> SentFacts:
         envelope_sender=record.canary.from_address,
         handed_to=record.handed_to,
         own_ip=send.local_ip if send else None,
+        server_name=send.server_name if send else None,
         own_helo=helo_name(config),
         trusted_authserv_ids=record.canary.trusted_authserv_ids,
     )

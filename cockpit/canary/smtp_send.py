@@ -36,6 +36,7 @@ from cockpit.auth.tlsinfo import inspection_context
 from cockpit.canary.headers import shown
 from cockpit.canary.secrets import Secret
 from cockpit.canary.watchdog import Watchdog
+from cockpit.config.values import BadValue, parse_hostname
 
 __all__ = ["Login", "SendResult", "Sending", "SmtpHop", "send_to_mx", "send_to_submission"]
 
@@ -93,6 +94,9 @@ class SendResult:
     error_kind: str | None = None
     error: str | None = None
     local_ip: str | None = None
+    server_name: str | None = None
+    """The name the server gave itself in its EHLO (or HELO) reply, lower case, when it is a
+    host name: the name it writes as `by` in its Received header."""
 
     def smtp_data(self) -> dict[str, Any]:
         return {
@@ -198,13 +202,19 @@ def _connect(
     return _PinnedSMTP(hop.ip, watch, **options)
 
 
-def _hello(smtp: smtplib.SMTP, watch: Watchdog) -> None:
+def _hello(smtp: smtplib.SMTP, watch: Watchdog) -> str | None:
+    """EHLO (HELO when refused); the server's own name from its reply, when one is given."""
     assert smtp.sock is not None
     smtp.sock.settimeout(watch.left(OPERATION_TIMEOUT))
     code, text = smtp.ehlo()
     if code != 250:
         code, text = smtp.helo()
         _check("ehlo", (code, text), (250,))
+    first = text.split(b"\n", 1)[0].split(b" ", 1)[0].decode("ascii", "replace")
+    try:
+        return parse_hostname(first[:300])
+    except BadValue:  # an address, a greeting without a name, garbage: no name
+        return None
 
 
 def _open(
@@ -219,7 +229,7 @@ def _open(
     if hop.tls == "implicit":
         result = replace(result, tls=True, tls_verified=context.verify_mode == ssl.CERT_REQUIRED)
     result = replace(result, step="ehlo")
-    _hello(smtp, watch)
+    result = replace(result, server_name=_hello(smtp, watch))
     if hop.tls == "implicit":
         return smtp, result
     if not smtp.has_extn("starttls"):
@@ -236,7 +246,7 @@ def _open(
         return smtp, replace(result, code=refused.smtp_code, reply=reply)
     watch.track(smtp.sock)
     result = replace(result, tls=True, tls_verified=context.verify_mode == ssl.CERT_REQUIRED)
-    _hello(smtp, watch)
+    result = replace(result, server_name=_hello(smtp, watch) or result.server_name)
     return smtp, result
 
 

@@ -45,6 +45,8 @@ class SentFacts:
     """The MX (inbound) or submission (outbound) host the message was handed to."""
     own_ip: str | None = None
     """The cockpit's source address on that connection."""
+    server_name: str | None = None
+    """The name that host gave itself in its EHLO reply (what it writes as `by`)."""
     own_helo: str | None = None
     trusted_authserv_ids: tuple[str, ...] = ()
 
@@ -60,7 +62,12 @@ async def verify_delivered(raw: bytes, sent: SentFacts, asker: Asker) -> Checked
     headers = read_headers(raw)
     hops = received_hops(headers)
     where = PathContext.of(
-        sent.direction, sent.region, sent.regions, handed_to=sent.handed_to, own_ip=sent.own_ip
+        sent.direction,
+        sent.region,
+        sent.regions,
+        handed_to=sent.handed_to,
+        own_ip=sent.own_ip,
+        server_name=sent.server_name,
     )
     path = judge_path(hops, where)
     hop = receiving_hop(hops, where)
@@ -107,6 +114,7 @@ async def verify_delivered(raw: bytes, sent: SentFacts, asker: Asker) -> Checked
         dkim_pass_aligned=bool(dkim_pass_aligned),
         spf_pass_aligned=spf_pass_aligned,
         undecided=" and ".join(undecided) or None,
+        headers_cut=headers.truncated,
     )
     verdicts = {"dkim": dkim, "spf": spf, "dmarc": dmarc, "path": path}
     return Checked(verdicts, auth_results(headers, sent.trusted_authserv_ids))

@@ -9,8 +9,9 @@ restored and verified times.
 A sighting comes from either of two places in the log, both written by the cockpit:
 - a checklist tick confirmed from probe results (data.auto.evidence, cockpit.incident.checklist):
   the canary runs that met the step's condition, with their observation times;
-- a canary probe entry (area "canary", check inbound/outbound) whose status became ok: the log
-  keeps changes, so a canary that stayed ok leaves no entry of its own.
+- a canary probe entry (area "canary", check inbound/outbound) whose status became ok, or the
+  "delivery_proven" entry a cockpit writes for the first ok run of each canary after routed
+  (cockpit.incident.finding_changes.canary_proof_entry): a canary that stayed ok logs no change.
 Only runs observed strictly after the effective routed time count, and only `ok` ones: a run
 that warned (Junk, slow) or could not tell is never cited as proof. Pure; never raises on
 malformed data (an unreadable item is skipped).
@@ -26,7 +27,7 @@ from typing import Any
 from cockpit.incident.entry import Entry, parse_ts
 from cockpit.incident.phases import effective_phases
 
-__all__ = ["DIRECTIONS", "DeliveryProof", "Sighting", "delivery_proof"]
+__all__ = ["DIRECTIONS", "DeliveryProof", "Sighting", "delivery_proof", "proven_canaries"]
 
 DIRECTIONS = ("inbound", "outbound")
 
@@ -89,6 +90,17 @@ def delivery_proof(entries: Sequence[Entry]) -> DeliveryProof | None:
         return None
     ordered = {direction: first[direction] for direction in DIRECTIONS if direction in first}
     return DeliveryProof(routed, timeline.at("restored"), timeline.at("verified"), ordered)
+
+
+def proven_canaries(entries: Sequence[Entry], routed_at: datetime) -> set[str]:
+    """Names of the canaries the log already shows arriving ok after `routed_at` (by any
+    cockpit, through either kind of sighting): their proof is not written again."""
+    return {
+        seen.canary
+        for entry in entries
+        for seen in _sightings(entry)
+        if seen.observed_at > routed_at
+    }
 
 
 def _sightings(entry: Entry) -> list[Sighting]:

@@ -1,4 +1,5 @@
-"""Probe entries for findings whose status changed: auth, service, replication and authority.
+"""Probe entries for findings whose status changed: auth, service, replication, authority and
+canary; and the entry that records a canary proving mail flows after routing.
 
     entries = finding_changes("service", previous, current)     # ProbeEntry list for ProbeLogger
     entries = auth_changes(previous, current)                    # the same for area "auth"
@@ -14,12 +15,16 @@ finding knows it, so the log says when the change was seen, not when it was writ
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from cockpit.incident.probe_log import ProbeEntry, _key, _text, bound_evidence
 from cockpit.model import Finding, Status, worst
 
-__all__ = ["auth_changes", "finding_changes"]
+__all__ = ["PROVEN_EVENT", "auth_changes", "canary_proof_entry", "finding_changes"]
+
+PROVEN_EVENT = "delivery_proven"
+"""data.event of the entry that records the first ok canary run after routing."""
 
 _LIST_ITEMS = 20
 """Findings named in a starting picture's evidence."""
@@ -136,3 +141,26 @@ def _starting_picture(area: str, findings: list[Finding]) -> list[ProbeEntry]:
     if seen:
         data["at"] = min(seen).isoformat()
     return [ProbeEntry(_text(text), data)]
+
+
+def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
+    """The entry recording `run` (a canary's inbound or outbound finding) as proof that mail
+    flowed after routing at `routed_at`: only an `ok` run observed after that time proves it
+    (None otherwise). A canary that stays ok logs no status change, so without this entry the
+    log would hold no evidence that the new route carried mail. Its key names the canary and
+    the routing, so one routing is proven once per canary."""
+    if run.status is not Status.OK or run.observed_at is None or run.observed_at <= routed_at:
+        return None
+    text = f"{_where(run)} proves mail flows after routing: {run.summary}"
+    evidence = _finding_evidence(run) | {"previous_status": None, "data": run.data}
+    data = {
+        "area": "canary",
+        "event": PROVEN_EVENT,
+        "status": run.status.value,
+        "subject": run.subject,
+        "region": run.region,
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": _key("canary", "proven", run.subject, routed_at.isoformat()),
+        "at": run.observed_at.isoformat(),
+    }
+    return ProbeEntry(_text(text), data)

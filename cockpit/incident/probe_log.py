@@ -70,7 +70,9 @@ _SUMMARY_GROUPS = 4
 _RESOLVER_KINDS = frozenset(
     {"resolver_region_changed", "resolver_value_changed", "resolver_failed", "resolver_recovered"}
 )
-_URGENT_KINDS = frozenset({"record_converged"})
+_URGENT_KINDS = frozenset({"record_converged", "delivery_proven"})
+"""Events never held nor folded: a record converged; a canary proved mail flows after routing
+(its evidence is what the export cites)."""
 _CHECK_AREAS = frozenset({"auth", "service", "replication", "authority"})
 _QUEUE_PHRASES = {
     "depth_up": "depth crossed a threshold upwards",
@@ -486,4 +488,3 @@ def _summary(folded: list[ProbeEntry]) -> ProbeEntry:
         ],
     }
     return ProbeEntry(_text(text), data, "summary", "")
-

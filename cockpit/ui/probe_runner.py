@@ -45,6 +45,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from cockpit.config import Config
+from cockpit.config.model import CANARY_TARGET
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
 
 PROBE_AUTHOR = "cockpit"
 """The author of every probe entry."""
+CANARY_RERUN_S = 0.5
+"""A canary due again while it ran (routing moved) starts this soon after its run ends."""
 HELD_RELEASE_S = 15.0
 """How often held (rate-limited) probe changes are looked at, with no result coming in."""
 
@@ -236,6 +239,9 @@ class ProbeRunner(Widget):
         self._live: LiveProbes | None = None
         self._loop = ProbeLoop()
         self._waiting: dict[str, Timer] = {}
+        self._canaries_running: set[str] = set()
+        self._canaries_due: set[str] = set()
+        """Canaries to run again as soon as their run in progress ends (routing moved)."""
         self._write_lock = threading.Lock()
         """One writing worker at a time, in order."""
         self._writer = ProbeWriterLock(log.path)
@@ -472,6 +478,7 @@ class ProbeRunner(Widget):
     # ---- canaries ------------------------------------------------------------------------------
 
     def _send_canary(self, name: str) -> None:
+        self._canaries_running.add(name)
         self.run_worker(
             self._canary_run(name),
             group=f"probe-canary-{name}",
@@ -500,15 +507,34 @@ class ProbeRunner(Widget):
 
     @on(_CanaryDone)
     def _canary_done(self, message: _CanaryDone) -> None:
-        self._append(
-            self.live.took_canary(message.name, message.findings, started=message.started)
-        )
+        self._canaries_running.discard(message.name)
+        self._append(self.live.took_canary(message.name, message.findings, started=message.started))
         self.post_message(CanariesShown(self.live.canaries.rows(), self.clock()))
         self._show_regions()
         canary = next(c for c in self.config.canaries if c.name == message.name)
+        soon = message.name in self._canaries_due
+        self._canaries_due.discard(message.name)
         self._again(
-            f"canary-{message.name}", canary.interval, self._runner(self._send_canary, message.name)
+            f"canary-{message.name}",
+            CANARY_RERUN_S if soon else canary.interval,
+            self._runner(self._send_canary, message.name),
         )
+
+    def _canaries_now(self, *, only_target: bool) -> None:
+        """Run the canaries again now (a run in progress finishes first, then the next starts
+        at once): routing moved, so only runs after it can prove mail flows. With
+        `only_target`, just those following the target region (a new failover decision)."""
+        for canary in self.config.canaries:
+            if only_target and canary.region != CANARY_TARGET:
+                continue
+            if canary.name in self._canaries_running:
+                self._canaries_due.add(canary.name)
+            else:
+                self._again(
+                    f"canary-{canary.name}",
+                    CANARY_RERUN_S,
+                    self._runner(self._send_canary, canary.name),
+                )
 
     @staticmethod
     def _runner(read: Callable[[str], None], name: str) -> Callable[[], None]:
@@ -528,6 +554,7 @@ class ProbeRunner(Widget):
             return
         if not self.live.set_target(region):
             return
+        self._canaries_now(only_target=True)
         self.post_message(SweepShown(self.live.sweep, region))
         self._show_findings()
         self._check_auth()
@@ -540,7 +567,11 @@ class ProbeRunner(Widget):
         before = (live.decided_target, live.decided_at, live.routed_at)
         live.learn_entries(entries)
         if (live.decided_target, live.decided_at, live.routed_at) != before:
+            first_look = before[1] is None and before[2] is None  # the log as it was at start
+            if live.routed_at not in (None, before[2]) and not first_look:
+                self._canaries_now(only_target=False)  # a new routing: prove it afresh
             self._append(live.judge_authority())
+            self._append(live.canary_proofs())  # a run that ended before the log was read
             self._show_regions()
             if live.decided_at is not None and live.replication_sources and self.write_log:
                 self._write_built(self._rpo_parts)
