@@ -376,16 +376,8 @@ def test_check_only_canary_runs_each_canary_once_and_never_shows_a_password(
         assert_no_password(flow, "output", text)
 
 
-def _canary_entries(log: Path) -> list[dict[str, Any]]:
-    if not log.exists():
-        return []
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [e for e in entries if e.get("kind") == "probe" and "canary" in json.dumps(e["data"])]
-
-
-def test_a_live_cockpit_logs_both_canaries_cites_them_and_never_writes_a_password(
-    flow: MailFlow, tmp_path: Path
-) -> None:
+def decided_incident(tmp_path: Path, *, routed: bool) -> tuple[Path, Path]:
+    """An incident dir and its log: impact, a failover decision to primary (and routed)."""
     incidents = tmp_path / "incidents"
     incidents.mkdir()
     log_path = incidents / "incident.jsonl"
@@ -397,7 +389,22 @@ def test_a_live_cockpit_logs_both_canaries_cites_them_and_never_writes_a_passwor
         {"target_region": "primary", "previous_region": "secondary"},
         author="alice",
     )
-    log.append("phase", "routed", {"phase": "routed"}, author="alice")
+    if routed:
+        log.append("phase", "routed", {"phase": "routed"}, author="alice")
+    return incidents, log_path
+
+
+def _canary_entries(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [e for e in entries if e.get("kind") == "probe" and "canary" in json.dumps(e["data"])]
+
+
+def test_a_live_cockpit_logs_both_canaries_cites_them_and_never_writes_a_password(
+    flow: MailFlow, tmp_path: Path
+) -> None:
+    incidents, log_path = decided_incident(tmp_path, routed=True)
     config = tmp_path / "cockpit.toml"
     config.write_text(
         config_text(flow, incidents)
@@ -473,17 +480,7 @@ def test_routing_runs_the_canaries_again_at_once_and_their_runs_prove_delivery(
     """Only runs after `routed` prove the new route: the live cockpit sends both canaries again
     as soon as it reads `routed` (not an interval later), and the checklist's "Delivery works
     both ways" step is then satisfied by them, citing them."""
-    incidents = tmp_path / "incidents"
-    incidents.mkdir()
-    log_path = incidents / "incident.jsonl"
-    log = IncidentLog(log_path)
-    log.append("phase", "impact", {"phase": "impact"}, author="alice")
-    log.append(
-        "decision",
-        "Fail over to primary",
-        {"target_region": "primary", "previous_region": "secondary"},
-        author="alice",
-    )
+    incidents, log_path = decided_incident(tmp_path, routed=False)
     config = load_config_text(
         config_text(flow, incidents)
         + inbound(flow, region='"target"', interval=300)
