@@ -129,6 +129,33 @@ async def test_number_keys_zoom_and_escape_returns(tmp_path: Path) -> None:
             assert app.focused is not None and frame in app.focused.ancestors_with_self
 
 
+async def test_a_zoom_restyles_the_pane_only(tmp_path: Path) -> None:
+    """A class on the screen would restyle every widget (a third of a zoom's time on a big
+    screen): the zoomed pane gets `-maximized`, the screen no class, the others keep theirs."""
+    write_incident(tmp_path / "inc.jsonl")
+    app = make_app(tmp_path / "inc.jsonl")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        restyled: list[object] = []
+        update_styles = app.update_styles
+
+        def counting(node: object = None, *args: object, **kwargs: object) -> None:
+            restyled.append(node)
+            update_styles(node, *args, **kwargs)  # type: ignore[arg-type]
+
+        app.update_styles = counting  # type: ignore[method-assign]
+        await pilot.press("4")
+        frame = app.query_one("#pane-checklist", PaneFrame)
+        assert app.screen.maximized is frame and frame.has_class("-maximized")
+        assert not app.screen.has_class("-maximized-view")
+        assert app.screen not in restyled and frame in restyled
+        others = [f for f in app.query(PaneFrame) if f is not frame]
+        assert all(f.region.area == 0 for f in others)  # only the zoomed pane is arranged
+        assert frame.region.width == 160
+        await pilot.press("escape")
+        assert not frame.has_class("-maximized") and app.screen.maximized is None
+
+
 @pytest.mark.parametrize("with_config", [False, True])
 async def test_tab_moves_focus_between_panes(
     tmp_path: Path, with_config: bool, example_config: Config
