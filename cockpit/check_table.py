@@ -7,10 +7,14 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cockpit.glyphs import glyph_set, terminal_wants_ascii
 from cockpit.model import Finding, Status
 from cockpit.safe_text import clean
+
+if TYPE_CHECKING:
+    from cockpit.commands.check_skipped import SkippedCheck
 
 # Colour repeats what the glyph and the word already say (cockpit.glyphs).
 STATUS_STYLE = {
@@ -27,8 +31,14 @@ def render_findings(
     target: str,
     target_origin: str,
     ascii_only: bool | None = None,
+    skipped: Sequence[SkippedCheck] = (),
 ) -> str:
-    """The findings as a table; ASCII glyphs and borders if `ascii_only` (None: ask the locale)."""
+    """The findings as a table; ASCII glyphs and borders if `ascii_only` (None: ask the locale).
+
+    `skipped` checks follow as rows whose status is "— skipped" ("- skipped" in ASCII) and
+    whose summary is the reason; the closing line counts them ("1 ok, 0 warn, 0 fail, 0 unknown,
+    3 skipped").
+    """
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -63,8 +73,20 @@ def render_findings(
             Text(clean(finding.region or "-")),
             Text(clean(finding.summary)),
         )
+    for check in skipped:
+        table.add_row(
+            Text(f"{glyphs.dash} skipped", style="dim"),
+            Text(clean(check.area)),
+            Text(clean(check.check)),
+            Text(""),
+            Text(""),
+            Text(clean(check.region or "-")),
+            Text(clean(check.reason)),
+        )
     console.print(Text(f"target region: {clean(target)} ({clean(target_origin)})"))
     console.print(table)
     counts = Counter(finding.status for finding in findings)
-    console.print(Text(", ".join(f"{counts.get(s, 0)} {s.value}" for s in Status)))
+    totals = [f"{counts.get(s, 0)} {s.value}" for s in Status]
+    totals.append(f"{len(skipped)} skipped")
+    console.print(Text(", ".join(totals)))
     return buffer.getvalue()

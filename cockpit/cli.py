@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from typing import NoReturn
 
 from cockpit import __version__
 from cockpit.errors import CockpitError, UsageError
@@ -34,8 +35,19 @@ examples:
   cockpit export incidents/2026-11-27-eu.jsonl -o timeline.md"""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, remembering the last error it reported (`cockpit check --json` repeats it as
+    JSON on stdout). Subparsers are made of the same class."""
+
+    last_error: str | None = None
+
+    def error(self, message: str) -> NoReturn:
+        _Parser.last_error = message
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cockpit",
         description=_DESCRIPTION,
         epilog=_EPILOG,
@@ -262,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:
         # `cockpit check` follows the monitoring-plugin convention: 3 means "could not run".
         if stop.code == 2 and _command_word(argv) == "check":
+            if "--json" in _words(argv):
+                _write_json_usage_error(_Parser.last_error or "bad command line")
             return 3
         raise
     if argv is None:  # the real command line, not a caller inside another program
@@ -313,9 +327,20 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _words(argv: Sequence[str] | None) -> list[str]:
+    return sys.argv[1:] if argv is None else list(argv)
+
+
 def _command_word(argv: Sequence[str] | None) -> str | None:
-    words = sys.argv[1:] if argv is None else list(argv)
-    return next((word for word in words if not word.startswith("-")), None)
+    return next((word for word in _words(argv) if not word.startswith("-")), None)
+
+
+def _write_json_usage_error(message: str) -> None:
+    """`cockpit check --json` with a command line argparse refused: JSON on stdout all the same."""
+    import json
+
+    document = {"error": {"message": message, "kind": "usage", "exit": 3}}
+    write_stdout(json.dumps(document, ensure_ascii=False) + "\n")
 
 
 def report_error(message: str) -> None:

@@ -30,7 +30,8 @@ class ConfigProblem:
     """One thing wrong with a config file."""
 
     file: str
-    """The config file's path as the user gave it (or as it was found)."""
+    """The config file's path as the user gave it (or as it was found); empty when the
+    problem is that no file was found at all."""
     key_path: str
     """Dotted key path such as `region[1].sending_ips[0]`; empty for file-level problems."""
     message: str
@@ -41,6 +42,8 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = self.file
+        if not where:  # no file to name ("no config file found"): the message says it all
+            return f"{self.key_path}: {self.message}" if self.key_path else self.message
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:

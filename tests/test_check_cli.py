@@ -77,7 +77,8 @@ def test_all_ok_is_exit_0_with_a_complete_json_document(
             assert finding.get("resolver"), f"a per-server finding without resolver: {finding}"
     assert set(mx_by_resolver(document)) >= set(resolver_names(lab))
     assert document["summary"] == {
-        status: Counter(f["status"] for f in findings).get(status, 0) for status in STATUSES
+        **{status: Counter(f["status"] for f in findings).get(status, 0) for status in STATUSES},
+        "skipped": len(document["skipped"]),
     }
     assert document["summary"]["ok"] == len(findings)
     [mx_propagation] = [
@@ -137,7 +138,8 @@ def test_a_bad_config_is_exit_3(tmp_path: Path) -> None:
     config = tmp_path / "cockpit.toml"
     config.write_text("[domain\nname = 'example.test'\n", encoding="utf-8")
     done = check(config, "--json")
-    assert done.returncode == 3 and done.stdout == ""
+    # --json: the error as JSON on stdout (a monitor reads stdout), the message on stderr too
+    assert done.returncode == 3 and json.loads(done.stdout)["error"]["kind"] == "config"
     assert "cockpit: error" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -145,7 +147,7 @@ def test_an_unknown_target_is_exit_3(dns_lab: LabFactory, tmp_path: Path) -> Non
     lab = dns_lab(lab_zones("primary"), resolver_count=1)
     config = write_config(tmp_path, lab)
     done = check(config, "--json", "--target", "tertiary")
-    assert done.returncode == 3 and done.stdout == ""
+    assert done.returncode == 3 and json.loads(done.stdout)["error"]["kind"] == "usage"
     assert "no region named 'tertiary'" in done.stderr
 
 

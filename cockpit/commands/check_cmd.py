@@ -3,6 +3,11 @@
 Exit status: 0 every finding ok, 1 the worst is warn or unknown, 2 the worst is fail,
 3 the check could not run (bad config, bad arguments). Cron jobs and Nagios-style monitors can
 use it as it is.
+
+Checks that were not run are listed as `skipped` with the reason (`check_skipped`), in the table
+and in the JSON's "skipped" list; the summary counts them. They never change the exit status.
+With --json, a run that cannot start prints {"error": {...}} on stdout (and the message on
+stderr) and exits 3: a monitor reading stdout always gets JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit.commands.check_skipped import SKIPPED, SkippedCheck
 from cockpit.errors import CockpitError, UsageError
 from cockpit.model import Finding, Status
 
@@ -35,6 +41,7 @@ named as well)."""
 
 def run_check(args: argparse.Namespace) -> int:
     from cockpit.cli import report_error, report_warning, write_stdout
+    from cockpit.commands.check_skipped import skipped_checks
     from cockpit.commands.common import load_required_config
 
     try:
@@ -48,16 +55,53 @@ def run_check(args: argparse.Namespace) -> int:
             findings = _with_checklist(config, areas, entries, findings)
     except CockpitError as exc:
         report_error(str(exc))
+        if args.json:
+            write_stdout(json.dumps(error_document(exc), ensure_ascii=False) + "\n")
         return EXIT_CANNOT_RUN
+    skipped = skipped_checks(
+        config, areas, canary_asked="canary" in areas, default_run=args.only is None
+    )
     if args.json:
-        write_stdout(json.dumps(_document(target, findings), ensure_ascii=False) + "\n")
+        document = _document(target, findings, skipped)
+        write_stdout(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         from cockpit.check_table import render_findings
 
-        write_stdout(render_findings(findings, target=target, target_origin=target_origin))
+        write_stdout(
+            render_findings(findings, target=target, target_origin=target_origin, skipped=skipped)
+        )
     if not findings:
         report_warning("no findings: nothing was checked")
     return exit_code(findings)
+
+
+def error_document(error: CockpitError) -> dict[str, object]:
+    """{"error": {...}} for --json when the check cannot run: what kind, the message, and for a
+    config error every problem with its file, line, column, key path and what was expected."""
+    from cockpit.errors import ConfigError, IncidentLogError
+
+    detail: dict[str, object] = {"message": str(error)}
+    if isinstance(error, ConfigError):
+        detail["kind"] = "config"
+        detail["problems"] = [
+            {
+                "file": problem.file or None,
+                "line": problem.line,
+                "column": problem.column,
+                "key_path": problem.key_path or None,
+                "message": problem.message,
+            }
+            for problem in error.problems
+        ]
+    elif isinstance(error, IncidentLogError):
+        detail["kind"] = "incident_log"
+        detail["path"] = error.path
+    elif isinstance(error, UsageError):
+        detail["kind"] = "usage"
+    else:
+        detail["kind"] = "error"
+    detail["exit"] = EXIT_CANNOT_RUN
+    return {"error": detail}
 
 
 def exit_code(findings: Sequence[Finding]) -> int:
@@ -69,12 +113,17 @@ def exit_code(findings: Sequence[Finding]) -> int:
     return EXIT_OK
 
 
-def _document(target: str, findings: Sequence[Finding]) -> dict[str, object]:
+def _document(
+    target: str, findings: Sequence[Finding], skipped: Sequence[SkippedCheck] = ()
+) -> dict[str, object]:
     counts = Counter(finding.status.value for finding in findings)
+    summary: dict[str, int] = {status.value: counts.get(status.value, 0) for status in Status}
+    summary[SKIPPED] = len(skipped)
     return {
         "target": target,
         "findings": [finding.to_json() for finding in findings],
-        "summary": {status.value: counts.get(status.value, 0) for status in Status},
+        "skipped": [check.to_json() for check in skipped],
+        "summary": summary,
     }
 
 

@@ -1,8 +1,15 @@
-"""`cockpit config check`."""
+"""`cockpit config check`.
+
+Beyond what loading checks, it checks what the cockpit screen would only warn about at start:
+`[ui] theme` must name a theme that exists (a file in themes/, or the built-in dark).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from cockpit.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from cockpit.config import Config
@@ -13,6 +20,9 @@ def run_config_check(explicit: str | None) -> int:
     from cockpit.commands.common import load_required_config
 
     config = load_required_config(explicit)
+    theme_problem = _theme_problem(config, report_warning)
+    if theme_problem is not None:
+        raise ConfigError([theme_problem])
     for warning in _missing_files(config):
         report_warning(warning)
     queue_count = sum(len(region.queues) for region in config.regions)
@@ -36,3 +46,40 @@ def _missing_files(config: Config) -> list[str]:
     if config.tls.ca_file is not None and not config.tls.ca_file.is_file():
         missing.append(f"tls.ca_file: no such file {config.tls.ca_file}")
     return missing
+
+
+def _theme_problem(config: Config, warn: Callable[[str], None]) -> ConfigProblem | None:
+    """`[ui] theme` naming no known theme: the problem, with the file's line and the names."""
+    import difflib
+
+    from cockpit.safe_text import clean
+    from cockpit.theme_data import FALLBACK_THEME, load_themes
+
+    name = config.ui.theme
+    if not name:
+        return None
+    known = set(load_themes(warn=warn)) | {FALLBACK_THEME.name}
+    if name in known:
+        return None
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigProblem(
+        clean(str(config.source)) if config.source is not None else "<string>",
+        "ui.theme",
+        f"unknown theme {name!r}{hint}; expected one of {', '.join(names)}",
+        line=_line_of(config, ("ui", "theme")),
+    )
+
+
+def _line_of(config: Config, key_path: tuple[str, ...]) -> int | None:
+    """Where `key_path` is set in the config file; None when the file cannot be read again."""
+    from cockpit.config.lines import locate_keys
+
+    if config.source is None:
+        return None
+    try:
+        text = config.source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeError):
+        return None
+    return locate_keys(text).get(key_path)

@@ -99,4 +99,4 @@ def no_config_found_error(
     """The error to raise when `find_config_path` returned None."""
     places = "; ".join(config_search_places(env, cwd))
     message = f"no config file found; looked in: {places} (see config.example.toml)"
-    return ConfigError([ConfigProblem("cockpit", "", message)])
+    return ConfigError([ConfigProblem("", "", message)])

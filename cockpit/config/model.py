@@ -134,6 +134,9 @@ class QueueSource:
     """Age in seconds of the oldest message at which the queue fails; never below `age_warn`."""
     detail_command: tuple[str, ...] | None = None
     """exim kind only: an argv printing the `exim -bp` listing, for ages and frozen messages."""
+    rate_warn: float | None = None
+    """Growth in messages per minute at which the queue warns, whatever its depth; None: it
+    warns once it has been growing for 3 samples in a row (queue.history.GROWING_SAMPLES)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,6 +260,10 @@ QUEUE_KEYS: tuple[Key, ...] = (
     Key("age_warn", _message_age),
     Key("age_crit", _message_age),
     Key("detail_command", argv('["exim", "-bp"]')),
+    Key(
+        "rate_warn",
+        number("a growth rate in messages per minute", minimum=1, maximum=None),
+    ),
 )
 
 

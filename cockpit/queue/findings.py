@@ -2,10 +2,11 @@
 
 Each finding is `area "queue"`, `check "depth"`, `subject` the source name, with `data`:
 kind, total, by_queue, oldest_age_s, deferral_reasons [{reason, count}], rate_per_min, trend,
-eta_s, peak_total, warn/crit/age_warn/age_crit, recent (the last RECENT_SAMPLES good samples
-as [ISO time, total], oldest first: the checklist's `drains` judges them); when the source is
-unknown also `error` and `last_good` ({total, at, age_s} or None), and total/by_queue/oldest_age_s
-are None: a value that was not observed now is never reported as current.
+eta_s, peak_total, warn/crit/age_warn/age_crit/rate_warn, growing_samples (at how many of the
+latest samples in a row the trend was growing, up to history.GROWING_SAMPLES), recent (the last
+RECENT_SAMPLES good samples as [ISO time, total], oldest first: the checklist's `drains` judges
+them); when the source is unknown also `error` and `last_good` ({total, at, age_s} or None),
+and total/by_queue/oldest_age_s are None: a value not observed now is never reported as current.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def finding_for(
         "crit": source.crit,
         "age_warn": source.age_warn,
         "age_crit": source.age_crit,
+        "rate_warn": source.rate_warn,
+        "growing_samples": history.growing_streak(),
         "recent": _recent(history),
     }
     if state.status is Status.UNKNOWN:

@@ -13,9 +13,14 @@ the latest read failed (the source is unknown: what it did since is not known).
 Trend: `|rate| < STEADY_RATE_PER_MIN` is steady; a falling depth gives a drain estimate
 (`total / -rate`), a rising one "growing +N/min".
 
-Status: depth against `warn`/`crit` and the oldest message's age against `age_warn`/`age_crit`,
-the worse of the two; unknown when the latest read failed, with the last good sample kept and
-shown with its age ("last good 1,234 (3 min ago)"), never as 0.
+Status: depth against `warn`/`crit`, the oldest message's age against `age_warn`/`age_crit`,
+and growth, the worst of the three; unknown when the latest read failed, with the last good
+sample kept and shown with its age ("last good 1,234 (3 min ago)"), never as 0.
+
+Growth is at most a warning, never ok while it lasts: with `rate_warn` set, a rate at or over it
+(messages per minute) warns; without it, a queue whose trend was "growing" (at least
+STEADY_RATE_PER_MIN) at each of the last GROWING_SAMPLES good samples warns, so one jittery read
+does not, and a queue that keeps growing does whatever its depth.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ RATE_WINDOW_S = 300.0
 RATE_MAX_SAMPLES = 10
 STEADY_RATE_PER_MIN = 1.0
 """Below one message a minute either way the queue is called steady."""
+GROWING_SAMPLES = 3
+"""Without `rate_warn`: growing at this many good samples in a row is a warning."""
 
 
 class Level(StrEnum):
@@ -86,6 +93,8 @@ class QueueState:
     """False when the latest read failed (or there was none)."""
     reasons: tuple[str, ...]
     """Why the status is not ok, one short phrase each."""
+    growth_level: Level = Level.OK
+    """WARN while the queue grows past `rate_warn`, or for GROWING_SAMPLES samples (never CRIT)."""
 
 
 def level_of(value: float | None, warn: float | None, crit: float | None) -> Level:
@@ -143,6 +152,21 @@ def format_age(seconds: float) -> str:
 
 def format_rate(rate_per_min: float) -> str:
     return f"{rate_per_min:+,.0f}/min" if abs(rate_per_min) >= 10 else f"{rate_per_min:+.1f}/min"
+
+
+def _rate_ending_at(good_newest_first: list[tuple[datetime, int]]) -> float | None:
+    """Messages per minute over good samples (newest first) within RATE_WINDOW_S of the first,
+    at most RATE_MAX_SAMPLES of them; None for fewer than 2."""
+    if not good_newest_first:
+        return None
+    newest_at = good_newest_first[0][0]
+    points = [
+        ((at - newest_at).total_seconds(), float(total))
+        for at, total in good_newest_first[:RATE_MAX_SAMPLES]
+        if (newest_at - at).total_seconds() <= RATE_WINDOW_S
+    ]
+    slope_per_s = least_squares_slope(points)
+    return None if slope_per_s is None else slope_per_s * 60.0
 
 
 Point = tuple[datetime, int | None]
@@ -211,23 +235,45 @@ class QueueHistory:
         """Least-squares slope over the recent good samples; None when it cannot be told."""
         if not self.readable:
             return None
-        recent: list[tuple[datetime, int]] = []
-        newest_at: datetime | None = None
+        return _rate_ending_at(self._good_newest_first(RATE_MAX_SAMPLES))
+
+    def growing_streak(self) -> int:
+        """At how many of the latest good samples in a row the rate was growing (at least
+        STEADY_RATE_PER_MIN), counted up to GROWING_SAMPLES; 0 while the source is unknown."""
+        if not self.readable:
+            return 0
+        good = self._good_newest_first(RATE_MAX_SAMPLES + GROWING_SAMPLES - 1)
+        streak = 0
+        for start in range(min(GROWING_SAMPLES, len(good))):
+            rate = _rate_ending_at(good[start : start + RATE_MAX_SAMPLES])
+            if rate is None or rate < STEADY_RATE_PER_MIN:
+                break
+            streak += 1
+        return streak
+
+    def _good_newest_first(self, count: int) -> list[tuple[datetime, int]]:
+        good: list[tuple[datetime, int]] = []
         for at, total in reversed(self._points):
-            if total is None:
-                continue
-            if newest_at is None:
-                newest_at = at
-            if (newest_at - at).total_seconds() > RATE_WINDOW_S:
-                break
-            recent.append((at, total))
-            if len(recent) >= RATE_MAX_SAMPLES:
-                break
-        if newest_at is None:
-            return None
-        points = [((at - newest_at).total_seconds(), float(total)) for at, total in recent]
-        slope_per_s = least_squares_slope(points)
-        return None if slope_per_s is None else slope_per_s * 60.0
+            if total is not None:
+                good.append((at, total))
+                if len(good) >= count:
+                    break
+        return good
+
+    def growth(self) -> tuple[Level, str | None]:
+        """WARN and why while the queue grows too fast or too long; (OK, None) otherwise."""
+        rate = self.rate_per_min()
+        if rate is None or rate < STEADY_RATE_PER_MIN:
+            return Level.OK, None
+        rate_warn = self.source.rate_warn
+        if rate_warn is not None:
+            if rate >= rate_warn:
+                limit = format_rate(rate_warn).removeprefix("+")
+                return Level.WARN, f"growing {format_rate(rate)}, at or over rate_warn {limit}"
+            return Level.OK, None
+        if self.growing_streak() >= GROWING_SAMPLES:
+            return Level.WARN, f"growing {format_rate(rate)} for {GROWING_SAMPLES} samples in a row"
+        return Level.OK, None
 
     def trend(self) -> Trend:
         if not self.readable:
@@ -271,8 +317,13 @@ class QueueHistory:
                 f"oldest message {format_duration(age).removeprefix('about ')} old, at or over "
                 f"{age_level} {format_duration(limit or 0).removeprefix('about ')}"
             )
-        worst_level = max(depth_level, age_level, key=lambda level: level.rank)
-        return QueueState(_LEVEL_STATUS[worst_level], depth_level, age_level, True, tuple(reasons))
+        growth_level, growth_reason = self.growth()
+        if growth_reason is not None:
+            reasons.append(growth_reason)
+        worst_level = max(depth_level, age_level, growth_level, key=lambda level: level.rank)
+        return QueueState(
+            _LEVEL_STATUS[worst_level], depth_level, age_level, True, tuple(reasons), growth_level
+        )
 
     def status(self) -> Status:
         return self.state().status
