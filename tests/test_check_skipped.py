@@ -193,3 +193,24 @@ def test_the_json_error_is_one_line_of_valid_json(tmp_path: Path) -> None:
     done = run("check", "--json", "--only", "nonsense", cwd=cwd, env=env)
     assert done.returncode == 3 and done.stdout.count("\n") == 1
     assert json.loads(done.stdout)["error"]["kind"] == "usage"
+
+
+def test_json_with_an_unreadable_incident_log_names_the_path(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "adir").mkdir()
+    done = run(
+        "check",
+        "--config",
+        str(config),
+        "--only",
+        "queue",
+        "--incident",
+        "adir",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3
+    error = json.loads(done.stdout)["error"]
+    assert (error["kind"], error["path"]) == ("incident_log", "adir")
+    assert error["message"] == "adir: cannot read the incident log: not a regular file"
+    assert done.stderr == f"cockpit: error: {error['message']}\n"
