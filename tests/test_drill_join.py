@@ -19,7 +19,12 @@ import dns.rdatatype
 import pytest
 
 from cockpit.commands.common import load_optional_config
-from cockpit.commands.drill_cmd import DrillSession, is_drill_log, start_drill
+from cockpit.commands.drill_cmd import (
+    WORLD_STOPPED_EVENT,
+    DrillSession,
+    is_drill_log,
+    start_drill,
+)
 from cockpit.config import incident_config_path, load_config
 from cockpit.drill.config import write_config_file
 from cockpit.errors import ConfigError
@@ -256,3 +261,13 @@ def test_a_second_cockpit_joins_the_drill_and_records_the_failover(
     time.sleep(0.3)
     for name in ("alice", "bob"):
         tmux.wait_for(name, lambda shown: "target secondary" in shown, within=5)
+
+    # The drill ends: its log says so, and the joiner's timeline shows why probes find nothing.
+    tmux.keys("alice", "C-q")
+    _wait(
+        "the drill's end in its log",
+        lambda: read_log(log_path).entries[-1].data.get("event") == WORLD_STOPPED_EVENT,
+        10,
+    )
+    tmux.keys("bob", "5")
+    tmux.wait_for("bob", lambda shown: "Drill ended: its world has stopped" in shown, within=5)

@@ -149,6 +149,7 @@ def run_drill(args: argparse.Namespace) -> int:
             session.app(theme=args.theme, ascii_only=args.ascii or terminal_wants_ascii()).run()
         finally:
             session.world.stop()
+            note_world_stopped(session.log_path, author, warn=report_warning)
     timeline = session.log_path.with_suffix(".md")
     try:
         write_export(session.log_path, timeline)
@@ -158,6 +159,27 @@ def run_drill(args: argparse.Namespace) -> int:
         return 0
     write_stdout(f"Drill log: {session.log_path}\nDrill timeline: {timeline}\n")
     return 0
+
+
+WORLD_STOPPED_EVENT = "drill_world_stopped"
+
+
+def note_world_stopped(log_path: Path, author: str, *, warn: Callable[[str], None]) -> None:
+    """Say in the log that the world has gone, so a joiner still watching knows why every
+    probe now finds nothing. A failed write is a warning: the drill itself is over."""
+    from cockpit.errors import IncidentLogError
+    from cockpit.incident.log import IncidentLog
+
+    try:
+        IncidentLog(log_path).append(
+            "system",
+            "Drill ended: its world has stopped; the probes of a cockpit still open on this log"
+            " find nothing from now on",
+            {"event": WORLD_STOPPED_EVENT, "drill": True},
+            author=author,
+        )
+    except (IncidentLogError, ValueError) as error:
+        warn(f"the drill's end could not be logged: {error}")
 
 
 def follow_target(
