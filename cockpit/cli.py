@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         dest="ui_config",
         metavar="FILE",
-        help="config file for the cockpit screen (optional: it opens without one)",
+        help="config file for the cockpit screen (else the incident's own beside its log,"
+        " LOG.config.toml, then the search; it opens without one)",
     )
     parser.add_argument(
         "--incident",
@@ -188,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a practice incident against a built-in world on loopback (no config, no root)",
         description="Run a practice incident: a built-in mail domain on loopback whose primary"
         " region is down. Follow the checklist, declare, decide the failover; the resolvers"
-        " converge and the queue drains. The log and its timeline are kept in DIR.",
+        " converge and the queue drains. The log and its timeline are kept in DIR. While it"
+        " runs, `cockpit --incident LOG` from another terminal joins it (its config is kept"
+        " beside the log as LOG.config.toml).",
     )
     drill.add_argument(
         "--dir", metavar="DIR", help="where drill logs go (default: the user state directory)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.errors import ConfigError
@@ -13,16 +14,27 @@ if TYPE_CHECKING:
     from cockpit.config import Config
 
 
-def load_optional_config(explicit: str | None) -> tuple[Config | None, str | None]:
+def load_optional_config(
+    explicit: str | None, *, incident: str | os.PathLike[str] | None = None
+) -> tuple[Config | None, str | None]:
     """The config if one is found, else None; and a warning to show, if any.
 
-    A file named with --config must load (its errors are raised). A file found by the search
-    that does not load gives a warning: writing to the incident log must keep working while
-    somebody fixes the config.
+    A file named with --config must load (its errors are raised). Without one, the incident's
+    own config beside its log (`incident`, see cockpit.config.locate) comes before the search:
+    a drill's log carries its world's config, so whoever opens the log joins the same world.
+    A file found beside the log or by the search that does not load gives a warning: writing
+    to the incident log must keep working while somebody fixes the config.
     """
-    from cockpit.config import find_config_path, load_config
+    from cockpit.config import find_config_path, find_incident_config, load_config
 
-    path = find_config_path(explicit)
+    path: Path | None = None
+    if explicit is None and incident is not None:
+        try:
+            path = find_incident_config(incident)
+        except ConfigError as exc:
+            return None, f"ignoring the incident's config:\n{exc}"
+    if path is None:
+        path = find_config_path(explicit)
     if path is None:
         return None, None
     try:

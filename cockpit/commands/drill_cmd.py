@@ -9,6 +9,11 @@ The primary region is down from the start. When the incident's target region cha
 failover decision in the cockpit, or `cockpit log --decision --target-region` from a shell)
 the world publishes the new records; the resolvers follow as their caches expire and the
 queue drains. At the end the log and its Markdown timeline are kept in DIR and named.
+
+The world's config is kept beside the log (`LOG.config.toml`, cockpit.config.locate):
+a second responder joins with `cockpit --incident <log>` from another terminal, sees every
+pane live and can record the failover, which this drill's world then follows. The world lives
+only as long as this process: afterwards a joiner's probes find nothing to ask.
 """
 
 from __future__ import annotations
@@ -82,10 +87,12 @@ def start_drill(
     The caller stops `session.world`. `keys_dir` receives the DKIM private keys (0600) so the
     DKIM check can prove each key matches its record; the caller removes it. The drill CA's
     certificate (public, no key) is kept next to the log as `<log name>-ca.pem`, the config's
-    [tls] ca_file.
+    [tls] ca_file, and the config itself as `<log name>.jsonl.config.toml`, so that `cockpit
+    --incident <log>` from another terminal joins the same world while this drill runs.
     """
-    from cockpit.config import load_config_text
+    from cockpit.config import incident_config_path, load_config
     from cockpit.drill import DrillError, DrillWorld, drill_config_text
+    from cockpit.drill.config import write_config_file
     from cockpit.incident.entry import utc_now
 
     try:
@@ -94,6 +101,9 @@ def start_drill(
         raise UsageError(f"--dir {directory}: cannot create it ({error.strerror})") from None
     started = utc_now()
     log_path = directory / f"{started:%Y-%m-%d}-drill-{started:%H%M%S}.jsonl"
+    config_path = incident_config_path(log_path)
+    # The config file is read from other working directories too: every path in it absolute.
+    absolute_dir = directory.absolute()
     world = DrillWorld(timings=timings)
     try:
         world.start()
@@ -101,16 +111,23 @@ def start_drill(
         raise UsageError(f"the drill world could not start: {error}") from None
     try:
         world.fail_primary()
-        keys = world.write_dkim_private_keys(keys_dir)
-        ca_file = world.write_ca_certificate(directory / f"{log_path.stem}-ca.pem")
+        keys = world.write_dkim_private_keys(keys_dir.absolute())
+        ca_file = world.write_ca_certificate(absolute_dir / f"{log_path.stem}-ca.pem")
         text = drill_config_text(
             world,
-            directory,
+            absolute_dir,
             dkim_key_files=keys,
             ca_file=ca_file,
             probe_interval=probe_interval,
         )
-        config = load_config_text(text, source="drill")
+        try:
+            write_config_file(config_path, text)
+        except OSError as error:
+            raise UsageError(
+                f"--dir {directory}: cannot write the drill's config {config_path.name}"
+                f" ({error.strerror or error})"
+            ) from None
+        config = load_config(config_path)
         open_drill_log(log_path, author, started, world.regions[0].name)
     except BaseException:
         world.stop()
@@ -132,6 +149,7 @@ def run_drill(args: argparse.Namespace) -> int:
             session.app(theme=args.theme, ascii_only=args.ascii or terminal_wants_ascii()).run()
         finally:
             session.world.stop()
+            note_world_stopped(session.log_path, author, warn=report_warning)
     timeline = session.log_path.with_suffix(".md")
     try:
         write_export(session.log_path, timeline)
@@ -141,6 +159,27 @@ def run_drill(args: argparse.Namespace) -> int:
         return 0
     write_stdout(f"Drill log: {session.log_path}\nDrill timeline: {timeline}\n")
     return 0
+
+
+WORLD_STOPPED_EVENT = "drill_world_stopped"
+
+
+def note_world_stopped(log_path: Path, author: str, *, warn: Callable[[str], None]) -> None:
+    """Say in the log that the world has gone, so a joiner still watching knows why every
+    probe now finds nothing. A failed write is a warning: the drill itself is over."""
+    from cockpit.errors import IncidentLogError
+    from cockpit.incident.log import IncidentLog
+
+    try:
+        IncidentLog(log_path).append(
+            "system",
+            "Drill ended: its world has stopped; the probes of a cockpit still open on this log"
+            " find nothing from now on",
+            {"event": WORLD_STOPPED_EVENT, "drill": True},
+            author=author,
+        )
+    except (IncidentLogError, ValueError) as error:
+        warn(f"the drill's end could not be logged: {error}")
 
 
 def follow_target(
@@ -176,4 +215,23 @@ def open_drill_log(path: Path, author: str, started: datetime, failed_region: st
     )
     log.append(
         "phase", "drill impact", {"phase": "impact", "at": format_ts(started)}, author="drill"
+    )
+
+
+def is_drill_log(path: Path) -> bool:
+    """True when the log at `path` was opened by `cockpit drill` (its first entry is the
+    drill's title), so a joiner's screen says DRILL too. False when it cannot be read."""
+    from cockpit.incident.entry import MAX_ENTRY_BYTES, entry_from_line
+
+    try:
+        with path.open("rb") as file:
+            first_line = file.readline(MAX_ENTRY_BYTES)
+    except (OSError, ValueError):
+        return False
+    entry, _problems = entry_from_line(first_line.rstrip(b"\n"), 1)
+    return (
+        entry is not None
+        and entry.kind == "system"
+        and entry.data.get("event") == "title"
+        and entry.data.get("drill") is True
     )

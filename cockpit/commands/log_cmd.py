@@ -27,7 +27,7 @@ def run_log(args: argparse.Namespace) -> int:
     from cockpit.incident.when import parse_at
 
     _check_combinations(args)
-    config, config_warning = load_optional_config(args.config)
+    config, config_warning = load_optional_config(args.config, incident=args.incident)
     if config_warning:
         report_warning(config_warning)
     now = utc_now()

@@ -32,7 +32,8 @@ def run_ui(args: argparse.Namespace) -> int:
     from cockpit.glyphs import terminal_wants_ascii
     from cockpit.theme_data import load_themes
 
-    config, config_warning = load_optional_config(args.ui_config)
+    # An incident's own config beside its log (a drill's world) comes before the search.
+    config, config_warning = load_optional_config(args.ui_config, incident=args.ui_incident)
     if config_warning:
         report_warning(config_warning)
     author = resolve_author(args.ui_author, config)
@@ -49,6 +50,7 @@ def run_ui(args: argparse.Namespace) -> int:
         raise UsageError(f"--read-only: {log_path} does not exist; a viewer creates nothing")
     themes = load_themes(warn=report_warning)
 
+    from cockpit.commands.drill_cmd import is_drill_log
     from cockpit.ui.app import CockpitApp
 
     app = CockpitApp(
@@ -59,6 +61,7 @@ def run_ui(args: argparse.Namespace) -> int:
         theme_specs=themes,
         ascii_only=args.ascii or terminal_wants_ascii(),
         read_only=args.ui_read_only,
+        drill=is_drill_log(log_path),
     )
     app.run()
     return 0

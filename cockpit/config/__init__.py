@@ -1,6 +1,7 @@
 """The config loader: a TOML file -> frozen, typed settings, or one error listing every problem.
 
     find_config_path(explicit, env=, cwd=)   --config, $COCKPIT_CONFIG, ./cockpit.toml, XDG
+    find_incident_config(log_path)           the incident's own config beside its log, if any
     load_config(path) / load_config_text(text)  -> Config, or ConfigError (nothing else, ever)
 
 Modules: `model` (the dataclasses), `load` (reading and the order of checks), `schema` (the key
@@ -14,6 +15,8 @@ from cockpit.config.load import MAX_CONFIG_BYTES, load_config, load_config_text
 from cockpit.config.locate import (
     config_search_places,
     find_config_path,
+    find_incident_config,
+    incident_config_path,
     no_config_found_error,
     user_config_file,
 )
@@ -53,6 +56,8 @@ __all__ = [
     "WatchedRecord",
     "config_search_places",
     "find_config_path",
+    "find_incident_config",
+    "incident_config_path",
     "load_config",
     "load_config_text",
     "no_config_found_error",

@@ -1,10 +1,16 @@
 """Finding the config file: --config, then $COCKPIT_CONFIG, then ./cockpit.toml, then the user's
 config directory (`$XDG_CONFIG_HOME/cockpit/config.toml`, else `~/.config/cockpit/config.toml`).
+
+An incident may carry its own config beside its log: `LOG.config.toml` for the log `LOG`
+(`incident_config_path`), as its `LOG.lock` and `LOG.probes.lock` are. `cockpit drill` writes
+one, so that `cockpit --incident <drill log>` joins the drill's world: the screen and `cockpit
+log` take it when no --config is given, before the search (`find_incident_config`).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,6 +21,8 @@ from cockpit.errors import ConfigError, ConfigProblem
 
 ENV_VAR = "COCKPIT_CONFIG"
 LOCAL_NAME = "cockpit.toml"
+INCIDENT_CONFIG_SUFFIX = ".config.toml"
+"""An incident's own config is its log's path with this suffix added."""
 
 
 def _exists(path: Path) -> bool:
@@ -77,6 +85,35 @@ def find_config_path(
     if _exists(user_file):
         return user_file
     return None
+
+
+def incident_config_path(log_path: str | os.PathLike[str]) -> Path:
+    """Where the incident logged at `log_path` keeps its own config: beside the log, its
+    name with a suffix (`2026-12-05-drill-192800.jsonl.config.toml`)."""
+    log = Path(log_path)
+    return log.with_name(log.name + INCIDENT_CONFIG_SUFFIX)
+
+
+def find_incident_config(log_path: str | os.PathLike[str]) -> Path | None:
+    """The incident's own config (`incident_config_path`) when a regular file is there, else None.
+
+    Raises ConfigError when something else is in its place (a symlink, a directory): the file
+    is taken only as the drill wrote it, never through a link somebody else may have planted.
+    """
+    path = incident_config_path(log_path)
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        message = f"the incident's config cannot be checked ({safe_text(reason, limit=200)})"
+        raise ConfigError([ConfigProblem(safe_text(str(path), limit=200), "", message)]) from None
+    if not stat.S_ISREG(mode):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        message = f"the incident's config is {what}; expected a regular file beside the log"
+        raise ConfigError([ConfigProblem(safe_text(str(path), limit=200), "", message)])
+    return path
 
 
 def config_search_places(

@@ -10,11 +10,16 @@ region's IMAP greeter is an `imap` endpoint (STARTTLS), and [service] mx_port is
 of every MX host's SMTP listener. [tls] ca_file, when given, trusts the drill's CA. Webmail and
 IdP URLs are left out (the world serves no HTTPS), and smtp-tls is skipped (it connects to port
 25, where nothing listens without root).
+
+`write_config_file(path, text)` keeps that text beside the drill's log, so whoever opens the log
+(`cockpit --incident LOG`) finds it and joins the same world (cockpit.config.locate).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from cockpit.drill.world import DrillWorld
@@ -154,3 +159,23 @@ def drill_config_text(
         lines += ["", "[tls]", f"ca_file = {_string(str(ca_file))}"]
     lines.append("")
     return "\n".join(lines)
+
+
+def write_config_file(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, as a regular file (mode 0644: it names no secret).
+
+    A temporary file beside it (created exclusively, so never through a link), fsynced, then
+    renamed over `path`: a reader sees the old file or the whole new one, and a symlink planted
+    at `path` is replaced, never written through. Raises OSError.
+    """
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o644)
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
