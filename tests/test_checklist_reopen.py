@@ -149,3 +149,17 @@ def test_a_reopen_loses_to_a_change_made_meanwhile(log: IncidentLog) -> None:
 
     run_checklist(log, "alice", scenario)
     assert [e.data["result"] for e in checks(log)] == ["done", "reopened"]
+
+
+def test_space_on_my_own_skip_still_ticks_it(log: IncidentLog) -> None:
+    _append(log, skip(checklist_state(STEPS, ()), "scope", "not needed"), "alice")
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        await highlight(pilot, "scope")
+        await pilot.press("space")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmPrompt)
+        assert "[x] Confirm the scope" in prompt_of(app, "scope")
+
+    run_checklist(log, "alice", scenario)
+    assert [e.data["result"] for e in checks(log)] == ["skipped", "done"]

@@ -7,8 +7,8 @@ API for the app shell:
     pane.show_findings(findings, at, target)   # after every probe sweep: the auto hints
 
 Keys (BINDINGS, shown in the footer): space marks the highlighted step done (on a step done
-or skipped by this screen's author it offers to reopen it: a correction entry takes the tick
-back, the entry itself stays in the log), `s` skips it
+by this screen's author it offers to reopen it: a correction entry takes the tick back, the
+tick itself stays in the log), `s` skips it
 (asks for a reason), `n` attaches a note (asks for the text), `c` confirms a step whose `auto`
 condition holds ("satisfied by probe at 14:02"). Each key appends in a thread worker (the
 append blocks on the log's lock): the worker reads the log, computes the entry from the state
@@ -346,21 +346,21 @@ class ChecklistPane(Widget):
         if step_id is None:
             return
         state = self._states.get(step_id)
-        if state is not None and state.status != "open" and state.by == self._author:
+        if state is not None and state.status == "done" and state.by == self._author:
             self._offer_reopen(state)
             return
         self._append(step_id, "done", "")
 
     def _offer_reopen(self, state: StepState) -> None:
-        """Space on a step this author ticked (or skipped): ask, then write the correction."""
+        """Space on a step this author ticked: ask, then write the correction. (A step one
+        skipped is ticked by Space as before: a tick overrides a skip.)"""
         from cockpit.ui.confirm_prompt import ConfirmPrompt
 
-        was = "tick" if state.status == "done" else "skip"
         when = "" if state.at is None else f" at {clock(state.at)}"
-        question = Text(f"You {'ticked' if was == 'tick' else 'skipped'} ")
+        question = Text("You ticked ")
         question.append(clean(state.step.title), style="bold")
         question.append(
-            f"{when}. Reopen it? A correction entry takes your {was} back (the log keeps both)."
+            f"{when}. Reopen it? A correction entry takes your tick back (the log keeps both)."
         )
         step_id, seq = state.step.id, state.seq
 
