@@ -54,6 +54,7 @@ def test_a_reopen_takes_the_tick_back_and_a_new_tick_counts(log: IncidentLog) ->
     )
     final = checklist_state(STEPS, log.read().entries)["scope"]
     assert (final.status, final.by, final.seq) == ("done", "bob", again)
+    assert after.reopened is not None and after.reopened[0] == "alice"
     assert [e.data["result"] for e in log.read().entries] == ["done", "reopened", "done"]
 
 
@@ -105,6 +106,7 @@ def test_space_on_my_own_tick_asks_then_reopens(log: IncidentLog) -> None:
         await pilot.press("y")
         await settle(pilot)
         assert "[ ] Confirm the scope" in prompt_of(app, "scope")
+        assert "reopened by alice at " in prompt_of(app, "scope")
         assert any("Reopened: Confirm the scope" in str(n.message) for n in app._notifications)
 
     run_checklist(log, "alice", scenario)

@@ -107,6 +107,8 @@ class StepState:
     """(author, ts) of every later "done" or "already-done" after the one that counts."""
     known: bool = True
     """False for a step id the log names but the checklist does not have."""
+    reopened: tuple[str, datetime] | None = None
+    """(author, ts) of the latest "reopened" that took the step back to open."""
 
 
 def _open(step: Step, *, known: bool = True) -> StepState:
@@ -149,7 +151,14 @@ def _apply(state: StepState, entry: Entry, result: str | None) -> StepState:
         if state.status == "open":
             return state
         return replace(
-            state, status="open", by=None, at=None, reason=None, seq=None, also_done_by=()
+            state,
+            status="open",
+            by=None,
+            at=None,
+            reason=None,
+            seq=None,
+            also_done_by=(),
+            reopened=(entry.author, entry.ts),
         )
     if result in ("done", "already-done"):
         if state.status == "done" or result == "already-done":

@@ -272,6 +272,11 @@ class ChecklistPane(Widget):
             if state.reason:
                 line.append(": ", style="dim")
                 line.append(clean(state.reason), style="dim")
+        if state.status == "open" and state.reopened is not None:
+            who, when = state.reopened
+            line.append("\n    reopened by ", style="dim")
+            line.append(clean(who), style="dim")
+            line.append(f" at {clock(when)}", style="dim")
         if state.also_done_by:
             names = ", ".join(clean(author) for author, _ in state.also_done_by)
             line.append(f"\n    also ticked by {names}", style="dim")
