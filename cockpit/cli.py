@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     log.add_argument("--author", metavar="NAME", help="who writes (else config, else $USER)")
     log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")
+    log.add_argument("--star", action="store_true", help="tag as a key entry (starred)")
     log.add_argument("--title", metavar="TEXT", help="set the incident's title")
     log.add_argument(
         "--role",

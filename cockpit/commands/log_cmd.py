@@ -21,7 +21,7 @@ _Values = tuple[str | None, str | None, str | None]
 def run_log(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
     from cockpit.commands.common import load_optional_config, resolve_author
-    from cockpit.incident.entry import LESSON_TAG, format_ts, utc_now
+    from cockpit.incident.entry import KEY_TAG, LESSON_TAG, format_ts, utc_now
     from cockpit.incident.log import IncidentLog
     from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT
     from cockpit.incident.when import parse_at
@@ -56,8 +56,9 @@ def run_log(args: argparse.Namespace) -> int:
         kind, text, data = _entry_parts(args, values, config, author, existing, at or now)
         if at is not None and kind not in ("phase", "correction"):
             data["at"] = format_ts(at)
-        if args.lesson:
-            data["tags"] = [LESSON_TAG]
+        tags = [tag for tag, wanted in ((LESSON_TAG, args.lesson), (KEY_TAG, args.star)) if wanted]
+        if tags:
+            data["tags"] = tags
         return [(kind, text, data)]
 
     try:

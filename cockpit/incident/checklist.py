@@ -5,8 +5,9 @@ author=...)`. The log is the only truth: the state is rebuilt from it, so two pe
 screens see the same checklist.
 
 A checklist entry is a `check` entry whose data holds
-    {"step": id, "result": "done" | "skipped" | "note" | "already-done", "title": ...}
-and, by result: "reason" (skipped), "note" (note), "done_by" and "done_seq" (already-done).
+    {"step": id, "result": "done" | "skipped" | "note" | "already-done" | "reopened", "title": ...}
+and, by result: "reason" (skipped), "note" (note), "done_by" and "done_seq" (already-done),
+"corrects_seq", "was" and "was_by" (reopened: the correction of the tick or skip it takes back).
 A "done" confirmed from probe results also holds "auto": {"seen_at", "condition", "evidence"}
 (`auto_record`: when the condition was first seen to hold, as judged, and the findings that
 met it, at most ten).
@@ -16,6 +17,8 @@ Reading the entries in seq order:
   other) and every "already-done" only add the author to `StepState.also_done_by`;
 - "skipped" marks an open or skipped step skipped with its reason; a done step stays done;
 - "note" adds to the notes whatever the status;
+- "reopened" takes a done or skipped step back to open (the entry that set it stays in the log:
+  history is never rewritten); a later "done" then counts again;
 - an id that no step has is kept (phase "unknown", `known` False) rather than dropped;
 - an entry with no step id or an unknown result is not a checklist entry and is ignored.
 
@@ -64,11 +67,12 @@ __all__ = [
     "incident_moments",
     "mark_done",
     "phase_to_set",
+    "reopen",
     "skip",
 ]
 
 CHECK_KIND = "check"
-RESULTS: tuple[str, ...] = ("done", "skipped", "note", "already-done")
+RESULTS: tuple[str, ...] = ("done", "skipped", "note", "already-done", "reopened")
 MAX_REASON_LENGTH = 2000
 _SUMMARY_EVIDENCE = 3
 """Findings named in a checklist finding's summary (data.evidence holds up to MAX_EVIDENCE)."""
@@ -103,6 +107,8 @@ class StepState:
     """(author, ts) of every later "done" or "already-done" after the one that counts."""
     known: bool = True
     """False for a step id the log names but the checklist does not have."""
+    reopened: tuple[str, datetime] | None = None
+    """(author, ts) of the latest "reopened" that took the step back to open."""
 
 
 def _open(step: Step, *, known: bool = True) -> StepState:
@@ -141,6 +147,19 @@ def _apply(state: StepState, entry: Entry, result: str | None) -> StepState:
     if result == "note":
         note = _data_str(entry.data, "note") or entry.text
         return replace(state, notes=(*state.notes, (entry.author, entry.ts, note)))
+    if result == "reopened":
+        if state.status == "open":
+            return state
+        return replace(
+            state,
+            status="open",
+            by=None,
+            at=None,
+            reason=None,
+            seq=None,
+            also_done_by=(),
+            reopened=(entry.author, entry.ts),
+        )
     if result in ("done", "already-done"):
         if state.status == "done" or result == "already-done":
             # An "already-done" with no "done" counting is said to be done elsewhere: the log
@@ -216,6 +235,42 @@ def add_note(state: Mapping[str, StepState], step_id: str, note: str) -> Action:
         CHECK_KIND,
         f"Note on {title}: {text}",
         {"step": step_id, "result": "note", "title": title, "note": text},
+    )
+
+
+def reopen(
+    state: Mapping[str, StepState], step_id: str, author: str, expected_seq: int | None = None
+) -> Action:
+    """The correction entry that takes a done or skipped step back to open.
+
+    Only `author`'s own tick or skip may be taken back, and only the one the screen showed
+    (`expected_seq`): when someone else changed the step since, nothing is written."""
+    current = _state_of(state, step_id)
+    title = current.step.title
+    if current.status == "open":
+        raise ChecklistError(f"{title!r:.80} is open already: nothing to reopen")
+    if current.by != author:
+        raise ChecklistError(
+            f"{title!r:.80} was {current.status} by {current.by}, not by {author}:"
+            " only your own tick or skip can be taken back"
+        )
+    if expected_seq is not None and current.seq != expected_seq:
+        raise ChecklistError(
+            f"{title!r:.80} changed since this screen showed it (now seq {current.seq}):"
+            " look again before reopening"
+        )
+    was = "tick" if current.status == "done" else "skip"
+    return (
+        CHECK_KIND,
+        f"Reopened: {title} (correction: takes back the {was} at seq {current.seq})",
+        {
+            "step": step_id,
+            "result": "reopened",
+            "title": title,
+            "corrects_seq": current.seq,
+            "was": current.status,
+            "was_by": current.by,
+        },
     )
 
 

@@ -11,8 +11,8 @@ Data conventions shared by writers and the export:
 - correction: data.phase, data.at (the new time), data.previous_at, data.corrects_seq
 - decision:   data.why, data.approver (optional), data.target_region (optional, a failover),
               data.previous_region (optional: the region that was active before)
-- any kind:   data.tags (list of str; "lesson" feeds the lessons section), data.at (when the
-              noted thing happened, if not at ts)
+- any kind:   data.tags (list of str; "lesson" feeds the lessons section, "key" marks a key
+              entry, starred), data.at (when the noted thing happened, if not at ts)
 - system:     data.event (e.g. "torn_line_recovered" with data.line and data.bytes)
 """
 
@@ -39,6 +39,8 @@ PHASES: tuple[str, ...] = (
 """Incident phases in their natural order."""
 
 LESSON_TAG = "lesson"
+KEY_TAG = "key"
+"""A key (starred) entry: `cockpit log --star`, or the note form's "key entry" box."""
 TORN_LINE_EVENT = "torn_line_recovered"
 
 MAX_ENTRY_BYTES = 256 * 1024

@@ -440,7 +440,7 @@ def _checks(entries: Sequence[Entry]) -> list[str]:
             md_cell(_plain(e.data.get("step"))),
             md_cell(_plain(e.data.get("title"))),
             md_cell(_plain(e.data.get("result"))),
-            md_cell(_plain(e.data.get("reason"))),
+            md_cell(_plain(e.data.get("reason")) or _correction_of(e.data)),
             md_cell(e.author),
         ]
         for e in entries
@@ -448,6 +448,14 @@ def _checks(entries: Sequence[Entry]) -> list[str]:
     ]
     header = ["Time", "Step", "Title", "Result", "Reason", "Author"]
     return _section("## Checklist results", header, rows)
+
+
+def _correction_of(data: Any) -> str:
+    """The Reason cell of a "reopened" step: the tick or skip it takes back."""
+    if data.get("result") != "reopened":
+        return ""
+    was = _plain(data.get("was")) or "entry"
+    return f"correction: takes back the {was} at seq {_plain(data.get('corrects_seq')) or '?'}"
 
 
 def _evidence(data: Any) -> str:

@@ -193,6 +193,21 @@ class CockpitApp(CockpitShell, IncidentActions):
         Binding("r", "role", "Role", tooltip="Take the commander or scribe role, or hand it over"),
         Binding("m", "regions", "Regions", tooltip="Every service, replication and role result"),
         Binding("i", "impact", "Impact", tooltip="Set when the impact began (accept the proposal)"),
+        Binding(
+            "n",
+            "timeline_note",
+            "Log note",
+            tooltip="A note to the timeline, a key entry or a lesson (N on the checklist)",
+        ),
+        Binding("N", "timeline_note", "Timeline note", show=False),
+        # In the palette ("Set a phase (p)", "Close the incident"): the footer has no room left.
+        Binding(
+            "p",
+            "phase",
+            "Phase",
+            tooltip="Set a phase now or at a time; close the incident",
+            show=False,
+        ),
         Binding("tab", "app.focus_next", "Next pane", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False),
     ]
@@ -265,6 +280,21 @@ class CockpitApp(CockpitShell, IncidentActions):
             "Set the impact time (i)",
             "Accept the first alarm's proposal or type when the impact began",
             self.action_impact,
+        )
+        yield SystemCommand(
+            "Note to the timeline (n; N on the checklist)",
+            "A free-form note; tick a box to star it as a key entry or file it as a lesson",
+            self.action_timeline_note,
+        )
+        yield SystemCommand(
+            "Set a phase (p)",
+            "Impact, detected, declared, routed, restored, verified or closed: now or a typed time",
+            self.action_phase,
+        )
+        yield SystemCommand(
+            "Close the incident (p, closed)",
+            "Set the closed phase, now or at a typed time",
+            self.action_close_incident,
         )
         timeline = self.query(TimelinePane)
         if timeline and timeline.first().recovery_offered:

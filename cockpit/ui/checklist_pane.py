@@ -6,7 +6,9 @@ API for the app shell:
     pane.show_entries(entries)                 # after every log read: the state comes from it
     pane.show_findings(findings, at, target)   # after every probe sweep: the auto hints
 
-Keys (BINDINGS, shown in the footer): space marks the highlighted step done, `s` skips it
+Keys (BINDINGS, shown in the footer): space marks the highlighted step done (on a step done
+by this screen's author it offers to reopen it: a correction entry takes the tick back, the
+tick itself stays in the log), `s` skips it
 (asks for a reason), `n` attaches a note (asks for the text), `c` confirms a step whose `auto`
 condition holds ("satisfied by probe at 14:02"). Each key appends in a thread worker (the
 append blocks on the log's lock): the worker reads the log, computes the entry from the state
@@ -208,6 +210,10 @@ class ChecklistPane(Widget):
         self._auto = results
         self._auto_since = since
 
+    def state_entries(self) -> tuple[Entry, ...]:
+        """The log's entries as last shown, probe entries left out (phases, decisions, ...)."""
+        return self._entries
+
     def state_of(self, step_id: str) -> StepState | None:
         return self._states.get(step_id)
 
@@ -266,6 +272,11 @@ class ChecklistPane(Widget):
             if state.reason:
                 line.append(": ", style="dim")
                 line.append(clean(state.reason), style="dim")
+        if state.status == "open" and state.reopened is not None:
+            who, when = state.reopened
+            line.append("\n    reopened by ", style="dim")
+            line.append(clean(who), style="dim")
+            line.append(f" at {clock(when)}", style="dim")
         if state.also_done_by:
             names = ", ".join(clean(author) for author, _ in state.also_done_by)
             line.append(f"\n    also ticked by {names}", style="dim")
@@ -337,8 +348,32 @@ class ChecklistPane(Widget):
         if self._refuse("tick a step"):
             return
         step_id = self._highlighted_step()
-        if step_id is not None:
-            self._append(step_id, "done", "")
+        if step_id is None:
+            return
+        state = self._states.get(step_id)
+        if state is not None and state.status == "done" and state.by == self._author:
+            self._offer_reopen(state)
+            return
+        self._append(step_id, "done", "")
+
+    def _offer_reopen(self, state: StepState) -> None:
+        """Space on a step this author ticked: ask, then write the correction. (A step one
+        skipped is ticked by Space as before: a tick overrides a skip.)"""
+        from cockpit.ui.confirm_prompt import ConfirmPrompt
+
+        when = "" if state.at is None else f" at {clock(state.at)}"
+        question = Text("You ticked ")
+        question.append(clean(state.step.title), style="bold")
+        question.append(
+            f"{when}. Reopen it? A correction entry takes your tick back (the log keeps both)."
+        )
+        step_id, seq = state.step.id, state.seq
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._append(step_id, "reopen", "", expected_seq=seq)
+
+        self.app.push_screen(ConfirmPrompt(question, "y: reopen", "n: keep it"), answered)
 
     def action_confirm_auto(self) -> None:
         if self._refuse("confirm a step"):
@@ -450,6 +485,7 @@ class ChecklistPane(Widget):
         text: str,
         probe: ProbeView | None = None,
         pending: _Pending | None = None,
+        expected_seq: int | None = None,
     ) -> None:
         """Append the entry for `operation` (done, auto, skip, note), in a thread. `pending`:
         typed text's write, kept as a draft (DraftKeeper.write_failed) when the log cannot
@@ -464,7 +500,7 @@ class ChecklistPane(Widget):
             with self._write_lock:
                 appended = write_step(
                     self._log, self._steps, self._author, step_id, operation, text, probe,
-                    may_start=may_start, written=written,
+                    may_start=may_start, written=written, expected_seq=expected_seq,
                 )  # fmt: skip
         except (ChecklistError, IncidentLogError) as exc:
             failure: str | None = f"{what} not written: {exc}"
@@ -486,9 +522,7 @@ class ChecklistPane(Widget):
 
     def _what(self, step_id: str, operation: str) -> str:
         """The write a message is about: "tick of step 3 (Confirm the MX change)"."""
-        doing = {"done": "tick", "auto": "tick", "skip": "skip", "note": "note"}.get(
-            operation, operation
-        )
+        doing = "tick" if operation in ("done", "auto") else operation
         steps = [step for step in self._steps if step.id == step_id]
         title = f" ({steps[0].title})" if steps else ""
         return f"{doing} of step {step_id}{title}"
@@ -500,3 +534,5 @@ class ChecklistPane(Widget):
         for entry in message.appended:
             if entry.data.get("result") == "already-done":
                 self.notify(clean(entry.text), severity="warning", markup=False)
+            elif entry.data.get("result") == "reopened" and entry.author == self._author:
+                self.notify(clean(entry.text), markup=False)

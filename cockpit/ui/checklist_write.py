@@ -1,4 +1,5 @@
-"""Writing one checklist step's entry: a tick, a confirm from probe results, a skip, a note.
+"""Writing one checklist step's entry: a tick, a confirm from probe results, a skip, a note,
+or a reopen (the correction that takes one's own tick or skip back).
 
 `write_step` appends the step's entry built from the log as it is under the lock (so a step
 someone else ticked gives "already done by X"), then, for a "done" that counts on a step with
@@ -28,6 +29,7 @@ from cockpit.incident.checklist import (
     incident_moments,
     mark_done,
     phase_to_set,
+    reopen,
     skip,
 )
 from cockpit.incident.entry import Entry
@@ -55,8 +57,10 @@ def write_step(
     *,
     may_start: Callable[[], bool] | None = None,
     written: Callable[[], None] | None = None,
+    expected_seq: int | None = None,
 ) -> list[Entry]:
-    """Append `operation` (done, auto, skip, note) on `step_id`, then its phase; the entries.
+    """Append `operation` (done, auto, skip, note, reopen) on `step_id`, then its phase; the
+    entries. A reopen takes back only the entry `expected_seq` (what the screen showed).
 
     Typed text (a skip's reason, a note; they set no phase): `may_start` is asked under the
     lock before the entry is built, and nothing is written when it says False (quitting kept
@@ -84,6 +88,8 @@ def write_step(
             return [(kind, body, data)]
         if operation == "skip":
             return [skip(state, step_id, text)]
+        if operation == "reopen":
+            return [reopen(state, step_id, author, expected_seq)]
         return [add_note(state, step_id, text)]
 
     appended = log.append_built(build, author=author)

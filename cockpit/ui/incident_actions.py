@@ -1,4 +1,6 @@
-"""The cockpit's keys that write to the incident log: decision, cutover, severity, role, export.
+"""The cockpit's keys that write to the incident log: decision, cutover, severity, role, a
+timeline note (with its key and lesson marks), a phase at any time (closing the incident too),
+export.
 
 `IncidentActions` is mixed into `CockpitApp`; it needs the app's `incident_log`, `log_path`,
 `author`, `clock`, `read_only` and `region_names()`. Every write runs in a thread worker
@@ -17,11 +19,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 
 from cockpit.errors import CockpitError
@@ -44,6 +47,7 @@ from cockpit.ui.decision_form import (
 from cockpit.ui.draft_keeper import DraftKeeper, FormDraft
 from cockpit.ui.draft_offer import FilledTextPrompt
 from cockpit.ui.messages import ExportFinished
+from cockpit.ui.record_forms import NoteResult, PhaseResult
 from cockpit.ui.timeline_pane import refuse_while_loading
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
 
@@ -187,7 +191,7 @@ class IncidentActions(DraftKeeper):
             if current is not None:
                 raise ValueError(
                     f"impact is already set ({format_ts(current.at)}, by {current.current.author});"
-                    " correct it with cockpit log --phase impact --at TIME"
+                    " correct it with p (Set a phase), or cockpit log --phase impact --at TIME"
                 )
             kind, data = phase_record(entries, "impact", at)
             return kind, f"impact at {data['at']}", data
@@ -237,6 +241,90 @@ class IncidentActions(DraftKeeper):
         token = self.begin_write("role", {"text": typed}, "role", replaces)
         self._append_built(lambda entries: role_entry(role, holder, entries), "role", None, token)
 
+    # ---- a note, a phase, closing ----------------------------------------------------------
+
+    def action_timeline_note(self) -> None:
+        """A free-form note to the timeline (a key entry, a lesson), from any pane."""
+        if refuse_if_read_only(self, self.read_only, "add a note") or refuse_while_loading(
+            self, "add a note"
+        ):
+            return
+        from cockpit.ui.record_forms import NoteForm
+
+        self.push_form(NoteForm(), FormDraft("note", "note"), self._note_typed)
+
+    def _note_typed(self, result: NoteResult | None, replaces: str | None = None) -> None:
+        if result is None:
+            return
+        from cockpit.incident.entry import KEY_TAG, LESSON_TAG
+
+        text = result.text.strip()
+        tags = [
+            tag for tag, wanted in ((KEY_TAG, result.key), (LESSON_TAG, result.lesson)) if wanted
+        ]
+        data: dict[str, Any] = {"tags": tags} if tags else {}
+        what = "lesson" if result.lesson else "key entry" if result.key else "note"
+        token = self.begin_write("note", result.fields(), what, replaces)
+        self._append_built(lambda _entries: ("note", text, dict(data)), what, None, token)
+
+    def action_phase(self, phase: str | None = None) -> None:
+        """Set a phase (impact ... closed) now or at a typed time; a set phase is corrected."""
+        doing = "close the incident" if phase == "closed" else "set a phase"
+        if refuse_if_read_only(self, self.read_only, doing) or refuse_while_loading(self, doing):
+            return
+        self._open_phase_form(phase, "now", None)
+
+    def action_close_incident(self) -> None:
+        self.action_phase("closed")
+
+    def _open_phase_form(self, phase: str | None, at: str, draft: Draft | None) -> None:
+        from cockpit.ui.record_forms import PhaseForm
+
+        form = PhaseForm(self.clock, self._phase_settings(), phase=phase, at=at)
+        initial = {"phase": phase, "at": at} if phase is not None else None
+        if draft is not None:
+            initial = dict(draft.fields)
+        purpose = FormDraft("phase", "phase", initial, draft.id if draft else None)
+        replaces = draft.id if draft is not None else None
+        self.push_form(form, purpose, partial(self._phase_chosen, replaces=replaces))
+
+    def _phase_settings(self) -> dict[str, Text]:
+        """Each phase set so far -> "14:02 by alice", as this screen last read the log."""
+        from cockpit.incident.phases import effective_phases
+
+        entries = self.query_one(ChecklistPane).state_entries()
+        shown: dict[str, Text] = {}
+        for setting in effective_phases(entries).times:
+            line = Text(f"{setting.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z by ")
+            line.append(clean(setting.current.author))
+            shown[setting.phase] = line
+        return shown
+
+    def _phase_chosen(self, result: PhaseResult | None, replaces: str | None = None) -> None:
+        if result is None:
+            return
+        from cockpit.incident.entry import format_ts
+        from cockpit.incident.phases import effective_phases, phase_record
+
+        def build(entries: Sequence[Entry]) -> EntryParts:
+            current = effective_phases(entries).get(result.phase)
+            if current is not None and current.at == result.at:
+                raise ValueError(
+                    f"{result.phase} is already set at {format_ts(current.at)}"
+                    f" (by {current.current.author}): nothing to change"
+                )
+            kind, data = phase_record(entries, result.phase, result.at)
+            if kind == "correction":
+                text = f"{result.phase} corrected to {data['at']} (was {data['previous_at']})"
+            else:
+                text = f"{result.phase} at {data['at']}"
+            return kind, text, data
+
+        fields = {"phase": result.phase, "at": result.typed}
+        what = f"phase {result.phase}"
+        token = self.begin_write("phase", fields, what, replaces)
+        self._append_built(build, what, None, token)
+
     # ---- drafts ------------------------------------------------------------------------------
 
     def reopen_draft(self, draft: Draft) -> None:
@@ -255,6 +343,14 @@ class IncidentActions(DraftKeeper):
         elif draft.kind == "role":
             prompt = FilledTextPrompt(ROLE_PROMPT, "commander", text)
             self.push_form(prompt, purpose, partial(self._role_typed, replaces=draft.id))
+        elif draft.kind == "note" and not draft.fields.get("step"):
+            from cockpit.ui.record_forms import NoteForm
+
+            form = NoteForm(draft.fields)
+            self.push_form(form, purpose, partial(self._note_typed, replaces=draft.id))
+        elif draft.kind == "phase":
+            phase = draft.fields.get("phase")
+            self._open_phase_form(phase, draft.fields.get("at", "now"), draft)
         elif draft.kind == "impact":
             impact = ImpactPrompt(None, text)
             self.push_form(impact, purpose, partial(self._write_impact_typed, replaces=draft.id))
