@@ -21,10 +21,11 @@ from collections.abc import Collection, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.model import Finding, worst
+from cockpit.ui.hidden_view import StatusTable
 from cockpit.ui.pane_text import (
     CellDetailPane,
     safe,
@@ -76,6 +77,7 @@ class AuthPane(CellDetailPane):
     TABLE_ID = "auth-table"
     DETAIL_ID = "auth-detail"
     DETAIL_HINT = DETAIL_HINT
+    HIDDEN_NOUN = "regions"
 
     DEFAULT_CSS = """
     AuthPane { height: auto; }
@@ -103,7 +105,8 @@ class AuthPane(CellDetailPane):
             self.show_findings(self._shown)
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="auth-table", cursor_type="cell")
+        # The region stays in view while the checks scroll by.
+        yield StatusTable(id="auth-table", cursor_type="cell", fixed_columns=1)
         yield Static(Text(DETAIL_HINT), id="auth-detail")
 
     def show_findings(self, findings: Sequence[Finding]) -> None:

@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
+from cockpit.ui.hidden_view import StatusTable
 from cockpit.ui.pane_text import (
     CellDetailPane,
     safe,
@@ -148,6 +149,7 @@ class DnsPane(CellDetailPane):
     TABLE_ID = "dns-table"
     DETAIL_ID = "dns-detail"
     DETAIL_HINT = DETAIL_HINT
+    HIDDEN_NOUN = "records"
 
     DEFAULT_CSS = """
     DnsPane { height: auto; }
@@ -186,7 +188,7 @@ class DnsPane(CellDetailPane):
     def compose(self) -> ComposeResult:
         yield Static(Text("no sweep yet"), id="dns-progress")
         # The record name and its converged share stay in view while the resolvers scroll by.
-        yield DataTable(id="dns-table", cursor_type="cell", fixed_columns=2)
+        yield StatusTable(id="dns-table", cursor_type="cell", fixed_columns=2)
         yield Static(Text(DETAIL_HINT), id="dns-detail")
 
     def on_mount(self) -> None:

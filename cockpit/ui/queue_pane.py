@@ -25,6 +25,7 @@ from textual.widgets import DataTable
 from cockpit.config.model import QueueSource
 from cockpit.glyphs import sparkline
 from cockpit.queue.history import QueueHistory, format_count, format_duration
+from cockpit.ui.hidden_view import StatusTable, worst_first_rows
 from cockpit.ui.pane_text import (
     StatusPane,
     fill_table,
@@ -40,6 +41,9 @@ COLUMNS = ("status", "source", "depth", "history", "rate", "oldest", "queues", "
 """Most telling first: at 80x24 the pane shows the status, the source and its depth, and the
 table scrolls sideways to the rest."""
 
+TWO_FIXED_COLUMNS_FROM = 40
+"""From this pane width the source stays in view beside the status; below it, the status."""
+
 QueueRow = tuple[QueueSource, str, QueueHistory]
 
 
@@ -51,6 +55,8 @@ class QueuePane(StatusPane):
     QueuePane > DataTable { height: auto; max-height: 12; }
     """ + status_css("QueuePane")
 
+    HIDDEN_NOUN = "sources"
+
     _shown: tuple[Sequence[QueueRow], datetime] | None = None
 
     def redraw(self) -> None:
@@ -59,7 +65,10 @@ class QueuePane(StatusPane):
             self.show_histories(*self._shown)
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+        # The status and the source stay in view while the rest scrolls by.
+        table = StatusTable(
+            id="queue-table", cursor_type="row", zebra_stripes=True, fixed_columns=2
+        )
         for column in COLUMNS:
             table.add_column(column, key=column)
         yield table
@@ -74,7 +83,16 @@ class QueuePane(StatusPane):
             (f"q{index}", self.row_cells(source, region, history, now))
             for index, (source, region, history) in enumerate(histories)
         ]
+        rows = worst_first_rows(rows, ascii_only=self.ascii_only)
         fill_table(self.table, [(key, Text(key)) for key in COLUMNS], rows)
+        self.refresh_hidden()
+
+    def on_resize(self) -> None:
+        # In a narrow pane two pinned columns would leave the rest no room to scroll by.
+        fixed = 2 if self.size.width >= TWO_FIXED_COLUMNS_FROM else 1
+        if self.table.fixed_columns != fixed:
+            self.table.fixed_columns = fixed
+        self.refresh_hidden()
 
     def row_cells(
         self, source: QueueSource, region: str, history: QueueHistory, now: datetime
