@@ -149,9 +149,9 @@ def table_hidden(table: DataTable[Any], noun: str, *, ascii_only: bool = False) 
         screen_x = region.x + (start if pinned else start - scroll_x)
         start += width
         low = view.x if pinned else max(view.x, region.x + fixed_width)
-        column_shown.append(
-            view.width > 0 and screen_x >= low and screen_x + width <= view.x + view.width
-        )
+        # Its text in view is enough: the padding either side may be cut.
+        text_from, text_to = screen_x + table.cell_padding, screen_x + width - table.cell_padding
+        column_shown.append(view.width > 0 and text_from >= low and text_to <= view.x + view.width)
     items: list[HiddenItem] = []
     for row, shown in zip(rows, row_shown, strict=True):
         cells = [_plain(cell) for cell in table.get_row(row.key)]
