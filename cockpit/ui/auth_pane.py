@@ -7,6 +7,7 @@ API for the shell (call the show_ methods once the pane is mounted):
     Selecting (highlighting) a cell shows every finding of that region and check, with its
     reason (summary) and evidence (data), in the detail line under the table (#auth-detail).
 
+Rows: the worst region first; its name stays in view as the table scrolls sideways.
 Columns: SPF, DKIM, DMARC, PTR, MTA-STS, TLS-RPT, SMTP TLS, DANE, webmail, IdP, then any other
 check seen. A cell is the worst status of its findings, glyph and word ("! warn"), with a count
 when there are several; "- skipped" for a check the config skips, "-" when nothing is configured

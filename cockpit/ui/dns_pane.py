@@ -16,7 +16,8 @@ resolver cell is the status glyph and word, a short word for what it points at (
 "SERVFAIL", ...), and the TTL left: for a stale answer, the TTL of the link holding the stale
 part (a moved CNAME's, not the short TTL of the record it leads to: propagation.stale_ttl), so
 the count reaches 0 when that cache can have let go. The first row is the authoritative
-servers with their SOA serials. Highlighting a cell shows its raw answer, TTL, latency and rcode
+servers with their SOA serials; the rows are ordered worst first (a row's worst cell), the
+authoritative row among them. Highlighting a cell shows its raw answer, TTL, latency and rcode
 in the detail line under the table (#dns-detail).
 """
 

@@ -45,7 +45,8 @@ HIDDEN_CHECK_SECONDS = 1.0
 """How often a pane looks again at what its frame hides (a zoom, a resize or a scroll looks at
 once; this catches a frame that changed size around a pane that did not)."""
 _FRAME_SUMMARIES: WeakKeyDictionary[Widget, str] = WeakKeyDictionary()
-"""The summary each frame shows on its bottom border, so an unchanged one is not redrawn."""
+"""The summary (and its colour) each frame shows on its bottom border, so that an unchanged
+one is not drawn again."""
 
 STATUS_COMPONENT_CLASSES: frozenset[str] = frozenset(f"status--{status.value}" for status in Status)
 
@@ -132,6 +133,8 @@ class StatusPane(Widget):
         for table in self.query(StatusTable):
             table.ascii_only = self.ascii_only
             table.on_view_change = self.refresh_hidden
+        if not any(isinstance(a, Widget) and a.has_class("pane") for a in self.ancestors):
+            return  # no frame to say it on (the region strip, a pane in a test)
         self.watch(self.screen, "maximized", self._view_changed, init=False)
         for ancestor in self.ancestors:
             if isinstance(ancestor, ScrollableContainer):
@@ -179,8 +182,9 @@ class StatusPane(Widget):
         plain, text = self._summary_for([pane.hidden for pane in panes], frame.size.width - 4)
         for pane in panes:
             pane.summary_shown = plain
-        if _FRAME_SUMMARIES.get(frame) != plain:
-            _FRAME_SUMMARIES[frame] = plain
+        shown = f"{plain}\0{text.style}"  # a new theme's colour is a change too
+        if _FRAME_SUMMARIES.get(frame) != shown:
+            _FRAME_SUMMARIES[frame] = shown
             frame.border_subtitle = text if plain else None
 
     def _summary_for(self, hiddens: Sequence[Hidden | None], width: int) -> tuple[str, Text]:

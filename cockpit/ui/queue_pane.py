@@ -9,8 +9,9 @@ API for the shell (call the show_ methods once the pane is mounted):
 Columns: status (glyph and word), source, region, depth, per-queue counts, history sparkline,
 rate and drain estimate, oldest message age. A source whose latest read failed shows
 "? unknown", the error, and its last good value with its age ("last good 1,234 (3 min ago)"),
-dimmed; never 0. Status colours come from the component classes status--ok/warn/fail/unknown
-($status-ok ... theme variables, which the app defines).
+dimmed; never 0. The worst source comes first; the status and the source stay in view while
+the table scrolls sideways. Status colours come from the component classes
+status--ok/warn/fail/unknown ($status-ok ... theme variables, which the app defines).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ COLUMNS = ("status", "source", "depth", "history", "rate", "oldest", "queues", "
 """Most telling first: at 80x24 the pane shows the status, the source and its depth, and the
 table scrolls sideways to the rest."""
 
-TWO_FIXED_COLUMNS_FROM = 40
+TWO_FIXED_COLUMNS_FROM = 24
 """From this pane width the source stays in view beside the status; below it, the status."""
 
 QueueRow = tuple[QueueSource, str, QueueHistory]
