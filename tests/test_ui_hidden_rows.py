@@ -303,3 +303,23 @@ async def test_canary_lines_worst_first_and_the_hidden_ones_counted() -> None:
         assert hidden.worst is not None and hidden.worst.status is Status.UNKNOWN
         assert pane.summary_shown.startswith("2 of 5 canaries shown, worst: ? unknown")
         assert pane.summary_shown in lines[4], lines
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ascii_only", [False, True], ids=["utf8", "ascii"])
+async def test_a_cut_status_cell_shows_its_glyph_alone(tmp_path: Path, ascii_only: bool) -> None:
+    """At 60x20 the auth table's DKIM column is cut after two characters: the secondary's
+    failure shows as its glyph, never as "✗ f"; the frame's summary is ASCII under --ascii."""
+    app = make_app(tmp_path, ascii_only=ascii_only)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await fill_panes(pilot)
+        lines = await settled_screen(app, pilot, (60, 20))
+        inside, border = frame_lines(app, lines, "auth")
+        glyph = (ASCII if ascii_only else UNICODE).status[Status.FAIL].glyph
+        secondary = next(line for line in inside if line.lstrip().startswith("secondary"))
+        assert secondary.rstrip().endswith(f"  {glyph}"), secondary
+        assert f"{glyph} fail" in border, border  # the fail it cut is named below
+        if ascii_only:  # the probe panes and their borders (the header is not theirs)
+            for name in PANES:
+                inside, border = frame_lines(app, lines, name)
+                assert "\n".join([*inside, border]).isascii(), (name, inside, border)
