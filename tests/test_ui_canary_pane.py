@@ -72,11 +72,12 @@ async def test_each_canary_shows_its_latest_run_and_one_not_run_yet_waits() -> N
         text = pane.render().plain
     lines = text.splitlines()
     assert lines[0] == "canaries"
-    assert lines[1].startswith("✓ ok eu-in") and "inbound" in lines[1] and "3.0 s" in lines[1]
-    assert "DKIM ✓" in lines[1] and "path ✓" in lines[1] and "2 min ago" in lines[1]
-    assert "▅█x▆" in lines[1]  # 2, 4, did not arrive, 3 (scaled to the slowest)
-    assert "eu-out" in lines[2] and "waiting for its first run" in lines[2]
-    assert "ok" not in lines[2].replace("eu-out", "")
+    # The worst first: the canary not run yet (unknown) comes before the one that is ok.
+    assert lines[2].startswith("✓ ok eu-in") and "inbound" in lines[2] and "3.0 s" in lines[2]
+    assert "DKIM ✓" in lines[2] and "path ✓" in lines[2] and "2 min ago" in lines[2]
+    assert "▅█x▆" in lines[2]  # 2, 4, did not arrive, 3 (scaled to the slowest)
+    assert "eu-out" in lines[1] and "waiting for its first run" in lines[1]
+    assert "ok" not in lines[1].replace("eu-out", "")
 
 
 async def test_a_failed_run_says_why_and_shows_no_verdicts_it_did_not_make() -> None:

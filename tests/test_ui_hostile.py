@@ -273,6 +273,15 @@ class PaneDumps:
         return self.dumps[pane].text
 
 
+def mx_row(dns: DnsPane) -> int:
+    """Where the MX record's row is (the rows are ordered worst first)."""
+    return dns.table.get_row_index(watched("MX").key)
+
+
+def primary_row(auth: AuthPane) -> int:
+    return auth.table.get_row_index("primary")
+
+
 async def zoom_and_dump(app: CockpitApp, pilot: Pilot[None]) -> PaneDumps:
     """Each pane zoomed in turn (the DNS and auth cursors on the hostile cells), then all five."""
     dumps: dict[str, ScreenDump] = {}
@@ -280,13 +289,13 @@ async def zoom_and_dump(app: CockpitApp, pilot: Pilot[None]) -> PaneDumps:
     for key, name in (("1", "queue"), ("2", "dns"), ("3", "auth"), ("4", "checklist")):
         await pilot.press(key)
         if name == "dns":
-            dns.table.move_cursor(row=1, column=2)  # MX at Cloudflare: the raw answer
+            dns.table.move_cursor(row=mx_row(dns), column=2)  # MX at Cloudflare: the raw answer
         if name == "auth":
-            auth.table.move_cursor(row=0, column=2)  # primary DKIM: summary and evidence
+            auth.table.move_cursor(row=primary_row(auth), column=2)  # DKIM: summary, evidence
         await pilot.pause()
         dumps[name] = dump_screen(app)
         if name == "dns":
-            dns.table.move_cursor(row=1, column=3)  # MX at Quad9: the error
+            dns.table.move_cursor(row=mx_row(dns), column=3)  # MX at Quad9: the error
             await pilot.pause()
             dumps["dns-error"] = dump_screen(app)
             dns.show_error(f"SWEEPERR {ALL_IN_ONE}")
@@ -452,8 +461,8 @@ async def test_each_payload_through_every_pane(tmp_path: Path, item: Hostile) ->
         assert await settle(pilot, lambda: timeline_entries(app) == 10)
         await feed_probe_panes(app, pilot, item.payload)
         dns, auth = app.query_one(DnsPane), app.query_one(AuthPane)
-        auth.table.move_cursor(row=0, column=2)  # primary DKIM: summary and evidence
-        dns.table.move_cursor(row=1, column=2)  # MX at Cloudflare: the raw answer
+        auth.table.move_cursor(row=primary_row(auth), column=2)  # DKIM: summary and evidence
+        dns.table.move_cursor(row=mx_row(dns), column=2)  # MX at Cloudflare: the raw answer
         await pilot.pause()
         assert_inert(dump_screen(app))
         texts = pane_texts(app)
@@ -510,6 +519,9 @@ KEYS_BY_STEP = {1: ZOOM_DNS, 2: TO_HOSTILE_CELL, 3: CLICK, 4: "\x1b", 5: "5", 6:
 timeline zoomed (its whole height: the probes' own entries follow the one appended live)."""
 QUIT_STEP = 7
 SWEEP_SHOWN = b"last sweep"
+TXT_JUDGED = re.compile(rb"TXT hostile[^\n]{0,300}?\d/\d 100%")
+"""The hostile TXT record's row (or the zoomed frame's summary of it) with its answer judged:
+the rows are ordered worst first, so the record is the last row only once it is ok."""
 
 
 @dataclass
@@ -628,6 +640,10 @@ class Cockpit:
     alive_before_quit: bool = False
     quit_offset: int | None = None
     """len(output) when Ctrl+Q was sent."""
+    lab: bool = False
+    """The DNS lab answers: the hostile TXT record has a row to go to."""
+    zoomed_at: int = 0
+    """len(output) when the DNS pane was zoomed."""
 
 
 def read_available(cockpits: list[Cockpit], wait: float) -> None:
@@ -660,6 +676,12 @@ def take_step(cockpit: Cockpit, now: float) -> None:
             return
         IncidentLog(cockpit.log_path).append("note", cockpit.live_text, {}, author="mallory")
     elif cockpit.step in KEYS_BY_STEP:
+        if cockpit.step == 2 and cockpit.lab:
+            judged = TXT_JUDGED.search(bytes(cockpit.output[cockpit.zoomed_at :]))
+            if not judged and now < cockpit.next_step_at + READY_WITHIN:
+                return
+        if cockpit.step == 1:
+            cockpit.zoomed_at = len(cockpit.output)
         os.write(cockpit.master, KEYS_BY_STEP[cockpit.step].encode())
     elif cockpit.step == QUIT_STEP:
         if now < cockpit.started + RUN_AT_LEAST:
@@ -722,7 +744,15 @@ def pty_runs(
             argv = [sys.executable, "-m", "cockpit", "--incident", str(log_path)]
             process, master = start_in_pty([*argv, "--config", str(config)], directory, env)
             cockpits.append(
-                Cockpit(name, process, master, log_path, f"LIVE {payload}", time.monotonic())
+                Cockpit(
+                    name,
+                    process,
+                    master,
+                    log_path,
+                    f"LIVE {payload}",
+                    time.monotonic(),
+                    lab=use_lab,
+                )
             )
         run_cockpits(cockpits)
         runs = {

@@ -21,7 +21,7 @@ from cockpit.model import Finding, Status
 from cockpit.queue.history import QueueHistory
 from cockpit.queue.sample import QueueSample, Reading
 from cockpit.ui.auth_pane import AuthPane
-from cockpit.ui.dns_pane import RECORD_LABEL_CHARS, DnsPane, record_label
+from cockpit.ui.dns_pane import AUTHORITATIVE_ROW, RECORD_LABEL_CHARS, DnsPane, record_label
 from cockpit.ui.queue_pane import COLUMNS, QueuePane
 from cockpit.ui.themes import status_variable_defaults
 from tests.dns_fakes import AUTHORITATIVE, MX_PRIMARY, MX_SECONDARY, T0, obs, sweep, watched
@@ -55,6 +55,11 @@ def cell(table: DataTable[Any], row: int, column: int) -> str:
 
 def row_texts(table: DataTable[Any], row: int) -> list[str]:
     return [cell(table, row, column) for column in range(len(table.columns))]
+
+
+def row_of(table: DataTable[Any], key: str) -> int:
+    """Where the row with `key` is (rows are ordered worst first, not as given)."""
+    return table.get_row_index(key)
 
 
 def static_text(widget: Static) -> str:
@@ -93,22 +98,24 @@ async def test_queue_pane_rows_show_glyph_word_rate_and_last_good_with_age() -> 
         pane.show_histories(queue_rows(), NOW)
         await pilot.pause()
         table = pane.table
-        good_row = dict(zip(COLUMNS, row_texts(table, 0), strict=True))
+        good, lost = row_of(table, "q0"), row_of(table, "q1")
+        assert (lost, good) == (0, 1)  # the unknown source first
+        good_row = dict(zip(COLUMNS, row_texts(table, good), strict=True))
         assert good_row["status"] == "✓ ok"
         assert good_row["depth"] == "1,180"
         assert "4 active" in good_row["queues"] and "1,176 deferred" in good_row["queues"]
         assert len(good_row["history"]) == 4
         assert good_row["rate"].startswith("empty in about") and "(-160/min)" in good_row["rate"]
         assert good_row["oldest"] == "10 min"
-        lost_row = dict(zip(COLUMNS, row_texts(table, 1), strict=True))
+        lost_row = dict(zip(COLUMNS, row_texts(table, lost), strict=True))
         assert lost_row["status"] == "? unknown"
         assert lost_row["depth"] == "last good 1,234 (4 min ago)"
         assert "0" not in lost_row["depth"].split()
-        depth_cell = table.get_cell_at(Coordinate(1, COLUMNS.index("depth")))
+        depth_cell = table.get_cell_at(Coordinate(lost, COLUMNS.index("depth")))
         assert isinstance(depth_cell, Text) and "dim" in str(depth_cell.style)
         assert "\x1b" not in "".join(lost_row.values())
         assert "[@click=app.quit]" in lost_row["source"] + lost_row["rate"]
-        status_cell = table.get_cell_at(Coordinate(0, 0))
+        status_cell = table.get_cell_at(Coordinate(good, 0))
         assert isinstance(status_cell, Text) and status_cell.style.color is not None
         ok_colour = status_variable_defaults()["status-ok"].lower()
         assert status_cell.style.color.triplet.hex == ok_colour
@@ -121,8 +128,9 @@ async def test_queue_pane_ascii_only_uses_ascii_glyphs() -> None:
     async with PaneApp(pane).run_test(size=SIZE) as pilot:
         pane.show_histories(queue_rows(), NOW)
         await pilot.pause()
-        assert cell(pane.table, 0, 0) == "+ ok"
-        assert set(cell(pane.table, 0, COLUMNS.index("history"))) <= set("_.-=+*#@")
+        good = row_of(pane.table, "q0")
+        assert cell(pane.table, good, 0) == "+ ok"
+        assert set(cell(pane.table, good, COLUMNS.index("history"))) <= set("_.-=+*#@")
 
 
 # --- dns -------------------------------------------------------------------------------------
@@ -166,10 +174,12 @@ async def test_dns_pane_matrix_estimate_serials_and_ttl_countdown() -> None:
             "Office",
             "estimate",
         ]
-        authoritative = row_texts(table, 0)
+        mx, soa = row_of(table, mx_sweep().watched[0].key), row_of(table, AUTHORITATIVE_ROW)
+        assert (mx, soa) == (0, 1)  # the warning first
+        authoritative = row_texts(table, soa)
         assert authoritative[1] == "✓ ok"
         assert "ns1 2024050101" in authoritative[5] and "ns2 2024050101" in authoritative[5]
-        mx_row = row_texts(table, 1)
+        mx_row = row_texts(table, mx)
         assert mx_row[0] == "MX example.com"
         assert mx_row[1] == "! warn 1/3 33%"
         assert mx_row[2] == "✓ ok primary 240s"
@@ -179,7 +189,7 @@ async def test_dns_pane_matrix_estimate_serials_and_ttl_countdown() -> None:
         assert mx_row[5].endswith(", in 5 min") or mx_row[5].endswith(", in 4 min")
         pane.tick(NOW + timedelta(seconds=120))
         await pilot.pause()
-        assert cell(table, 1, 2) == "✓ ok primary 120s"
+        assert cell(table, mx, 2) == "✓ ok primary 120s"
         assert "sweep in progress" not in static_text(pane.progress)
 
 
@@ -212,15 +222,18 @@ async def test_dns_pane_in_a_narrow_pane_keeps_the_converged_share_in_view() -> 
         await pilot.pause()
         table = pane.table
         assert table.fixed_columns == 1
-        assert cell(table, 1, 0) == "MX @"
-        assert cell(table, 2, 0).startswith("DKIM selector") and cell(table, 2, 0).endswith("…")
+        assert cell(table, row_of(table, base.watched[0].key), 0) == "MX @"
+        dkim = row_of(table, long_dkim.key)
+        assert cell(table, dkim, 0).startswith("DKIM selector") and cell(table, dkim, 0).endswith(
+            "…"
+        )
         assert visible_columns(table, 2) <= table.scrollable_content_region.width
     wide = DnsPane(clock=lambda: NOW, domain="example.com")
     async with PaneApp(wide).run_test(size=(120, 16)) as pilot:
         wide.show_sweep(with_long, "primary")
         await pilot.pause()
         assert wide.table.fixed_columns == 2
-        label = cell(wide.table, 2, 0)
+        label = cell(wide.table, row_of(wide.table, long_dkim.key), 0)
         assert label.startswith("DKIM selector-with") and len(label) == RECORD_LABEL_CHARS
 
 
@@ -230,23 +243,24 @@ async def test_dns_pane_selection_shows_raw_answer_ttl_latency_rcode_literally()
     async with app.run_test(size=SIZE) as pilot:
         pane.show_sweep(mx_sweep(), "primary")
         await pilot.pause()
-        pane.table.move_cursor(row=1, column=2)
+        mx, soa = row_of(pane.table, mx_sweep().watched[0].key), row_of(pane.table, "authoritative")
+        pane.table.move_cursor(row=mx, column=2)
         await pilot.pause()
         detail = static_text(pane.detail)
         assert "example.com MX at Cloudflare" in detail
         assert "rcode NOERROR, TTL 300 s (240 s left), latency 3.0 ms" in detail
         assert "[@click=app.quit]x[link=x]y[/bold]z\\" in detail
         assert "\x1b" not in detail and "\x07" not in detail
-        pane.table.move_cursor(row=1, column=4)
+        pane.table.move_cursor(row=mx, column=4)
         await pilot.pause()
         detail = static_text(pane.detail)
         assert "rcode none, TTL none," in detail and "error: ␛]0;pwned␇[@click" in detail
         assert "[@click=app.quit]" in detail and "\x1b" not in detail
         pane.show_sweep(mx_sweep(), "primary")
         await pilot.pause()
-        assert pane.table.cursor_coordinate == Coordinate(1, 4)
+        assert pane.table.cursor_coordinate == Coordinate(mx, 4)
         assert "rcode none, TTL none," in static_text(pane.detail)
-        pane.table.move_cursor(row=0, column=1)
+        pane.table.move_cursor(row=soa, column=1)
         await pilot.pause()
         assert "serial 2024050101" in static_text(pane.detail)
         await pilot.press("enter", "right", "down")
@@ -259,7 +273,9 @@ async def test_dns_pane_ascii_only() -> None:
     async with PaneApp(pane).run_test(size=SIZE) as pilot:
         pane.show_sweep(mx_sweep(), "primary")
         await pilot.pause()
-        assert cell(pane.table, 1, 2) == "+ ok primary 240s"
+        assert cell(pane.table, row_of(pane.table, mx_sweep().watched[0].key), 2) == (
+            "+ ok primary 240s"
+        )
 
 
 # --- auth ------------------------------------------------------------------------------------
@@ -293,21 +309,22 @@ async def test_auth_pane_regions_by_checks_and_detail_on_selection() -> None:
         labels = [plain(column.label) for column in table.columns.values()]
         assert labels[:4] == ["region", "SPF", "DKIM", "DMARC"]
         assert labels[-3:] == ["DANE", "webmail", "IdP"]
-        primary = row_texts(table, 0)
+        assert (row_of(table, "secondary"), row_of(table, "primary")) == (0, 1)  # fail first
+        primary = row_texts(table, row_of(table, "primary"))
         assert primary[0] == "primary"
         assert primary[1] == "! warn (2)"
         assert primary[2] == "✓ ok"
         assert primary[3] == "-"
-        secondary = row_texts(table, 1)
+        secondary = row_texts(table, row_of(table, "secondary"))
         assert secondary[2] == "✗ fail"
         assert secondary[10] == "? unknown"
-        table.move_cursor(row=1, column=2)
+        table.move_cursor(row=row_of(table, "secondary"), column=2)
         await pilot.pause()
         detail = static_text(pane.detail)
         assert "✗ fail dkim us1: no key:" in detail
         assert "evidence: " in detail and "[@click=app.quit]x[link=x]y[/bold]z\\" in detail
         assert "\x1b" not in detail
-        table.move_cursor(row=0, column=1)
+        table.move_cursor(row=row_of(table, "primary"), column=1)
         await pilot.pause()
         detail = static_text(pane.detail)
         assert "pass" in detail and "9 lookups" in detail and "lookups: 4" in detail
@@ -327,13 +344,14 @@ async def test_auth_pane_says_whether_a_blank_check_was_skipped_or_has_nothing_t
         await pilot.pause()
         table = pane.table
         keys = [column.key.value for column in table.ordered_columns]
-        primary = dict(zip(keys, row_texts(table, 0), strict=True))
+        primary_row = row_of(table, "primary")
+        primary = dict(zip(keys, row_texts(table, primary_row), strict=True))
         assert primary["smtp-tls"] == "- skipped" and primary["dane"] == "- skipped"
         assert primary["idp"] == "-"  # only the secondary region has an IdP URL
-        table.move_cursor(row=0, column=keys.index("dane"))
+        table.move_cursor(row=primary_row, column=keys.index("dane"))
         await pilot.pause()
         assert "not checked: [auth] skip in the config lists smtp-tls" in static_text(pane.detail)
-        table.move_cursor(row=0, column=keys.index("idp"))
+        table.move_cursor(row=primary_row, column=keys.index("idp"))
         await pilot.pause()
         assert "nothing is configured for this check" in static_text(pane.detail)
 
@@ -343,7 +361,7 @@ async def test_auth_pane_ascii_only() -> None:
     async with PaneApp(pane).run_test(size=SIZE) as pilot:
         pane.show_findings(auth_findings())
         await pilot.pause()
-        assert cell(pane.table, 1, 2) == "X fail"
+        assert cell(pane.table, row_of(pane.table, "secondary"), 2) == "X fail"
 
 
 async def test_panes_take_the_new_status_colours_when_the_theme_changes() -> None:
@@ -362,9 +380,9 @@ async def test_panes_take_the_new_status_colours_when_the_theme_changes() -> Non
         app.theme = "pane-test"
         await pilot.pause()
         for table, coordinate in (
-            (queue.table, Coordinate(0, 0)),
-            (auth.table, Coordinate(0, 2)),
-            (dns.table, Coordinate(1, 2)),
+            (queue.table, Coordinate(row_of(queue.table, "q0"), 0)),
+            (auth.table, Coordinate(row_of(auth.table, "primary"), 2)),
+            (dns.table, Coordinate(row_of(dns.table, mx_sweep().watched[0].key), 2)),
         ):
             ok_cell = table.get_cell_at(coordinate)
             assert isinstance(ok_cell, Text) and ok_cell.style.color is not None

@@ -210,7 +210,7 @@ async def zoom_dns_on_the_timeout(pilot: Pilot[None]) -> None:
     await fill_panes(pilot)
     await pilot.press("2")
     table = pilot.app.query_one(DnsPane).table
-    table.move_cursor(row=1, column=4)
+    table.move_cursor(row=table.get_row_index(data.dns_sweep().watched[0].key), column=4)
     await pilot.pause()
     assert pilot.app.screen.maximized is not None
 
@@ -288,7 +288,7 @@ async def test_every_pane_title_and_its_first_rows_show(tmp_path: Path, size_nam
     # One line from each pane's data: the panes show data, not only frames.
     for expected in (
         "? unknown  mx1",  # queue: the unknown source comes first
-        "authoritative SOA",  # DNS
+        "MX @               ! warn 1/3 33%",  # DNS: the worst records first
         "secondary  ! warn (2)  ✗ fail",  # auth: the target region's DKIM fails
         "[x] Confirm the scope of the outage",  # checklist
         "#8 probe cockpit",  # timeline: the last entry

@@ -27,7 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
 from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
@@ -119,6 +119,10 @@ class PanesScreen(Screen[None]):
     ) -> None:
         if previously_maximized is not None:
             previously_maximized.remove_class("-maximized")
+            # Back in its small frame, a table shows its first columns again, not wherever
+            # the zoomed view had scrolled to.
+            for table in previously_maximized.query(DataTable):
+                table.scroll_to(x=0, animate=False, immediate=True)
         if maximized is not None:
             maximized.add_class("-maximized")
 

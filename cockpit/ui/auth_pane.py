@@ -7,6 +7,7 @@ API for the shell (call the show_ methods once the pane is mounted):
     Selecting (highlighting) a cell shows every finding of that region and check, with its
     reason (summary) and evidence (data), in the detail line under the table (#auth-detail).
 
+Rows: the worst region first; its name stays in view as the table scrolls sideways.
 Columns: SPF, DKIM, DMARC, PTR, MTA-STS, TLS-RPT, SMTP TLS, DANE, webmail, IdP, then any other
 check seen. A cell is the worst status of its findings, glyph and word ("! warn"), with a count
 when there are several; "- skipped" for a check the config skips, "-" when nothing is configured
@@ -21,10 +22,11 @@ from collections.abc import Collection, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.model import Finding, worst
+from cockpit.ui.hidden_view import StatusTable
 from cockpit.ui.pane_text import (
     CellDetailPane,
     safe,
@@ -76,6 +78,7 @@ class AuthPane(CellDetailPane):
     TABLE_ID = "auth-table"
     DETAIL_ID = "auth-detail"
     DETAIL_HINT = DETAIL_HINT
+    HIDDEN_NOUN = "regions"
 
     DEFAULT_CSS = """
     AuthPane { height: auto; }
@@ -103,7 +106,8 @@ class AuthPane(CellDetailPane):
             self.show_findings(self._shown)
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="auth-table", cursor_type="cell")
+        # The region stays in view while the checks scroll by.
+        yield StatusTable(id="auth-table", cursor_type="cell", fixed_columns=1)
         yield Static(Text(DETAIL_HINT), id="auth-detail")
 
     def show_findings(self, findings: Sequence[Finding]) -> None:

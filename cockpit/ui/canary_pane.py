@@ -5,9 +5,11 @@
 
 A line reads "✓ ok  eu-in  inbound  primary  3.2 s  DKIM ✓ SPF ✓ DMARC ✓ path ✓  ▁▂▁█  2m ago",
 then the reason when the run is not ok. A canary configured but not run yet says so ("waiting
-for its first run": nothing was seen, never ok). The round-trip history is a small bar chart
-of the last runs, a run that did not arrive drawn as "x" (never as a short bar). Every string
-from a finding is cleaned and drawn as Text, never as markup.
+for its first run": nothing was seen, never ok). The worst run comes first (waiting counts as
+unknown); when the pane cannot show every line, its frame says how many it shows and the worst
+it hides. The round-trip history is a small bar chart of the last runs, a run that did not
+arrive drawn as "x" (never as a short bar). Every string from a finding is cleaned and drawn
+as Text, never as markup.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.text import Text
 
 from cockpit.canary.board import CanaryRow
 from cockpit.glyphs import glyph_set
+from cockpit.hidden_rows import Hidden, HiddenItem, worst_first
 from cockpit.model import Status
 from cockpit.queue.history import format_age
 from cockpit.safe_text import clean
@@ -51,12 +54,9 @@ def history_bars(history: Sequence[float | None], *, ascii_only: bool = False) -
 class CanaryPane(StatusPane):
     """The canaries' latest runs; see the module docstring."""
 
-    DEFAULT_CSS = (
-        """
+    DEFAULT_CSS = """
     CanaryPane { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
-    """
-        + status_css("CanaryPane")
-    )
+    """ + status_css("CanaryPane")
 
     def __init__(
         self,
@@ -70,21 +70,48 @@ class CanaryPane(StatusPane):
         self.rows: list[CanaryRow] = []
         self._now: datetime | None = None
 
+    HIDDEN_NOUN = "canaries"
+
     def show_rows(self, rows: Sequence[CanaryRow], now: datetime) -> None:
         self.rows = list(rows)
         self._now = now
         self.refresh(layout=True)
+        self.refresh_hidden()
+
+    def ordered(self) -> list[tuple[str, CanaryRow | None]]:
+        """(name, latest run or None while waiting), the worst first, then as configured."""
+        by_name = {row.name: row for row in self.rows}
+        names = [*self.names, *(name for name in by_name if name not in self.names)]
+        return worst_first(
+            [(name, by_name.get(name)) for name in names],
+            lambda item: Status.UNKNOWN if item[1] is None else item[1].status,
+        )
+
+    def hidden_now(self) -> Hidden | None:
+        """Which canary lines are on screen (a line is cut at the right, never its status)."""
+        try:
+            clip = self.screen.find_widget(self).visible_region
+        except Exception:  # noqa: BLE001 - not laid out yet or not on this screen
+            return None
+        top = self.region.y + 1  # under the "canaries" line
+        shown = 0
+        items: list[HiddenItem] = []
+        for index, (name, row) in enumerate(self.ordered()):
+            if clip.y <= top + index < clip.y + clip.height:
+                shown += 1
+            else:
+                status = Status.UNKNOWN if row is None else row.status
+                items.append(HiddenItem(status, clean(name)))
+        return Hidden(self.HIDDEN_NOUN, shown, shown + len(items), tuple(items))
 
     def redraw(self) -> None:
         self.refresh()
 
     def render(self) -> Text:
-        by_name = {row.name: row for row in self.rows}
-        names = [*self.names, *(name for name in by_name if name not in self.names)]
-        width = max((len(name) for name in names), default=0)
+        ordered = self.ordered()
+        width = max((len(name) for name, _ in ordered), default=0)
         lines = [Text("canaries", style="bold")]
-        for name in names:
-            row = by_name.get(name)
+        for name, row in ordered:
             if row is None:
                 line = self.status_cell(Status.UNKNOWN)
                 line.append(f" {clean(name):<{width}}  waiting for its first run")

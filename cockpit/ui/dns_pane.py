@@ -16,7 +16,8 @@ resolver cell is the status glyph and word, a short word for what it points at (
 "SERVFAIL", ...), and the TTL left: for a stale answer, the TTL of the link holding the stale
 part (a moved CNAME's, not the short TTL of the record it leads to: propagation.stale_ttl), so
 the count reaches 0 when that cache can have let go. The first row is the authoritative
-servers with their SOA serials. Highlighting a cell shows its raw answer, TTL, latency and rcode
+servers with their SOA serials; the rows are ordered worst first (a row's worst cell), the
+authoritative row among them. Highlighting a cell shows its raw answer, TTL, latency and rcode
 in the detail line under the table (#dns-detail).
 """
 
@@ -30,11 +31,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
+from cockpit.ui.hidden_view import StatusTable
 from cockpit.ui.pane_text import (
     CellDetailPane,
     safe,
@@ -148,6 +150,7 @@ class DnsPane(CellDetailPane):
     TABLE_ID = "dns-table"
     DETAIL_ID = "dns-detail"
     DETAIL_HINT = DETAIL_HINT
+    HIDDEN_NOUN = "records"
 
     DEFAULT_CSS = """
     DnsPane { height: auto; }
@@ -186,7 +189,7 @@ class DnsPane(CellDetailPane):
     def compose(self) -> ComposeResult:
         yield Static(Text("no sweep yet"), id="dns-progress")
         # The record name and its converged share stay in view while the resolvers scroll by.
-        yield DataTable(id="dns-table", cursor_type="cell", fixed_columns=2)
+        yield StatusTable(id="dns-table", cursor_type="cell", fixed_columns=2)
         yield Static(Text(DETAIL_HINT), id="dns-detail")
 
     def on_mount(self) -> None:

@@ -14,6 +14,8 @@ API:
         ellipsis.
     fill_table(table, columns, rows) -> bool: show rows, updating only the cells that changed.
     StatusPane: the base of the panes with status cells; `status_cell(status, extra="")`.
+        It says on its frame's bottom border what the frame cannot show (`refresh_hidden`,
+        `hidden_now`, `summary_shown`): "2 of 14 records shown, worst: ! warn MX @ 1/3 33%".
     CellDetailPane: the base of the panes with a table and a detail line for the cursor's cell.
 
 Never format untrusted text into a markup string: build Text objects with these.
@@ -23,17 +25,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 from rich.style import Style
 from rich.text import Text
+from textual.containers import ScrollableContainer
 from textual.coordinate import Coordinate
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey
 
 from cockpit.glyphs import glyph_set
+from cockpit.hidden_rows import Hidden, merge, summary_text
 from cockpit.model import Status
 from cockpit.safe_text import clean
+from cockpit.ui.hidden_view import StatusTable, table_hidden, worst_first_rows
+
+HIDDEN_CHECK_SECONDS = 1.0
+"""How often a pane looks again at what its frame hides (a zoom, a resize or a scroll looks at
+once; this catches a frame that changed size around a pane that did not)."""
+_FRAME_SUMMARIES: WeakKeyDictionary[Widget, str] = WeakKeyDictionary()
+"""The summary (and its colour) each frame shows on its bottom border, so that an unchanged
+one is not drawn again."""
 
 STATUS_COMPONENT_CLASSES: frozenset[str] = frozenset(f"status--{status.value}" for status in Status)
 
@@ -95,6 +108,14 @@ class StatusPane(Widget):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = set(STATUS_COMPONENT_CLASSES)
+    HIDDEN_NOUN: ClassVar[str] = "rows"
+    """What the pane's rows are, for the summary of hidden rows ("records")."""
+
+    hidden: Hidden | None = None
+    """What this pane showed of its rows when last looked at; None: not on screen."""
+    summary_shown: str = ""
+    """The hidden-rows summary its frame shows ("" when nothing is hidden)."""
+    _hidden_pending = False
 
     def __init__(
         self,
@@ -109,6 +130,71 @@ class StatusPane(Widget):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._restyle)
+        for table in self.query(StatusTable):
+            table.ascii_only = self.ascii_only
+            table.on_view_change = self.refresh_hidden
+        if not any(isinstance(a, Widget) and a.has_class("pane") for a in self.ancestors):
+            return  # no frame to say it on (the region strip, a pane in a test)
+        self.watch(self.screen, "maximized", self._view_changed, init=False)
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, ScrollableContainer):
+                self.watch(ancestor, "scroll_y", self._view_changed, init=False)
+        self.set_interval(HIDDEN_CHECK_SECONDS, self.refresh_hidden)
+        self.refresh_hidden()
+
+    def on_resize(self) -> None:
+        self.refresh_hidden()
+
+    def _view_changed(self, _value: object) -> None:
+        self.refresh_hidden()
+
+    def refresh_hidden(self) -> None:
+        """Look again, once the screen is laid out, at what the pane's frame hides."""
+        if not self._hidden_pending:
+            self._hidden_pending = True
+            self.call_after_refresh(self._update_hidden)
+
+    def hidden_now(self) -> Hidden | None:
+        """What the pane shows of its rows now; None when it is not on screen. The panes
+        with status tables need not override it."""
+        found = [
+            hidden
+            for table in self.query(StatusTable)
+            if (hidden := table_hidden(table, self.HIDDEN_NOUN, ascii_only=self.ascii_only))
+            is not None
+        ]
+        if len(found) > 1:
+            return merge(found)
+        return found[0] if found else None
+
+    def _update_hidden(self) -> None:
+        self._hidden_pending = False
+        if not self.is_mounted:
+            return
+        self.hidden = self.hidden_now()
+        frame = next(
+            (a for a in self.ancestors if isinstance(a, Widget) and a.has_class("pane")), None
+        )
+        if frame is None:  # no frame: the summary is there to read, nowhere to draw it
+            self.summary_shown = self._summary_for([self.hidden], self.size.width)[0]
+            return
+        panes = [pane for pane in frame.query(StatusPane) if pane.hidden is not None]
+        plain, text = self._summary_for([pane.hidden for pane in panes], frame.size.width - 4)
+        for pane in panes:
+            pane.summary_shown = plain
+        shown = f"{plain}\0{text.style}"  # a new theme's colour is a change too
+        if _FRAME_SUMMARIES.get(frame) != shown:
+            _FRAME_SUMMARIES[frame] = shown
+            frame.border_subtitle = text if plain else None
+
+    def _summary_for(self, hiddens: Sequence[Hidden | None], width: int) -> tuple[str, Text]:
+        merged = merge([hidden for hidden in hiddens if hidden is not None])
+        if merged is None or not merged.anything:
+            return "", Text("")
+        plain = summary_text(merged, max(width, 1), ascii_only=self.ascii_only)
+        item = merged.worst
+        style = status_style(self, item.status) if item is not None else Style()
+        return plain, Text(plain, style=style, no_wrap=True)
 
     def status_cell(self, status: Status, extra: str = "") -> Text:
         """`status_text` of `status` in this pane's colour for it (see `status_style`)."""
@@ -198,11 +284,26 @@ class CellDetailPane(StatusPane):
         columns: Sequence[tuple[str, Text]],
         rows: Sequence[tuple[str, Sequence[Text]]],
     ) -> None:
-        """`fill_table`, then the cursor where it was and the detail of its cell."""
-        selected = self.table.cursor_coordinate
-        rebuilt = fill_table(self.table, columns, rows)
+        """`fill_table` with the worst rows first, then the cursor on the cell it was on (its
+        row may have moved) and the detail of that cell."""
+        table = self.table
+        selected = table.cursor_coordinate
+        cell_key = (
+            table.coordinate_to_cell_key(selected) if table.is_valid_coordinate(selected) else None
+        )
+        rows = worst_first_rows(rows, ascii_only=self.ascii_only)
+        rebuilt = fill_table(table, columns, rows)
+        if rebuilt and cell_key is not None:
+            try:
+                selected = Coordinate(
+                    table.get_row_index(cell_key.row_key),
+                    table.get_column_index(cell_key.column_key),
+                )
+            except Exception:  # noqa: BLE001 - that row or column is gone: keep the place
+                pass
         # Same rows and columns: the cursor stayed, only its cell's detail may have changed.
         self._keep_selection(selected, move=rebuilt)
+        self.refresh_hidden()
 
     def _keep_selection(self, selected: Coordinate, *, move: bool) -> None:
         table = self.table

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from cockpit.incident.replay import BoardRow
 from cockpit.queue.history import format_age
+from cockpit.ui.hidden_view import StatusTable, worst_first_rows
 from cockpit.ui.pane_text import (
     StatusPane,
     fill_table,
@@ -33,6 +34,8 @@ COLUMNS = ("status", "subject", "region", "when", "what the probe said")
 
 class ProbeBoardPane(StatusPane):
     """The latest probe entries of one area; see the module docstring."""
+
+    HIDDEN_NOUN = "subjects"
 
     DEFAULT_CSS = """
     ProbeBoardPane { height: 1fr; }
@@ -53,7 +56,7 @@ class ProbeBoardPane(StatusPane):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"no {self.area} probe entry yet"), id="board-note")
-        yield DataTable(id="board-table", cursor_type="row")
+        yield StatusTable(id="board-table", cursor_type="row", fixed_columns=1)
 
     def redraw(self) -> None:
         if self._shown is not None:
@@ -65,8 +68,11 @@ class ProbeBoardPane(StatusPane):
         fill_table(
             self.query_one(DataTable),
             [(column, Text(column)) for column in COLUMNS],
-            [(row.key, self._cells(row, now)) for row in rows],
+            worst_first_rows(
+                [(row.key, self._cells(row, now)) for row in rows], ascii_only=self.ascii_only
+            ),
         )
+        self.refresh_hidden()
 
     def _cells(self, row: BoardRow, now: datetime) -> list[Text]:
         age = max((now - row.at).total_seconds(), 0.0)

@@ -9,8 +9,9 @@ API for the shell (call the show_ methods once the pane is mounted):
 Columns: status (glyph and word), source, region, depth, per-queue counts, history sparkline,
 rate and drain estimate, oldest message age. A source whose latest read failed shows
 "? unknown", the error, and its last good value with its age ("last good 1,234 (3 min ago)"),
-dimmed; never 0. Status colours come from the component classes status--ok/warn/fail/unknown
-($status-ok ... theme variables, which the app defines).
+dimmed; never 0. The worst source comes first; the status and the source stay in view while
+the table scrolls sideways. Status colours come from the component classes
+status--ok/warn/fail/unknown ($status-ok ... theme variables, which the app defines).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from textual.widgets import DataTable
 from cockpit.config.model import QueueSource
 from cockpit.glyphs import sparkline
 from cockpit.queue.history import QueueHistory, format_count, format_duration
+from cockpit.ui.hidden_view import StatusTable, worst_first_rows
 from cockpit.ui.pane_text import (
     StatusPane,
     fill_table,
@@ -40,6 +42,9 @@ COLUMNS = ("status", "source", "depth", "history", "rate", "oldest", "queues", "
 """Most telling first: at 80x24 the pane shows the status, the source and its depth, and the
 table scrolls sideways to the rest."""
 
+TWO_FIXED_COLUMNS_FROM = 24
+"""From this pane width the source stays in view beside the status; below it, the status."""
+
 QueueRow = tuple[QueueSource, str, QueueHistory]
 
 
@@ -51,6 +56,8 @@ class QueuePane(StatusPane):
     QueuePane > DataTable { height: auto; max-height: 12; }
     """ + status_css("QueuePane")
 
+    HIDDEN_NOUN = "sources"
+
     _shown: tuple[Sequence[QueueRow], datetime] | None = None
 
     def redraw(self) -> None:
@@ -59,7 +66,10 @@ class QueuePane(StatusPane):
             self.show_histories(*self._shown)
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+        # The status and the source stay in view while the rest scrolls by.
+        table = StatusTable(
+            id="queue-table", cursor_type="row", zebra_stripes=True, fixed_columns=2
+        )
         for column in COLUMNS:
             table.add_column(column, key=column)
         yield table
@@ -74,7 +84,16 @@ class QueuePane(StatusPane):
             (f"q{index}", self.row_cells(source, region, history, now))
             for index, (source, region, history) in enumerate(histories)
         ]
+        rows = worst_first_rows(rows, ascii_only=self.ascii_only)
         fill_table(self.table, [(key, Text(key)) for key in COLUMNS], rows)
+        self.refresh_hidden()
+
+    def on_resize(self) -> None:
+        # In a narrow pane two pinned columns would leave the rest no room to scroll by.
+        fixed = 2 if self.size.width >= TWO_FIXED_COLUMNS_FROM else 1
+        if self.table.fixed_columns != fixed:
+            self.table.fixed_columns = fixed
+        self.refresh_hidden()
 
     def row_cells(
         self, source: QueueSource, region: str, history: QueueHistory, now: datetime

@@ -6,7 +6,8 @@
 
 A line reads "X fail primary DOWN since 14:02 · lag ? · role ? · <worst reason>": the status
 glyph and word (never colour alone), the region, its state and since when, its replication lag
-and role, then the reason, which is what gives way when the line is narrow. While the log holds
+and role, then the reason, which is what gives way when the line is narrow. The worst region
+comes first (`rows` keeps the configured order). While the log holds
 a first alarm and no impact phase, one more line offers the proposed impact time (the app's `i`
 key accepts it or takes another). `RegionDetails` (the app's `m` key) lists every finding
 behind the lines. All data is untrusted: drawn as Text, cleaned, never markup.
@@ -27,6 +28,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from cockpit.glyphs import glyph_set
+from cockpit.hidden_rows import worst_first
 from cockpit.incident.detection import ImpactProposal, impact_proposal
 from cockpit.incident.entry import Entry
 from cockpit.model import Finding, Status
@@ -63,8 +65,7 @@ def _canary_text(run: Finding) -> str:
 class RegionStrip(StatusPane):
     """One line per region; see the module docstring."""
 
-    DEFAULT_CSS = (
-        """
+    DEFAULT_CSS = """
     RegionStrip {
         height: auto;
         background: $panel;
@@ -72,9 +73,7 @@ class RegionStrip(StatusPane):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    """
-        + status_css("RegionStrip")
-    )
+    """ + status_css("RegionStrip")
 
     def __init__(
         self,
@@ -106,7 +105,8 @@ class RegionStrip(StatusPane):
         self.refresh()
 
     def render(self) -> Text:
-        lines = [self._row_line(row) for row in self.rows]
+        # The worst region first; `rows` keeps the configured order.
+        lines = [self._row_line(row) for row in worst_first(self.rows, lambda row: row.status)]
         if self.proposal is not None:
             lines.append(
                 Text(
