@@ -15,6 +15,7 @@ Draft text is untrusted: it is shown cleaned, in Text objects, never as markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -129,8 +130,15 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
 class FilledTextPrompt(TextPrompt):
     """A TextPrompt opened with `value` in its input (a draft reopened)."""
 
-    def __init__(self, title: str, placeholder: str, value: str) -> None:
-        super().__init__(title, placeholder)
+    def __init__(
+        self,
+        title: str,
+        placeholder: str,
+        value: str,
+        *,
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__(title, placeholder, check=check)
         self.filled_value = value
 
     def on_mount(self) -> None:
