@@ -434,3 +434,42 @@ async def test_a_wrong_impact_time_keeps_the_prompt_open_with_the_text(tmp_path:
         assert str(app.screen.query_one("#impact-error", Label).render()).strip()
         await pilot.press("escape")
     assert entries(path) == before
+
+
+async def test_the_replay_has_the_same_keys(tmp_path: Path) -> None:
+    from cockpit.ui.replay_app import ReplayApp
+
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = ReplayApp(path, IncidentLog(path).read().entries, speed=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = str(app.screen.query_one("#help-text", Static).render())
+        assert "Pause/play" in shown and "Quit" in shown
+        await pilot.press("escape", "q")
+        assert await settle(pilot, lambda: not app.is_running)
+
+
+async def test_ascii_draft_offer_and_cutover_prompt(tmp_path: Path, example_config: Config) -> None:
+    from cockpit.incident.drafts import save_draft
+    from cockpit.ui.decision_form import CutoverPrompt
+    from cockpit.ui.draft_offer import DraftOffer
+
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    save_draft(path, "role", {"text": "scribe"}, author="alice", why="quit")
+    app = ascii_app(path, example_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: isinstance(app.screen, DraftOffer), 5)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert not not_ascii(text), (not_ascii(text), text)
+        await pilot.press("escape")
+        await opened(pilot, app)
+        app.ask_about_cutover("primary")
+        assert await settle(pilot, lambda: isinstance(app.screen, CutoverPrompt))
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert not not_ascii(text), (not_ascii(text), text)

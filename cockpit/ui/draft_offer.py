@@ -45,11 +45,13 @@ class DraftChoice:
     draft: Draft
 
 
-def draft_label(draft: Draft) -> Text:
-    """Two lines: "decision · alice · 2026-11-27 14:31Z · why", then the first line of text."""
+def draft_label(draft: Draft, *, ascii_only: bool = False) -> Text:
+    """Two lines: "decision · alice · 2026-11-27 14:31Z · why" ("-" for "·" with
+    ascii_only), then the first line of text."""
+    dot = "-" if ascii_only else "·"
     head = Text()
     head.append(clean(draft.kind), style="bold")
-    head.append(f" · {clean(draft.author)} · {draft.saved_at:%Y-%m-%d %H:%MZ} · ")
+    head.append(f" {dot} {clean(draft.author)} {dot} {draft.saved_at:%Y-%m-%d %H:%MZ} {dot} ")
     head.append(clean(draft.why)[:120], style="italic")
     head.append("\n  ")
     head.append(draft.first_line() or "(no text)")
@@ -81,6 +83,7 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
 
     def compose(self) -> ComposeResult:
         count = len(self._drafts)
+        ascii_only = bool(getattr(self.app, "ascii_only", False))
         with Vertical():
             yield Label(
                 f"{count} draft{'s' if count != 1 else ''} kept beside this incident's log:"
@@ -92,7 +95,7 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
             if count:
                 yield OptionList(
                     *(
-                        Option(draft_label(draft), id=f"draft-{index}")
+                        Option(draft_label(draft, ascii_only=ascii_only), id=f"draft-{index}")
                         for index, draft in enumerate(self._drafts)
                     ),
                     id="draft-list",
