@@ -118,7 +118,7 @@ async def test_q_over_an_empty_form_still_asks(tmp_path: Path) -> None:
         assert await settle(pilot, lambda: isinstance(app.screen, SeverityPrompt))
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (200, 50)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 35), (200, 50)])
 async def test_the_footer_shows_how_to_quit_and_the_help_key(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
@@ -473,3 +473,18 @@ async def test_ascii_draft_offer_and_cutover_prompt(tmp_path: Path, example_conf
         await pilot.pause(0.2)
         text = screen_text(app)
         assert not not_ascii(text), (not_ascii(text), text)
+
+
+async def test_ctrl_q_from_a_field_asks_too(tmp_path: Path) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        await pilot.press("r", *"scribe", "ctrl+q")
+        assert await settle(pilot, lambda: isinstance(app.screen, QuitConfirm))
+        await pilot.press("escape")
+        assert await settle(pilot, lambda: isinstance(app.screen, TextPrompt))
+        assert app.screen.query_one(Input).value == "scribe"
+        await pilot.press("ctrl+q", "y")
+        assert await settle(pilot, lambda: not app.is_running)

@@ -6,6 +6,7 @@ them) and `KeyActions` is mixed into the shell for their actions:
 - `q` quits at once, unless a form is open or a field on the screen has unsaved text: then
   `QuitConfirm` asks first (`y` or `q` again quits, `n` or Escape stays). A `q` typed into a
   field is text, not a key: the action skips itself (SkipAction) while a text field has focus.
+  Textual's ctrl+q (and the palette's Quit) ask the same way, even from a field.
 - `?` opens the help overlay (cockpit.ui.help_screen), built from the bindings themselves.
 - `j`/`k` move like Down/Up in lists and tables, and scroll a scrolling pane.
 - Lists never wrap from the last item to the first (or back): Down on the last option and Up
@@ -135,14 +136,16 @@ class KeyActions:
             return binding.key
         return shown
 
-    def action_request_quit(self) -> None:
-        app = self._key_app()
-        if _typing(app.focused):
+    async def action_request_quit(self) -> None:
+        """`q`: text in a focused field, else quit (asking first while a form is open)."""
+        if _typing(self._key_app().focused):
             raise SkipAction()
-        if isinstance(app.screen, QuitConfirm):
-            app.exit()
-            return
-        if not form_is_open(app):
+        await self.action_quit()
+
+    async def action_quit(self) -> None:
+        """Textual's ctrl+q and the palette's Quit ask too while a form is open."""
+        app = self._key_app()
+        if isinstance(app.screen, QuitConfirm) or not form_is_open(app):
             app.exit()
             return
 
