@@ -150,7 +150,8 @@ async def test_help_lists_every_binding_and_closes_with_escape_or_question_mark(
             assert binding.description in shown, binding  # type: ignore[union-attr]
         for words in ("q", "Quit", "Help", "Done", "Skip", "Recovery file", "Command palette"):
             assert words in shown, words
-        assert "Pane 4 Checklist" in shown and "SeverityPrompt" in shown
+        assert "Pane 4 Checklist" in shown and "In the severity prompt" in shown
+        assert "In the decision form" in shown and "filled text" not in shown
         await pilot.press("escape")
         assert await settle(pilot, lambda: not isinstance(app.screen, HelpScreen))
         await pilot.press("question_mark")
@@ -164,7 +165,7 @@ def test_key_sections_join_keys_of_one_action(tmp_path: Path) -> None:
     app = make_app(tmp_path / "inc.jsonl")
     sections = dict(key_sections(app))
     rows = {row.description: row.keys for row in sections["Everywhere"]}
-    assert rows["Quit"] == "q, ^q"  # cockpit's q and Textual's ctrl+q: one row
+    assert rows["Quit: Quit cockpit (asks first while a form is open)"] == "q"
     assert rows["Down"] == "j, \u2193" and rows["Up"] == "k, \u2191"  # j, down arrow
 
 

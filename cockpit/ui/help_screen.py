@@ -4,14 +4,17 @@
 
 `key_sections(app)` reads the bindings: the app's own (with Textual's command palette key),
 then each pane's (the widgets under a PaneFrame on the main screen, headed by the pane's title),
-then each of the cockpit's dialogs (every ModalScreen subclass defined in a cockpit module).
+then each of the cockpit's dialogs (every ModalScreen subclass defined in a cockpit module and
+imported, headed "In the decision form" from its class name).
 Only the cockpit's own classes' BINDINGS are listed, so Textual's internal keys of a widget
 (a table's Page Down, say) do not drown them; the keys that share a description are one row
-("j, down"). Escape or `?` closes the overlay; `q` still quits.
+("j, down"), and a binding's tooltip follows its description. Escape or `?` closes the
+overlay; `q` still quits.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -51,6 +54,8 @@ def _rows(app: App[object], bindings: Iterable[Binding]) -> list[KeyRow]:
         if binding.system:
             continue
         description = binding.description or binding.tooltip or binding.action
+        if binding.description and binding.tooltip:
+            description = f"{binding.description}: {binding.tooltip}"
         keys = rows.setdefault(description, [])
         shown = app.get_key_display(binding)
         if shown not in keys:
@@ -72,9 +77,9 @@ def _modal_classes(base: type = ModalScreen) -> Iterator[type]:
 
 
 def _dialog_title(cls: type) -> str:
-    doc = (cls.__doc__ or "").strip().splitlines()
-    first = doc[0] if doc else ""
-    return f"{cls.__name__}: {first}" if first else cls.__name__
+    """ "DecisionForm" as "In the decision form"."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", cls.__name__).lower()
+    return f"In the {words}"
 
 
 def key_sections(app: App[object]) -> list[tuple[str, list[KeyRow]]]:
@@ -90,7 +95,8 @@ def key_sections(app: App[object]) -> list[tuple[str, list[KeyRow]]]:
         sections.extend(_pane_sections(app, main))
     for cls in _modal_classes():
         rows = _rows(app, _own_bindings(cls))
-        if rows:
+        parent_rows = [_rows(app, _own_bindings(base)) for base in cls.__mro__[1:2]]
+        if rows and rows not in parent_rows:  # a subclass with its parent's keys: listed once
             sections.append((_dialog_title(cls), rows))
     return sections
 
