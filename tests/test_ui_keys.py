@@ -489,3 +489,15 @@ async def test_ctrl_q_from_a_field_asks_too(tmp_path: Path) -> None:
         assert app.screen.query_one(Input).value == "scribe"
         await pilot.press("ctrl+q", "y")
         assert await settle(pilot, lambda: not app.is_running)
+
+
+async def test_ascii_loading_indicator_has_no_dots(tmp_path: Path) -> None:
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = ascii_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        app.query_one("#pane-queue").loading = True
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "loading..." in text and not not_ascii(text), (not_ascii(text), text)

@@ -37,7 +37,7 @@ from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import steps_for
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
-from cockpit.ui.ascii_mode import asciify, use_ascii_scrollbars
+from cockpit.ui.ascii_mode import AsciiLoadingIndicator, asciify, use_ascii_scrollbars
 from cockpit.ui.auth_pane import AuthPane
 from cockpit.ui.canary_pane import CanaryPane
 from cockpit.ui.checklist_pane import ChecklistPane
@@ -156,6 +156,9 @@ class CockpitShell(KeyActions, App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         return PanesScreen(id="_default")
+
+    def get_loading_widget(self) -> Widget:
+        return AsciiLoadingIndicator() if self.ascii_only else super().get_loading_widget()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return status_variable_defaults()

@@ -1,18 +1,23 @@
-"""ASCII mode for what Textual draws itself: scrollbars without block characters.
+"""ASCII mode for what Textual draws itself: scrollbars, loading dots, the palette's icon.
 
 `--ascii` (or a non-UTF-8 locale) must leave no box-drawing or block glyph on screen. Borders
-and our glyphs are handled in CSS and cockpit.glyphs; Textual's scrollbars draw partial
-blocks (▁ ▂ ... ▉) at the thumb's ends, so in ASCII mode the thumb is drawn in reverse video
-with spaces only. `asciify(screen)` swaps the glyphs that are content rather than borders (the
-palette's magnifier and ellipsis, a Select's arrows); CockpitShell calls it for every screen pushed.
+(the panes', the dialogs', their fields' and buttons', the palette's and the toasts') are set in
+cockpit.tcss and our glyphs come from cockpit.glyphs; Textual's scrollbars draw partial blocks
+(▁ ▂ ... ▉) at the thumb's ends, so in ASCII mode the thumb is drawn in reverse video with
+spaces only. `asciify(screen)` swaps the glyphs that are content rather than borders (the
+palette's magnifier and ellipsis, a Select's arrows): CockpitShell calls it for every screen
+pushed, and shows `AsciiLoadingIndicator` (words, no dots) over a widget that is loading.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.widgets import LoadingIndicator
 
 
 class AsciiScrollBarRender(ScrollBarRender):
@@ -45,3 +50,10 @@ def asciify(screen: Screen[object]) -> None:
             arrow.update("^")
 
     screen.call_after_refresh(swap)
+
+
+class AsciiLoadingIndicator(LoadingIndicator):
+    """Textual's loading indicator draws dots ("●"); in ASCII mode it says so in words."""
+
+    def render(self) -> RenderResult:
+        return Text("loading...")
