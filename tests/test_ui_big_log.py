@@ -24,6 +24,7 @@ from cockpit.ui.app import CockpitApp
 from cockpit.ui.checklist_pane import LOADING_TEXT, ChecklistPane, TextPrompt
 from cockpit.ui.decision_form import DecisionForm
 from cockpit.ui.header import IncidentHeader
+from cockpit.ui.severity_prompt import SeverityPrompt
 from cockpit.ui.timeline_pane import MAX_LINES, TimelinePane
 from tests import big_log
 from tests.pilot_wait import wait_for
@@ -285,8 +286,8 @@ async def test_writes_are_refused_while_the_state_is_read_then_work(log_path: Pa
 
         # Once read: each of them writes, built against the state the log has.
         await pilot.press("v")
-        assert isinstance(app.screen, TextPrompt)
-        await pilot.press(*"SEV3", "enter")
+        assert isinstance(app.screen, SeverityPrompt)  # chosen, not typed (issue 15)
+        await pilot.press("3", "enter")
         await wait_for(pilot, "SEV3 in the header", lambda: "SEV3" in str(header.render()), 10)
 
         await pilot.press("r")

@@ -25,6 +25,7 @@ from cockpit.ui.checklist_pane import TextPrompt
 from cockpit.ui.decision_form import DecisionForm
 from cockpit.ui.draft_offer import DraftOffer
 from cockpit.ui.header import IncidentHeader
+from cockpit.ui.severity_prompt import SeverityPrompt
 from tests.full_disk import end_on_page_boundary, fill, small_tmpfs
 from tests.pilot_wait import wait_for
 from tests.test_log_lock import HOLD
@@ -277,9 +278,10 @@ async def test_a_reopened_draft_failing_again_is_replaced_and_toasted_once(
         await opened(pilot, app)
         await wait_for(pilot, "the offer", lambda: isinstance(app.screen, DraftOffer), 5)
         await pilot.press("enter")
-        await wait_for(pilot, "the prompt", lambda: isinstance(app.screen, TextPrompt), 5)
+        # Severity is chosen, not typed: the draft's choice is highlighted in the list.
+        await wait_for(pilot, "the prompt", lambda: isinstance(app.screen, SeverityPrompt), 5)
         await pilot.pause(0.1)
-        assert app.screen.query_one(Input).value == "SEV1"
+        assert app.screen.highlighted() == "SEV1"
         await pilot.press("enter")
         await wait_for(pilot, "the failure", lambda: bool(toasts(app, "not written")), 5)
         await pilot.pause(0.3)

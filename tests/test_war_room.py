@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.widgets import Label
 
 from cockpit.incident.log import IncidentLog, read_log
 from cockpit.incident.probe_writer import ProbeWriterLock
@@ -76,7 +77,11 @@ async def test_role_key_takes_and_hands_over(tmp_path: Path) -> None:
         await pilot.press("r")
         await pilot.press(*"pilot", "enter")
         await pilot.pause(0.3)
-        assert any("unknown role 'pilot'" in str(n.message) for n in app._notifications)
+        # Refused in the prompt, which stays open with the text (issue 15: never lost).
+        assert isinstance(app.screen, TextPrompt)
+        error = str(app.screen.query_one("#prompt-error", Label).render())
+        assert "unknown role 'pilot'" in error
+        await pilot.press("escape")
         assert "cmd alice" in str(header.render())
     entries = IncidentLog(path).read().entries
     assert current_holders(entries) == {"commander": "alice", "scribe": "dave"}

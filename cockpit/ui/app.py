@@ -1,6 +1,7 @@
 """The cockpit app: composes the header, the five panes and the footer, and routes messages.
 
-Keys: 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
+Keys: `q` quits (asking first while a form is open), `?` lists every key, `j`/`k` move like
+Down/Up; 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
 Shift+Tab move focus, `d` records a decision, `v` sets the severity, `e` exports the Markdown
 timeline next to the log, `m` shows the details behind the region strip, `i` sets the impact
 time (the first alarm's proposal, or a typed time). Every key is a binding with an action, so
@@ -36,13 +37,14 @@ from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import steps_for
 from cockpit.safe_text import clean
 from cockpit.theme_data import ThemeSpec
-from cockpit.ui.ascii_mode import use_ascii_scrollbars
+from cockpit.ui.ascii_mode import AsciiLoadingIndicator, asciify, use_ascii_scrollbars
 from cockpit.ui.auth_pane import AuthPane
 from cockpit.ui.canary_pane import CanaryPane
 from cockpit.ui.checklist_pane import ChecklistPane
 from cockpit.ui.dns_pane import DnsPane
 from cockpit.ui.header import Clock, IncidentHeader
 from cockpit.ui.incident_actions import IncidentActions, write_export
+from cockpit.ui.key_actions import KEY_BINDINGS, KeyActions
 from cockpit.ui.messages import ExportFinished, IncidentChanged, LogReadStatus
 from cockpit.ui.placeholder_pane import PlaceholderPane
 from cockpit.ui.probe_backlog import ProbeBacklogLine
@@ -127,14 +129,16 @@ class PanesScreen(Screen[None]):
             maximized.add_class("-maximized")
 
 
-class CockpitShell(App[None]):
+class CockpitShell(KeyActions, App[None]):
     """What the live cockpit and its replay share: the stylesheet and its breakpoints, the
-    themes (with the status colours), ASCII mode, and the panes' frames to zoom.
+    themes (with the status colours), ASCII mode, the panes' frames to zoom, and the keys of
+    cockpit.ui.key_actions (q quits, ? lists every key, j/k move, lists do not wrap).
 
     A subclass composes the PaneFrames and calls `apply_look` first thing in its on_mount.
     """
 
     CSS_PATH = "cockpit.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = KEY_BINDINGS
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
         (160, "-wide"),
@@ -157,12 +161,17 @@ class CockpitShell(App[None]):
     def get_default_screen(self) -> Screen[None]:
         return PanesScreen(id="_default")
 
+    def get_loading_widget(self) -> Widget:
+        return AsciiLoadingIndicator() if self.ascii_only else super().get_loading_widget()
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return status_variable_defaults()
 
     def apply_look(self) -> None:
         """Register the themes and apply the chosen one; a warning says why it could not be."""
         register_all(self, self.theme_specs)
+        if self.ascii_only:  # every dialog and the palette, as each one is pushed
+            self.screen_change_signal.subscribe(self, asciify)
         warning = apply_theme(self, self.theme_name, self.theme_specs)
         if warning:
             self.notify(clean(warning), severity="warning", markup=False)
@@ -193,7 +202,8 @@ class CockpitApp(CockpitShell, IncidentActions):
         Binding("escape", "unzoom", "All panes", tooltip="Back to all five panes"),
         Binding("d", "decide", "Decision", tooltip="Record a decision in the incident log"),
         Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
-        Binding("v", "severity", "Severity", tooltip="Set the incident's severity, SEV1 to SEV4"),
+        # "SEV" (as in SEV1-SEV4): with q Quit and ? Help the footer still fits 80 columns.
+        Binding("v", "severity", "SEV", tooltip="Set the incident's severity, SEV1 to SEV4"),
         Binding("r", "role", "Role", tooltip="Take the commander or scribe role, or hand it over"),
         Binding("m", "regions", "Regions", tooltip="Every service, replication and role result"),
         Binding("i", "impact", "Impact", tooltip="Set when the impact began (accept the proposal)"),

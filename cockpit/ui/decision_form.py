@@ -18,10 +18,11 @@ API for the app shell:
         if result.target_region is not None:
             post TargetChanged(result.target_region)   # every pane switches at once
 
-`DecisionForm(regions)` is a `ModalScreen[DecisionResult | None]`: Inputs for the decision
-(required), why and approver, and a Select of the configured regions ("no failover" when
-blank). Enter in any input or the Record button submits; Escape or Cancel returns None and
-nothing is written. A blank decision is refused in the form with a message.
+`DecisionForm(regions)` is a `ModalScreen[DecisionResult | None]`: labelled Inputs (each label
+stays beside its field while you type) for the decision (required), why and approver, and a
+Select of the configured regions ("none: not a failover" when blank). Enter in any input or
+the Record button submits; Escape or Cancel returns None and nothing is written. A blank
+decision is refused in the form with a message.
 `DecisionForm(regions, initial=fields)` opens pre-filled from a draft's fields (text, why,
 approver, target; see cockpit.incident.drafts); `typed_fields()` gives what is typed now (kept
 in a plain dict as it changes, so a signal handler can read it), or None when nothing is.
@@ -139,9 +140,11 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
         padding: 0 1; border: thick $accent; background: $surface;
     }
     /* Compact fields, a line each: the whole form fits an 80x24 terminal. */
-    DecisionForm Input, DecisionForm Select { margin: 0 0 1 0; }
-    DecisionForm #decision-error { color: $error; height: auto; }
     DecisionForm Horizontal { height: auto; align-horizontal: right; }
+    DecisionForm Horizontal.field { margin: 0 0 1 0; align-horizontal: left; }
+    DecisionForm .field-label { width: 10; }
+    DecisionForm Horizontal.field Input, DecisionForm Horizontal.field Select { width: 1fr; }
+    DecisionForm #decision-error { color: $error; height: auto; }
     """
 
     def __init__(self, regions: Sequence[str], initial: Mapping[str, str] | None = None) -> None:
@@ -167,25 +170,34 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Record a decision")
-            yield Input(
-                self._typed["text"],
-                placeholder="Decision (required): what was decided",
-                id="decision",
-                compact=True,
-            )
-            yield Input(self._typed["why"], placeholder="Why", id="why", compact=True)
-            yield Input(
-                self._typed["approver"], placeholder="Approver", id="approver", compact=True
-            )
+            # A label beside each field: it stays while you type (a placeholder goes).
+            with Horizontal(classes="field"):
+                yield Label("Decision*", classes="field-label")
+                yield Input(
+                    self._typed["text"],
+                    placeholder="required: what was decided",
+                    id="decision",
+                    compact=True,
+                )
+            with Horizontal(classes="field"):
+                yield Label("Why", classes="field-label")
+                yield Input(self._typed["why"], placeholder="optional", id="why", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("Approver", classes="field-label")
+                yield Input(
+                    self._typed["approver"], placeholder="optional", id="approver", compact=True
+                )
             target = self._typed["target"]
-            yield Select[str](
-                [(clean(region), region) for region in self._regions],
-                prompt="Failover target: none",
-                allow_blank=True,
-                value=target if target in self._regions else Select.NULL,
-                id="target",
-                compact=True,
-            )
+            with Horizontal(classes="field"):
+                yield Label("Failover", classes="field-label")
+                yield Select[str](
+                    [(clean(region), region) for region in self._regions],
+                    prompt="none: not a failover",
+                    allow_blank=True,
+                    value=target if target in self._regions else Select.NULL,
+                    id="target",
+                    compact=True,
+                )
             unknown = target and target not in self._regions
             yield Label(
                 Text(f"The draft's target {clean(target)!r} is not a configured region")

@@ -15,6 +15,7 @@ Draft text is untrusted: it is shown cleaned, in Text objects, never as markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -44,11 +45,13 @@ class DraftChoice:
     draft: Draft
 
 
-def draft_label(draft: Draft) -> Text:
-    """Two lines: "decision · alice · 2026-11-27 14:31Z · why", then the first line of text."""
+def draft_label(draft: Draft, *, ascii_only: bool = False) -> Text:
+    """Two lines: "decision · alice · 2026-11-27 14:31Z · why" ("-" for "·" with
+    ascii_only), then the first line of text."""
+    dot = "-" if ascii_only else "·"
     head = Text()
     head.append(clean(draft.kind), style="bold")
-    head.append(f" · {clean(draft.author)} · {draft.saved_at:%Y-%m-%d %H:%MZ} · ")
+    head.append(f" {dot} {clean(draft.author)} {dot} {draft.saved_at:%Y-%m-%d %H:%MZ} {dot} ")
     head.append(clean(draft.why)[:120], style="italic")
     head.append("\n  ")
     head.append(draft.first_line() or "(no text)")
@@ -80,6 +83,7 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
 
     def compose(self) -> ComposeResult:
         count = len(self._drafts)
+        ascii_only = bool(getattr(self.app, "ascii_only", False))
         with Vertical():
             yield Label(
                 f"{count} draft{'s' if count != 1 else ''} kept beside this incident's log:"
@@ -91,7 +95,7 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
             if count:
                 yield OptionList(
                     *(
-                        Option(draft_label(draft), id=f"draft-{index}")
+                        Option(draft_label(draft, ascii_only=ascii_only), id=f"draft-{index}")
                         for index, draft in enumerate(self._drafts)
                     ),
                     id="draft-list",
@@ -129,8 +133,15 @@ class DraftOffer(ModalScreen[DraftChoice | None]):
 class FilledTextPrompt(TextPrompt):
     """A TextPrompt opened with `value` in its input (a draft reopened)."""
 
-    def __init__(self, title: str, placeholder: str, value: str) -> None:
-        super().__init__(title, placeholder)
+    def __init__(
+        self,
+        title: str,
+        placeholder: str,
+        value: str,
+        *,
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__(title, placeholder, check=check)
         self.filled_value = value
 
     def on_mount(self) -> None:

@@ -48,6 +48,7 @@ from cockpit.ui.draft_keeper import DraftKeeper, FormDraft
 from cockpit.ui.draft_offer import FilledTextPrompt
 from cockpit.ui.messages import ExportFinished
 from cockpit.ui.record_forms import NoteResult, PhaseResult
+from cockpit.ui.severity_prompt import SeverityPrompt
 from cockpit.ui.timeline_pane import refuse_while_loading
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
 
@@ -58,8 +59,7 @@ EntryParts = tuple[str, str, dict[str, Any]]
 Build = Callable[[Sequence[Entry]], EntryParts]
 """Builds the entry from the log's entries as they are just before the append."""
 
-ROLE_PROMPT = "Take a role: commander or scribe (add a name to hand it over: commander carol)"
-SEVERITY_PROMPT = "Severity: SEV1 (most severe), SEV2, SEV3 or SEV4"
+ROLE_PROMPT = "Role: commander or scribe; add a name to hand over (commander carol)"
 
 
 class IncidentActions(DraftKeeper):
@@ -206,8 +206,14 @@ class IncidentActions(DraftKeeper):
             self, "set the severity"
         ):
             return
-        prompt = TextPrompt(SEVERITY_PROMPT, "SEV2")
+        prompt = SeverityPrompt(current=self._current_severity())
         self.push_form(prompt, FormDraft("severity", "severity"), self._severity_typed)
+
+    def _current_severity(self) -> str | None:
+        from cockpit.ui.header import IncidentHeader
+
+        headers = self.query(IncidentHeader)
+        return headers.first().severity if headers else None
 
     def _severity_typed(self, typed: str | None, replaces: str | None = None) -> None:
         if typed is None:
@@ -225,7 +231,7 @@ class IncidentActions(DraftKeeper):
             self, "take a role"
         ):
             return
-        prompt = TextPrompt(ROLE_PROMPT, "commander")
+        prompt = TextPrompt(ROLE_PROMPT, "commander", check=role_problem)
         self.push_form(prompt, FormDraft("role", "role"), self._role_typed)
 
     def _role_typed(self, typed: str | None, replaces: str | None = None) -> None:
@@ -338,10 +344,10 @@ class IncidentActions(DraftKeeper):
             form = DecisionForm(self.region_names(), initial=draft.fields)
             self.push_form(form, purpose, partial(self._decided, replaces=draft.id))
         elif draft.kind == "severity":
-            prompt = FilledTextPrompt(SEVERITY_PROMPT, "SEV2", text)
+            prompt = SeverityPrompt(current=self._current_severity(), initial=text)
             self.push_form(prompt, purpose, partial(self._severity_typed, replaces=draft.id))
         elif draft.kind == "role":
-            prompt = FilledTextPrompt(ROLE_PROMPT, "commander", text)
+            prompt = FilledTextPrompt(ROLE_PROMPT, "commander", text, check=role_problem)
             self.push_form(prompt, purpose, partial(self._role_typed, replaces=draft.id))
         elif draft.kind == "note" and not draft.fields.get("step"):
             from cockpit.ui.record_forms import NoteForm
@@ -398,6 +404,16 @@ class IncidentActions(DraftKeeper):
             self.post_message(ExportFinished(target, error=f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(ExportFinished(target))
+
+
+def role_problem(typed: str) -> str | None:
+    """What is wrong with a typed role ("commander", "scribe carol"), or None."""
+    words = typed.split(maxsplit=1)
+    try:
+        parse_role(words[0] if words else "")
+    except RoleError as error:
+        return str(error)
+    return None
 
 
 def write_export(log_path: Path, target: Path) -> None:

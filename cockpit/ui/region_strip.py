@@ -205,7 +205,8 @@ _STYLE = {Status.FAIL: "bold", Status.WARN: "bold"}
 
 class ImpactPrompt(ModalScreen[str | None]):
     """When did the impact begin? Offers the proposal (Enter accepts it) or takes a typed time
-    (HH:MM[:SS] today UTC, or RFC 3339). Escape cancels; blank text is refused."""
+    (HH:MM[:SS] today UTC, or RFC 3339). Escape cancels; blank text, or a time it cannot read,
+    is refused in the prompt, which stays open with the text."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -240,6 +241,14 @@ class ImpactPrompt(ModalScreen[str | None]):
     def _submit(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             self.query_one("#impact-error", Label).update("Type a time, or Escape to cancel")
+            return
+        from cockpit.incident.when import parse_at
+
+        clock = getattr(self.app, "clock", None)
+        try:  # a time it cannot read keeps the prompt open with the text (never lost)
+            parse_at(event.value, now=clock() if callable(clock) else datetime.now(UTC))
+        except ValueError as error:
+            self.query_one("#impact-error", Label).update(Text(clean(str(error))))
             return
         self.dismiss(event.value)
 

@@ -5,6 +5,7 @@ Also importable as cockpit.ui.checklist_pane.TextPrompt, where it began.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,23 +24,33 @@ __all__ = ["TextPrompt"]
 class TextPrompt(ModalScreen[str | None]):
     """Asks for one line of text (a skip reason, a note). Enter returns it, Escape cancels.
 
-    Blank text is refused with a message; the prompt stays open.
+    Blank text is refused with a message; the prompt stays open, and so does text that `check`
+    finds wrong (its message shown under the field, the text kept). The title stays above the
+    field as its label while you type (the placeholder goes); 74 columns of it fit at 80.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     TextPrompt { align: center middle; }
     TextPrompt > Vertical {
-        width: 70; max-width: 100%; height: auto; padding: 1 2;
+        width: 78; max-width: 100%; height: auto; padding: 1 1;
         border: thick $accent; background: $surface;
     }
     TextPrompt #prompt-error { color: $error; }
     """
 
-    def __init__(self, title: str, placeholder: str = "") -> None:
+    def __init__(
+        self,
+        title: str,
+        placeholder: str = "",
+        *,
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
         super().__init__()
         self._title = title
         self._placeholder = placeholder
+        self._check = check
+        """Says what is wrong with the text (the prompt stays open, the text kept), or None."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -51,6 +62,10 @@ class TextPrompt(ModalScreen[str | None]):
     def _submit(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             self.query_one("#prompt-error", Label).update("Type something, or Escape to cancel")
+            return
+        problem = self._check(event.value) if self._check is not None else None
+        if problem is not None:
+            self.query_one("#prompt-error", Label).update(Text(clean(problem)))
             return
         self.dismiss(event.value)
 
