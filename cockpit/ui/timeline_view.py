@@ -20,6 +20,7 @@ from datetime import UTC
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.events import Resize
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
@@ -93,6 +94,19 @@ class TimelineView(RichLog):
         """Entries to fill in above what is shown, oldest first (taken from the end)."""
         self._clear_first = False
         self._render_pending = False
+        self._following = True
+        """The view was at the last line when it last moved: a resize keeps it there."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._following = new_value >= self.max_scroll_y
+
+    def on_resize(self, event: Resize) -> None:
+        # RichLog's own on_resize runs too (Textual calls each class's handler). A pane that
+        # gets smaller (a zoom ends) keeps its scroll offset, which is then short of the end:
+        # one that was following goes on following.
+        if self._following:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     @property
     def drawing(self) -> bool:
