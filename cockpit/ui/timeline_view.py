@@ -25,7 +25,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
-from cockpit.incident.entry import Entry, LogProblem
+from cockpit.incident.entry import Entry, LogProblem, data_time
 from cockpit.safe_text import clean
 
 __all__ = ["MAX_LINES", "TimelineView", "entry_line", "problem_line"]
@@ -61,8 +61,19 @@ def entry_line(entry: Entry) -> Text:
     line.append(clean(entry.text))
     phase = entry.data.get("phase") if entry.kind in ("phase", "correction") else None
     if isinstance(phase, str):
-        line.append(f" [{clean(phase)}]")
+        line.append(f" [{clean(phase)}{_phase_time(entry)}]")
     return line
+
+
+def _phase_time(entry: Entry) -> str:
+    """" at 14:00:00" when the phase's own time (data.at, a backdated `--at`) is not the time
+    the entry was written; the date too when it is another day. Empty otherwise."""
+    at = data_time(entry.data, "at")
+    if at is None or abs((at - entry.ts).total_seconds()) < 1:
+        return ""
+    at, written = at.astimezone(UTC), entry.ts.astimezone(UTC)
+    shown = f"{at:%H:%M:%S}" if at.date() == written.date() else f"{at:%Y-%m-%d %H:%M:%S}"
+    return f" at {shown}"
 
 
 def problem_line(problem: LogProblem) -> Text:
