@@ -162,3 +162,17 @@ async def test_t_plus_turns_on_the_impact_minute_not_the_wall_minute(tmp_path: P
         # The wall clock is still in minute 14:01; 30 s after the impact's minute it is T+0:01.
         moments.append(datetime(2026, 11, 27, 14, 1, 30, 10000, tzinfo=UTC))
         assert await settle(pilot, lambda: "T+0:01" in str(header.render()), seconds=1.5)
+
+
+async def test_while_loading_the_line_still_says_read_only_at_60_columns(tmp_path: Path) -> None:
+    """The header says "loading" in words; Textual's loading indicator never covers it."""
+    write_incident(tmp_path / "inc.jsonl")
+    app = viewer(tmp_path / "inc.jsonl")
+    async with app.run_test(size=(60, 20)) as pilot:
+        header = app.query_one(IncidentHeader)
+        assert await settle(pilot, lambda: header.severity == "SEV2")
+        header.loading = "log unreadable"
+        await pilot.pause()
+        assert header.size.width == 60
+        status = shown_lines(header)[-1]
+        assert "log unreadable" in status and "READ-ONLY" in status, status

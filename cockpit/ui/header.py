@@ -84,7 +84,7 @@ class IncidentHeader(Widget):
     commander: reactive[str | None] = reactive(None, layout=True)
     impact_at: reactive[datetime | None] = reactive(None)
     now: reactive[datetime] = reactive(utc_now)
-    loading: reactive[str | None] = reactive(None)  # type: ignore[assignment]
+    loading: reactive[str | None] = reactive(None)
     """Shown instead of severity, phase, target and commander while the log's state is not
     known yet ("loading", "log unreadable"); `show_entries` clears it."""
 
