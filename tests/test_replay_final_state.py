@@ -153,3 +153,20 @@ async def test_the_replay_ends_on_the_final_state(tmp_path: Path, size: tuple[in
         await pilot.pause(0.2)
         assert table.scroll_offset.y == 0
         assert first_ok + 1 < table.scrollable_content_region.height
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_replay_timeline_wraps_to_its_pane_at_80_columns(tmp_path: Path) -> None:
+    """No line is wider than the pane (RichLog's default min_width would cut them at 78)."""
+    wall = Wall()
+    entries = finished_incident()
+    app = ReplayApp(tmp_path / "done.jsonl", entries, speed=60, wall=wall)
+    async with app.run_test(size=(80, 24)) as pilot:
+        wall.seconds += 3600
+        await pilot.pause(0.5)
+        timeline = app.query_one("#timeline")
+        width = timeline.scrollable_content_region.width
+        assert max(strip.cell_length for strip in timeline.lines) <= width
+        shown = " ".join(" ".join(strip.text.split()) for strip in timeline.lines)
+        assert f"for {MX}" in shown and "[closed]" in shown
