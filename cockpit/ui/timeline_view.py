@@ -66,8 +66,8 @@ def entry_line(entry: Entry) -> Text:
 
 
 def _phase_time(entry: Entry) -> str:
-    """" at 14:00:00" when the phase's own time (data.at, a backdated `--at`) is not the time
-    the entry was written; the date too when it is another day. Empty otherwise."""
+    """The suffix " at 14:00:00" when the phase's own time (data.at, a backdated `--at`)
+    is not the time the entry was written; the date too when it is another day. Else ""."""
     at = data_time(entry.data, "at")
     if at is None or abs((at - entry.ts).total_seconds()) < 1:
         return ""
