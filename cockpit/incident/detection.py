@@ -29,6 +29,7 @@ from typing import Any
 
 from cockpit.incident.entry import Entry, data_time, format_ts
 from cockpit.incident.phases import effective_phases, phase_record
+from cockpit.incident.probe_text import fit
 from cockpit.model import Finding, Status
 
 __all__ = [
@@ -158,9 +159,7 @@ def first_alarm_parts(
     parts: list[tuple[str, str, dict[str, Any]]] = [
         (
             "probe",
-            f"First alarm: {region} {name} failed at {format_ts(alarm.at)}: {finding.summary}"[
-                :300
-            ],
+            fit(f"First alarm: {region} {name} failed at {format_ts(alarm.at)}: ", finding.summary),
             alarm_data,
         )
     ]

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cockpit.incident.probe_log import ProbeEntry, _key, _text, bound_evidence
+from cockpit.incident.probe_log import ProbeEntry, _key, bound_evidence
+from cockpit.incident.probe_text import TEXT_CHARS, fit
 from cockpit.model import Finding, Status, worst
+from cockpit.safe_text import clean
 
 __all__ = ["PROVEN_EVENT", "auth_changes", "canary_proof_entry", "finding_changes"]
 
@@ -82,7 +84,8 @@ def finding_changes(
         if old_status is finding.status:
             continue
         was = old_status.value if old is not None else "ok, new check"
-        text = f"{_where(finding)} now {finding.status.value} (was {was}): {finding.summary}"
+        # The check's name stays whole; its summary (the evidence) gives way.
+        text = fit(f"{_where(finding)} now {finding.status.value} (was {was}): ", finding.summary)
         evidence = _finding_evidence(finding) | {
             "previous_status": old.status.value if old is not None else None,
             "data": finding.data,
@@ -98,7 +101,7 @@ def finding_changes(
         }
         if finding.observed_at is not None:
             data["at"] = finding.observed_at.isoformat()
-        entries.append(ProbeEntry(_text(text), data))
+        entries.append(ProbeEntry(text, data))
     return entries
 
 
@@ -119,11 +122,8 @@ def _starting_picture(area: str, findings: list[Finding]) -> list[ProbeEntry]:
         for status, count in sorted(counts.items(), key=lambda item: -item[0].severity)
         if count
     )
-    named = "; ".join(f"{_where(f)} {f.status.value}" for f in not_ok[:3])
-    if len(not_ok) > 3:
-        named += f"; and {len(not_ok) - 3} more"
     counted = f"{len(not_ok)} of {len(findings)} checks not ok ({shown})"
-    text = f"{area.capitalize()} starting picture: {counted}: {named}"
+    text = _named_checks(f"{area.capitalize()} starting picture: {counted}: ", not_ok)
     evidence = {
         "checks": len(findings),
         "not_ok": [_finding_evidence(f) for f in not_ok[:_LIST_ITEMS]],
@@ -140,7 +140,20 @@ def _starting_picture(area: str, findings: list[Finding]) -> list[ProbeEntry]:
     seen = [f.observed_at for f in not_ok if f.observed_at is not None]
     if seen:
         data["at"] = min(seen).isoformat()
-    return [ProbeEntry(_text(text), data)]
+    return [ProbeEntry(text, data)]
+
+
+def _named_checks(head: str, not_ok: list[Finding], most: int = 3) -> str:
+    """`head` and up to `most` checks by name, "; and N more" for the rest: a check that does
+    not fit whole is counted, never cut mid-name."""
+    for named in range(min(most, len(not_ok)), -1, -1):
+        parts = [f"{_where(f)} {f.status.value}" for f in not_ok[:named]]
+        if len(not_ok) > named:
+            parts.append(f"and {len(not_ok) - named} more" if named else f"{len(not_ok)} checks")
+        named_text = "; ".join(parts)
+        if len(clean(head)) + len(clean(named_text)) <= TEXT_CHARS:
+            return fit(head, named_text)
+    return fit(head, "")
 
 
 def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
@@ -151,7 +164,7 @@ def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
     the routing, so one routing is proven once per canary."""
     if run.status is not Status.OK or run.observed_at is None or run.observed_at <= routed_at:
         return None
-    text = f"{_where(run)} proves mail flows after routing: {run.summary}"
+    text = fit(f"{_where(run)} proves mail flows after routing: ", run.summary)
     evidence = _finding_evidence(run) | {"previous_status": None, "data": run.data}
     data = {
         "area": "canary",
@@ -163,4 +176,4 @@ def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
         "dedupe_key": _key("canary", "proven", run.subject, routed_at.isoformat()),
         "at": run.observed_at.isoformat(),
     }
-    return ProbeEntry(_text(text), data)
+    return ProbeEntry(text, data)

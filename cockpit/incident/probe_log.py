@@ -44,9 +44,9 @@ from enum import Enum
 from typing import Any
 
 from cockpit.dns.events import DnsEvent
+from cockpit.incident.probe_text import TEXT_CHARS, fit_around
 from cockpit.model import Status, worst
 from cockpit.queue.events import QueueEvent
-from cockpit.safe_text import clean
 
 __all__ = [
     "EVIDENCE_BYTES",
@@ -60,8 +60,6 @@ __all__ = [
 
 EVIDENCE_BYTES = 2048
 """The most compact UTF-8 JSON one entry's evidence may take."""
-TEXT_CHARS = 300
-"""The longest entry text, in characters."""
 _LIST_ITEMS = 20
 """Findings named in a starting picture or groups in a summary's evidence."""
 _SUMMARY_GROUPS = 4
@@ -173,9 +171,14 @@ def bound_evidence(value: Any, limit: int = EVIDENCE_BYTES) -> Any:
     return {"cut": text[: limit // 8] + "…"}
 
 
-def _text(text: str, limit: int = TEXT_CHARS) -> str:
-    line = clean(text)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def _text(text: str, limit: int = TEXT_CHARS, names: tuple[Any, ...] = ()) -> str:
+    """`text` cleaned and at most `limit` long; the `names` it holds (its subject, server,
+    region) stay whole, the evidence between them is shortened (cockpit.incident.probe_text)."""
+    return fit_around(text, (name for name in names if isinstance(name, str)), limit)
+
+
+def _names(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (data.get("server"), data.get("subject"), data.get("region"))
 
 
 # --- events as entries ------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def _dns_change(event: DnsEvent) -> _Change:
         "evidence": bound_evidence(event.data),
         "dedupe_key": key,
     }
-    return _Change(ProbeEntry(_text(event.text), data), key, state, noun, phrase)
+    text = _text(event.text, names=(event.server, event.key))
+    return _Change(ProbeEntry(text, data), key, state, noun, phrase)
 
 
 def _queue_status(event: QueueEvent) -> Status | None:
@@ -293,7 +297,8 @@ def _queue_change(event: QueueEvent) -> _Change:
         "dedupe_key": key,
     }
     phrase = _QUEUE_PHRASES.get(event.kind, event.kind)
-    return _Change(ProbeEntry(_text(event.text), data), key, state, "queue", phrase)
+    text = _text(event.text, names=(event.source, event.region))
+    return _Change(ProbeEntry(text, data), key, state, "queue", phrase)
 
 
 def _entry_change(entry: ProbeEntry) -> _Change:
@@ -306,7 +311,8 @@ def _entry_change(entry: ProbeEntry) -> _Change:
     bounded = dict(data)
     if "evidence" in bounded:
         bounded["evidence"] = bound_evidence(bounded["evidence"])
-    return _Change(ProbeEntry(_text(entry.text), bounded), key, _state(status), noun, phrase)
+    text = _text(entry.text, names=_names(data))
+    return _Change(ProbeEntry(text, bounded), key, _state(status), noun, phrase)
 
 
 def _change(item: Offered) -> _Change:
@@ -413,7 +419,7 @@ class ProbeLogger:
             if change is state.held:
                 data["at"] = state.held_at.isoformat()
             suffix = f" (flapped {changes} times in {seconds} s)"
-            text = _text(entry.text, TEXT_CHARS - len(suffix)) + suffix
+            text = _text(entry.text, TEXT_CHARS - len(suffix), _names(data)) + suffix
             entry = ProbeEntry(text, data, entry.noun, entry.phrase)
         state.logged_state, state.logged_at = change.state, now
         state.held, state.held_at, state.held_changes = None, None, 0

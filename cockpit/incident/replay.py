@@ -16,9 +16,10 @@ Pure: no textual, no I/O.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from cockpit.incident.entry import Entry
 from cockpit.model import Status
@@ -125,6 +126,17 @@ class BoardRow:
     text: str
     at: datetime
     seq: int
+    server: str | None = None
+    """The resolver or server that answered (DNS), named so rows of one record differ."""
+    why: str = ""
+    """How a status the entry did not carry was judged ("answers the target secondary")."""
+    logged: bool = True
+    """The status is the one the entry carried (False: it carried none)."""
+
+    @property
+    def name(self) -> str:
+        """The subject, "via" the resolver or server that answered when there is one."""
+        return f"{self.subject} via {self.server}" if self.server else self.subject
 
 
 def _status(value: object) -> Status:
@@ -143,26 +155,80 @@ def _key(entry: Entry) -> str:
     return "|".join(str(part) for part in parts)
 
 
+def _answered_region(data: Mapping[str, Any]) -> str | None:
+    """The region a resolver's answer pointed at, from a DNS entry's evidence."""
+    evidence = data.get("evidence")
+    after = evidence.get("after") if isinstance(evidence, Mapping) else None
+    if not isinstance(after, Mapping) or after.get("verdict") != "region":
+        return None
+    region = after.get("region")
+    return region if isinstance(region, str) and region else None
+
+
+def _judged(data: Mapping[str, Any], target: str | None) -> tuple[Status, str]:
+    """The entry's status as logged; a DNS region answer logged without one (it is good or
+    bad only against the failover target) is judged against the target in force then."""
+    logged = data.get("status")
+    if logged is not None:
+        return _status(logged), ""
+    region = _answered_region(data)
+    if region is None or target is None:
+        return Status.UNKNOWN, ""
+    if region == target:
+        return Status.OK, f"answers the target {target}"
+    return Status.WARN, f"answers {region}, not the target {target}"
+
+
 def probe_board(entries: Sequence[Entry], area: str) -> list[BoardRow]:
-    """The latest probe entry per subject of `area` (dns, auth or queue), worst first.
+    """The latest probe entry per subject of `area` (dns, auth or queue), worst first and,
+    within a status, newest first (the last converged state is at the top of its status).
 
     An entry without a status (a baseline, a note) shows as unknown: the board never turns a
-    missing verdict into ok.
+    missing verdict into ok. Two exceptions, both from the log itself: a resolver's region
+    answer is judged against the failover target decided by then; and a DNS change without a
+    status is ok once its record was logged as converged after it (every resolver then gave
+    the target answer).
     """
     latest: dict[str, BoardRow] = {}
+    target: str | None = None
     for entry in entries:
         data = entry.data
+        decided = data.get("target_region") if entry.kind == "decision" else None
+        if isinstance(decided, str) and decided:
+            target = decided
         if entry.kind != "probe" or data.get("area") != area:
             continue
         region = data.get("region")
+        server = data.get("server")
         key = _key(entry)
+        status, why = _judged(data, target)
+        logged = data.get("status") is not None
         latest[key] = BoardRow(
             key=key,
             subject=str(data.get("subject") or area),
             region=region if isinstance(region, str) else None,
-            status=_status(data.get("status")),
+            status=status,
             text=entry.text,
             at=entry.ts,
             seq=entry.seq,
+            server=server if isinstance(server, str) and server else None,
+            why=why,
+            logged=logged,
         )
-    return sorted(latest.values(), key=lambda row: (-row.status.severity, row.seq))
+    rows = [_converged_since(row, latest.values()) for row in latest.values()]
+    return sorted(rows, key=lambda row: (-row.status.severity, -row.seq))
+
+
+def _converged_since(row: BoardRow, rows: Iterable[BoardRow]) -> BoardRow:
+    if row.logged or row.status is not Status.UNKNOWN or row.server is None:
+        return row
+    for other in rows:
+        if (
+            other.server is None
+            and other.subject == row.subject
+            and other.status is Status.OK
+            and other.seq > row.seq
+            and other.key.startswith("dns|record|")
+        ):
+            return replace(row, status=Status.OK, why=f"{row.subject} converged after it")
+    return row

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
 from cockpit.incident.entry import Entry, utc_now
@@ -24,9 +25,35 @@ from cockpit.ui.state_entries import StateEntries
 
 Clock = Callable[[], datetime]
 
+SHORTENING = ("compact", "author", "clock label", "clock", "commander", "T+")
+"""What the status line gives up, in this order, when it does not fit: the spaces around
+its separators, the name at this keyboard (READ-ONLY stays), " UTC", the clock, the
+commander, T+. Severity, phase, target and READ-ONLY always stay."""
+UNSIZED_WIDTH = 250
+"""The width `render` assumes while the header has no size of its own."""
+MIN_TITLE_CELLS = 8
+"""A title squeezed narrower than this is left out of a one-row header."""
+
 
 def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
+
+
+MAX_TICK_SECONDS = 10.0
+"""The longest the header sleeps between looks at the clock."""
+_AFTER_BOUNDARY_SECONDS = 0.01
+"""Woken just after a minute boundary, not just before it (timers may fire a little early)."""
+
+
+def next_change_seconds(now: datetime, impact_at: datetime | None) -> float:
+    """Seconds until the line shows a new minute: the wall clock's next minute, or T+'s next
+    whole minute counted from `impact_at` (its own seconds, not the wall clock's)."""
+    boundaries = [_minute(now) + timedelta(minutes=1)]
+    if impact_at is not None:
+        elapsed = (now - impact_at).total_seconds()
+        boundaries.append(impact_at + timedelta(minutes=math.floor(elapsed / 60) + 1))
+    wait = (min(boundaries) - now).total_seconds() + _AFTER_BOUNDARY_SECONDS
+    return min(max(wait, _AFTER_BOUNDARY_SECONDS), MAX_TICK_SECONDS)
 
 
 def t_plus(elapsed: timedelta) -> str:
@@ -89,15 +116,33 @@ class IncidentHeader(Widget):
         self.set_reactive(IncidentHeader.now, clock())
         self.set_reactive(IncidentHeader.loading, "loading" if loading else None)
         self._state = StateEntries()
+        self._tick_timer: Timer | None = None
 
     def on_mount(self) -> None:
-        self.set_interval(1, self._tick, name="header-clock")
+        self._schedule_tick()
+
+    def set_loading(self, loading: bool) -> None:
+        """The line says "loading" in words; Textual's own loading indicator (which `loading`
+        would turn on) would cover the whole line, READ-ONLY and all."""
+
+    def _schedule_tick(self) -> None:
+        """Wake up when the line next shows something new: the wall clock's next minute or
+        the next whole minute since impact, whichever comes first (T+ follows the impact's
+        own minute, not the wall clock's). At most MAX_TICK_SECONDS, so a clock that jumps
+        (a suspended laptop) is caught up with soon."""
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+        wait = next_change_seconds(self._clock(), self.impact_at)
+        self._tick_timer = self.set_timer(wait, self._tick, name="header-clock")
 
     def _tick(self) -> None:
-        # The line shows minutes: repaint it (and send it down the wire) once a minute only.
-        now = self._clock()
-        if _minute(now) != _minute(self.now):
-            self.now = now
+        self._tick_timer = None
+        self.show_now(self._clock())
+        self._schedule_tick()
+
+    def watch_impact_at(self) -> None:
+        if self.is_mounted:
+            self._schedule_tick()
 
     def _shown_times(self, moment: datetime) -> tuple[datetime, str | None]:
         """What the line shows of `moment`: its minute, and T+ (whole minutes since impact)."""
@@ -126,34 +171,59 @@ class IncidentHeader(Widget):
         self.severity = analysis.summary.severity
         self.commander = current_holders(entries).get("commander")
 
-    def status_text(self, *, compact: bool = False, as_loaded: bool = False) -> Text:
+    def status_text(
+        self, *, compact: bool = False, as_loaded: bool = False, width: int | None = None
+    ) -> Text:
         """Everything but the title, as cleaned text; `compact` for narrow terminals.
         `as_loaded`: as it reads once the state is known, even while loading (the header's
-        height is decided on that, so it does not jump when the log has been read)."""
+        height is decided on that, so it does not jump when the log has been read).
+        `width`: shortened to fit it, in SHORTENING order; severity, phase, target and
+        READ-ONLY are never left out (a target too long for the line is cut, as a last resort).
+        """
+        loading = self.loading is not None and not as_loaded
+        steps = range(len(SHORTENING) + 1) if width is not None else [1 if compact else 0]
+        text = Text()
+        for step in steps:
+            text = self._joined(self._parts(step, loading), compact=step > 0)
+            if width is None or text.cell_len <= width:
+                return text
+        text.truncate(max(width or 0, 1), overflow="ellipsis")
+        return text
+
+    def _parts(self, step: int, loading: bool) -> list[tuple[str, str]]:
+        """The status line's parts with the first `step` shortenings of SHORTENING applied."""
+        done = set(SHORTENING[:step])
         if self.impact_at is None:
             since = "T+ --"
         else:
             since = f"T+{t_plus(self.now - self.impact_at)}"
-        clock = f"{self.now.astimezone(UTC):%H:%M} UTC"
-        who = "@" + clean(self.author) + (" READ-ONLY" if self.read_only else "")
-        if self.loading is not None and not as_loaded:
-            parts = [(clean(self.loading), "bold"), (clock, ""), (who, "italic")]
-            return self._joined(parts, compact)
-        parts = [
-            (clean(self.severity) if self.severity else "sev ?", "bold"),
-            (clean(self.phase) if self.phase else "no phase", ""),
-            ("target " + (clean(self.target_region) if self.target_region else "?"), ""),
-            ("cmd " + (clean(self.commander) if self.commander else "?"), ""),
-            (clock, ""),
-            (since, "bold"),
-            (who, "italic"),
-        ]
-        return self._joined(parts, compact)
+        clock = f"{self.now.astimezone(UTC):%H:%M}" + ("" if "clock label" in done else " UTC")
+        who = [] if "author" in done else ["@" + clean(self.author)]
+        if self.read_only:
+            who.append("READ-ONLY")
+        parts: list[tuple[str, str]]
+        if loading:
+            parts = [(clean(self.loading or ""), "bold")]
+        else:
+            parts = [
+                (clean(self.severity) if self.severity else "sev ?", "bold"),
+                (clean(self.phase) if self.phase else "no phase", ""),
+                ("target " + (clean(self.target_region) if self.target_region else "?"), ""),
+            ]
+            if "commander" not in done:
+                parts.append(("cmd " + (clean(self.commander) if self.commander else "?"), ""))
+        if "clock" not in done:
+            parts.append((clock, ""))
+        if not loading and "T+" not in done:
+            parts.append((since, "bold"))
+        if who:
+            parts.append((" ".join(who), "italic"))
+        return parts
 
     @staticmethod
     def _joined(parts: list[tuple[str, str]], compact: bool) -> Text:
         separator = "|" if compact else " | "
-        text = Text()
+        text = Text(no_wrap=True, end="")
         for index, (part, style) in enumerate(parts):
             if index:
                 text.append(separator, style="dim")
@@ -161,35 +231,45 @@ class IncidentHeader(Widget):
         return text
 
     def _title(self) -> Text:
-        title = Text(" ")
+        title = Text(" ", no_wrap=True, end="")
         if self.badge:
             title.append(f" {self.badge} ", style="reverse bold")
             title.append(" ")
         title.append(clean(self.title_text), style="bold")
         return title
 
-    @staticmethod
-    def _fits_one_line(width: int, title: Text, status: Text) -> bool:
-        return title.cell_len + 2 + status.cell_len <= width
+    def wanted_height(self, width: int) -> int:
+        """1 when the title and the whole status line fit side by side, else 2 (the title on
+        a line of its own rather than cut to nothing)."""
+        status = self.status_text(as_loaded=True)
+        return 1 if self._title().cell_len + 2 + status.cell_len <= width else 2
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        # Narrow terminals get the title on a line of its own rather than cut to nothing.
-        fits = self._fits_one_line(width, self._title(), self.status_text(as_loaded=True))
-        return 1 if fits else 2
+        return self.wanted_height(width)
+
+    def watch_now(self) -> None:
+        # T+ and the clock can grow by a character ("T+9:59" to "T+10:00"): the line may
+        # need its second row now. The status line is never the part that gives way.
+        if self.is_mounted and self.wanted_height(self.size.width) != self.size.height:
+            self.refresh(layout=True)
 
     def render(self) -> Text:
-        width = max(self.size.width, 1)
-        status = self.status_text()
+        # Not laid out (another pane zoomed): the line as a wide terminal would show it.
+        width = self.size.width or UNSIZED_WIDTH
+        height = self.size.height or self.wanted_height(width)
         title = self._title()
-        if self._fits_one_line(width, title, self.status_text(as_loaded=True)):
-            line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if height >= 2:
+            status = self.status_text(width=width - 1)
+            title.truncate(width, overflow="ellipsis")
+            status.pad_left(1)
+            return Text("\n", no_wrap=True, end="").join([title, status])
+        # One row: the status line first, the title in what is left (or not at all).
+        status = self.status_text(width=width - 1)
+        room = width - status.cell_len - 2
+        line = Text(no_wrap=True, end="")
+        if room >= MIN_TITLE_CELLS or title.cell_len <= room:
+            title.truncate(room, overflow="ellipsis")
             line.append_text(title)
-            line.append(" " * (width - title.cell_len - status.cell_len))
-            line.append_text(status)
-            return line
-        if status.cell_len + 1 > width:
-            status = self.status_text(compact=True)
-        title.truncate(width, overflow="ellipsis")
-        status.truncate(width - 1, overflow="ellipsis")
-        status.pad_left(1)
-        return Text("\n", no_wrap=True, end="").join([title, status])
+        line.append(" " * (width - line.cell_len - status.cell_len))
+        line.append_text(status)
+        return line

@@ -5,7 +5,9 @@ API:
     ProbeBoardPane.show_rows(rows, now): `rows` from cockpit.incident.replay.probe_board;
         `now` (incident time) ages them.
 
-Columns: status (glyph and word), subject, region, when (UTC and how long before `now`), text.
+Columns: status (glyph and word), subject (and the resolver or server that answered), region,
+when (UTC and how long before `now`), text (and how the replay judged a status the entry did
+not carry).
 Every string from the log is cleaned and shown as text, never as markup.
 """
 
@@ -74,13 +76,18 @@ class ProbeBoardPane(StatusPane):
         )
         self.refresh_hidden()
 
+    @staticmethod
+    def _said(row: BoardRow) -> str:
+        """The entry's text; a status judged by the replay says how, first."""
+        return f"({row.why}) {row.text}" if row.why else row.text
+
     def _cells(self, row: BoardRow, now: datetime) -> list[Text]:
         age = max((now - row.at).total_seconds(), 0.0)
         when = f"{row.at.astimezone(UTC):%H:%M:%S} ({format_age(age)})"
         return [
             self.status_cell(row.status),
-            safe(short(row.subject, 40, ascii_only=self.ascii_only)),
+            safe(short(row.name, 48, ascii_only=self.ascii_only)),
             safe(short(row.region or "", 16, ascii_only=self.ascii_only)),
             safe(when),
-            safe(short(row.text, 120, ascii_only=self.ascii_only)),
+            safe(short(self._said(row), 160, ascii_only=self.ascii_only)),
         ]

@@ -98,7 +98,10 @@ class ReplayApp(CockpitShell):
         with Grid(id="panes"):
             for spec in PANES:
                 if spec.name == "timeline":
-                    content = RichLog(id="timeline", wrap=True, markup=False, highlight=False)
+                    # min_width=0: RichLog's default of 78 cuts every line at 80 columns.
+                    content = RichLog(
+                        id="timeline", wrap=True, markup=False, highlight=False, min_width=0
+                    )
                 elif spec.name == "checklist":
                     content = ChecklistPane(
                         steps_for(None),

@@ -20,11 +20,12 @@ from datetime import UTC
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.events import Resize
 from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
-from cockpit.incident.entry import Entry, LogProblem
+from cockpit.incident.entry import Entry, LogProblem, data_time
 from cockpit.safe_text import clean
 
 __all__ = ["MAX_LINES", "TimelineView", "entry_line", "problem_line"]
@@ -60,8 +61,19 @@ def entry_line(entry: Entry) -> Text:
     line.append(clean(entry.text))
     phase = entry.data.get("phase") if entry.kind in ("phase", "correction") else None
     if isinstance(phase, str):
-        line.append(f" [{clean(phase)}]")
+        line.append(f" [{clean(phase)}{_phase_time(entry)}]")
     return line
+
+
+def _phase_time(entry: Entry) -> str:
+    """The suffix " at 14:00:00" when the phase's own time (data.at, a backdated `--at`)
+    is not the time the entry was written; the date too when it is another day. Else ""."""
+    at = data_time(entry.data, "at")
+    if at is None or abs((at - entry.ts).total_seconds()) < 1:
+        return ""
+    at, written = at.astimezone(UTC), entry.ts.astimezone(UTC)
+    shown = f"{at:%H:%M:%S}" if at.date() == written.date() else f"{at:%Y-%m-%d %H:%M:%S}"
+    return f" at {shown}"
 
 
 def problem_line(problem: LogProblem) -> Text:
@@ -93,6 +105,19 @@ class TimelineView(RichLog):
         """Entries to fill in above what is shown, oldest first (taken from the end)."""
         self._clear_first = False
         self._render_pending = False
+        self._following = True
+        """The view was at the last line when it last moved: a resize keeps it there."""
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._following = new_value >= self.max_scroll_y
+
+    def on_resize(self, event: Resize) -> None:
+        # RichLog's own on_resize runs too (Textual calls each class's handler). A pane that
+        # gets smaller (a zoom ends) keeps its scroll offset, which is then short of the end:
+        # one that was following goes on following.
+        if self._following:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     @property
     def drawing(self) -> bool:

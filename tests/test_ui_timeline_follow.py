@@ -1,0 +1,62 @@
+"""The timeline keeps following new entries after another pane was zoomed and restored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.geometry import Region
+
+from cockpit.incident.log import IncidentLog
+from cockpit.ui.app import CockpitApp
+from cockpit.ui.timeline_pane import TimelinePane
+from tests.pilot_wait import settle, wait_for
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 11, 27, 14, 30, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def shown_text(pane: TimelinePane) -> str:
+    """The timeline's lines inside its viewport, as drawn."""
+    region = Region(0, 0, pane.size.width, pane.size.height)
+    return "\n".join(strip.text for strip in pane.render_lines(region))
+
+
+def at_end(pane: TimelinePane) -> bool:
+    return pane.max_scroll_y > 0 and pane.scroll_offset.y >= pane.max_scroll_y
+
+
+@pytest.mark.parametrize("other", ["1", "4", "5"])
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+async def test_follows_after_another_pane_was_zoomed(
+    tmp_path: Path, other: str, size: tuple[int, int]
+) -> None:
+    path = tmp_path / "inc.jsonl"
+    log = IncidentLog(path)
+    for number in range(30):
+        log.append("note", f"before {number}", author="bob")
+    app = CockpitApp(path, author="alice", clock=lambda: NOW, probes=False)
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one(TimelinePane)
+        await wait_for(pilot, "the log drawn", lambda: pane.drawn and at_end(pane), 10)
+        await pilot.press(other)
+        assert app.screen.maximized is not None
+        for number in range(40):
+            log.append("note", f"while zoomed {number} " + "word " * 12, author="dave")
+        await wait_for(pilot, "entries read", lambda: len(pane.entries) == 70, 10)
+        await wait_for(pilot, "entries drawn", lambda: not pane.drawing, 10)
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        assert await settle(pilot, lambda: "while zoomed 39 " in shown_text(pane)), shown_text(pane)
+        assert at_end(pane)
+        # And it goes on following what comes next.
+        log.append("note", "after the zoom", author="erin")
+        assert await settle(pilot, lambda: "after the zoom" in shown_text(pane)), shown_text(pane)
+        assert at_end(pane)
