@@ -201,7 +201,7 @@ def test_a_note_open_when_the_terminal_goes_away_is_kept_as_a_draft(tmp_path: Pa
     before = IncidentLog(path).read().entries
     terminal = Terminal(path)
     try:
-        terminal.wait_for("Decision", within=30)  # the footer: the screen is up
+        terminal.wait_for("Decide", within=30)  # the footer: the screen is up
         time.sleep(0.5)
         terminal.type("4")
         terminal.wait_for("n Note", within=10)  # the footer: the checklist has the focus

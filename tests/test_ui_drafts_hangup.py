@@ -114,7 +114,7 @@ def test_a_form_open_when_the_terminal_goes_away_is_kept_as_a_draft(
     before = IncidentLog(path).read().entries
     terminal = Terminal(path)
     try:
-        terminal.wait_for("Decision", within=30)  # the footer: the screen is up
+        terminal.wait_for("Decide", within=30)  # the footer: the screen is up
         time.sleep(0.5)
         terminal.type("d")
         terminal.wait_for("Record a decision", within=10)
@@ -152,7 +152,7 @@ def test_a_write_waiting_for_the_lock_when_the_terminal_goes_away_never_lands(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         os.kill(holder.pid, signal.SIGSTOP)
         terminal = Terminal(path)
-        terminal.wait_for("Decision", within=30)
+        terminal.wait_for("Decide", within=30)
         time.sleep(0.5)
         terminal.type("d")
         terminal.wait_for("Record a decision", within=10)

@@ -200,8 +200,16 @@ class CockpitApp(CockpitShell, IncidentActions):
             for spec in PANES
         ),
         Binding("escape", "unzoom", "All panes", tooltip="Back to all five panes"),
-        Binding("d", "decide", "Decision", tooltip="Record a decision in the incident log"),
-        Binding("e", "export", "Export", tooltip="Write the Markdown timeline next to the log"),
+        # Short labels: q Quit, ? Help and every key below fit the footer at 80 columns.
+        Binding("d", "decide", "Decide", tooltip="Record a decision in the incident log"),
+        # In the palette and the help (?): the footer keeps the keys used while mail is down.
+        Binding(
+            "e",
+            "export",
+            "Export",
+            tooltip="Write the Markdown timeline next to the log",
+            show=False,
+        ),
         # "SEV" (as in SEV1-SEV4): with q Quit and ? Help the footer still fits 80 columns.
         Binding("v", "severity", "SEV", tooltip="Set the incident's severity, SEV1 to SEV4"),
         Binding("r", "role", "Role", tooltip="Take the commander or scribe role, or hand it over"),
@@ -210,7 +218,7 @@ class CockpitApp(CockpitShell, IncidentActions):
         Binding(
             "n",
             "timeline_note",
-            "Log note",
+            "Note",
             tooltip="A note to the timeline, a key entry or a lesson (N on the checklist)",
         ),
         Binding("N", "timeline_note", "Timeline note", show=False),
