@@ -182,3 +182,20 @@ def test_write_markdown_writes_what_render_markdown_returns() -> None:
     out = io.StringIO()
     write_markdown(out, entries, problems, name="full_incident")
     assert out.getvalue() == render_markdown(entries, problems, name="full_incident")
+
+
+def test_a_phase_row_says_its_time_once_and_keeps_a_typed_text(tmp_path: Path) -> None:
+    """`cockpit log --phase` writes "<phase> at <time>" as the text: the row says that already
+    from the data, so it is not repeated; a text somebody typed is kept."""
+    from cockpit.incident.log import IncidentLog
+
+    log = IncidentLog(tmp_path / "incident.jsonl")
+    at = "2026-12-05T18:00:00.000Z"
+    log.append("phase", f"impact at {at}", {"phase": "impact", "at": at}, author="a")
+    log.append("phase", "declared", {"phase": "declared", "at": at}, author="a")
+    log.append("phase", "routed by DNS TTL", {"phase": "routed", "at": at}, author="a")
+    text = render_markdown(log.read().entries, [], name="incident")
+    rows = [line for line in text.splitlines() if "| phase |" in line]
+    assert rows[0].endswith("| impact at 2026-12-05 18:00:00 UTC |"), rows[0]
+    assert rows[1].endswith("| declared at 2026-12-05 18:00:00 UTC |"), rows[1]
+    assert rows[2].endswith("| routed at 2026-12-05 18:00:00 UTC; routed by DNS TTL |"), rows[2]

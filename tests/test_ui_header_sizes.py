@@ -176,3 +176,18 @@ async def test_while_loading_the_line_still_says_read_only_at_60_columns(tmp_pat
         assert header.size.width == 60
         status = shown_lines(header)[-1]
         assert "log unreadable" in status and "READ-ONLY" in status, status
+
+
+async def test_ascii_mode_cuts_the_header_with_ascii_only(tmp_path: Path) -> None:
+    """--ascii: the title cut at 60 columns ends in "...", never in Rich's one-cell ellipsis."""
+    path = tmp_path / "incident.jsonl"
+    write_incident(path)
+    app = CockpitApp(
+        path, author="bob", clock=lambda: NOW, probes=False, drill=True, ascii_only=True
+    )
+    async with app.run_test(size=(60, 20)) as pilot:
+        header = app.query_one(IncidentHeader)
+        assert await settle(pilot, lambda: "SEV2" in "".join(shown_lines(header)))
+        lines = shown_lines(header)
+        assert all(line.isascii() for line in lines), lines
+        assert lines[0].rstrip().endswith("..."), lines  # the drill title is cut

@@ -90,3 +90,14 @@ def test_cockpit_log_at_shows_the_typed_time_the_same_day(tmp_path: Path) -> Non
     )
     line = lines_of(path)[-1]
     assert line.endswith("[impact at 00:05:00]"), line
+
+
+def test_a_key_entry_and_a_lesson_are_marked_in_words(tmp_path: Path) -> None:
+    log = IncidentLog(tmp_path / "incident.jsonl")
+    log.append("note", "MX moved", {"tags": ["key"]}, author="a")
+    log.append("note", "lower the TTL", {"tags": ["lesson"]}, author="a")
+    log.append("note", "plain", {"tags": ["[red]key[/red]"]}, author="a")
+    key, lesson, plain = (entry_line(entry).plain for entry in log.read().entries)
+    assert "note [key] a: MX moved" in key
+    assert "note [lesson] a: lower the TTL" in lesson
+    assert "[key]" not in plain and "note a: plain" in plain

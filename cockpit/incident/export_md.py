@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -31,6 +31,7 @@ from cockpit.incident.entry import (
     Entry,
     LogProblem,
     data_time,
+    parse_ts,
 )
 from cockpit.incident.phases import IncidentAnalysis, Metric, PhaseTime, analyse
 from cockpit.incident.roles import handoffs
@@ -111,6 +112,24 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _only_the_phase(text: str, data: Any) -> bool:
+    """Whether a phase entry's text says no more than its data: the phase's name, or "<phase>
+    at <its time>" as `cockpit log` and the screen write it (the row says that already)."""
+    phase = data.get("phase") if isinstance(data, Mapping) else None
+    if not isinstance(phase, str) or not phase:
+        return False
+    said = text.strip()
+    if said == phase:
+        return True
+    head = f"{phase} at "
+    if not said.startswith(head):
+        return False
+    try:
+        return parse_ts(said[len(head) :]) == data_time(data, "at")
+    except ValueError:
+        return False
 
 
 def _shown_time(data: Any, key: str) -> str:
@@ -353,7 +372,7 @@ def _entry_text(entry: Entry) -> str:
         if data.get("reason"):
             check += f" ({md_inline(_plain(data.get('reason')))})"
         parts.append(check)
-    text = md_inline(entry.text)
+    text = "" if kind == "phase" and _only_the_phase(entry.text, data) else md_inline(entry.text)
     if text:
         parts.append(text)
     if kind == "decision":

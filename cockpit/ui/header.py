@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
+from cockpit.glyphs import glyph_set
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.phases import analyse, current_target_region
 from cockpit.incident.roles import current_holders
@@ -187,8 +188,21 @@ class IncidentHeader(Widget):
             text = self._joined(self._parts(step, loading), compact=step > 0)
             if width is None or text.cell_len <= width:
                 return text
-        text.truncate(max(width or 0, 1), overflow="ellipsis")
+        self._fit(text, max(width or 0, 1))
         return text
+
+    def _fit(self, text: Text, width: int) -> None:
+        """Cut `text` to `width` cells, the cut marked with the screen's ellipsis ("..." in
+        ASCII mode: Rich's own is "…")."""
+        if text.cell_len <= width:
+            return
+        try:
+            ascii_only = bool(getattr(self.app, "ascii_only", False))
+        except RuntimeError:  # no app (Textual's NoActiveAppError): drawn as on a UTF-8 screen
+            ascii_only = False
+        ellipsis = glyph_set(ascii_only).ellipsis
+        text.truncate(max(width - len(ellipsis), 0), overflow="crop")
+        text.append(ellipsis[:width])
 
     def _parts(self, step: int, loading: bool) -> list[tuple[str, str]]:
         """The status line's parts with the first `step` shortenings of SHORTENING applied."""
@@ -260,7 +274,7 @@ class IncidentHeader(Widget):
         title = self._title()
         if height >= 2:
             status = self.status_text(width=width - 1)
-            title.truncate(width, overflow="ellipsis")
+            self._fit(title, width)
             status.pad_left(1)
             return Text("\n", no_wrap=True, end="").join([title, status])
         # One row: the status line first, the title in what is left (or not at all).
@@ -268,7 +282,7 @@ class IncidentHeader(Widget):
         room = width - status.cell_len - 2
         line = Text(no_wrap=True, end="")
         if room >= MIN_TITLE_CELLS or title.cell_len <= room:
-            title.truncate(room, overflow="ellipsis")
+            self._fit(title, room)
             line.append_text(title)
         line.append(" " * (width - line.cell_len - status.cell_len))
         line.append_text(status)

@@ -25,7 +25,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
-from cockpit.incident.entry import Entry, LogProblem, data_time
+from cockpit.incident.entry import KEY_TAG, LESSON_TAG, Entry, LogProblem, data_time
 from cockpit.safe_text import clean
 
 __all__ = ["MAX_LINES", "TimelineView", "entry_line", "problem_line"]
@@ -55,6 +55,9 @@ def entry_line(entry: Entry) -> Text:
     line.append(f"{entry.ts.astimezone(UTC):%H:%M:%S} ", style="dim")
     line.append(f"#{entry.seq} ", style="dim")
     line.append(clean(entry.kind), style=_KIND_STYLES.get(entry.kind, ""))
+    for tag, label in ((KEY_TAG, " [key]"), (LESSON_TAG, " [lesson]")):
+        if tag in entry.tags:  # a starred entry or a lesson stands out (words: --ascii too)
+            line.append(label, style="bold")
     line.append(" ")
     line.append(clean(entry.author), style="italic")
     line.append(": ")
