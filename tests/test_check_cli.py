@@ -189,3 +189,33 @@ def test_target_comes_from_the_latest_failover_decision_else_the_first_region(
     run_cockpit("log", str(other), "note only")
     _, document = check_json(config, "--incident", str(other))
     assert document["target"] == "primary"
+
+
+def test_check_of_a_drill_log_uses_the_config_beside_it(
+    dns_lab: LabFactory, tmp_path: Path
+) -> None:
+    """`cockpit check --incident LOG` with no --config takes LOG.config.toml (a drill's
+    world) before the search; a link planted in its place is refused (exit 3)."""
+    lab = dns_lab(lab_zones("secondary"))
+    config = write_config(tmp_path, lab)
+    incident = tmp_path / "drill.jsonl"
+    beside = Path(f"{incident}.config.toml")
+    beside.write_text(config.read_text())
+    logged = run_cockpit(
+        "log", str(incident), "Fail over", "--decision", "--target-region", "secondary",
+        "--config", str(beside),
+    )  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    done = run_cockpit(
+        "check", "--incident", str(incident), "--only", "dns", "--json",
+        env={"CI": "true", "COCKPIT_CONFIG": str(tmp_path / "absent.toml")}, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["target"] == "secondary"
+    beside.unlink()
+    beside.symlink_to(config)
+    done = run_cockpit(
+        "check", "--incident", str(incident), "--only", "dns",
+        env={"CI": "true"}, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 3 and "symbolic link" in done.stderr, done.stderr

@@ -46,7 +46,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     try:
         areas = _areas(args.only)
-        config = load_required_config(args.config)
+        config = load_required_config(args.config, incident=args.incident)
         _check_canaries_configured(config, areas, report_warning)
         entries = _incident_entries(args, config)
         target, target_origin = _target_region(args, config, entries)

@@ -45,15 +45,23 @@ def load_optional_config(
         return None, f"ignoring the config {path} (it does not load):\n{exc}"
 
 
-def load_required_config(explicit: str | None) -> Config:
-    """The config the user named or the search found; ConfigError when there is none."""
+def load_required_config(
+    explicit: str | None, *, incident: str | os.PathLike[str] | None = None
+) -> Config:
+    """The config the user named, else the incident's own beside its log (a drill's), else
+    the one the search found; ConfigError when there is none."""
     from cockpit.config import (
         config_search_places,
         find_config_path,
+        find_incident_config,
         load_config,
         no_config_found_error,
     )
 
+    if explicit is None and incident is not None:
+        beside = find_incident_config(incident)
+        if beside is not None:
+            return load_config(beside)
     path = find_config_path(explicit)
     if path is None:
         raise no_config_found_error()
