@@ -1,7 +1,9 @@
 """A yes/no question in a small dialog: `y` (or the first button) True, `n` or Escape False.
 
-Used before a step's own tick is taken back (reopened). The question is given as Text, made
-of cleaned pieces by the caller: nothing in it is read as markup.
+Asked before a step's own tick is taken back (reopened); QuitConfirm (cockpit.ui.key_actions)
+and CutoverPrompt (cockpit.ui.decision_form) are the same dialog with their own words and keys.
+The question and its details are given as Text made of cleaned pieces, or as our own plain
+strings: nothing in them is read as markup.
 """
 
 from __future__ import annotations
@@ -37,17 +39,28 @@ class ConfirmPrompt(ModalScreen[bool]):
     ConfirmPrompt Horizontal { height: auto; align-horizontal: right; }
     """
 
-    def __init__(self, question: Text, yes: str = "y: yes", no: str = "n: no") -> None:
+    def __init__(
+        self,
+        question: Text | str,
+        *details: Text | str,
+        yes: str = "y: yes",
+        no: str = "n: no",
+        yes_variant: str = "primary",
+    ) -> None:
         super().__init__()
         self._question = question
+        self._details = details
         self._yes = yes
         self._no = no
+        self._yes_variant = yes_variant
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._question, id="confirm-question")
+            yield Label(self._question, id="confirm-question", markup=False)
+            for detail in self._details:
+                yield Label(detail, markup=False)
             with Horizontal():
-                yield Button(self._yes, variant="primary", id="confirm-yes")
+                yield Button(self._yes, variant=self._yes_variant, id="confirm-yes")  # type: ignore[arg-type]
                 yield Button(self._no, id="confirm-no")
 
     @on(Button.Pressed, "#confirm-yes")

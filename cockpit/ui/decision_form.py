@@ -58,6 +58,7 @@ from cockpit.incident.entry import Entry
 from cockpit.incident.log import EntryParts
 from cockpit.incident.phases import failover_data
 from cockpit.safe_text import clean
+from cockpit.ui.confirm_prompt import ConfirmPrompt
 
 __all__ = [
     "CutoverPrompt",
@@ -246,7 +247,7 @@ class DecisionForm(ModalScreen[DecisionResult | None]):
         self.dismiss(None)
 
 
-class CutoverPrompt(ModalScreen[bool]):
+class CutoverPrompt(ConfirmPrompt):
     """After a failover decision: is the routing change live now? `y` True, `n`/Escape False."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -254,38 +255,12 @@ class CutoverPrompt(ModalScreen[bool]):
         Binding("n", "answer(False)", "Later"),
         Binding("escape", "answer(False)", "Later", show=False),
     ]
-    DEFAULT_CSS = """
-    CutoverPrompt { align: center middle; }
-    CutoverPrompt > Vertical {
-        width: 70; max-width: 100%; height: auto; padding: 0 1;
-        border: thick $accent; background: $surface;
-    }
-    CutoverPrompt Label { width: 1fr; }
-    CutoverPrompt Horizontal { height: auto; align-horizontal: right; }
-    """
 
     def __init__(self, region: str) -> None:
-        super().__init__()
-        self._region = region
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(f"Failover to {clean(self._region)} recorded."))
-            yield Label(
-                "Is traffic routed there now? y records the cutover (routed) at this minute;"
-                " n leaves it for the checklist's cutover step."
-            )
-            with Horizontal():
-                yield Button("y: routed now", variant="primary", id="routed-now")
-                yield Button("n: later", id="routed-later")
-
-    @on(Button.Pressed, "#routed-now")
-    def _now(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#routed-later")
-    def _later(self) -> None:
-        self.dismiss(False)
-
-    def action_answer(self, routed: bool) -> None:
-        self.dismiss(routed)
+        super().__init__(
+            Text(f"Failover to {clean(region)} recorded."),
+            "Is traffic routed there now? y records the cutover (routed) at this minute;"
+            " n leaves it for the checklist's cutover step.",
+            yes="y: routed now",
+            no="n: later",
+        )

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual._widget_navigation import find_next_enabled_no_wrap
 from textual.actions import SkipAction
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, OptionList, TextArea
+from textual.widgets import DataTable, Input, OptionList, TextArea
+
+from cockpit.ui.confirm_prompt import ConfirmPrompt
 
 __all__ = ["KEY_BINDINGS", "KeyActions", "QuitConfirm", "form_is_open"]
 
@@ -80,7 +80,7 @@ def form_is_open(app: App[object]) -> bool:
     return False
 
 
-class QuitConfirm(ModalScreen[bool]):
+class QuitConfirm(ConfirmPrompt):
     """Quit while a form is open? `y` (or `q` again) quits; `n` or Escape returns to it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -89,41 +89,19 @@ class QuitConfirm(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Stay", show=False),
     ]
     DEFAULT_CSS = """
-    QuitConfirm { align: center middle; }
-    QuitConfirm > Vertical {
-        width: 60; max-width: 100%; height: auto; padding: 0 1;
-        border: thick $warning; background: $surface;
-    }
-    QuitConfirm Label { width: 1fr; }
-    QuitConfirm Horizontal { height: auto; align-horizontal: right; }
+    QuitConfirm > Vertical { width: 60; border: thick $warning; }
     """
 
     def __init__(self, kept: bool) -> None:
-        super().__init__()
-        self._kept = kept
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Quit cockpit? A form is open or a field has text.")
-            yield Label(
-                "What is typed is kept as a draft beside the log and offered next time."
-                if self._kept
-                else "Nothing is written: what is typed is lost."
-            )
-            with Horizontal():
-                yield Button("y: quit", variant="warning", id="quit-yes")
-                yield Button("n: stay", id="quit-no")
-
-    @on(Button.Pressed, "#quit-yes")
-    def _yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#quit-no")
-    def _no(self) -> None:
-        self.dismiss(False)
-
-    def action_answer(self, quit_now: bool) -> None:
-        self.dismiss(quit_now)
+        super().__init__(
+            "Quit cockpit? A form is open or a field has text.",
+            "What is typed is kept as a draft beside the log and offered next time."
+            if kept
+            else "Nothing is written: what is typed is lost.",
+            yes="y: quit",
+            no="n: stay",
+            yes_variant="warning",
+        )
 
 
 class KeyActions:
