@@ -5,6 +5,8 @@ fits at 80 columns, and --ascii means ASCII in every dialog and the command pale
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,22 @@ async def opened(pilot: Pilot[None], app: CockpitApp) -> None:
     assert await settle(pilot, lambda: app.query_one("#header").loading is None)
 
 
+@asynccontextmanager
+async def running(
+    path: Path,
+    config: Config | None = None,
+    *,
+    size: tuple[int, int] = (80, 24),
+    ascii_only: bool = False,
+) -> AsyncIterator[tuple[CockpitApp, Pilot[None]]]:
+    """A cockpit on a fresh incident at `path`, its log read: (app, pilot)."""
+    write_incident(path)
+    app = ascii_app(path, config) if ascii_only else make_app(path, config)
+    async with app.run_test(size=size) as pilot:
+        await opened(pilot, app)
+        yield app, pilot
+
+
 def entries(path: Path) -> list[str]:
     return [entry.text for entry in IncidentLog(path).read().entries]
 
@@ -57,10 +75,7 @@ def entries(path: Path) -> list[str]:
 
 async def test_q_quits_at_once_with_no_form_open(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("q")
         assert await settle(pilot, lambda: not app.is_running)
     assert app.return_code == 0
@@ -71,10 +86,7 @@ async def test_q_over_a_form_asks_first_and_y_quits_keeping_the_draft(
     tmp_path: Path, answer: str
 ) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("d")
         assert isinstance(app.screen, DecisionForm)
         await pilot.press(*"quiet query")  # a q typed in a field is text
@@ -93,10 +105,7 @@ async def test_q_over_a_form_asks_first_and_y_quits_keeping_the_draft(
 
 async def test_q_confirmation_n_returns_to_the_form_with_its_text(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("d", *"keep me", "tab", "tab", "tab", "q")
         assert await settle(pilot, lambda: isinstance(app.screen, QuitConfirm))
         await pilot.press("n")
@@ -108,10 +117,7 @@ async def test_q_confirmation_n_returns_to_the_form_with_its_text(tmp_path: Path
 async def test_q_over_an_empty_form_still_asks(tmp_path: Path) -> None:
     """A form open is reason enough to ask: the user may be halfway through choosing."""
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("v", "q")
         assert await settle(pilot, lambda: isinstance(app.screen, QuitConfirm))
         await pilot.press("escape")
@@ -138,10 +144,7 @@ async def test_help_lists_every_binding_and_closes_with_escape_or_question_mark(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("question_mark")
         assert await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
         shown = str(app.screen.query_one("#help-text", Static).render())
@@ -171,10 +174,7 @@ def test_key_sections_join_keys_of_one_action(tmp_path: Path) -> None:
 
 async def test_help_scrolls_with_j_and_fits_60x20(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(60, 20)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(60, 20)) as (app, pilot):
         await pilot.press("question_mark")
         assert await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
         scroll = app.screen.query_one("#help-keys")
@@ -190,10 +190,7 @@ async def test_help_scrolls_with_j_and_fits_60x20(tmp_path: Path) -> None:
 
 async def test_j_and_k_move_the_checklist_and_do_not_wrap(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(120, 35)) as (app, pilot):
         await pilot.press("4")
         steps = app.query_one("#checklist-steps", OptionList)
         assert await settle(pilot, lambda: steps.has_focus and steps.option_count > 2)
@@ -235,10 +232,7 @@ async def test_j_and_k_move_a_table_cursor(tmp_path: Path, example_config: Confi
 
 async def test_j_and_k_are_text_in_a_field(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("r", *"jk q?")
         assert isinstance(app.screen, TextPrompt)
         assert app.screen.query_one(Input).value == "jk q?"
@@ -249,10 +243,7 @@ async def test_j_and_k_are_text_in_a_field(tmp_path: Path) -> None:
 
 async def test_severity_is_chosen_with_number_keys_or_j_and_k(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("v")
         prompt = app.screen
         assert isinstance(prompt, SeverityPrompt)
@@ -307,10 +298,7 @@ async def test_a_wrong_role_keeps_the_prompt_open_with_the_text(tmp_path: Path) 
 
 async def test_the_role_prompt_fits_at_80_columns(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("r")
         title = app.screen.query_one("#prompt-title", Label)
         await pilot.pause()
@@ -324,10 +312,7 @@ async def test_decision_fields_keep_their_labels_while_typing(
     tmp_path: Path, example_config: Config
 ) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path, example_config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, example_config, size=(80, 24)) as (app, pilot):
         await pilot.press("d", *"fail over", "tab", *"storage", "tab", *"dana")
         shown = screen_text(app)
         for label in ("Decision*", "Why", "Approver", "Failover"):
@@ -338,10 +323,7 @@ async def test_decision_fields_keep_their_labels_while_typing(
 
 async def test_a_blank_decision_never_closes_the_form(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("d", "tab", *"why typed", "enter")
         await pilot.pause()
         assert isinstance(app.screen, DecisionForm)
@@ -367,10 +349,7 @@ async def test_ascii_dialogs_draw_only_ascii(
     tmp_path: Path, example_config: Config, key: str
 ) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = ascii_app(path, example_config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, example_config, size=(80, 24), ascii_only=True) as (app, pilot):
         await pilot.press(key)
         assert await settle(pilot, lambda: len(app.screen_stack) > 1)
         await pilot.pause(0.3)
@@ -388,10 +367,7 @@ async def test_ascii_select_menu_toasts_and_quit_confirm(
     tmp_path: Path, example_config: Config
 ) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = ascii_app(path, example_config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, example_config, size=(80, 24), ascii_only=True) as (app, pilot):
         app.notify("a toast")
         await pilot.press("d", "tab", "tab", "tab")
         await pilot.press("enter")  # opens the failover Select's menu
@@ -407,10 +383,7 @@ async def test_ascii_select_menu_toasts_and_quit_confirm(
 
 async def test_ascii_region_details(tmp_path: Path, example_config: Config) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = ascii_app(path, example_config)
-    async with app.run_test(size=(60, 20)) as pilot:
-        await opened(pilot, app)
+    async with running(path, example_config, size=(60, 20), ascii_only=True) as (app, pilot):
         await pilot.press("m")
         assert await settle(pilot, lambda: isinstance(app.screen, RegionDetails))
         text = screen_text(app)
@@ -478,10 +451,7 @@ async def test_ascii_draft_offer_and_cutover_prompt(tmp_path: Path, example_conf
 
 async def test_ctrl_q_from_a_field_asks_too(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = make_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24)) as (app, pilot):
         await pilot.press("r", *"scribe", "ctrl+q")
         assert await settle(pilot, lambda: isinstance(app.screen, QuitConfirm))
         await pilot.press("escape")
@@ -493,10 +463,7 @@ async def test_ctrl_q_from_a_field_asks_too(tmp_path: Path) -> None:
 
 async def test_ascii_loading_indicator_has_no_dots(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    write_incident(path)
-    app = ascii_app(path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
+    async with running(path, size=(80, 24), ascii_only=True) as (app, pilot):
         app.query_one("#pane-queue").loading = True
         await pilot.pause(0.2)
         text = screen_text(app)
