@@ -272,7 +272,7 @@ async def test_the_countdown_of_a_stale_cname_cell_is_the_cname_s(
     dns_lab: LabFactory, tmp_path: Path
 ) -> None:
     from cockpit.ui.dns_pane import DnsPane
-    from tests.test_ui_panes import PaneApp, cell
+    from tests.test_ui_panes import PaneApp, cell, row_of
 
     row = CHAIN_ROWS[0].values[0]
 
@@ -286,7 +286,7 @@ async def test_the_countdown_of_a_stale_cname_cell_is_the_cname_s(
     async with PaneApp(pane).run_test(size=(160, 30)) as pilot:
         pane.show_sweep(result, row.target)
         await pilot.pause()
-        line = [w.key for w in result.watched].index(row.key) + 1
+        line = row_of(pane.table, row.key)  # rows are ordered worst first
         for column, resolver in enumerate(STALE, start=3):
             seen = result.observations[(resolver, row.key)]
             left = math.ceil(seen.cname_ttls[0] - (now - seen.observed_at).total_seconds())
