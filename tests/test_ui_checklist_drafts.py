@@ -204,7 +204,7 @@ def test_a_note_open_when_the_terminal_goes_away_is_kept_as_a_draft(tmp_path: Pa
         terminal.wait_for("Decide", within=30)  # the footer: the screen is up
         time.sleep(0.5)
         terminal.type("4")
-        terminal.wait_for("n Note", within=10)  # the footer: the checklist has the focus
+        terminal.wait_for("s Skip", within=10)  # the footer: the checklist has the focus
         terminal.type("n")
         terminal.wait_for("Note on this step", within=10)
         terminal.type(NOTE)
