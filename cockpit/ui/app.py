@@ -493,24 +493,27 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     @on(SweepProgress)
     def _sweep_progress(self, message: SweepProgress) -> None:
-        self.query_one(DnsPane).show_progress(message.done, message.total)
+        for pane in self.query(DnsPane):  # results may arrive while the app is closing
+            pane.show_progress(message.done, message.total)
 
     @on(SweepShown)
     def _sweep_shown(self, message: SweepShown) -> None:
-        pane = self.query_one(DnsPane)
-        if message.sweep is not None:
-            pane.show_sweep(message.sweep, message.target)
-        if message.error is not None:
-            pane.show_error(message.error)
+        for pane in self.query(DnsPane):
+            if message.sweep is not None:
+                pane.show_sweep(message.sweep, message.target)
+            if message.error is not None:
+                pane.show_error(message.error)
 
     @on(AuthShown)
     def _auth_shown(self, message: AuthShown) -> None:
-        self.query_one(AuthPane).show_findings(message.findings)
+        for pane in self.query(AuthPane):
+            pane.show_findings(message.findings)
 
     @on(QueueShown)
     def _queue_shown(self, message: QueueShown) -> None:
         rows = [(track.source, track.region, track.history) for track in message.tracks]
-        self.query_one(QueuePane).show_histories(rows, message.now)
+        for pane in self.query(QueuePane):
+            pane.show_histories(rows, message.now)
 
     def region_names(self) -> tuple[str, ...]:
         return self.config.region_names() if self.config is not None else ()
@@ -532,11 +535,13 @@ class CockpitApp(CockpitShell, IncidentActions):
 
     @on(ProbeBacklog)
     def _probe_backlog(self, message: ProbeBacklog) -> None:
-        self.query_one(ProbeBacklogLine).show(message.waiting, message.error)
+        for line in self.query(ProbeBacklogLine):  # none while the app is closing
+            line.show(message.waiting, message.error)
 
     @on(FindingsShown)
     def _findings_shown(self, message: FindingsShown) -> None:
-        self.query_one(ChecklistPane).show_findings(message.findings, message.at, message.target)
+        for pane in self.query(ChecklistPane):
+            pane.show_findings(message.findings, message.at, message.target)
 
     @on(ExportFinished)
     def _export_finished(self, message: ExportFinished) -> None:
