@@ -86,23 +86,33 @@ def finding_changes(
         was = old_status.value if old is not None else "ok, new check"
         # The check's name stays whole; its summary (the evidence) gives way.
         text = fit(f"{_where(finding)} now {finding.status.value} (was {was}): ", finding.summary)
-        evidence = _finding_evidence(finding) | {
-            "previous_status": old.status.value if old is not None else None,
-            "data": finding.data,
-        }
-        data = {
-            "area": area,
-            "event": "status_changed",
-            "status": finding.status.value,
-            "subject": finding.subject,
-            "region": finding.region,
-            "evidence": bound_evidence(evidence),
-            "dedupe_key": _key(area, *identity),
-        }
-        if finding.observed_at is not None:
-            data["at"] = finding.observed_at.isoformat()
+        previous_status = old.status.value if old is not None else None
+        data = _entry_data(area, "status_changed", finding, _key(area, *identity), previous_status)
         entries.append(ProbeEntry(text, data))
     return entries
+
+
+def _entry_data(
+    area: str, event: str, finding: Finding, dedupe_key: str, previous_status: str | None
+) -> dict[str, Any]:
+    """The data of an entry about one finding: what it says, its evidence (bounded), its key,
+    and data.at = when it was observed (when the finding knows it)."""
+    evidence = _finding_evidence(finding) | {
+        "previous_status": previous_status,
+        "data": finding.data,
+    }
+    data: dict[str, Any] = {
+        "area": area,
+        "event": event,
+        "status": finding.status.value,
+        "subject": finding.subject,
+        "region": finding.region,
+        "evidence": bound_evidence(evidence),
+        "dedupe_key": dedupe_key,
+    }
+    if finding.observed_at is not None:
+        data["at"] = finding.observed_at.isoformat()
+    return data
 
 
 def auth_changes(
@@ -165,15 +175,5 @@ def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
     if run.status is not Status.OK or run.observed_at is None or run.observed_at <= routed_at:
         return None
     text = fit(f"{_where(run)} proves mail flows after routing: ", run.summary)
-    evidence = _finding_evidence(run) | {"previous_status": None, "data": run.data}
-    data = {
-        "area": "canary",
-        "event": PROVEN_EVENT,
-        "status": run.status.value,
-        "subject": run.subject,
-        "region": run.region,
-        "evidence": bound_evidence(evidence),
-        "dedupe_key": _key("canary", "proven", run.subject, routed_at.isoformat()),
-        "at": run.observed_at.isoformat(),
-    }
-    return ProbeEntry(text, data)
+    key = _key("canary", "proven", run.subject, routed_at.isoformat())
+    return ProbeEntry(text, _entry_data("canary", PROVEN_EVENT, run, key, None))
