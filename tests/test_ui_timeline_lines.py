@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from cockpit.incident.log import IncidentLog
 from cockpit.ui.timeline_view import entry_line
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import run_cockpit
 
 
 def lines_of(path: Path) -> list[str]:
@@ -30,12 +28,8 @@ def test_a_backdated_phase_shows_its_own_time(tmp_path: Path) -> None:
 
 def test_a_phase_at_its_writing_time_keeps_the_short_form(tmp_path: Path) -> None:
     path = tmp_path / "inc.jsonl"
-    subprocess.run(
-        [sys.executable, "-m", "cockpit", "log", str(path), "--phase", "declared", "--author", "b"],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-    )
+    logged = run_cockpit("log", str(path), "--phase", "declared", "--author", "b")
+    assert logged.returncode == 0, logged.stderr
     (line,) = lines_of(path)
     assert line.endswith("[declared]"), line
 
@@ -47,47 +41,33 @@ def test_cockpit_log_at_shows_the_typed_time_the_same_day(tmp_path: Path) -> Non
     first = log.read().entries[0].ts
     at = first.replace(microsecond=0) - (first - first.replace(hour=0, minute=0, second=0))
     # Midnight of the day the log was written: same day, a different time.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cockpit",
-            "log",
-            str(path),
-            "--phase",
-            "impact",
-            "--at",
-            at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "--author",
-            "bob",
-            "mail stopped",
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
+    logged = run_cockpit(
+        "log",
+        str(path),
+        "--phase",
+        "impact",
+        "--at",
+        at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--author",
+        "bob",
+        "mail stopped",
     )
+    assert logged.returncode == 0, logged.stderr
     line = lines_of(path)[-1]
     assert "mail stopped" in line and line.endswith("[impact at 00:00:00]"), line
     # A correction of the phase shows the corrected time the same way.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cockpit",
-            "log",
-            str(path),
-            "--phase",
-            "impact",
-            "--at",
-            at.strftime("%Y-%m-%dT00:05:00Z"),
-            "--author",
-            "bob",
-            "earlier than we thought",
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
+    logged = run_cockpit(
+        "log",
+        str(path),
+        "--phase",
+        "impact",
+        "--at",
+        at.strftime("%Y-%m-%dT00:05:00Z"),
+        "--author",
+        "bob",
+        "earlier than we thought",
     )
+    assert logged.returncode == 0, logged.stderr
     line = lines_of(path)[-1]
     assert line.endswith("[impact at 00:05:00]"), line
 
