@@ -150,8 +150,9 @@ class LiveProbes:
         context = decision_context(entries)
         self.decided_target, self.decided_at = context.target, context.decided_at
         self.routed_at = context.routed_at
-        if self.routed_at is not None and self.config.canaries:
-            routed = self.routed_at
+        routed = self.routed_at
+        unproven = [c.name for c in self.config.canaries if (c.name, routed) not in self._proven]
+        if routed is not None and unproven:  # once all are proven the log needs no more scans
             self._proven |= {(name, routed) for name in proven_canaries(entries, routed)}
 
     def set_target(self, region: str) -> bool:
