@@ -41,6 +41,18 @@ PHASES: tuple[str, ...] = (
 LESSON_TAG = "lesson"
 KEY_TAG = "key"
 """A key (starred) entry: `cockpit log --star`, or the note form's "key entry" box."""
+CAUSE_TAG = "cause"
+"""The trigger or root cause (the review's "Trigger and root cause")."""
+FACTOR_TAG = "factor"
+"""A contributing factor."""
+IMPACT_TAG = "impact"
+"""What the outage did to users (users affected, volume): the review's "Impact"."""
+ACTION_TAG = "action"
+"""An action item; its data holds {"action": {"owner", "due" (YYYY-MM-DD), "ticket"}}, each
+optional. `cockpit log --action` and the screen's action form write it."""
+WENT_TAGS: dict[str, str] = {"well": "went-well", "badly": "went-badly", "lucky": "lucky"}
+"""A lesson's review heading: what went well, what went badly, where we got lucky. Entries
+with one of these tags carry LESSON_TAG too."""
 TORN_LINE_EVENT = "torn_line_recovered"
 
 MAX_ENTRY_BYTES = 256 * 1024
