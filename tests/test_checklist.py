@@ -71,6 +71,7 @@ def test_done_records_who_and_when() -> None:
         "step": "freeze-changes",
         "result": "done",
         "title": BY_ID["freeze-changes"].title,
+        "stage": BY_ID["freeze-changes"].phase,
     }
     log.append(kind, text, data, author="alice")
     done = log.state()["freeze-changes"]

@@ -42,6 +42,7 @@ def test_a_reopen_takes_the_tick_back_and_a_new_tick_counts(log: IncidentLog) ->
         "step": "scope",
         "result": "reopened",
         "title": "Confirm the scope",
+        "stage": "before",
         "corrects_seq": done_seq,
         "was": "done",
         "was_by": "alice",

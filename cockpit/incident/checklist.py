@@ -5,7 +5,9 @@ author=...)`. The log is the only truth: the state is rebuilt from it, so two pe
 screens see the same checklist.
 
 A checklist entry is a `check` entry whose data holds
-    {"step": id, "result": "done" | "skipped" | "note" | "already-done" | "reopened", "title": ...}
+    {"step": id, "result": "done" | "skipped" | "note" | "already-done" | "reopened", "title": ...,
+     "stage": "before" | "during" | "after" (the step's checklist phase, for readers without
+     the runbook)}
 and, by result: "reason" (skipped), "note" (note), "done_by" and "done_seq" (already-done),
 "corrects_seq", "was" and "was_by" (reopened: the correction of the tick or skip it takes back).
 A "done" confirmed from probe results also holds "auto": {"seen_at", "condition", "evidence"}
@@ -45,7 +47,7 @@ from cockpit.incident.checklist_auto import (
     incident_moments,
 )
 from cockpit.incident.entry import Entry, format_ts
-from cockpit.incident.runbook import Step
+from cockpit.incident.runbook import CHECKLIST_PHASES, Step
 from cockpit.model import Finding, Status
 from cockpit.safe_text import clean
 
@@ -125,6 +127,16 @@ def _unknown_step(step_id: str, data: Mapping[str, Any]) -> Step:
     return Step(step_id, "unknown", title, "", None, None)
 
 
+def _step_data(step: Step, result: str, **more: Any) -> dict[str, Any]:
+    """The data of a checklist entry: the step, its stage (before/during/after, so a reader
+    without the runbook, like the export, still knows it) and the result."""
+    data: dict[str, Any] = {"step": step.id, "result": result, "title": step.title}
+    if step.phase in CHECKLIST_PHASES:
+        data["stage"] = step.phase
+    data.update(more)
+    return data
+
+
 def checklist_state(steps: Iterable[Step], entries: Iterable[Entry]) -> dict[str, StepState]:
     """The state of every step (in checklist order, then unknown ids in log order)."""
     states = {step.id: _open(step) for step in steps}
@@ -201,15 +213,9 @@ def mark_done(state: Mapping[str, StepState], step_id: str, author: str) -> Acti
         return (
             CHECK_KIND,
             f"Already done by {current.by}: {title}",
-            {
-                "step": step_id,
-                "result": "already-done",
-                "title": title,
-                "done_by": current.by,
-                "done_seq": current.seq,
-            },
+            _step_data(current.step, "already-done", done_by=current.by, done_seq=current.seq),
         )
-    return CHECK_KIND, f"Done: {title}", {"step": step_id, "result": "done", "title": title}
+    return CHECK_KIND, f"Done: {title}", _step_data(current.step, "done")
 
 
 def skip(state: Mapping[str, StepState], step_id: str, reason: str) -> Action:
@@ -222,7 +228,7 @@ def skip(state: Mapping[str, StepState], step_id: str, reason: str) -> Action:
     return (
         CHECK_KIND,
         f"Skipped: {title} ({why})",
-        {"step": step_id, "result": "skipped", "title": title, "reason": why},
+        _step_data(current.step, "skipped", reason=why),
     )
 
 
@@ -234,7 +240,7 @@ def add_note(state: Mapping[str, StepState], step_id: str, note: str) -> Action:
     return (
         CHECK_KIND,
         f"Note on {title}: {text}",
-        {"step": step_id, "result": "note", "title": title, "note": text},
+        _step_data(current.step, "note", note=text),
     )
 
 
@@ -263,14 +269,13 @@ def reopen(
     return (
         CHECK_KIND,
         f"Reopened: {title} (correction: takes back the {was} at seq {current.seq})",
-        {
-            "step": step_id,
-            "result": "reopened",
-            "title": title,
-            "corrects_seq": current.seq,
-            "was": current.status,
-            "was_by": current.by,
-        },
+        _step_data(
+            current.step,
+            "reopened",
+            corrects_seq=current.seq,
+            was=current.status,
+            was_by=current.by,
+        ),
     )
 
 
