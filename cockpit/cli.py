@@ -219,12 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export",
-        help="export an incident log as a Markdown timeline or JSON",
-        description="Export the incident log INCIDENT as a post-incident timeline.",
+        help="export an incident log as a post-incident review (Markdown or JSON)",
+        description=(
+            "Export the incident log INCIDENT as a post-incident review: the summary,"
+            " impact, metrics with the evidence they rest on, checklist results, lessons,"
+            " action items, the timeline and the probe evidence. Parts the log cannot answer"
+            " are left for the reviewers to fill in."
+        ),
     )
     export.add_argument("incident", metavar="INCIDENT", help="path of the incident log file")
     export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    export.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the config the incident was worked with, for its runbook (default: the"
+        " incident's own config beside the log, if any)",
+    )
 
     from cockpit.commands.serve_cmd import add_serve_parser
 

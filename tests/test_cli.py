@@ -254,7 +254,7 @@ def test_export_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
     assert main(["export", str(log_path)]) == 0
     markdown = capsys.readouterr().out
-    assert markdown.startswith("# Incident timeline: eu")
+    assert markdown.startswith("# Post-incident review: eu")
     assert "first" in markdown
     out_file = tmp_path / "out" / "t.md"
     out_file.parent.mkdir()

@@ -14,6 +14,7 @@ from cockpit.incident.delivery_proof import delivery_proof
 from cockpit.incident.entry import Entry, format_ts
 from cockpit.incident.export_json import render_json
 from cockpit.incident.export_md import render_markdown
+from cockpit.safe_text import md_inline
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 ROUTED = T0 + timedelta(minutes=10)
@@ -76,10 +77,21 @@ def test_the_first_ok_run_of_each_direction_after_routed_is_cited() -> None:
     assert proof.first["outbound"].source == "probe" and proof.first["outbound"].seq == 3
     assert proof.restored_at == later
     markdown = render_markdown(entries, name="inc")
-    assert "Mail flow proven by canaries" in markdown
-    assert "- inbound: in\\-canary through secondary at 2026-12-05 09:12:00 UTC" in markdown
-    assert "round trip 4.2 s" in markdown or "round trip 4.3 s" in markdown
-    assert "(probe entry seq 3)" in markdown and "(checklist tick seq 4)" in markdown
+    rows = {
+        line.split(" | ")[0]: line
+        for line in markdown.splitlines()
+        if "| Canary round trip" in line
+    }
+    inbound, outbound = (
+        rows["| Canary round trip (inbound)"],
+        rows["| Canary round trip (outbound)"],
+    )
+    assert "mail flow proven by canaries" in inbound and "mail flow proven by canaries" in outbound
+    assert f"{md_inline('in-canary')} through secondary at 2026-12-05 09:12:00 UTC" in inbound
+    assert "| 2.5 s |" in inbound and "(checklist tick seq 4)" in inbound
+    assert (
+        "| 4.2 s |" in outbound or "| 4.3 s |" in outbound
+    ) and "(probe entry seq 3)" in outbound
     document = json.loads(render_json(entries, name="inc"))
     assert document["delivery_proof"]["inbound"]["seq"] == 4
     assert document["delivery_proof"]["outbound"]["round_trip_s"] == 4.25
@@ -100,7 +112,7 @@ def test_the_first_ok_run_of_each_direction_after_routed_is_cited() -> None:
 def test_nothing_is_cited_that_does_not_prove_delivery(runs: list[dict[str, Any]]) -> None:
     entries = [*BASE, tick(3, ROUTED + timedelta(minutes=5), *runs)]
     assert delivery_proof(entries) is None
-    assert "Mail flow proven" not in render_markdown(entries, name="inc")
+    assert "mail flow proven" not in render_markdown(entries, name="inc").lower()
     assert "delivery_proof" not in json.loads(render_json(entries, name="inc"))
 
 
@@ -108,4 +120,4 @@ def test_without_routed_nothing_is_proof_and_a_missing_direction_is_said() -> No
     at = ROUTED + timedelta(minutes=1)
     assert delivery_proof([phase(1, "impact", T0), tick(2, at, run("inbound", at))]) is None
     entries = [*BASE, tick(3, at, run("inbound", at))]
-    assert "- no outbound canary was seen ok after routed" in render_markdown(entries, name="x")
+    assert "| no outbound canary seen ok after routed |" in render_markdown(entries, name="x")

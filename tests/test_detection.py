@@ -140,7 +140,7 @@ def test_rpo_is_unknown_never_zero_when_the_target_could_not_be_read(tmp_path: P
     from cockpit.incident.export_md import render_markdown
 
     text = render_markdown(log.read().entries, name="i")
-    assert "Data at risk (RPO): unknown" in text
+    assert "| Data at risk (RPO) | unknown at the failover to " in text
 
 
 def test_five_metrics_from_detection_and_phases(tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ async def test_a_whole_drill_from_start_to_export(tmp_path: Path) -> None:
     metrics = {
         line.split("|")[1].strip(): line.split("|")[2].strip()
         for line in text.splitlines()
-        if line.startswith("| Time to ")
+        if line.startswith("| Time to ") and not line.startswith("| Time to converge")
     }
     assert set(metrics) == {
         "Time to detect",
@@ -148,7 +148,11 @@ async def test_a_whole_drill_from_start_to_export(tmp_path: Path) -> None:
     }
     for name in metrics:
         assert metrics[name] != "n/a" and ":" in metrics[name], (name, metrics[name])
-    assert "Data at risk (RPO): " in text and "Data at risk (RPO): unknown" not in text
+    assert "| Data at risk (RPO) | " in text and "| Data at risk (RPO) | unknown" not in text
+    # The drill's config is beside its log: the review knows the runbook and the convergence.
+    assert "(without the runbook)" not in text
+    converge = [line for line in text.splitlines() if line.startswith("| Time to converge (")]
+    assert converge and all("| n/a |" not in line for line in converge), converge
     assert "| Region before | primary |" in text and "| Region after | secondary |" in text
 
 

@@ -10,6 +10,7 @@ the hostile text showing literally in the cell it belongs to.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,18 +82,31 @@ HOSTILE: tuple[str, ...] = (
     "   ",
 )
 HEADINGS = [
-    "Summary",
-    "Metrics",
-    "Phases",
-    "Phase chart",
-    "Timeline",
-    "Decisions",
-    "Roles and handoffs",
-    "Checklist results",
-    "Probe evidence",
-    "Lessons learned and runbook edits",
-    "Log integrity",
+    ("h2", "Summary"),
+    ("h2", "Impact"),
+    ("h2", "Trigger and root cause"),
+    ("h3", "Contributing factors"),
+    ("h2", "Detection"),
+    ("h2", "Response and recovery"),
+    ("h3", "Decisions"),
+    ("h3", "Roles and handoffs"),
+    ("h2", "Metrics"),
+    ("h2", "Phases"),
+    ("h2", "Phase chart"),
+    ("h2", "Checklist results"),
+    ("h2", "Lessons learned"),
+    ("h3", "What went well"),
+    ("h3", "What went badly"),
+    ("h3", "Where we got lucky"),
+    ("h3", "Other lessons and runbook edits"),
+    ("h2", "Action items"),
+    ("h2", "Pre- and post-incident comparison"),
+    ("h2", "Timeline"),
+    ("h2", "Probe evidence"),
+    ("h2", "Log integrity"),
+    ("h2", "Appendix: probe evidence as logged"),
 ]
+"""The headings before the appendix's one heading per probe entry ("seq N, <time>")."""
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 FORBIDDEN_TOKENS = {"html_block", "html_inline", "link_open", "image", "code_block", "hr"}
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -109,6 +123,7 @@ class HostileLog:
     notes: list[tuple[int, str]] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
     lessons: list[str] = field(default_factory=list)
     torn: list[str] = field(default_factory=list)
@@ -150,6 +165,12 @@ def build_log() -> HostileLog:
         log.checks.append(hostile)
         data = {"step": hostile, "title": hostile, "result": hostile, "reason": hostile}
         log.add("check", "", hostile, data)
+        # A step the checklist counts: skipped with a hostile reason, with a hostile note.
+        log.steps.append(hostile)
+        step = f"step-{len(log.steps)}"
+        data = {"step": step, "title": hostile, "result": "skipped", "reason": hostile}
+        log.add("check", hostile, hostile, data)
+        log.add("check", hostile, "x", {"step": step, "result": "note", "note": hostile})
         log.probes.append(hostile)
         log.add("probe", hostile, hostile, {"status": hostile, "evidence": hostile})
         log.lessons.append(hostile)
@@ -222,9 +243,14 @@ def test_headings_are_exactly_ours(renderer_name: str) -> None:
         if token.type == "heading_open"
     ]
     title = plain(next(t for i, t in enumerate(tokens) if i and tokens[i - 1].tag == "h1"))
-    assert title == f"Incident timeline: {shown(chr(10).join(HOSTILE))}"
-    assert [tag for tag, _ in headings] == ["h1"] + ["h2"] * len(HEADINGS)
-    assert [content for _, content in headings[1:]] == HEADINGS
+    assert title == f"Post-incident review: {shown(chr(10).join(HOSTILE))}"
+    assert headings[0][0] == "h1"
+    assert headings[1 : len(HEADINGS) + 1] == HEADINGS
+    probes = [e for e in LOG.entries if e.kind == "probe"]
+    appendix = headings[len(HEADINGS) + 1 :]
+    assert [tag for tag, _ in appendix] == ["h3"] * len(probes)
+    for (_, content), entry in zip(appendix, probes, strict=True):
+        assert content.startswith(f"seq {entry.seq}, 2026-11-27 ")
 
 
 @pytest.mark.parametrize("renderer_name", list(RENDERERS))
@@ -233,7 +259,14 @@ def test_no_html_links_images_or_stray_blocks(renderer_name: str) -> None:
     found = Counter(token.type for token in walk(tokens))
     assert not FORBIDDEN_TOKENS & set(found), found
     fences = [token for token in tokens if token.type == "fence"]
-    assert [fence.info for fence in fences] == ["mermaid"]
+    probes = [e for e in LOG.entries if e.kind == "probe"]
+    assert [fence.info for fence in fences] == ["mermaid"] + ["json"] * len(probes)
+    for fence, entry in zip(fences[1:], probes, strict=True):
+        # The appendix shows the entry exactly as logged (made terminal-safe like the JSON
+        # export, which decodes to the same values).
+        record = json.loads(fence.content)
+        assert record["text"] == entry.text
+        assert record["data"] == json.loads(json.dumps(dict(entry.data)))
     for token in walk(tokens):
         if token.type in ("s_open", "em_open", "strong_open", "code_inline", "blockquote_open"):
             pytest.fail(f"{token.type} in export")
@@ -271,13 +304,15 @@ def expected_table_shapes() -> list[tuple[str, int, int]]:
     unknown_kinds = {e.kind for e in LOG.entries if e.kind not in KINDS}
     return [
         ("Summary", 2, 8),
-        ("Metrics", 3, 5),
+        ("Impact", 2, 5),
+        ("Response and recovery", 6, len(LOG.decisions)),
+        ("Response and recovery", 5, 1),
+        # Five phase times, the time to converge and the peak queue depth (both n/a here).
+        ("Metrics", 4, 7),
         ("Phases", 4, 7),
-        ("Timeline", 5, len(LOG.entries)),
-        ("Decisions", 5, len(LOG.decisions)),
-        ("Roles and handoffs", 5, 1),
-        ("Checklist results", 6, len(LOG.checks)),
-        ("Probe evidence", 4, len(LOG.probes)),
+        ("Checklist results", 6, len(LOG.steps) + len(LOG.checks)),
+        ("Timeline", 6, len(LOG.entries)),
+        ("Probe evidence", 7, len(LOG.probes)),
         ("Log integrity", 3, len(PROBLEMS) + len(effective_phases(LOG.entries).warnings)),
         ("Log integrity", 3, len(LOG.torn)),
         ("Log integrity", 2, len(unknown_kinds)),
@@ -294,19 +329,38 @@ def test_each_table_has_the_expected_rows_and_columns() -> None:
 
 def test_hostile_text_shows_literally_in_its_cells() -> None:
     (timeline,) = tables_in("Timeline")
+    by_seq = {row[0]: row for row in timeline.rows}
     for index, hostile in LOG.notes:
-        row = timeline.rows[index]
-        assert row[2] == shown(hostile)  # author
-        assert row[4] == shown(hostile)  # text
-    (decisions,) = tables_in("Decisions")
+        row = by_seq[str(LOG.entries[index].seq)]
+        assert row[3] == shown(hostile)  # author
+        assert row[5] == shown(hostile)  # text
+    decisions, _ = tables_in("Response and recovery")
     for row, hostile in zip(decisions.rows, LOG.decisions, strict=True):
-        assert row[1:] == [shown(hostile)] * 4
-    (checks,) = tables_in("Checklist results")
-    for row, hostile in zip(checks.rows, LOG.checks, strict=True):
         assert row[1:] == [shown(hostile)] * 5
+    (checks,) = tables_in("Checklist results")
+    steps, as_logged = checks.rows[: len(LOG.steps)], checks.rows[len(LOG.steps) :]
+    for row, hostile in zip(as_logged, LOG.checks, strict=True):
+        # Entries the checklist cannot read (a hostile result) are listed as logged.
+        said = shown(hostile)
+        assert row[:4] == [said, "", said, f"{said or '?'} (as logged)"]
+        assert row[5] == (f"reason: {said}" if said else "")
+    for number, (row, hostile) in enumerate(zip(steps, LOG.steps, strict=True), 1):
+        assert row[0] == f"step-{number}"
+        assert row[2] == (shown(hostile) or f"step-{number}")  # title, else the id
+        assert row[3] == "skipped (not in the runbook)"
+        when = r"2026-11-27 \d\d:\d\d:\d\d UTC"
+        assert re.fullmatch(
+            re.escape(f"{shown(hostile) or '?'}, ") + when + r" \(seq \d+\)", row[4]
+        )
+        reason = f"reason: {shown(hostile)}; " if shown(hostile) else ""
+        note = (
+            re.escape(f"{reason}note by x ") + when + re.escape(f": {shown(hostile) or '(empty)'}")
+        )
+        assert re.fullmatch(note, row[5]), row[5]
     (probes,) = tables_in("Probe evidence")
     for row, hostile in zip(probes.rows, LOG.probes, strict=True):
-        assert row[1:] == [shown(hostile)] * 3
+        assert row[2:5] == ["", "", ""]  # area, subject, where: none in the data
+        assert row[5:] == [shown(hostile)] * 2
     problems, torn, kinds = tables_in("Log integrity")
     errors = [row for row in problems.rows if row[1] == "error"]
     for row, problem in zip(errors, PROBLEMS, strict=True):
@@ -336,14 +390,13 @@ def test_summary_and_phases_show_hostile_values_literally() -> None:
 def test_lessons_are_one_bullet_each_with_literal_text() -> None:
     tokens = RENDERERS["gfm-like"].parse(OUTPUT)
     inlines = [
-        tokens[index + 2]
-        for index, token in enumerate(tokens)
-        if token.type == "list_item_open"
+        tokens[index + 2] for index, token in enumerate(tokens) if token.type == "list_item_open"
     ]
     assert len(inlines) == len(LOG.lessons)
     for inline, hostile in zip(inlines, LOG.lessons, strict=True):
         text = plain(inline)
-        assert text.endswith(f", {shown(hostile)}: {shown(hostile)}".rstrip())
+        said = shown(hostile) or "(no text)"
+        assert text.startswith(f"{said} ({shown(hostile)}, 2026-11-27 ".replace("( ,", "(,"))
 
 
 def test_json_export_of_hostile_log_round_trips_and_is_terminal_safe() -> None:

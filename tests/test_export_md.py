@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def test_json_escapes_surrogates_and_terminal_controls_losslessly() -> None:
 
 def test_empty_log_renders() -> None:
     text = render_markdown([], name="empty")
-    assert text.startswith("# Incident timeline: empty\n")
+    assert text.startswith("# Post-incident review: empty\n")
     assert "None recorded." in text
     assert json.loads(render_json([], name="empty"))["entries"] == []
 
@@ -161,20 +162,32 @@ def test_golden_markdown_parses_to_our_structure_only(stem: str) -> None:
         token = stack.pop()
         assert token.type not in ("link_open", "image", "html_inline", "html_block"), token
         stack.extend(token.children or [])
-    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
-    assert headings[1:] == [
+    headings = [
+        (t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"
+    ]
+    top = [content for tag, content in headings if tag == "h2"]
+    assert top == [
         "Summary",
+        "Impact",
+        "Trigger and root cause",
+        "Detection",
+        "Response and recovery",
         "Metrics",
         "Phases",
         "Phase chart",
-        "Timeline",
-        "Decisions",
-        "Roles and handoffs",
         "Checklist results",
+        "Lessons learned",
+        "Action items",
+        "Pre- and post-incident comparison",
+        "Timeline",
         "Probe evidence",
-        "Lessons learned and runbook edits",
         "Log integrity",
+        "Appendix: probe evidence as logged",
     ]
+    probes = [e.seq for e in sorted(entries, key=lambda e: e.seq) if e.kind == "probe"]
+    appendix = top.index("Appendix: probe evidence as logged")
+    after = headings[[h for _, h in headings].index(top[appendix]) + 1 :]
+    assert [content.split(",")[0] for _, content in after] == [f"seq {seq}" for seq in probes]
 
 
 def test_write_markdown_writes_what_render_markdown_returns() -> None:
@@ -185,8 +198,8 @@ def test_write_markdown_writes_what_render_markdown_returns() -> None:
 
 
 def test_a_phase_row_says_its_time_once_and_keeps_a_typed_text(tmp_path: Path) -> None:
-    """`cockpit log --phase` writes "<phase> at <time>" as the text: the row says that already
-    from the data, so it is not repeated; a text somebody typed is kept."""
+    """`cockpit log --phase` writes "<phase> at <time>" as the text: the row stands at that
+    time already, so it is not repeated; a text somebody typed is kept."""
     from cockpit.incident.log import IncidentLog
 
     log = IncidentLog(tmp_path / "incident.jsonl")
@@ -196,6 +209,9 @@ def test_a_phase_row_says_its_time_once_and_keeps_a_typed_text(tmp_path: Path) -
     log.append("phase", "routed by DNS TTL", {"phase": "routed", "at": at}, author="a")
     text = render_markdown(log.read().entries, [], name="incident")
     rows = [line for line in text.splitlines() if "| phase |" in line]
-    assert rows[0].endswith("| impact at 2026-12-05 18:00:00 UTC |"), rows[0]
-    assert rows[1].endswith("| declared at 2026-12-05 18:00:00 UTC |"), rows[1]
-    assert rows[2].endswith("| routed at 2026-12-05 18:00:00 UTC; routed by DNS TTL |"), rows[2]
+    # Each row stands at the phase's time; when it was written follows, as it differs.
+    head = r"\| \d \| 2026-12-05 18:00:00 UTC \| T\+0:00:00 \| a \| phase \| "
+    logged = r" \(logged [-0-9 :]+ UTC\) \|"
+    assert re.fullmatch(head + "impact" + logged, rows[0]), rows[0]
+    assert re.fullmatch(head + "declared" + logged, rows[1]), rows[1]
+    assert re.fullmatch(head + "routed; routed by DNS TTL" + logged, rows[2]), rows[2]

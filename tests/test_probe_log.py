@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from cockpit.model import Finding, Status
 from cockpit.queue.events import QueueEvent, record
 from cockpit.queue.history import QueueHistory
 from cockpit.queue.sample import QueueSample, Reading
+from cockpit.safe_text import md_cell
 from tests.dns_fakes import HOSTILE, MX_PRIMARY, MX_SECONDARY, auth, everyone, obs, sweep, watched
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -483,11 +485,17 @@ def test_entries_reach_the_exported_probe_evidence(tmp_path: Path) -> None:
     assert [e.data for e in result.entries] == [entry.data for entry in entries]
     markdown = render_markdown(result.entries, result.problems, name="incident")
     section = markdown.split("## Probe evidence", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| 2")]
+    rows = [line for line in section.splitlines() if re.match(r"\| \d+ \| 2", line)]
     assert len(rows) == 4
-    assert "Quad9 now answers secondary for example\\.com MX" in rows[0]
-    assert "example\\.com MX record\\_converged" in rows[1] and "| ok |" in rows[1]
-    assert "mx1 queue depth crossed crit" in rows[2] and "| fail |" in rows[2]
-    backlog = '\\"backlog\\"\\:\\{\\"deferred\\"\\:1200\\,\\"peak\\_total\\"\\:1500\\,'
-    assert backlog + '\\"total\\"\\:1500\\}' in rows[2]
-    assert "primary spf now fail" in rows[3]
+    # Each row names its subject and where it was seen, and says what changed in words.
+    assert f"| dns | {md_cell('example.com MX')} | Quad9 |  | " in rows[0]
+    assert rows[0].endswith(f"| {md_cell('? → secondary: secondary')} |")
+    assert f"| {md_cell('example.com MX')} |  | ok | " in rows[1]
+    assert rows[1].endswith(f"| {md_cell('? → 3 resolvers on the target')} |")
+    assert "| queue | mx1 | primary | fail | " in rows[2]
+    assert rows[2].endswith(f"| {md_cell('total 1500, deferred 1200, level ok → crit')} |")
+    assert "| auth | spf primary | primary | fail | " in rows[3]
+    assert rows[3].endswith(f"| {md_cell('ok → fail: s')} |")
+    # The whole entry is in the appendix, as logged.
+    appendix = markdown.split("## Appendix: probe evidence as logged", 1)[1]
+    assert '"peak_total": 1500' in appendix and "primary spf now fail" in appendix

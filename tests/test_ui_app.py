@@ -183,7 +183,7 @@ async def test_export_writes_next_to_the_log_and_says_where(tmp_path: Path) -> N
         messages = [n.message for n in app._notifications]
         assert any(str(target) in message for message in messages), messages
     text = target.read_text(encoding="utf-8")
-    assert text.startswith("# Incident timeline: EU storage outage")
+    assert text.startswith("# Post-incident review: EU storage outage")
     assert "Fail over to secondary" in text
 
 
@@ -422,9 +422,7 @@ async def test_a_decision_from_another_process_moves_the_target(
     app = make_app(path, example_config)
     async with app.run_test(size=(80, 24)) as pilot:
         assert await settle(pilot, lambda: app.target_region == "secondary")
-        IncidentLog(path).append(
-            "decision", "back", {"target_region": "primary"}, author="carol"
-        )
+        IncidentLog(path).append("decision", "back", {"target_region": "primary"}, author="carol")
         assert await settle(pilot, lambda: app.target_region == "primary")
         assert not isinstance(app.screen, CutoverPrompt)  # only the one who decided is asked
 

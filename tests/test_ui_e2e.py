@@ -340,7 +340,7 @@ async def test_a_failover_from_decision_to_converged_dns(
     assert "routed" in markdown
     assert "| Commander | alice |" in markdown  # not the probe author
     probes = markdown.split("## Probe evidence", 1)[1].split("\n## ", 1)[0]
-    assert "fully converged" in probes
+    assert "resolvers on the target" in probes
     assert any(line.startswith("|") and "deferred" in line for line in probes.splitlines())
 
     # Nothing left loopback: the guard fails a connect elsewhere, and a probe that swallowed

@@ -88,8 +88,8 @@ async def test_n_from_the_timeline_writes_a_note_a_key_entry_and_a_lesson(path: 
     assert (key.text, key.data) == ("secondary took the first mail", {"tags": ["key"]})
     assert lesson.data == {"tags": ["lesson"]}
     export = render_markdown(entries(path), name="inc")
-    assert "MX moved" in export and "(tags: key)" in export
-    lessons = export.split("## Lessons learned and runbook edits", 1)[1]
+    assert "MX moved" in export and "★ secondary took the first mail" in export
+    lessons = export.split("## Lessons learned", 1)[1]
     assert "lower the MX TTL before a failover" in lessons
 
 

@@ -12,6 +12,7 @@ from cockpit.errors import ConfigError
 
 if TYPE_CHECKING:
     from cockpit.config import Config
+    from cockpit.incident.runbook import Step
 
 
 def load_optional_config(
@@ -80,3 +81,25 @@ def resolve_author(
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def runbook_for_log(
+    log_path: str | os.PathLike[str], explicit: str | None = None
+) -> tuple[tuple[Step, ...] | None, str | None]:
+    """The runbook an incident was worked with, for its review: the checklist of the config
+    named with --config, else of the incident's own config beside its log (a drill's); None
+    when neither is there (a config found by the search may belong to another incident, so
+    it is not guessed). Also a warning to show when the config beside the log does not load.
+    """
+    from cockpit.config import find_incident_config, load_config
+    from cockpit.incident.runbook import steps_for
+
+    if explicit is not None:
+        return steps_for(load_config(Path(explicit))), None
+    try:
+        beside = find_incident_config(log_path)
+        if beside is None:
+            return None, None
+        return steps_for(load_config(beside)), None
+    except ConfigError as exc:
+        return None, f"the incident's config does not load, so the runbook is not known:\n{exc}"

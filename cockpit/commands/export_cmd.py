@@ -22,13 +22,20 @@ def run_export(args: argparse.Namespace) -> int:
     log = IncidentLog(args.incident)
     if args.output not in (None, "-"):
         _refuse_to_overwrite_log(Path(args.output), log.path, log.lock_path)
+    from cockpit.commands.common import runbook_for_log
+
+    steps, warning = runbook_for_log(log.path, args.config)
+    if warning is not None:
+        report_warning(warning)
     result = log.read()
     # The entries live until the process ends: keep the collector from walking them again and
     # again while the export creates its many small objects (about 15% of the export's time).
     gc.freeze()
     for problem in result.problems:
         report_warning(f"{log.path}: {problem}")
-    chunks = _document(args.format, result.entries, result.problems, name=log.path.stem)
+    chunks = _document(
+        args.format, result.entries, result.problems, name=log.path.stem, steps=steps
+    )
     if args.output is None or args.output == "-":
         sys.stdout.flush()
         _write_chunks(sys.stdout.buffer, chunks)
@@ -40,15 +47,15 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _document(fmt: str, entries, problems, *, name: str) -> Iterable[str]:  # noqa: ANN001
+def _document(fmt: str, entries, problems, *, name: str, steps) -> Iterable[str]:  # noqa: ANN001
     """The export as text pieces, so a large timeline is never held twice in memory."""
     if fmt == "json":
         from cockpit.incident.export_json import render_json
 
-        return [render_json(entries, problems, name=name)]
+        return [render_json(entries, problems, name=name, steps=steps)]
     from cockpit.incident.export_md import markdown_lines
 
-    return (line + "\n" for line in markdown_lines(entries, problems, name=name))
+    return (line + "\n" for line in markdown_lines(entries, problems, name=name, steps=steps))
 
 
 def _write_chunks(out: BinaryIO, chunks: Iterable[str]) -> None:

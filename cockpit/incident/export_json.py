@@ -1,11 +1,18 @@
 """The incident as one deterministic JSON document.
 
-    {"incident": summary, "phases": [...], "metrics": [...], "entries": [...],
-     "problems": [...], "warnings": [...],
+    {"incident": summary, "phases": [...], "metrics": [...], "review": {...},
+     "entries": [...], "problems": [...], "warnings": [...],
      "delivery_proof": {...} (only when canaries proved mail flowed after routed:
      cockpit.incident.delivery_proof),
      "incomplete": [...] (only when the log lost entries a writer had acknowledged: the
      reasons, also in "problems" as errors)}
+
+"review" has what the Markdown review says besides the timeline, in the same structure
+(cockpit.incident.review): impact, causes and factors, detection, how each phase was set and
+on what evidence, convergence, queue peaks, the after-steps at "verified", the checklist,
+lessons by heading, action items, key entries, the pre/post comparison, the grouped probe
+bursts and a one-line summary of each probe entry. Times are RFC 3339 UTC; a figure the log
+cannot give is null.
 
 The document is indented by 2 with sorted keys, except that each entry is one compact line
 (the indenting encoder is too slow for 100,000 entries). Entries are exactly as written (the
@@ -28,11 +35,14 @@ from typing import Any
 
 from cockpit.incident.entry import Entry, LogProblem, format_ts
 from cockpit.incident.phases import IncidentAnalysis, analyse
+from cockpit.incident.review import Review, build_review, review_record
+from cockpit.incident.runbook import Step
 from cockpit.safe_text import FORMAT_CHAR_RANGES
 
-__all__ = ["render_json"]
+__all__ = ["entry_record", "render_json", "terminal_safe"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the "review" object (issue 16)."""
 
 
 def _unsafe_class() -> str:
@@ -74,7 +84,7 @@ def _format_ts(moment: datetime) -> str:
     return utc.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def _entry_record(entry: Entry) -> dict[str, Any]:
+def entry_record(entry: Entry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "ts": _format_ts(entry.ts),
@@ -92,7 +102,10 @@ def _problem_record(problem: LogProblem) -> dict[str, Any]:
 
 
 def _document(
-    entries: Sequence[Entry], problems: Sequence[LogProblem], analysis: IncidentAnalysis
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem],
+    analysis: IncidentAnalysis,
+    review: Review,
 ) -> dict[str, Any]:
     summary = analysis.summary
     return {
@@ -139,7 +152,8 @@ def _document(
             for metric in analysis.metrics
         ],
         **_data_at_risk(entries),
-        "entries": [_entry_record(entry) for entry in entries],
+        "review": review_record(review, entries, analysis.timeline),
+        "entries": [entry_record(entry) for entry in entries],
         "problems": [_problem_record(problem) for problem in problems],
         "warnings": [_problem_record(problem) for problem in analysis.timeline.warnings],
         **_lost(problems),
@@ -181,7 +195,7 @@ def _data_at_risk(entries: Sequence[Entry]) -> dict[str, Any]:
     }
 
 
-def _safe(text: str) -> str:
+def terminal_safe(text: str) -> str:
     """Escape what must not appear raw (see the module docstring); JSON stays equivalent."""
     if text.isascii():
         return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
@@ -191,12 +205,18 @@ def _safe(text: str) -> str:
 
 
 def render_json(
-    entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem] = (),
+    *,
+    name: str,
+    steps: Sequence[Step] | None = None,
 ) -> str:
-    """The incident as JSON: sorted keys, indent 2, one entry per line, one trailing newline."""
+    """The incident as JSON: sorted keys, indent 2, one entry per line, one trailing newline.
+    `steps`: the runbook's steps when the caller has them."""
     ordered = sorted(entries, key=lambda e: e.seq)
     analysis = analyse(ordered, name=name)
-    document = _document(ordered, problems, analysis)
+    review = build_review(ordered, analysis.timeline, steps=steps)
+    document = _document(ordered, problems, analysis, review)
     records = document.pop("entries")
     document["entries"] = None
     text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, default=str)
@@ -206,13 +226,13 @@ def render_json(
     encode = json.JSONEncoder(
         sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str
     ).encode
-    parts = [_safe(head), '\n  "entries": [']
+    parts = [terminal_safe(head), '\n  "entries": [']
     separator = "\n    "
     for record in records:
         parts.append(separator)
-        parts.append(_safe(encode(record)))
+        parts.append(terminal_safe(encode(record)))
         separator = ",\n    "
     parts.append("\n  ]" if records else "]")
-    parts.append(_safe(tail))
+    parts.append(terminal_safe(tail))
     parts.append("\n")
     return "".join(parts)

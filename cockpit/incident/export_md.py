@@ -1,18 +1,24 @@
-"""The post-incident timeline as Markdown (CommonMark + GFM tables + one Mermaid chart).
+"""The post-incident review as Markdown (CommonMark + GFM tables + one Mermaid chart).
 
-The output is deterministic: the same entries and problems give byte-identical text, with
-"\\n" line ends and one trailing newline. It has a fixed set of headings, in this order:
+The output is deterministic: the same entries, problems and runbook give byte-identical text,
+with "\\n" line ends and one trailing newline. Its headings, in this order (a reviewer fills in
+what says "To fill in"; everything else is read from the log, cockpit.incident.review):
 
-    # Incident timeline: <title>
+    # Post-incident review: <title>
     (an error paragraph when the log lost entries a writer acknowledged: log_mark.py)
-    ## Summary, ## Metrics, ## Phases, ## Phase chart, ## Timeline, ## Decisions,
-    ## Roles and handoffs, ## Checklist results, ## Probe evidence,
-    ## Lessons learned and runbook edits, ## Log integrity
+    ## Summary, ## Impact, ## Trigger and root cause (### Contributing factors), ## Detection,
+    ## Response and recovery (### Decisions, ### Roles and handoffs), ## Metrics, ## Phases,
+    ## Phase chart, ## Checklist results, ## Lessons learned (### What went well, ### What
+    went badly, ### Where we got lucky, ### Other lessons and runbook edits), ## Action items,
+    ## Pre- and post-incident comparison, ## Timeline (### Key entries when any are starred),
+    ## Probe evidence, ## Log integrity, ## Appendix: probe evidence as logged
+    (### seq N per probe entry)
 
 Every piece of log data goes through `safe_text.md_cell`/`md_inline`, so it shows literally
-and can never add a link, HTML, a heading or a table cell. Strings we produce ourselves
-(times, durations, phase names from PHASES, seq numbers) are written as they are. The Mermaid
-chart is built only from PHASES names and timestamps, never from user text.
+and can never add a link, HTML, a heading or a table cell; in the appendix it is JSON inside a
+code fence longer than any run of backticks in it, made terminal-safe like the JSON export.
+Strings we produce ourselves (times, durations, phase names from PHASES, seq numbers) are
+written as they are. The Mermaid chart is built only from PHASES names and timestamps.
 """
 
 from __future__ import annotations
@@ -23,18 +29,28 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from cockpit.incident import export_md_sections as sections
 from cockpit.incident.entry import (
+    KEY_TAG,
     KINDS,
-    LESSON_TAG,
-    PHASES,
     TORN_LINE_EVENT,
     Entry,
     LogProblem,
     data_time,
     parse_ts,
 )
-from cockpit.incident.phases import IncidentAnalysis, Metric, PhaseTime, analyse
-from cockpit.incident.roles import handoffs
+from cockpit.incident.export_md_sections import NONE_RECORDED, NOT_AVAILABLE, OUT_OF_ORDER, table
+from cockpit.incident.phases import IncidentAnalysis, PhaseTime, analyse
+from cockpit.incident.review import (
+    Burst,
+    Review,
+    build_review,
+    effective_time,
+    probe_change,
+    probe_subject,
+    probe_where,
+)
+from cockpit.incident.runbook import Step
 from cockpit.safe_text import clean, md_cell, md_inline
 
 __all__ = [
@@ -48,11 +64,8 @@ __all__ = [
 ]
 
 EVIDENCE_LIMIT = 300
-"""Probe evidence longer than this many characters is cut, ending with "…"."""
-
-NOT_AVAILABLE = "n/a"
-NONE_RECORDED = "None recorded."
-OUT_OF_ORDER = "⚠ out of order"
+"""A probe's change summary longer than this many characters is cut, ending with "…" (the
+entry's subject has a column of its own, and the appendix has the whole entry)."""
 _KNOWN_KINDS = frozenset(KINDS)
 _STRUCTURED_KINDS = frozenset({"phase", "correction", "check"})
 """Kinds whose timeline text is built from data even when the entry has no text."""
@@ -114,22 +127,29 @@ def _plain(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _only_the_phase(text: str, data: Any) -> bool:
-    """Whether a phase entry's text says no more than its data: the phase's name, or "<phase>
-    at <its time>" as `cockpit log` and the screen write it (the row says that already)."""
+def _phase_remainder(text: str, data: Any) -> str:
+    """What a phase entry's text says beyond its data: "" for the phase's name or "<phase> at
+    <its time>" as `cockpit log` and the screen write it; the rest of "<phase> at <time>
+    (<why>)" as "<why>"; else the whole text."""
     phase = data.get("phase") if isinstance(data, Mapping) else None
-    if not isinstance(phase, str) or not phase:
-        return False
     said = text.strip()
+    if not isinstance(phase, str) or not phase:
+        return said
     if said == phase:
-        return True
+        return ""
     head = f"{phase} at "
     if not said.startswith(head):
-        return False
+        return said
+    moment, _, rest = said[len(head) :].partition(" ")
     try:
-        return parse_ts(said[len(head) :]) == data_time(data, "at")
+        if parse_ts(moment) != data_time(data, "at"):
+            return said
     except ValueError:
-        return False
+        return said
+    rest = rest.strip()
+    if rest.startswith("(") and rest.endswith(")") and rest.count("(") == 1:
+        rest = rest[1:-1].strip()
+    return rest
 
 
 def _shown_time(data: Any, key: str) -> str:
@@ -138,16 +158,6 @@ def _shown_time(data: Any, key: str) -> str:
     if moment is not None:
         return format_utc(moment)
     return md_inline(_plain(data.get(key))) or "?"
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = [_row(header), "|" + "---|" * len(header)]
-    lines.extend(_row(cells) for cells in rows)
-    return lines
 
 
 def _cut(text: str, limit: int = EVIDENCE_LIMIT) -> str:
@@ -204,7 +214,13 @@ def _summary(analysis: IncidentAnalysis, entry_count: int) -> list[str]:
         ["Region after", _optional_cell(summary.region_after)],
         ["Entries", str(entry_count)],
     ]
-    return ["## Summary", "", *_table(["Field", "Value"], rows)]
+    return [
+        "## Summary",
+        "",
+        *table(["Field", "Value"], rows),
+        "",
+        "What happened, in a few sentences: " + sections.TO_FILL,
+    ]
 
 
 def _duration_cell(delta: timedelta | None, suffix: str = "") -> str:
@@ -214,75 +230,68 @@ def _duration_cell(delta: timedelta | None, suffix: str = "") -> str:
     return f"{format_duration(delta)}{suffix}{marker}"
 
 
-def _metric_row(metric: Metric) -> list[str]:
-    since = metric.since_previous
-    suffix = f" after {metric.previous_phase}" if metric.previous_phase else ""
-    return [
-        metric.name.capitalize(),
-        _duration_cell(metric.from_impact),
-        _duration_cell(since, suffix) if since is not None else NOT_AVAILABLE,
-    ]
-
-
-def _metrics(analysis: IncidentAnalysis, entries: Sequence[Entry]) -> list[str]:
-    rows = [_metric_row(metric) for metric in analysis.metrics]
-    header = ["Metric", "From impact", "Since previous phase"]
-    return [
-        "## Metrics",
-        "",
-        *_table(header, rows),
-        *_data_at_risk(entries),
-        *_delivery_proof(entries),
-    ]
-
-
-def _delivery_proof(entries: Sequence[Entry]) -> list[str]:
-    """The canaries that proved mail flowed after routing (cockpit.incident.delivery_proof),
-    next to the restored and verified times they support."""
-    from cockpit.incident.delivery_proof import delivery_proof
-
-    proof = delivery_proof(entries)
-    if proof is None:
-        return []
-    lines = ["", "Mail flow proven by canaries (first run of each direction ok after routed):"]
-    for direction, seen in proof.first.items():
-        took = "" if seen.round_trip_s is None else f", round trip {seen.round_trip_s:.1f} s"
-        folder = "" if seen.folder is None else f", in {md_inline(seen.folder)}"
-        how = "checklist tick" if seen.source == "tick" else "probe entry"
-        region = md_inline(seen.region or "?")
-        lines.append(
-            f"- {direction}: {md_inline(seen.canary)} through {region} at"
-            f" {format_utc(seen.observed_at)}{took}{folder} ({how} seq {seen.seq})"
-        )
-    for name, moment in (("restored", proof.restored_at), ("verified", proof.verified_at)):
-        if moment is not None:
-            lines.append(f"- {name} set for {format_utc(moment)}")
-    missing = [direction for direction in ("inbound", "outbound") if direction not in proof.first]
-    if missing:
-        lines.append(f"- no {' or '.join(missing)} canary was seen ok after routed")
-    return lines
-
-
-def _data_at_risk(entries: Sequence[Entry]) -> list[str]:
-    """The RPO line, where the cockpit recorded the replication lag at a failover decision."""
+def _rpo_text(entries: Sequence[Entry]) -> str | None:
+    """The data at risk where the cockpit recorded the replication lag at a decision."""
     from cockpit.incident.rpo import data_at_risk
 
     risk = data_at_risk(entries)
     if risk is None:
-        return []
-    region = md_inline(risk.target_region)
+        return None
+    region = md_cell(risk.target_region)
     decided = format_utc(risk.decided_at)
     if risk.lag_s is None:
-        why = md_inline(risk.reason)
-        return ["", f"Data at risk (RPO): unknown at the failover to {region} ({decided}): {why}."]
-    source = md_inline(risk.source or "?")
+        return f"unknown at the failover to {region} ({decided}): {md_cell(risk.reason)}"
+    source = md_cell(risk.source or "?")
     read = "" if risk.read_at is None else f", read {format_utc(risk.read_at)}"
     lag = _format_seconds(round(risk.lag_s))
-    return [
-        "",
-        f"Data at risk (RPO): {lag} of replication lag in {region} at the failover decision"
-        f" ({decided}; {source}{read}, {md_inline(risk.reason)}).",
-    ]
+    return (
+        f"{lag} of replication lag in {region} at the failover decision ({decided};"
+        f" {source}{read}, {md_cell(risk.reason)})"
+    )
+
+
+def _extra_metrics(
+    entries: Sequence[Entry], review: Review, rpo: str | None, has_decision: bool
+) -> list[list[str]]:
+    rows = sections.convergence_rows(review, has_decision, format_utc, _duration_cell)
+    rows += sections.queue_rows(review, format_utc)
+    if rpo is not None:
+        rows.append(["Data at risk (RPO)", rpo.split(" ", 1)[0], "failover decision", rpo])
+    rows += _canary_rows(entries)
+    return rows
+
+
+def _canary_rows(entries: Sequence[Entry]) -> list[list[str]]:
+    """Round trips of the canaries that proved mail flowed after routing
+    (cockpit.incident.delivery_proof)."""
+    from cockpit.incident.delivery_proof import DIRECTIONS, delivery_proof
+
+    proof = delivery_proof(entries)
+    if proof is None:
+        return []
+    rows = []
+    for direction in DIRECTIONS:
+        seen = proof.first.get(direction)
+        name = f"Canary round trip ({direction})"
+        if seen is None:
+            rows.append(
+                [name, NOT_AVAILABLE, "routed", f"no {direction} canary seen ok after routed"]
+            )
+            continue
+        took = NOT_AVAILABLE if seen.round_trip_s is None else f"{seen.round_trip_s:.1f} s"
+        folder = "" if seen.folder is None else f", in {md_cell(seen.folder)}"
+        how = "checklist tick" if seen.source == "tick" else "probe entry"
+        rows.append(
+            [
+                name,
+                took,
+                "first ok run after routed",
+                f"mail flow proven by canaries: {md_cell(seen.canary)} through"
+                f" {md_cell(seen.region or '?')} at {format_utc(seen.observed_at)}{folder}"
+                f" ({how} seq {seen.seq})",
+            ]
+        )
+    return rows
 
 
 def _phase_note(phase_time: PhaseTime) -> str:
@@ -295,18 +304,6 @@ def _phase_note(phase_time: PhaseTime) -> str:
             f"was {format_utc(previous.at)}"
         )
     return "; ".join(notes)
-
-
-def _phases(analysis: IncidentAnalysis) -> list[str]:
-    rows: list[list[str]] = []
-    for phase in PHASES:
-        phase_time = analysis.timeline.get(phase)
-        if phase_time is None:
-            rows.append([phase, NOT_AVAILABLE, "", ""])
-            continue
-        setter = f"{md_cell(phase_time.current.author)} (seq {phase_time.seq})"
-        rows.append([phase, format_utc(phase_time.at), setter, _phase_note(phase_time)])
-    return ["## Phases", "", *_table(["Phase", "Time", "Set by", "Note"], rows)]
 
 
 def _mermaid_time(moment: datetime) -> str:
@@ -340,12 +337,46 @@ def _chart(analysis: IncidentAnalysis) -> list[str]:
     return lines
 
 
+# --- the timeline --------------------------------------------------------------------------
+
+
+def _check_text(entry: Entry) -> str:
+    """A checklist entry: "<title>: <result> (<reason>)", then what its text adds."""
+    data = entry.data
+    title = _plain(data.get("title")) or _plain(data.get("step")) or "?"
+    result = _plain(data.get("result")) or "?"
+    reason = _plain(data.get("reason"))
+    note = _plain(data.get("note"))
+    parts = [f"{md_inline(title)}: {md_inline(result)}"]
+    if reason:
+        parts[0] += f" ({md_inline(reason)})"
+    if note:
+        parts.append(md_inline(note))
+    said = entry.text.strip()
+    heads = (
+        f"Done: {title}",
+        f"Skipped: {title} ({reason})",
+        f"Skipped: {title}",
+        f"Note on {title}: {note}",
+        f"Already done by {_plain(data.get('done_by'))}: {title}",
+        f"Reopened: {title}",
+    )
+    for head in heads:
+        if said.startswith(head):
+            said = said[len(head) :].strip()
+            break
+    if said.startswith("(") and said.endswith(")") and said.count("(") == 1:
+        said = said[1:-1].strip()
+    if said:
+        parts.append(md_inline(said))
+    return "; ".join(parts)
+
+
 def _entry_text(entry: Entry) -> str:
     """The Text cell of the timeline, as Markdown.
 
     Log data is escaped piece by piece with md_inline; the words and times around it are
-    ours. That is safe because escaped data holds no bare ASCII punctuation, and our own
-    pieces hold none that can start a link, HTML, emphasis, code or a cell split.
+    ours, and hold nothing that can start a link, HTML, emphasis, code or a cell split.
     """
     data = entry.data
     kind = entry.kind
@@ -355,34 +386,37 @@ def _entry_text(entry: Entry) -> str:
     if kind == "phase":
         phase = md_inline(_plain(data.get("phase")))
         if data_time(data, "at") is None:
-            parts.append(f"{phase} at {format_utc(entry.ts)} (entry time: no valid time given)")
+            parts.append(f"{phase} (entry time: no valid time given)")
         else:
-            parts.append(f"{phase} at {_shown_time(data, 'at')}")
+            parts.append(phase)
+        rest = _phase_remainder(entry.text, data)
+        if rest:
+            parts.append(md_inline(rest))
     elif kind == "correction":
         corrects = md_inline(_plain(data.get("corrects_seq"))) or "?"
         parts.append(
             f"{md_inline(_plain(data.get('phase')))} corrected to {_shown_time(data, 'at')} "
             f"(was {_shown_time(data, 'previous_at')}, corrects seq {corrects})"
         )
+        if entry.text.strip():
+            parts.append(md_inline(entry.text))
     elif kind == "check":
-        step = data.get("step")
-        shown_step = f"step {md_inline(_plain(step))} " if step is not None else ""
-        result = md_inline(_plain(data.get("result"))) or "?"
-        check = f"{shown_step}{md_inline(_plain(data.get('title')))}: {result}"
-        if data.get("reason"):
-            check += f" ({md_inline(_plain(data.get('reason')))})"
-        parts.append(check)
-    text = "" if kind == "phase" and _only_the_phase(entry.text, data) else md_inline(entry.text)
-    if text:
-        parts.append(text)
+        parts.append(_check_text(entry))
+    else:
+        text = md_inline(entry.text)
+        if text:
+            parts.append(text)
     if kind == "decision":
         for key, label in (("why", "why"), ("approver", "approver"), ("target_region", "target")):
             if data.get(key):
                 parts.append(f"{label}: {md_inline(_plain(data.get(key)))}")
-    elif kind == "probe" and data.get("status") is not None:
-        parts.append(f"status: {md_inline(_plain(data.get('status')))}")
+    elif kind == "probe":
+        if entry.text.rstrip().endswith("…") and probe_subject(entry):
+            parts.append(f"about {md_inline(probe_subject(entry))}")
+        if data.get("status") is not None:
+            parts.append(f"status: {md_inline(_plain(data.get('status')))}")
     combined = "; ".join(parts)
-    if kind not in ("phase", "correction") and "at" in data:
+    if kind not in ("phase", "correction", "note", "decision") and "at" in data:
         at = data_time(data, "at")
         if at is None:
             combined += f" (at {md_inline(_plain(data.get('at'))) or '?'})"
@@ -390,126 +424,138 @@ def _entry_text(entry: Entry) -> str:
             combined += f" (at {format_utc(at)[11:]})"
         else:
             combined += f" (at {format_utc(at)})"
+    elif kind in ("note", "decision") and "at" in data and data_time(data, "at") is None:
+        combined += f" (at {md_inline(_plain(data.get('at'))) or '?'}: not a valid time)"
     tags = entry.tags if "tags" in data else ()
-    if tags:
-        combined += " (tags: " + ", ".join(md_inline(tag) for tag in tags) + ")"
+    shown_tags = [tag for tag in tags if tag != KEY_TAG]
+    if shown_tags:
+        combined += " (tags: " + ", ".join(md_inline(tag) for tag in shown_tags) + ")"
+    if KEY_TAG in tags:
+        combined = "★ " + combined
     return combined.strip()
 
 
-def _timeline(entries: Sequence[Entry], impact: datetime | None) -> Iterator[str]:
-    """The timeline rows, produced one at a time: a long log is never held twice as text."""
+def _burst_text(burst: Burst) -> str:
+    members = ", ".join(
+        f"{md_inline(server)} {format_utc(at)[11:19]}" for server, at, _ in burst.members
+    )
+    text = f"{md_inline(burst.subject)} now answers {md_inline(burst.region)}: {members}"
+    if burst.converged is not None:
+        text += f" → converged {format_utc(burst.converged[0])[11:19]}"
+    seqs = burst.seqs
+    return f"{text} ({len(seqs)} probe entries, seq {', '.join(map(str, seqs))})"
+
+
+def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review) -> Iterator[str]:
+    """The timeline rows, produced one at a time: a long log is never held twice as text.
+
+    Rows are in order of when things happened (a phase or note given a time with --at stands
+    at that time; the time it was written follows when it differs), bursts of probe entries
+    that say one thing are one row, and key entries are starred."""
     yield "## Timeline"
     yield ""
     if not entries:
         yield NONE_RECORDED
         return
+    if review.key_entries:
+        yield "### Key entries"
+        yield ""
+        for marked in review.key_entries:
+            author, text = md_inline(marked.author), md_inline(marked.text) or "(no text)"
+            yield f"- ★ {format_utc(marked.at)}, {author}: {text} (seq {marked.seq})"
+        yield ""
+        yield "### All entries"
+        yield ""
     author_cell = _memo(md_cell)
     kind_cell = _memo(md_cell)
     offset: Callable[[datetime], str] = (lambda _: "") if impact is None else _offset_from(impact)
-    yield from _table(["UTC time", "T+", "Author", "Kind", "Text"], [])
-    for entry in entries:
-        ts = entry.ts
+    grouped = {seq for burst in review.bursts.values() for seq in burst.seqs}
+    ordered = sorted(entries, key=lambda e: (effective_time(e), e.seq))
+    yield from table(["Seq", "UTC time", "T+", "Author", "Kind", "Text"], [])
+    for entry in ordered:
+        seq = entry.seq
+        burst = review.bursts.get(seq)
+        if burst is None and seq in grouped:
+            continue
+        when = effective_time(entry)
+        shown = format_utc(when)
+        text = _burst_text(burst) if burst is not None else _entry_text(entry)
+        written = format_utc(entry.ts)
+        if written != shown:
+            text += f" (logged {written if written[:10] != shown[:10] else written[11:]})"
         yield (
-            f"| {format_utc(ts)} | {offset(ts)} | {author_cell(entry.author)} "
-            f"| {kind_cell(entry.kind)} | {_entry_text(entry)} |"
+            f"| {seq} | {shown} | {offset(when)} | {author_cell(entry.author)} "
+            f"| {kind_cell(entry.kind)} | {text} |"
         )
 
 
-def _section(title: str, header: Sequence[str], rows: list[list[str]]) -> list[str]:
-    if not rows:
-        return [title, "", NONE_RECORDED]
-    return [title, "", *_table(header, rows)]
+# --- probe evidence and its appendix ----------------------------------------------------------
 
 
-def _decisions(entries: Sequence[Entry]) -> list[str]:
-    rows = [
-        [
-            format_utc(e.ts),
-            md_cell(e.text),
-            md_cell(_plain(e.data.get("why"))),
-            md_cell(_plain(e.data.get("approver"))),
-            md_cell(_plain(e.data.get("target_region"))),
-        ]
-        for e in entries
-        if e.kind == "decision"
-    ]
-    header = ["Time", "Decision", "Why", "Approver", "Target region"]
-    return _section("## Decisions", header, rows)
+def _probes(entries: Sequence[Entry]) -> Iterator[str]:
+    yield "## Probe evidence"
+    yield ""
+    probes = [e for e in entries if e.kind == "probe"]
+    if not probes:
+        yield NONE_RECORDED
+        return
+    yield ("What each probe entry saw; its whole record is in the appendix under its seq.")
+    yield ""
+    header = ["Seq", "Time", "Area", "Subject", "Where", "Status", "What it saw"]
+    yield from table(header, [])
+    for entry in probes:
+        data = entry.data
+        change = probe_change(entry)
+        if not change or change == data.get("status"):
+            change = entry.text
+        yield sections.row(
+            [
+                str(entry.seq),
+                format_utc(entry.ts),
+                md_cell(_plain(data.get("area"))),
+                md_cell(probe_subject(entry)),
+                md_cell(probe_where(entry)),
+                md_cell(_plain(data.get("status"))),
+                md_cell(_cut(change)),
+            ]
+        )
 
 
-def _roles(entries: Sequence[Entry]) -> list[str]:
-    rows = [
-        [
-            format_utc(handoff.at),
-            handoff.role,
-            md_cell(handoff.holder),
-            md_cell(_plain(handoff.previous)),
-            md_cell(handoff.by),
-        ]
-        for handoff in handoffs(entries)
-    ]
-    header = ["Time", "Role", "Holder", "Taken from", "Written by"]
-    return _section("## Roles and handoffs", header, rows)
+def _fence(text: str) -> str:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
 
 
-def _checks(entries: Sequence[Entry]) -> list[str]:
-    rows = [
-        [
-            format_utc(e.ts),
-            md_cell(_plain(e.data.get("step"))),
-            md_cell(_plain(e.data.get("title"))),
-            md_cell(_plain(e.data.get("result"))),
-            md_cell(_plain(e.data.get("reason")) or _correction_of(e.data)),
-            md_cell(e.author),
-        ]
-        for e in entries
-        if e.kind == "check"
-    ]
-    header = ["Time", "Step", "Title", "Result", "Reason", "Author"]
-    return _section("## Checklist results", header, rows)
+def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
+    from cockpit.incident.export_json import entry_record, terminal_safe
+
+    probes = [e for e in entries if e.kind == "probe"]
+    yield "## Appendix: probe evidence as logged"
+    yield ""
+    if not probes:
+        yield NONE_RECORDED
+        return
+    first = True
+    for entry in probes:
+        if not first:
+            yield ""
+        first = False
+        record = entry_record(entry)
+        text = terminal_safe(
+            json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, default=str)
+        )
+        fence = _fence(text)
+        yield f"### seq {entry.seq}, {format_utc(entry.ts)}"
+        yield ""
+        yield f"{fence}json"
+        yield from text.split("\n")
+        yield fence
 
 
-def _correction_of(data: Any) -> str:
-    """The Reason cell of a "reopened" step: the tick or skip it takes back."""
-    if data.get("result") != "reopened":
-        return ""
-    was = _plain(data.get("was")) or "entry"
-    return f"correction: takes back the {was} at seq {_plain(data.get('corrects_seq')) or '?'}"
-
-
-def _evidence(data: Any) -> str:
-    if "evidence" in data:
-        evidence = data.get("evidence")
-    else:
-        evidence = {k: v for k, v in data.items() if k not in ("status", "tags")}
-        if not evidence:
-            return ""
-    return md_cell(_cut(_plain(evidence)))
-
-
-def _probes(entries: Sequence[Entry]) -> list[str]:
-    rows = [
-        [
-            format_utc(e.ts),
-            md_cell(e.text),
-            md_cell(_plain(e.data.get("status"))),
-            _evidence(e.data),
-        ]
-        for e in entries
-        if e.kind == "probe"
-    ]
-    return _section("## Probe evidence", ["Time", "Probe", "Status", "Evidence"], rows)
-
-
-def _lessons(entries: Sequence[Entry]) -> list[str]:
-    lines = ["## Lessons learned and runbook edits", ""]
-    for entry in entries:
-        if LESSON_TAG in entry.tags:
-            author, text = md_inline(entry.author), md_inline(entry.text)
-            lines.append(f"- {format_utc(entry.ts)}, {author}: {text}")
-    if len(lines) == 2:
-        lines.append(NONE_RECORDED)
-    return lines
+# --- integrity -----------------------------------------------------------------------------
 
 
 def _log_errors(problems: Sequence[LogProblem]) -> list[LogProblem]:
@@ -549,52 +595,91 @@ def _integrity(
     ):
         lines += ["", f"{label}: {count}." if count else f"{label}: none."]
         if rows:
-            lines += ["", *_table(header, rows)]
+            lines += ["", *table(header, rows)]
     return lines
 
 
+def _intro(name: str, count: int, runbook_known: bool) -> list[str]:
+    runbook = "" if runbook_known else " (without the runbook)"
+    return [
+        f"Drafted by cockpit from the incident log {md_inline(name)} ({count} entries)"
+        f'{runbook}. Parts that say "To fill in" are for the reviewers;'
+        " everything else is read from the log, with the seq of the entries it relies on."
+    ]
+
+
 def markdown_lines(
-    entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem] = (),
+    *,
+    name: str,
+    steps: Sequence[Step] | None = None,
 ) -> Iterator[str]:
-    """The lines of the post-incident timeline, without line ends, produced lazily."""
+    """The lines of the post-incident review, without line ends, produced lazily.
+    `steps`: the runbook's steps when the caller has them (the checklist is then complete)."""
     ordered = sorted(entries, key=lambda e: e.seq)
     analysis = analyse(ordered, name=name)
+    review = build_review(ordered, analysis.timeline, steps=steps)
     impact = analysis.timeline.at("impact")
+    offset = (lambda _: "") if impact is None else _offset_from(impact)
     title = md_inline(analysis.summary.title)
-    sections: list[Callable[[], Iterable[str]]] = [
-        lambda: [f"# Incident timeline: {title}".rstrip()],
+    rpo = _rpo_text(ordered)
+    has_decision = any(e.kind == "decision" and e.data.get("target_region") for e in ordered)
+    parts: list[Callable[[], Iterable[str]]] = [
+        lambda: [f"# Post-incident review: {title}".rstrip()],
         *([lambda: _incomplete(problems)] if _log_errors(problems) else []),
+        lambda: _intro(name, len(ordered), steps is not None),
         lambda: _summary(analysis, len(ordered)),
-        lambda: _metrics(analysis, ordered),
-        lambda: _phases(analysis),
+        lambda: sections.impact(analysis, review, rpo, format_utc, format_duration),
+        lambda: sections.causes(review, format_utc),
+        lambda: sections.detection(analysis, review, ordered, format_utc, offset),
+        lambda: sections.response(ordered, _plain, format_utc),
+        lambda: sections.metrics(
+            analysis,
+            review,
+            _extra_metrics(ordered, review, rpo, has_decision),
+            format_utc,
+            _duration_cell,
+        ),
+        lambda: sections.phases(analysis, _phase_note, format_utc),
         lambda: _chart(analysis),
-        lambda: _timeline(ordered, impact),
-        lambda: _decisions(ordered),
-        lambda: _roles(ordered),
-        lambda: _checks(ordered),
+        lambda: sections.checklist(review, _plain, format_utc),
+        lambda: sections.lessons(review, format_utc),
+        lambda: sections.actions(review, format_utc),
+        lambda: sections.comparison(review, format_utc),
+        lambda: _timeline(ordered, impact, review),
         lambda: _probes(ordered),
-        lambda: _lessons(ordered),
         lambda: _integrity(ordered, problems, analysis),
+        lambda: _appendix(ordered),
     ]
-    for index, section in enumerate(sections):
+    for index, part in enumerate(parts):
         if index:
             yield ""
-        yield from section()
+        yield from part()
 
 
 def render_markdown(
-    entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem] = (),
+    *,
+    name: str,
+    steps: Sequence[Step] | None = None,
 ) -> str:
-    """The post-incident timeline. `name` is the log file's stem (the title fallback)."""
-    lines = list(markdown_lines(entries, problems, name=name))
+    """The post-incident review. `name` is the log file's stem (the title fallback)."""
+    lines = list(markdown_lines(entries, problems, name=name, steps=steps))
     lines.append("")
     return "\n".join(lines)
 
 
 def write_markdown(
-    out: TextIO, entries: Sequence[Entry], problems: Sequence[LogProblem] = (), *, name: str
+    out: TextIO,
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem] = (),
+    *,
+    name: str,
+    steps: Sequence[Step] | None = None,
 ) -> None:
     """Write what render_markdown returns to `out`, without holding it all as one string."""
-    for line in markdown_lines(entries, problems, name=name):
+    for line in markdown_lines(entries, problems, name=name, steps=steps):
         out.write(line)
         out.write("\n")

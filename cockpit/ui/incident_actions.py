@@ -33,6 +33,7 @@ from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.log_lock import WriteAbandoned
 from cockpit.incident.roles import RoleError, parse_role, role_entry
+from cockpit.incident.runbook import Step, steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, refuse_if_read_only
@@ -396,7 +397,7 @@ class IncidentActions(DraftKeeper):
     def _export_markdown(self) -> None:
         target = self.log_path.with_suffix(".md")
         try:
-            write_export(self.log_path, target)
+            write_export(self.log_path, target, steps_for(self.config))
         except OSError as exc:
             self.post_message(ExportFinished(target, error=exc.strerror or str(exc)))
             return
@@ -416,16 +417,21 @@ def role_problem(typed: str) -> str | None:
     return None
 
 
-def write_export(log_path: Path, target: Path) -> None:
-    """The Markdown timeline of `log_path`, written to `target` atomically."""
+def write_export(log_path: Path, target: Path, steps: Sequence[Step] | None = None) -> None:
+    """The Markdown review of `log_path`, written to `target` atomically. `steps`: the runbook
+    (else the one of the incident's own config beside the log, if any)."""
     from cockpit.incident.export_md import write_markdown
     from cockpit.incident.log import read_log
 
+    if steps is None:
+        from cockpit.commands.common import runbook_for_log
+
+        steps, _ = runbook_for_log(log_path)
     result = read_log(log_path)
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            write_markdown(handle, result.entries, result.problems, name=log_path.stem)
+            write_markdown(handle, result.entries, result.problems, name=log_path.stem, steps=steps)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, 0o600)
