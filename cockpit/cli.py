@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how long to wait while another writer holds the log's lock (default: 5)",
     )
+    _add_review_options(log)
 
     check = commands.add_parser(
         "check",
@@ -252,6 +253,46 @@ def _wait_seconds(text: str) -> float:
     if not 0 <= seconds <= 3600 or seconds != seconds:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seconds from 0 to 3600")
     return seconds
+
+
+def _add_review_options(log: argparse.ArgumentParser) -> None:
+    """`cockpit log`: file a note under a section of the post-incident review, or log an
+    action item (cockpit.incident.review_marks holds the rules)."""
+    review = log.add_argument_group(
+        "post-incident review",
+        "One per entry: file a note (TEXT) under a section of the review, or log an action"
+        " item. --star and --lesson may be added.",
+    )
+    review.add_argument(
+        "--cause", action="store_true", help="the trigger or root cause of the incident"
+    )
+    review.add_argument("--factor", action="store_true", help="a contributing factor")
+    review.add_argument(
+        "--impact",
+        action="store_true",
+        help="what it did to users: who was affected, how much mail (when it began is"
+        " --phase impact)",
+    )
+    review.add_argument(
+        "--went",
+        metavar="{well,badly,lucky}",
+        help="a lesson, under what went well, what went badly or where we got lucky"
+        " (tags it as a lesson too)",
+    )
+    review.add_argument(
+        "--action",
+        action="store_true",
+        help="an action item: TEXT is what is to be done; --owner, --due and --ticket optional",
+    )
+    review.add_argument("--owner", metavar="NAME", help="who owns the action item (with --action)")
+    review.add_argument(
+        "--due", metavar="YYYY-MM-DD", help="when the action item is due (with --action)"
+    )
+    review.add_argument(
+        "--ticket",
+        metavar="ID",
+        help="the action item's ticket, an id or a URL (with --action)",
+    )
 
 
 def _add_look_options(parser: argparse.ArgumentParser) -> None:

@@ -44,6 +44,6 @@ def test_core_modules_do_not_import_textual() -> None:
         "import cockpit.incident.entry, cockpit.incident.log, cockpit.incident.phases\n"
         "import cockpit.incident.export_md, cockpit.incident.export_json, cockpit.incident.when\n"
         "import cockpit.commands.log_cmd, cockpit.commands.export_cmd\n"
-        "import cockpit.commands.config_cmd, cockpit.model\n"
+        "import cockpit.commands.config_cmd, cockpit.model, cockpit.incident.review_marks\n"
     )
     assert _run(body) == ""

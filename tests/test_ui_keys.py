@@ -344,7 +344,7 @@ def not_ascii(text: str) -> set[str]:
     return {char for char in text if not char.isascii()}
 
 
-@pytest.mark.parametrize("key", ["d", "v", "r", "i", "m", "question_mark", "ctrl+p"])
+@pytest.mark.parametrize("key", ["d", "v", "r", "i", "m", "n", "a", "question_mark", "ctrl+p"])
 async def test_ascii_dialogs_draw_only_ascii(
     tmp_path: Path, example_config: Config, key: str
 ) -> None:

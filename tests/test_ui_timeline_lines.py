@@ -81,3 +81,29 @@ def test_a_key_entry_and_a_lesson_are_marked_in_words(tmp_path: Path) -> None:
     assert "note [key] a: MX moved" in key
     assert "note [lesson] a: lower the TTL" in lesson
     assert "[key]" not in plain and "note a: plain" in plain
+
+
+def test_review_marks_and_an_action_items_fields_are_shown_in_words(tmp_path: Path) -> None:
+    log = IncidentLog(tmp_path / "incident.jsonl")
+    log.append("note", "firmware update", {"tags": ["key", "cause"]}, author="a")
+    log.append("note", "TTL was 1 h", {"tags": ["factor"]}, author="a")
+    log.append("note", "12k deferred", {"tags": ["impact"]}, author="a")
+    log.append("note", "drill paid off", {"tags": ["lesson", "went-well"]}, author="a")
+    log.append("note", "pager was silent", {"tags": ["lesson", "went-badly"]}, author="a")
+    log.append("note", "low traffic", {"tags": ["lesson", "lucky"]}, author="a")
+    action = {"owner": "carol\x1b[31m", "due": "2026-12-15", "ticket": "OPS-1"}
+    log.append("note", "alarm on storage", {"action": action, "tags": ["action"]}, author="a")
+    log.append("note", "bare action", {"action": {}, "tags": ["action"]}, author="a")
+    log.append("note", "odd action", {"action": ["x"], "tags": ["action"]}, author="a")
+    lines = [entry_line(entry).plain for entry in log.read().entries]
+    assert "note [key] [cause] a: firmware update" in lines[0]
+    assert "note [factor] a: TTL was 1 h" in lines[1]
+    assert "note [impact] a: 12k deferred" in lines[2]
+    assert "note [lesson] [went well] a: drill paid off" in lines[3]
+    assert "note [lesson] [went badly] a: pager was silent" in lines[4]
+    assert "note [lesson] [lucky] a: low traffic" in lines[5]
+    assert lines[6].endswith(
+        "note [action] a: alarm on storage (owner carol\u241b[31m, due 2026-12-15, ticket OPS-1)"
+    )
+    assert lines[7].endswith("note [action] a: bare action")
+    assert lines[8].endswith("note [action] a: odd action")

@@ -1,4 +1,10 @@
-"""`cockpit log INCIDENT TEXT ...`: one entry, appended durably; prints its seq."""
+"""`cockpit log INCIDENT TEXT ...`: one entry, appended durably; prints its seq.
+
+Besides the kinds (a note, --decision, --phase, --title, --role, --severity), a note may be
+filed for the post-incident review: --cause, --factor, --impact, --went {well,badly,lucky}, or
+--action with --owner, --due, --ticket (cockpit.incident.review_marks). One review flag per
+note, never on an entry of another kind; --lesson and --star go with anything.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +22,23 @@ if TYPE_CHECKING:
 
 _Values = tuple[str | None, str | None, str | None]
 """(phase, role, severity) as parsed by _check_values, each None when not given."""
+_Marks = tuple[list[str], dict[str, Any]]
+"""(tags, data) the review flags, --lesson and --star add to the entry (_review_marks)."""
+
+_REVIEW_TEXT = {
+    "--cause": "what triggered the incident, or its root cause",
+    "--factor": "what contributed",
+    "--impact": "who was affected, and how much",
+    "--went": "the lesson",
+    "--action": "what is to be done",
+}
+"""What TEXT says for each review flag (in the message when it is missing)."""
 
 
 def run_log(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning, write_stdout
     from cockpit.commands.common import load_optional_config, resolve_author
-    from cockpit.incident.entry import KEY_TAG, LESSON_TAG, format_ts, utc_now
+    from cockpit.incident.entry import format_ts, utc_now
     from cockpit.incident.log import IncidentLog
     from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT
     from cockpit.incident.when import parse_at
@@ -51,14 +68,15 @@ def run_log(args: argparse.Namespace) -> int:
     if not (args.text or "").strip() and not has_default_text:
         raise UsageError("TEXT is required (what happened, or what was decided)")
     values = _check_values(args, config)
+    tags, review_data = _review_marks(args)
 
     def build(existing: Sequence[Entry]) -> list[EntryParts]:
         kind, text, data = _entry_parts(args, values, config, author, existing, at or now)
         if at is not None and kind not in ("phase", "correction"):
             data["at"] = format_ts(at)
-        tags = [tag for tag, wanted in ((LESSON_TAG, args.lesson), (KEY_TAG, args.star)) if wanted]
+        data.update(review_data)
         if tags:
-            data["tags"] = tags
+            data["tags"] = list(tags)
         return [(kind, text, data)]
 
     try:
@@ -102,6 +120,40 @@ def _check_values(args: argparse.Namespace, config: Any) -> _Values:
                 f" expected one of {', '.join(known)}"
             )
     return phase, role, severity
+
+
+def _review_marks(args: argparse.Namespace) -> _Marks:
+    """The tags (--lesson, --star, a review section) and the action item's data; a bad --went,
+    --owner, --due or --ticket is refused before the log is touched."""
+    from cockpit.incident.entry import WENT_TAGS
+    from cockpit.incident.review_marks import (
+        ACTION_FIELDS,
+        ActionFieldError,
+        action_data,
+        action_tags,
+        note_tags,
+    )
+
+    went = None if args.went is None else args.went.strip().lower()
+    if went is not None and went not in WENT_TAGS:
+        raise UsageError(
+            f"--went: unknown heading {args.went.strip()[:40]!r};"
+            f" expected one of {', '.join(WENT_TAGS)}"
+        )
+    if not args.action:
+        section = next(
+            (name for name in ("cause", "factor", "impact") if getattr(args, name)), went
+        )
+        return note_tags(lesson=args.lesson, key=args.star, section=section), {}
+    typed = {field: getattr(args, field) for field in ACTION_FIELDS}
+    for field, value in typed.items():
+        if value is not None and not value.strip():
+            raise UsageError(f"--{field} is empty: give a value, or leave --{field} out")
+    try:
+        data = action_data(**{field: value or "" for field, value in typed.items()})
+    except ActionFieldError as error:
+        raise UsageError(f"--{error.field}: {error}") from None
+    return action_tags(lesson=args.lesson, key=args.star), data
 
 
 def _entry_parts(
@@ -152,6 +204,13 @@ def _check_combinations(args: argparse.Namespace) -> None:
     ]
     if decision_only and not args.decision:
         raise UsageError(f"{', '.join(decision_only)} only go with --decision")
+    action_only = [
+        flag
+        for flag, value in (("--owner", args.owner), ("--due", args.due), ("--ticket", args.ticket))
+        if value is not None
+    ]
+    if action_only and not args.action:
+        raise UsageError(f"{', '.join(action_only)} only go with --action")
     if args.decision and args.phase is not None:
         raise UsageError(
             "--decision and --phase make two entries: log the decision, then the phase"
@@ -173,6 +232,29 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise UsageError(
             f"{' and '.join(own_entry)} each make an entry of their own: log them one at a time"
         )
+    review = [
+        flag
+        for flag, given in (
+            ("--cause", args.cause),
+            ("--factor", args.factor),
+            ("--impact", args.impact),
+            ("--went", args.went is not None),
+            ("--action", args.action),
+        )
+        if given
+    ]
+    if review and own_entry:
+        raise UsageError(
+            f"{review[0]} files a note for the review and {own_entry[0]} makes an entry of its"
+            " own: log them one at a time"
+        )
+    if len(review) > 1:
+        raise UsageError(
+            f"{' and '.join(review)}: a note goes under one section of the review;"
+            " log one note for each"
+        )
+    if review and not (args.text or "").strip():
+        raise UsageError(f"{review[0]} needs TEXT: {_REVIEW_TEXT[review[0]]}")
     if args.decision and not (args.text or "").strip():
         raise UsageError("a decision needs TEXT: what was decided")
 

@@ -4,9 +4,10 @@ Keys: `q` quits (asking first while a form is open), `?` lists every key, `j`/`k
 Down/Up; 1-5 show one pane on the full screen (and focus it), Escape returns to all five, Tab and
 Shift+Tab move focus, `d` records a decision, `v` sets the severity, `e` exports the Markdown
 timeline next to the log, `m` shows the details behind the region strip, `i` sets the impact
-time (the first alarm's proposal, or a typed time). Every key is a binding with an action, so
-the footer and the command palette list it. The theme is switched from the palette (Textual's
-"Change theme").
+time (the first alarm's proposal, or a typed time), `n` writes a note (starred, a lesson, or
+filed under a section of the review), `a` an action item for the review, `p` sets a phase.
+Every key is a binding with an action, so the footer and the command palette list it. The
+theme is switched from the palette (Textual's "Change theme").
 
 The probe panes (queue, DNS, auth) and the region strip (one line per region under the header:
 service state, replication lag, role) need a config; without one the panes say "no config".
@@ -219,9 +220,18 @@ class CockpitApp(CockpitShell, IncidentActions):
             "n",
             "timeline_note",
             "Note",
-            tooltip="A note to the timeline, a key entry or a lesson (N on the checklist)",
+            tooltip="A note to the timeline: a key entry, a lesson, a review section"
+            " (N on the checklist)",
         ),
         Binding("N", "timeline_note", "Timeline note", show=False),
+        # In the palette and the help (?), like export: the footer has no room left.
+        Binding(
+            "a",
+            "action_item",
+            "Action item",
+            tooltip="An action item for the review: what, owner, due date, ticket",
+            show=False,
+        ),
         # In the palette ("Set a phase (p)", "Close the incident"): the footer has no room left.
         Binding(
             "p",
@@ -305,8 +315,14 @@ class CockpitApp(CockpitShell, IncidentActions):
         )
         yield SystemCommand(
             "Note to the timeline (n; N on the checklist)",
-            "A free-form note; tick a box to star it as a key entry or file it as a lesson",
+            "A free-form note; star it, file it as a lesson, or under a section of the review"
+            " (cause, factor, impact, went well or badly, lucky)",
             self.action_timeline_note,
+        )
+        yield SystemCommand(
+            "Action item for the review (a)",
+            "What is to be done, with its owner, due date (YYYY-MM-DD) and ticket",
+            self.action_action_item,
         )
         yield SystemCommand(
             "Set a phase (p)",

@@ -1,6 +1,6 @@
 """The cockpit's keys that write to the incident log: decision, cutover, severity, role, a
-timeline note (with its key and lesson marks), a phase at any time (closing the incident too),
-export.
+timeline note (with its key and lesson marks and its review section), an action item for the
+review, a phase at any time (closing the incident too), export.
 
 `IncidentActions` is mixed into `CockpitApp`; it needs the app's `incident_log`, `log_path`,
 `author`, `clock`, `read_only` and `region_names()`. Every write runs in a thread worker
@@ -36,6 +36,7 @@ from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.runbook import Step, steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
 from cockpit.safe_text import clean
+from cockpit.ui.action_form import ActionForm, ActionResult
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, refuse_if_read_only
 from cockpit.ui.decision_form import (
     CutoverPrompt,
@@ -263,16 +264,31 @@ class IncidentActions(DraftKeeper):
     def _note_typed(self, result: NoteResult | None, replaces: str | None = None) -> None:
         if result is None:
             return
-        from cockpit.incident.entry import KEY_TAG, LESSON_TAG
-
         text = result.text.strip()
-        tags = [
-            tag for tag, wanted in ((KEY_TAG, result.key), (LESSON_TAG, result.lesson)) if wanted
-        ]
+        tags = result.tags()
         data: dict[str, Any] = {"tags": tags} if tags else {}
-        what = "lesson" if result.lesson else "key entry" if result.key else "note"
+        what = result.what()
         token = self.begin_write("note", result.fields(), what, replaces)
         self._append_built(lambda _entries: ("note", text, dict(data)), what, None, token)
+
+    def action_action_item(self) -> None:
+        """An action item for the review: what, its owner, due date and ticket."""
+        if refuse_if_read_only(self, self.read_only, "add an action item") or refuse_while_loading(
+            self, "add an action item"
+        ):
+            return
+        self.push_form(ActionForm(), FormDraft("action", "action item"), self._action_typed)
+
+    def _action_typed(self, result: ActionResult | None, replaces: str | None = None) -> None:
+        if result is None:
+            return
+        try:
+            parts: EntryParts = ("note", result.text.strip(), result.data())
+        except ValueError as error:  # the form checked it: only a caller that did not
+            self.notify(clean(f"action item not written: {error}"), severity="error", markup=False)
+            return
+        token = self.begin_write("action", result.fields(), "action item", replaces)
+        self._append_built(lambda _entries: parts, "action item", None, token)
 
     def action_phase(self, phase: str | None = None) -> None:
         """Set a phase (impact ... closed) now or at a typed time; a set phase is corrected."""
@@ -355,6 +371,9 @@ class IncidentActions(DraftKeeper):
 
             form = NoteForm(draft.fields)
             self.push_form(form, purpose, partial(self._note_typed, replaces=draft.id))
+        elif draft.kind == "action":
+            form = ActionForm(draft.fields)
+            self.push_form(form, purpose, partial(self._action_typed, replaces=draft.id))
         elif draft.kind == "phase":
             phase = draft.fields.get("phase")
             self._open_phase_form(phase, draft.fields.get("at", "now"), draft)

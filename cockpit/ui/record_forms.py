@@ -2,7 +2,11 @@
 
 `NoteForm` (a `ModalScreen[NoteResult | None]`): one line of text for the timeline, with two
 check boxes: a key entry (starred: tag "key") and a lesson learned (tag "lesson", the export's
-lessons section). Enter in the text records it; blank text is refused and the form stays open.
+lessons section), and a one-line Select, "Review", that files the note under a section of the
+post-incident review (cause, contributing factor, impact, went well, went badly, lucky:
+cockpit.incident.review_marks.REVIEW_SECTIONS). Enter in the text records it; choosing a
+section returns to the text, so Enter records it from there. Blank text is refused and the
+form stays open.
 
 `PhaseForm` (a `ModalScreen[PhaseResult | None]`): one of the phases (impact ... closed), each
 listed with the time it is set at now, and when it happened: "now", `HH:MM[:SS]` today in UTC or
@@ -26,12 +30,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, OptionList
+from textual.widgets import Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from cockpit.incident.entry import PHASES
+from cockpit.incident.review_marks import REVIEW_SECTIONS, note_tags, review_section
 from cockpit.incident.when import parse_at
 from cockpit.safe_text import clean
 
@@ -51,14 +56,29 @@ class NoteResult:
     """A key entry (starred): tagged "key"."""
     lesson: bool = False
     """A lesson learned or runbook edit: tagged "lesson"."""
+    section: str | None = None
+    """The review section it is filed under (a REVIEW_SECTIONS name), or None."""
 
     def fields(self) -> dict[str, str]:
-        """The draft fields (all strings)."""
-        return {
+        """The draft fields (all strings; "section" only when one is chosen)."""
+        fields = {
             "text": self.text,
             "key": YES if self.key else "",
             "lesson": YES if self.lesson else "",
         }
+        if self.section:
+            fields["section"] = self.section
+        return fields
+
+    def tags(self) -> list[str]:
+        return note_tags(lesson=self.lesson, key=self.key, section=self.section)
+
+    def what(self) -> str:
+        """What messages call this note ("lesson not written: ...")."""
+        filed = review_section(self.section)
+        if filed is not None:
+            return filed.what
+        return "lesson" if self.lesson else "key entry" if self.key else "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +109,10 @@ class NoteForm(ModalScreen[NoteResult | None]):
         border: thick $accent; background: $surface;
     }
     NoteForm Checkbox { border: none; padding: 0; height: 1; }
-    NoteForm #note-error { color: $error; }
+    NoteForm Horizontal { height: auto; }
+    NoteForm #note-section-label { width: 8; padding: 0 1 0 0; }
+    NoteForm #note-section { width: 1fr; }
+    NoteForm #note-error { color: $error; width: 1fr; height: auto; }
     """
 
     def __init__(self, initial: Mapping[str, str] | None = None) -> None:
@@ -106,7 +129,24 @@ class NoteForm(ModalScreen[NoteResult | None]):
             )
             yield self._box("Key entry (starred)", "key")
             yield self._box("Lesson learned / runbook edit", "lesson")
-            yield Label("", id="note-error")
+            section = self._initial.get("section", "")
+            known = [filed.name for filed in REVIEW_SECTIONS]
+            with Horizontal():
+                yield Label("Review", id="note-section-label")
+                yield Select[str](
+                    [(filed.label, filed.name) for filed in REVIEW_SECTIONS],
+                    prompt="not filed in a section",
+                    allow_blank=True,
+                    value=section if section in known else Select.NULL,
+                    id="note-section",
+                    compact=True,
+                )
+            yield Label(
+                Text(f"The draft's review section {clean(section)[:40]!r} is not known")
+                if section and section not in known
+                else "",
+                id="note-error",
+            )
 
     def _box(self, label: str, field: str) -> Checkbox:
         box = Checkbox(label, bool(self._initial.get(field)), id=f"note-{field}")
@@ -115,16 +155,24 @@ class NoteForm(ModalScreen[NoteResult | None]):
         return box
 
     def result(self) -> NoteResult:
+        section = self.query_one("#note-section", Select).value
         return NoteResult(
             self.query_one("#note-text", Input).value,
             self.query_one("#note-key", Checkbox).value,
             self.query_one("#note-lesson", Checkbox).value,
+            section if isinstance(section, str) else None,
         )
 
     def typed_fields(self) -> dict[str, str] | None:
         """What the form holds, for a draft; None when no text was typed."""
         result = self.result()
         return result.fields() if result.text.strip() else None
+
+    @on(Select.Changed, "#note-section")
+    def _section_chosen(self, event: Select.Changed) -> None:
+        # Chosen from its menu: back to the text, where Enter records the note.
+        if event.select.has_focus:
+            self.query_one("#note-text", Input).focus()
 
     @on(Input.Submitted, "#note-text")
     def _submit(self) -> None:

@@ -25,7 +25,18 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
-from cockpit.incident.entry import KEY_TAG, LESSON_TAG, Entry, LogProblem, data_time
+from cockpit.incident.entry import (
+    ACTION_TAG,
+    CAUSE_TAG,
+    FACTOR_TAG,
+    IMPACT_TAG,
+    KEY_TAG,
+    LESSON_TAG,
+    WENT_TAGS,
+    Entry,
+    LogProblem,
+    data_time,
+)
 from cockpit.safe_text import clean
 
 __all__ = ["MAX_LINES", "TimelineView", "entry_line", "problem_line"]
@@ -41,6 +52,19 @@ FIRST_SCREEN_LINES = 100
 """Filled in at once; past that the filling waits for `fill_to` to be raised."""
 PREPEND_ENTRIES = 4
 
+_TAG_MARKS: tuple[tuple[str, str], ...] = (
+    (KEY_TAG, " [key]"),
+    (LESSON_TAG, " [lesson]"),
+    (CAUSE_TAG, " [cause]"),
+    (FACTOR_TAG, " [factor]"),
+    (IMPACT_TAG, " [impact]"),
+    (WENT_TAGS["well"], " [went well]"),
+    (WENT_TAGS["badly"], " [went badly]"),
+    (WENT_TAGS["lucky"], " [lucky]"),
+    (ACTION_TAG, " [action]"),
+)
+"""Tags shown after the kind, in words (--ascii too): starred, a lesson, the review's marks."""
+
 _KIND_STYLES = {
     "decision": "bold",
     "phase": "bold",
@@ -55,17 +79,34 @@ def entry_line(entry: Entry) -> Text:
     line.append(f"{entry.ts.astimezone(UTC):%H:%M:%S} ", style="dim")
     line.append(f"#{entry.seq} ", style="dim")
     line.append(clean(entry.kind), style=_KIND_STYLES.get(entry.kind, ""))
-    for tag, label in ((KEY_TAG, " [key]"), (LESSON_TAG, " [lesson]")):
-        if tag in entry.tags:  # a starred entry or a lesson stands out (words: --ascii too)
+    tags = entry.tags
+    for tag, label in _TAG_MARKS if tags else ():
+        if tag in tags:  # a starred entry, a lesson, a review mark stands out
             line.append(label, style="bold")
     line.append(" ")
     line.append(clean(entry.author), style="italic")
     line.append(": ")
     line.append(clean(entry.text))
+    if ACTION_TAG in tags:
+        line.append(_action_details(entry), style="dim")
     phase = entry.data.get("phase") if entry.kind in ("phase", "correction") else None
     if isinstance(phase, str):
         line.append(f" [{clean(phase)}{_phase_time(entry)}]")
     return line
+
+
+def _action_details(entry: Entry) -> str:
+    """ " (owner carol, due 2026-12-15, ticket OPS-1)" for an action item, cleaned; "" when
+    it has none of them."""
+    action = entry.data.get("action")
+    if not isinstance(action, dict):
+        return ""
+    shown = [
+        f"{name} {clean(value)}"
+        for name in ("owner", "due", "ticket")
+        if isinstance(value := action.get(name), str) and value
+    ]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _phase_time(entry: Entry) -> str:
