@@ -406,3 +406,14 @@ def test_json_export_of_hostile_log_round_trips_and_is_terminal_safe() -> None:
     document = json.loads(rendered)
     assert [e["text"] for e in document["entries"]] == [e.text for e in LOG.entries]
     assert [p["message"] for p in document["problems"]] == list(HOSTILE)
+
+
+def test_hostile_export_matches_its_golden_files() -> None:
+    """Byte for byte, so any change in how hostile text is shown is seen and reviewed
+    (COCKPIT_UPDATE_GOLDEN=1 regenerates them)."""
+    from tests.test_export_md import GOLDEN, check_golden
+
+    check_golden(GOLDEN / "review" / "hostile.md", OUTPUT)
+    check_golden(
+        GOLDEN / "review" / "hostile.json", render_json(LOG.entries, PROBLEMS, name="hostile")
+    )

@@ -396,9 +396,9 @@ def actions(review: Review, utc: Formatter) -> list[str]:
     rows = [
         [
             md_cell(m.text),
-            md_cell(m.owner) or "⚠ no owner",
-            md_cell(m.due) or "⚠ no due date",
-            md_cell(m.ticket) or "",
+            md_cell(m.owner or "") or "⚠ no owner",
+            md_cell(m.due or "") or "⚠ no due date",
+            md_cell(m.ticket or ""),
             f"{md_cell(m.author)}, {utc(m.at)} (seq {m.seq})",
         ]
         for m in review.actions

@@ -496,7 +496,7 @@ class AfterSteps:
         if self.skipped:
             parts.append(f"{self.skipped} of {self.total} after-steps skipped")
         if self.open:
-            parts.append(f"{self.open} of {self.total} open")
+            parts.append(f"{self.open} of {self.total} after-steps open")
         return "verified with " + " and ".join(parts) if parts else None
 
 
