@@ -24,6 +24,7 @@ written as they are. The Mermaid chart is built only from PHASES names and times
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -446,6 +447,10 @@ def _burst_text(burst: Burst) -> str:
     return f"{text} ({len(seqs)} probe entries, seq {', '.join(map(str, seqs))})"
 
 
+def _by_time_and_seq(row: tuple[datetime, int, Entry]) -> tuple[datetime, int]:
+    return row[0], row[1]
+
+
 def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review) -> Iterator[str]:
     """The timeline rows, produced one at a time: a long log is never held twice as text.
 
@@ -470,17 +475,15 @@ def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review)
     kind_cell = _memo(md_cell)
     offset: Callable[[datetime], str] = (lambda _: "") if impact is None else _offset_from(impact)
     grouped = {seq for burst in review.bursts.values() for seq in burst.seqs}
-    ordered = sorted(entries, key=lambda e: (effective_time(e), e.seq))
+    ordered = sorted(((effective_time(e), e.seq, e) for e in entries), key=_by_time_and_seq)
     yield from table(["Seq", "UTC time", "T+", "Author", "Kind", "Text"], [])
-    for entry in ordered:
-        seq = entry.seq
+    for when, seq, entry in ordered:
         burst = review.bursts.get(seq)
         if burst is None and seq in grouped:
             continue
-        when = effective_time(entry)
         shown = format_utc(when)
         text = _burst_text(burst) if burst is not None else _entry_text(entry)
-        written = format_utc(entry.ts)
+        written = shown if when is entry.ts else format_utc(entry.ts)
         if written != shown:
             text += f" (logged {written if written[:10] != shown[:10] else written[11:]})"
         yield (
@@ -521,12 +524,44 @@ def _probes(entries: Sequence[Entry]) -> Iterator[str]:
         )
 
 
+_BACKTICK_RUNS = re.compile("`+")
+
+
 def _fence(text: str) -> str:
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    return "`" * max(3, longest + 1)
+    """A code fence longer than any run of backticks in `text` (at least three)."""
+    if "`" not in text:
+        return "```"
+    return "`" * max(3, max(map(len, _BACKTICK_RUNS.findall(text))) + 1)
+
+
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
+_EXPANDED_LEVELS = 3
+"""Objects are laid out one member per line down to this depth (the record, its data, the
+evidence); deeper values (an answer before and after) stay on one line each."""
+
+
+def _record_lines(record: Mapping[str, Any]) -> list[str]:
+    """A log record as JSON laid out for reading: objects one member per line down to
+    _EXPANDED_LEVELS, every value through the C encoder (the indenting encoder is pure
+    Python, too slow for tens of thousands of entries)."""
+    lines: list[str] = []
+
+    def lay_out(value: Any, head: str, depth: int, tail: str) -> None:
+        if not isinstance(value, dict) or not value or depth >= _EXPANDED_LEVELS:
+            lines.append(f"{head}{_encode(value)}{tail}")
+            return
+        lines.append(head + "{")
+        indent = "  " * (depth + 1)
+        names = sorted(value, key=str)
+        for index, name in enumerate(names):
+            comma = "," if index < len(names) - 1 else ""
+            lay_out(value[name], f"{indent}{_encode(str(name))}: ", depth + 1, comma)
+        lines.append("  " * depth + "}" + tail)
+
+    lay_out(record, "", 0, "")
+    return lines
 
 
 def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
@@ -543,15 +578,12 @@ def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
         if not first:
             yield ""
         first = False
-        record = entry_record(entry)
-        text = terminal_safe(
-            json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, default=str)
-        )
-        fence = _fence(text)
+        lines = [terminal_safe(line) for line in _record_lines(entry_record(entry))]
+        fence = _fence("".join(lines))
         yield f"### seq {entry.seq}, {format_utc(entry.ts)}"
         yield ""
         yield f"{fence}json"
-        yield from text.split("\n")
+        yield from lines
         yield fence
 
 

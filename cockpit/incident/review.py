@@ -81,7 +81,10 @@ _BACKDATED_KINDS = frozenset({"phase", "note", "decision"})
 
 
 def _str(data: Any, key: str) -> str | None:
-    value = data.get(key) if isinstance(data, Mapping) else None
+    try:
+        value = data.get(key)
+    except (AttributeError, TypeError):  # not a mapping (None, a list, a string)
+        return None
     return value if isinstance(value, str) and value.strip() else None
 
 
@@ -110,7 +113,7 @@ def _time(value: Any) -> datetime | None:
 def effective_time(entry: Entry) -> datetime:
     """When the entry's event happened: data.at for a phase, note or decision given a time
     (`--at`, a backdated phase), else when it was written."""
-    if entry.kind in _BACKDATED_KINDS and isinstance(entry.data, Mapping):
+    if entry.kind in _BACKDATED_KINDS and "at" in entry.data:
         at = data_time(entry.data, "at")
         if at is not None:
             return at
