@@ -35,6 +35,12 @@ examples:
   cockpit export incidents/2026-11-27-eu.jsonl -o timeline.md"""
 
 
+_THEME_HELP = (
+    "colour theme: dark (default), light, high-contrast, colorblind, or your own from"
+    " $XDG_CONFIG_HOME/cockpit/themes/*.toml (else ~/.config/cockpit/themes)"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, remembering the last error it reported (`cockpit check --json` repeats it as
     JSON on stdout). Subparsers are made of the same class."""
@@ -80,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the incident as a viewer: every pane live, nothing written",
     )
-    parser.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    parser.add_argument("--theme", metavar="NAME", help=_THEME_HELP)
     parser.add_argument(
         "--ascii",
         action="store_true",
@@ -297,7 +303,7 @@ def _add_review_options(log: argparse.ArgumentParser) -> None:
 
 def _add_look_options(parser: argparse.ArgumentParser) -> None:
     """--theme and --ascii, for the subcommands that open a screen."""
-    parser.add_argument("--theme", metavar="NAME", help="colour theme (default: dark)")
+    parser.add_argument("--theme", metavar="NAME", help=_THEME_HELP)
     parser.add_argument("--ascii", action="store_true", help="draw with ASCII only")
 
 
@@ -412,6 +418,14 @@ def report_warning(message: str) -> None:
 
     for line in message.splitlines() or [""]:
         sys.stderr.write(f"cockpit: warning: {clean(line)}\n")
+
+
+def report_note(message: str) -> None:
+    """Something worth knowing that is not wrong (a user theme replacing a shipped one)."""
+    from cockpit.safe_text import clean
+
+    for line in message.splitlines() or [""]:
+        sys.stderr.write(f"cockpit: note: {clean(line)}\n")
 
 
 def write_stdout(text: str) -> None:

@@ -1,4 +1,4 @@
-"""Theme files (TOML data in the project's `themes/`) read into plain, validated ThemeSpecs.
+"""Theme files (TOML data) read into plain, validated ThemeSpecs.
 
 Pure: no textual here; `cockpit.ui.themes` turns a ThemeSpec into a Textual `Theme`.
 
@@ -8,14 +8,20 @@ A theme file names a theme, says whether it is dark, gives Textual's base colour
 key, what was expected and what was found; it never stops the cockpit. An unknown theme name
 falls back to "dark" with a clear message.
 
-Where the files are found: `themes/` at the project root, next to the `cockpit` package. That
-holds in a checkout and in an editable install. A built wheel only packages `cockpit*`, so there
-the directory is missing; the cockpit then runs with FALLBACK_THEME (the dark theme built in).
+Where the files are found (`load_all_themes`):
+- shipped themes: the project's `themes/` is their source. A wheel carries a copy as package
+  data, `cockpit/themes/` (setup.py copies it in at build time), found with importlib.resources;
+  in a checkout or an editable install the package has no copy and `themes/` beside it is read.
+  When neither is there the cockpit runs with FALLBACK_THEME (the dark theme built in).
+- the user's own: `$XDG_CONFIG_HOME/cockpit/themes/*.toml` (`cockpit.config.user_themes_dir`),
+  checked the same way. A user theme with a shipped theme's name replaces it, with a note
+  (`cockpit config check` prints it): the user made it to be used.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import logging
 import math
 import re
@@ -108,23 +114,80 @@ FALLBACK_THEME = ThemeSpec(
 )
 
 
-def default_themes_dir() -> Path:
-    """`themes/` at the project root (the directory that holds the `cockpit` package)."""
-    return Path(__file__).resolve().parent.parent / "themes"
+def shipped_themes_dir() -> Path | None:
+    """The themes shipped with cockpit: `cockpit/themes/` in an installed wheel, else the
+    project's `themes/` in a checkout (the directory holding the package and pyproject.toml).
+
+    None when neither is there (a wheel built without them, or a zipped install).
+    """
+    packaged = importlib.resources.files("cockpit") / "themes"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    # Only beside a pyproject.toml: in site-packages, `themes/` would be another package's.
+    project = Path(__file__).resolve().parent.parent
+    if (project / "pyproject.toml").is_file() and (project / "themes").is_dir():
+        return project / "themes"
+    return None
 
 
 def load_themes(directory: Path | None = None, *, warn: Warn | None = None) -> dict[str, ThemeSpec]:
-    """Every valid `*.toml` theme in `directory` (default: the project's `themes/`), by name.
+    """Every valid `*.toml` theme in `directory` (default: the shipped themes), by name.
 
     Never raises for a bad file: it is skipped, and one line naming the file and every problem
     in it goes to `warn` (default: the module logger). A missing directory is a warning and an
     empty result.
     """
     report = warn if warn is not None else logger.warning
-    folder = directory if directory is not None else default_themes_dir()
+    folder = directory if directory is not None else shipped_themes_dir()
+    if folder is None:
+        report(
+            "the shipped themes are missing (no cockpit/themes in the package, no themes/ in a"
+            " checkout); only the built-in dark theme is available"
+        )
+        return {}
     if not folder.is_dir():
         report(f"{folder}: no themes directory; only the built-in dark theme is available")
         return {}
+    return _load_directory(folder, report)
+
+
+def load_all_themes(
+    user_directory: Path | None,
+    *,
+    warn: Warn | None = None,
+    note: Warn | None = None,
+) -> dict[str, ThemeSpec]:
+    """The shipped themes, then the user's own from `user_directory`, by name.
+
+    A user theme with a shipped theme's name replaces it; `note` (default: the module logger,
+    at info) is told which file replaced which. A user directory that does not exist is the
+    usual case and is quiet; its bad files are warnings exactly as shipped ones would be, and a
+    bad file never takes a shipped theme's place.
+    """
+    report = warn if warn is not None else logger.warning
+    tell = note if note is not None else logger.info
+    themes = load_themes(warn=report)
+    if user_directory is None:
+        return themes
+    try:
+        user_directory.stat()
+    except FileNotFoundError:
+        return themes
+    except OSError as exc:
+        report(f"{user_directory}: cannot read user themes ({exc.strerror or exc})")
+        return themes
+    if not user_directory.is_dir():
+        report(f"{user_directory}: not a directory; user themes go in a directory of that name")
+        return themes
+    for name, spec in _load_directory(user_directory, report).items():
+        shipped = themes.get(name)
+        if shipped is not None:
+            tell(f"theme {name!r}: {spec.source} replaces the shipped one ({shipped.source})")
+        themes[name] = spec
+    return themes
+
+
+def _load_directory(folder: Path, report: Warn) -> dict[str, ThemeSpec]:
     try:
         paths = sorted(folder.glob("*.toml"))
     except OSError as exc:

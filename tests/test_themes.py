@@ -22,16 +22,18 @@ from cockpit.theme_data import (
     ThemeFileError,
     ThemeSpec,
     contrast_ratio,
-    default_themes_dir,
     hex_to_rgb,
     load_theme_file,
     load_themes,
     relative_luminance,
     resolve_theme,
+    shipped_themes_dir,
 )
+from tests.conftest import PROJECT_ROOT
 
 REQUIRED_THEMES = {"dark", "light", "high-contrast", "colorblind"}
-THEME_FILES = sorted(default_themes_dir().glob("*.toml"))
+THEMES_SOURCE = PROJECT_ROOT / "themes"
+THEME_FILES = sorted(THEMES_SOURCE.glob("*.toml"))
 
 
 def _load_quietly(directory: Path | None = None) -> tuple[dict[str, ThemeSpec], list[str]]:
@@ -52,6 +54,13 @@ def themes() -> dict[str, ThemeSpec]:
 def test_the_required_themes_are_shipped(themes: dict[str, ThemeSpec]) -> None:
     assert REQUIRED_THEMES <= set(themes)
     assert {path.stem for path in THEME_FILES} == set(themes)
+
+
+def test_in_a_checkout_the_shipped_themes_are_read_from_the_source() -> None:
+    # A wheel carries a copy in cockpit/themes (tests/test_wheel_install.py); the checkout has
+    # none, so that stale copies can never shadow what is edited.
+    assert not (PROJECT_ROOT / "cockpit" / "themes").exists()
+    assert shipped_themes_dir() == THEMES_SOURCE
 
 
 @pytest.mark.parametrize("path", THEME_FILES, ids=lambda path: path.name)
@@ -215,7 +224,7 @@ def test_a_missing_directory_is_a_warning(tmp_path: Path) -> None:
     assert loaded == {} and len(warnings) == 1 and "nowhere" in warnings[0]
 
 
-GOOD = (default_themes_dir() / "dark.toml").read_text(encoding="utf-8")
+GOOD = (THEMES_SOURCE / "dark.toml").read_text(encoding="utf-8")
 
 
 BROKEN_FILES = {

@@ -1,10 +1,10 @@
-"""What several subcommands share: finding the config, knowing who is typing."""
+"""What several subcommands share: finding the config and the themes, knowing who is typing."""
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from cockpit.errors import ConfigError
 if TYPE_CHECKING:
     from cockpit.config import Config
     from cockpit.incident.runbook import Step
+    from cockpit.theme_data import ThemeSpec
 
 
 def load_optional_config(
@@ -103,3 +104,17 @@ def runbook_for_log(
         return steps_for(load_config(beside)), None
     except ConfigError as exc:
         return None, f"the incident's config does not load, so the runbook is not known:\n{exc}"
+
+
+def load_theme_specs(
+    warn: Callable[[str], None], note: Callable[[str], None] | None = None
+) -> dict[str, ThemeSpec]:
+    """The shipped themes and the user's own (`$XDG_CONFIG_HOME/cockpit/themes`), by name.
+
+    Bad files go to `warn`, one line each. A user theme replacing a shipped one is what the
+    user asked for: `note` hears of it (default: the log only; `cockpit config check` shows it).
+    """
+    from cockpit.config import user_themes_dir
+    from cockpit.theme_data import load_all_themes
+
+    return load_all_themes(user_themes_dir(), warn=warn, note=note)

@@ -1,12 +1,14 @@
 """`cockpit config check`.
 
 Beyond what loading checks, it checks what the cockpit screen would only warn about at start:
-`[ui] theme` must name a theme that exists (a file in themes/, or the built-in dark).
+every theme file, shipped and the user's own (`$XDG_CONFIG_HOME/cockpit/themes`), is read,
+each bad one a warning line and each user theme replacing a shipped one a note; and
+`[ui] theme` must name a theme that exists (one of those, or the built-in dark).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from cockpit.errors import ConfigError, ConfigProblem
@@ -16,11 +18,12 @@ if TYPE_CHECKING:
 
 
 def run_config_check(explicit: str | None) -> int:
-    from cockpit.cli import report_warning, write_stdout
-    from cockpit.commands.common import load_required_config
+    from cockpit.cli import report_note, report_warning, write_stdout
+    from cockpit.commands.common import load_required_config, load_theme_specs
 
     config = load_required_config(explicit)
-    theme_problem = _theme_problem(config, report_warning)
+    themes = load_theme_specs(warn=report_warning, note=report_note)
+    theme_problem = _theme_problem(config, themes)
     if theme_problem is not None:
         raise ConfigError([theme_problem])
     for warning in _missing_files(config):
@@ -48,17 +51,17 @@ def _missing_files(config: Config) -> list[str]:
     return missing
 
 
-def _theme_problem(config: Config, warn: Callable[[str], None]) -> ConfigProblem | None:
-    """`[ui] theme` naming no known theme: the problem, with the file's line and the names."""
+def _theme_problem(config: Config, themes: Collection[str]) -> ConfigProblem | None:
+    """`[ui] theme` naming none of `themes`: the problem, with the file's line and the names."""
     import difflib
 
     from cockpit.safe_text import clean
-    from cockpit.theme_data import FALLBACK_THEME, load_themes
+    from cockpit.theme_data import FALLBACK_THEME
 
     name = config.ui.theme
     if not name:
         return None
-    known = set(load_themes(warn=warn)) | {FALLBACK_THEME.name}
+    known = set(themes) | {FALLBACK_THEME.name}
     if name in known:
         return None
     names = sorted(known)

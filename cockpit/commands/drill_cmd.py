@@ -52,7 +52,7 @@ class DrillSession:
     author: str
 
     def app(self, *, theme: str | None = None, ascii_only: bool = False) -> CockpitApp:
-        from cockpit.theme_data import load_themes
+        from cockpit.commands.common import load_theme_specs
         from cockpit.ui.app import CockpitApp
 
         world = self.world
@@ -61,7 +61,7 @@ class DrillSession:
             author=self.author,
             config=self.config,
             theme_name=theme,
-            theme_specs=load_themes(warn=_warn),
+            theme_specs=load_theme_specs(warn=_warn),
             ascii_only=ascii_only,
             drill=True,
             on_target=follow_target(world.switch_to, lambda: world.active_region),

@@ -10,9 +10,9 @@ from cockpit.errors import UsageError
 
 def run_replay(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning
+    from cockpit.commands.common import load_theme_specs
     from cockpit.glyphs import terminal_wants_ascii
     from cockpit.incident.log import read_log
-    from cockpit.theme_data import load_themes
 
     path = Path(args.incident)
     if not path.is_file():
@@ -31,7 +31,7 @@ def run_replay(args: argparse.Namespace) -> int:
         result.entries,
         speed=args.speed,
         theme_name=args.theme,
-        theme_specs=load_themes(warn=report_warning),
+        theme_specs=load_theme_specs(warn=report_warning),
         ascii_only=args.ascii or terminal_wants_ascii(),
     ).run()
     return 0

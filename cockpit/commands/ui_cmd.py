@@ -28,9 +28,8 @@ _MAX_ASKS = 3
 
 def run_ui(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning
-    from cockpit.commands.common import load_optional_config, resolve_author
+    from cockpit.commands.common import load_optional_config, load_theme_specs, resolve_author
     from cockpit.glyphs import terminal_wants_ascii
-    from cockpit.theme_data import load_themes
 
     # An incident's own config beside its log (a drill's world) comes before the search.
     config, config_warning = load_optional_config(args.ui_config, incident=args.ui_incident)
@@ -48,7 +47,7 @@ def run_ui(args: argparse.Namespace) -> int:
         raise UsageError(f"--incident {log_path}: that is a directory; name a log file")
     if args.ui_read_only and not log_path.is_file():
         raise UsageError(f"--read-only: {log_path} does not exist; a viewer creates nothing")
-    themes = load_themes(warn=report_warning)
+    themes = load_theme_specs(warn=report_warning)
 
     from cockpit.commands.drill_cmd import is_drill_log
     from cockpit.ui.app import CockpitApp

@@ -18,7 +18,9 @@ from cockpit.config.locate import (
     find_incident_config,
     incident_config_path,
     no_config_found_error,
+    user_config_dir,
     user_config_file,
+    user_themes_dir,
 )
 from cockpit.config.model import (
     QUEUE_KINDS,
@@ -61,5 +63,7 @@ __all__ = [
     "load_config",
     "load_config_text",
     "no_config_found_error",
+    "user_config_dir",
     "user_config_file",
+    "user_themes_dir",
 ]

@@ -1,5 +1,6 @@
 """Finding the config file: --config, then $COCKPIT_CONFIG, then ./cockpit.toml, then the user's
 config directory (`$XDG_CONFIG_HOME/cockpit/config.toml`, else `~/.config/cockpit/config.toml`).
+The user's own themes live beside it, in `themes/` (`user_themes_dir`).
 
 An incident may carry its own config beside its log: `LOG.config.toml` for the log `LOG`
 (`incident_config_path`), as its `LOG.lock` and `LOG.probes.lock` are. `cockpit drill` writes
@@ -45,8 +46,8 @@ def _cwd(cwd: Path | None) -> Path:
         return Path(".")
 
 
-def user_config_file(env: Mapping[str, str] | None = None) -> Path:
-    """`<config dir>/cockpit/config.toml` for this user.
+def user_config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`<config dir>/cockpit` for this user: where its config file and its own themes go.
 
     $XDG_CONFIG_HOME (when set to an absolute path, as the XDG spec asks), else $HOME/.config,
     else what platformdirs says.
@@ -54,11 +55,21 @@ def user_config_file(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     xdg = env.get("XDG_CONFIG_HOME", "")
     if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "cockpit" / "config.toml"
+        return Path(xdg) / "cockpit"
     home = env.get("HOME", "")
     if home:
-        return Path(home) / ".config" / "cockpit" / "config.toml"
-    return Path(platformdirs.user_config_dir("cockpit")) / "config.toml"
+        return Path(home) / ".config" / "cockpit"
+    return Path(platformdirs.user_config_dir("cockpit"))
+
+
+def user_config_file(env: Mapping[str, str] | None = None) -> Path:
+    """`<config dir>/cockpit/config.toml` for this user (see user_config_dir)."""
+    return user_config_dir(env) / "config.toml"
+
+
+def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`<config dir>/cockpit/themes`: the user's own theme files (see user_config_dir)."""
+    return user_config_dir(env) / "themes"
 
 
 def find_config_path(
