@@ -8,29 +8,65 @@ code that needs one of these imports it from here, never from where 3.11 put it:
     timeout          asyncio.timeout (3.11); async-timeout on 3.10 (the same API)
     tomllib          tomllib (3.11); tomli on 3.10 (the library tomllib was made from)
     fromisoformat    datetime.fromisoformat as 3.11 reads it ("Z", any fraction digits)
+    start_tls        asyncio.StreamWriter.start_tls (3.11): TLS on an open stream
+    wait_for         asyncio.wait_for, raising the builtin TimeoutError (3.11 does; 3.10
+                     raises asyncio.TimeoutError, which `except TimeoutError` misses)
+
+`timeout` raises the builtin TimeoutError on 3.10 too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import ssl
 import sys
 from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING
 
-__all__ = ["UTC", "StrEnum", "fromisoformat", "timeout", "tomllib"]
+__all__ = [
+    "UTC",
+    "StrEnum",
+    "fromisoformat",
+    "start_tls",
+    "timeout",
+    "tomllib",
+    "wait_for",
+]
 
 UTC = timezone.utc
 
 if sys.version_info >= (3, 11) or TYPE_CHECKING:
-    import tomllib
-    from asyncio import timeout
+    from asyncio import timeout, wait_for
     from enum import StrEnum
+
+    import tomllib
 
     fromisoformat = datetime.fromisoformat
 else:  # pragma: no cover - exercised by the Python 3.10 smoke run
+    from collections.abc import AsyncIterator, Awaitable
+    from contextlib import asynccontextmanager
+    from typing import Any
+
+    import async_timeout
     import tomli as tomllib
-    from async_timeout import timeout
+
+    @asynccontextmanager
+    async def timeout(delay: float | None) -> AsyncIterator[None]:
+        """asyncio.timeout: the block is cancelled after `delay` s, raising TimeoutError."""
+        try:
+            async with async_timeout.timeout(delay):
+                yield
+        except asyncio.TimeoutError as error:
+            raise TimeoutError from error
+
+    async def wait_for(awaitable: Awaitable[Any], timeout: float | None) -> Any:
+        """asyncio.wait_for, raising the builtin TimeoutError."""
+        try:
+            return await asyncio.wait_for(awaitable, timeout)
+        except asyncio.TimeoutError as error:
+            raise TimeoutError from error
 
     class StrEnum(str, Enum):
         """enum.StrEnum: members are strings, and str() and format() give the value."""
@@ -59,3 +95,35 @@ else:  # pragma: no cover - exercised by the Python 3.10 smoke run
             fixed = "." + (digits + "000000")[:6]
             candidate = candidate[: match.start()] + fixed + candidate[match.end() :]
         return datetime.fromisoformat(candidate)
+
+
+async def start_tls(
+    writer: asyncio.StreamWriter,
+    context: ssl.SSLContext,
+    *,
+    server_hostname: str | None = None,
+    ssl_handshake_timeout: float | None = None,
+) -> None:
+    """`writer.start_tls(...)`: upgrade an open stream to TLS, reader and writer both.
+
+    On 3.10 this does what 3.11's StreamWriter.start_tls does, through the loop's start_tls
+    and the stream's (private, but stable since 3.7) transport and protocol attributes."""
+    if sys.version_info >= (3, 11):
+        await writer.start_tls(
+            context, server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout
+        )
+        return
+    protocol = writer._protocol  # type: ignore[attr-defined]  # noqa: SLF001
+    server_side = getattr(protocol, "_client_connected_cb", None) is not None
+    await writer.drain()
+    transport = await asyncio.get_running_loop().start_tls(
+        writer.transport,
+        protocol,
+        context,
+        server_side=server_side,
+        server_hostname=server_hostname,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+    )
+    writer._transport = transport  # type: ignore[attr-defined]  # noqa: SLF001
+    protocol._transport = transport  # noqa: SLF001
+    protocol._over_ssl = True  # noqa: SLF001
