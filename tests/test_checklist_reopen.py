@@ -4,6 +4,7 @@ correction."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from textual.pilot import Pilot
 from cockpit.incident.checklist import ChecklistError, checklist_state, mark_done, reopen, skip
 from cockpit.incident.export_md import render_markdown
 from cockpit.incident.log import IncidentLog
+from cockpit.safe_text import md_inline
 from cockpit.ui.confirm_prompt import ConfirmPrompt
 from tests.test_ui_checklist import (
     STEPS,
@@ -114,12 +116,13 @@ def test_space_on_my_own_tick_asks_then_reopens(log: IncidentLog) -> None:
     done, reopened = checks(log)
     assert (done.data["result"], reopened.data["result"]) == ("done", "reopened")
     assert reopened.author == "alice" and reopened.data["corrects_seq"] == done.seq
-    export = render_markdown(log.read().entries, name="incident")
-    assert (
-        "Reopened\\: Confirm the scope \\(correction\\: takes back the tick at seq 1\\)" in export
-    )
-    row = "| scope | Confirm the scope | reopened | correction\\: takes back the done at seq 1 |"
-    assert row in export
+    export = render_markdown(log.read().entries, name="incident", steps=STEPS)
+    # The timeline says what happened; the checklist results say where the step ended: open.
+    said = md_inline("correction: takes back the tick at seq 1")
+    assert f"| check | Confirm the scope: reopened; {said} |" in export
+    row = r"\| scope \| before \| Confirm the scope \| open \|  \| reopened by alice [-0-9: ]+ UTC"
+    row += r" \|$"
+    assert re.search(row, export, re.M), export
 
 
 def test_space_on_someone_elses_tick_still_says_already_done(log: IncidentLog) -> None:

@@ -36,7 +36,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class DrillCA:
