@@ -116,14 +116,17 @@ async def start_tls(
     protocol = writer._protocol  # type: ignore[attr-defined]  # noqa: SLF001
     server_side = getattr(protocol, "_client_connected_cb", None) is not None
     await writer.drain()
-    transport = await asyncio.get_running_loop().start_tls(
-        writer.transport,
-        protocol,
-        context,
-        server_side=server_side,
-        server_hostname=server_hostname,
-        ssl_handshake_timeout=ssl_handshake_timeout,
-    )
+    try:
+        transport = await asyncio.get_running_loop().start_tls(
+            writer.transport,
+            protocol,
+            context,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+        )
+    except asyncio.TimeoutError as error:  # the handshake timed out: as 3.11 raises it
+        raise TimeoutError from error
     writer._transport = transport  # type: ignore[attr-defined]  # noqa: SLF001
     protocol._transport = transport  # noqa: SLF001
     protocol._over_ssl = True  # noqa: SLF001
