@@ -36,7 +36,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 - Python 3.10
 
 
 class DrillCA:
