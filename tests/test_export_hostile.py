@@ -79,6 +79,15 @@ HOSTILE: tuple[str, ...] = (
     "$x^2$ {attr} :emoji: @user",
     "",
     "   ",
+    # Only some of these characters are escaped, and only where they would be markup:
+    "mx1.example.net. answers, config.py too",
+    "ops@example.com mailto:a@b a@10.0.0.1 //localhost:25",
+    "www.drill.example (www.a.b) ~single~ x=a.com",
+    "&amp &#60 1) item",
+    "--",
+    "- --",
+    "===",
+    "issue #",
 )
 HEADINGS = [
     "Summary",
@@ -336,9 +345,7 @@ def test_summary_and_phases_show_hostile_values_literally() -> None:
 def test_lessons_are_one_bullet_each_with_literal_text() -> None:
     tokens = RENDERERS["gfm-like"].parse(OUTPUT)
     inlines = [
-        tokens[index + 2]
-        for index, token in enumerate(tokens)
-        if token.type == "list_item_open"
+        tokens[index + 2] for index, token in enumerate(tokens) if token.type == "list_item_open"
     ]
     assert len(inlines) == len(LOG.lessons)
     for inline, hostile in zip(inlines, LOG.lessons, strict=True):
