@@ -345,7 +345,8 @@ def _host_dots(text: str) -> list[int]:
     backwards = text[::-1] if www or ":" in text or "/" in text else ""
     escaped: list[int] = []
     for dot, end in reversed(tld_dots):
-        if text.startswith(".", end) and end not in escaped:
+        # (the dot after this label, if any, is the one of the hit looked at just before)
+        if text.startswith(".", end) and not (escaped and escaped[-1] == end):
             after = text[end + 1 : end + 2]
             if after and (after.isalnum() or after == "-"):
                 continue  # "a.com.x": linkify does not end a host before ".x"
