@@ -80,6 +80,15 @@ HOSTILE: tuple[str, ...] = (
     "$x^2$ {attr} :emoji: @user",
     "",
     "   ",
+    # Only some of these characters are escaped, and only where they would be markup:
+    "mx1.example.net. answers, config.py too",
+    "ops@example.com mailto:a@b a@10.0.0.1 //localhost:25",
+    "www.drill.example (www.a.b) ~single~ x=a.com",
+    "&amp &#60 1) item",
+    "--",
+    "- --",
+    "===",
+    "issue #",
 )
 HEADINGS = [
     ("h2", "Summary"),

@@ -331,3 +331,11 @@ def test_an_entry_about_backdated_notes_and_probes_keeps_seq_order_for_equal_tim
     timeline = rows(section(render_markdown(entries, name="o"), "## Timeline"))
     assert [row[0] for row in timeline] == ["1", "2", "3"]
     assert timeline[1][5] == "backdated (logged 09:05:00 UTC)"
+
+
+def test_the_raw_review_reads_without_needless_backslashes(markdown: str) -> None:
+    """Read raw in a terminal or a repository: times, names and hosts are not escaped."""
+    for line in markdown.splitlines():
+        if line.startswith("|") or line.startswith("- ") or line[:1].isalpha():
+            assert not re.search(r"\\[.,:\-()]", line), line
+    assert "2026-12-05 21:24:18 UTC" in markdown and "drill-r4" in markdown

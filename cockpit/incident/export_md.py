@@ -377,7 +377,8 @@ def _entry_text(entry: Entry) -> str:
     """The Text cell of the timeline, as Markdown.
 
     Log data is escaped piece by piece with md_inline; the words and times around it are
-    ours, and hold nothing that can start a link, HTML, emphasis, code or a cell split.
+    ours. What touches an escaped piece is a space or one of `,;:()` (or a `.` after them),
+    which md_inline's escaping allows for (safe_text's tests join pieces that way).
     """
     data = entry.data
     kind = entry.kind
