@@ -8,9 +8,9 @@ records with RD off (373 questions), in three ways, with warm caches:
   (a) floor: a bare asyncio.gather of dns.asyncquery.udp, no bound, no parsing beyond dnspython;
   (b) cockpit: sweep() (bounded pool of 64, EDNS 1232, normalised observations);
   (c) by hand: a sequential `dig @IP -p PORT +tries=1 +time=1 NAME TYPE` loop.
-Then one resolver is frozen (SIGSTOP) and the sweep is timed with retries=0 (the per-question
-budget equals the timeout) and with the default one retry.
-Targets: (b) within 1.3x of (a); (b) at least 20x faster than (c); frozen, retries=0: at most
+Then one resolver is frozen (SIGSTOP) and the sweep is timed with retries=0 and with the
+default one retry (sent at half the budget: the timeout bounds the question, retry included).
+Targets: (b) within 1.3x of (a); (b) at least 20x faster than (c); frozen, either way: at most
 timeout + 10%.
 """
 
@@ -209,10 +209,13 @@ def main() -> int:
             f" time out), timeout {timeout:g} s:"
         )
         print(
-            f"  sweep, retries=0 (budget = timeout)  {max(no_retry):.3f} s worst of 2"
+            f"  sweep, retries=0                     {max(no_retry):.3f} s worst of 2"
             f" (target <= {limit:.2f} s: {verdict(max(no_retry) <= limit)})"
         )
-        print(f"  sweep, default 1 retry               {one_retry:.3f} s (bound 2 x timeout)")
+        print(
+            f"  sweep, default 1 retry               {one_retry:.3f} s"
+            f" (target <= {limit:.2f} s: {verdict(one_retry <= limit)})"
+        )
         print(f"  floor, gather with the same timeout  {frozen_floor:.3f} s")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0

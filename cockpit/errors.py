@@ -2,6 +2,8 @@
 
     CockpitError                 anything cockpit reports to a user as a clear, one-line error
      +-- UsageError              a command line that cannot be acted on (bad flags, bad time)
+     |    +-- OutputFileError    a file to write cannot be written as asked (a directory, a
+     |                           socket, a link to a file, no such directory, a full disk)
      +-- ConfigError             the config file is missing, unreadable, not TOML, or breaks
      |                           the schema; carries every ConfigProblem, not only the first
      +-- IncidentLogError        the incident log cannot be opened, locked, written or read
@@ -23,6 +25,18 @@ class CockpitError(Exception):
 
 class UsageError(CockpitError):
     """A command line that cannot be acted on."""
+
+
+class OutputFileError(UsageError):
+    """A file cockpit was asked to write cannot be written (cockpit.output_file): what is
+    there is not something cockpit may replace, or the write itself failed."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        """The file as the user named it (or as cockpit chose it)."""
+        self.problem = problem
+        """What is wrong and what was expected."""
+        super().__init__(f"cannot write {path}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ def test_frozen_resolver_is_unknown_never_fail_or_none(lab: DnsLab) -> None:
     assert found["spf"].status is Status.UNKNOWN
     assert "no reply" in found["spf"].summary
     assert found["spf-lookups"].status is Status.UNKNOWN
-    assert elapsed < 4 * TIMEOUT + 1.5
+    assert elapsed < 2 * TIMEOUT + 1.5  # a question costs one TIMEOUT, its retry included
 
 
 def test_region_without_sending_ips_is_unknown() -> None:

@@ -214,7 +214,7 @@ def test_refused_for_names_outside_the_lab(lab: DnsLab) -> None:
     assert seen.ttl is None and seen.answers == ()
 
 
-def test_a_frozen_resolver_times_out_within_two_attempts(lab: DnsLab) -> None:
+def test_a_frozen_resolver_times_out_within_one_timeout_retry_included(lab: DnsLab) -> None:
     lab.freeze(FROZEN)
     try:
         started = time.perf_counter()
@@ -225,7 +225,8 @@ def test_a_frozen_resolver_times_out_within_two_attempts(lab: DnsLab) -> None:
     assert seen.outcome is Outcome.TIMEOUT and seen.rcode is None
     assert seen.attempts == 2 and seen.latency_ms is None
     assert seen.error is not None and "within 0.4 s (2 attempts)" in seen.error
-    assert 0.8 <= elapsed < 0.8 + 0.4
+    # The retry goes out at half the budget: the whole question costs one timeout, not two.
+    assert 0.4 <= elapsed < 0.4 * 1.1 + 0.1
 
 
 def test_nothing_listening_is_a_network_error_at_once() -> None:
@@ -285,7 +286,7 @@ def test_query_many_is_not_held_up_by_a_frozen_resolver(lab: DnsLab) -> None:
         ("10 mx1.example.test", "20 mx2.example.test"), ("127.0.0.25",), ("127.0.0.25",)
     ]
     assert all(o.outcome is Outcome.TIMEOUT and o.attempts == 2 for o in frozen)
-    assert elapsed < 2 * 0.5 + 0.4, f"the sweep took {elapsed:.2f} s"
+    assert elapsed < 0.5 + 0.4, f"the sweep took {elapsed:.2f} s"
 
 
 def test_query_many_keeps_job_order_under_a_small_limit(lab: DnsLab) -> None:

@@ -277,7 +277,8 @@ def test_a_frozen_resolver_is_unknown_and_delays_nobody(
     finally:
         lab.thaw(len(names) - 1)
 
-    assert elapsed < 2 * TIMEOUT + 0.5, f"the sweep took {elapsed:.2f} s"
+    # One timeout, the retry included (it goes out at half the budget).
+    assert elapsed < TIMEOUT * 1.1 + 0.3, f"the sweep took {elapsed:.2f} s"
     frozen_questions = len(result.watched)
     quick = [moment - started for moment in answered_at[:-frozen_questions]]
     assert max(quick) < TIMEOUT / 2, "the live servers' answers waited for the frozen one"

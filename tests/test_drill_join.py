@@ -27,7 +27,7 @@ from cockpit.commands.drill_cmd import (
 )
 from cockpit.config import incident_config_path, load_config
 from cockpit.drill.config import write_config_file
-from cockpit.errors import ConfigError
+from cockpit.errors import ConfigError, OutputFileError
 from cockpit.incident.log import IncidentLog, read_log
 from cockpit.model import Status
 from cockpit.ui.app import CockpitApp
@@ -69,16 +69,19 @@ def test_the_drill_keeps_its_config_beside_its_log(ended_drill: DrillSession) ->
     assert is_drill_log(log_path)
 
 
-def test_the_config_replaces_a_planted_symlink_and_never_writes_through_it(
+def test_the_config_refuses_a_planted_symlink_and_never_writes_through_it(
     tmp_path: Path,
 ) -> None:
+    """A symlink is not a regular file: it is neither written through nor replaced
+    (cockpit.output_file); the error names where it points."""
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")
     target = tmp_path / "inc.config.toml"
     target.symlink_to(victim)
-    write_config_file(target, "[domain]\n")
+    with pytest.raises(OutputFileError, match=f"symbolic link to the file {victim}"):
+        write_config_file(target, "[domain]\n")
     assert victim.read_text() == "keep me\n"
-    assert not target.is_symlink() and target.read_text() == "[domain]\n"
+    assert target.is_symlink() and target.resolve() == victim
     assert sorted(os.listdir(tmp_path)) == ["inc.config.toml", "victim.txt"]
 
 

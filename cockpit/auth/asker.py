@@ -42,8 +42,8 @@ class Asker:
     def ask_blocking(self, loop: asyncio.AbstractEventLoop, name: str, rdtype: str) -> Observation:
         """From a worker thread (never from the loop's own thread): ask and wait."""
         future = asyncio.run_coroutine_threadsafe(self.ask(name, rdtype), loop)
-        # query() is bounded by (1 + retries) x timeout; the extra second is only a backstop.
-        return future.result(timeout=2 * self.timeout + 1)
+        # query() is bounded by its timeout, retry included; the extra second is a backstop.
+        return future.result(timeout=self.timeout + 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ When the verified handshake fails, a second handshake that verifies nothing read
 certificate the server presents, so a finding can still show its facts (names, expiry).
 
     probe_https(...) -> HttpsResult      never raises for network trouble: see `error_kind`
-    probe_first_answering(...)           probe_https at each address until one answers
+    probe_first_answering(...)           probe_https at a host's addresses, first answer wins
     resolve_host(asker, host) -> HostAddresses
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from cockpit.auth.asker import Asker
 from cockpit.auth.tlsinfo import CertFacts, cert_facts, inspection_context, trust_context
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES
+from cockpit.race import race
 
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_HEADERS = 64
@@ -217,7 +219,9 @@ async def probe_https(
     except httpx.HTTPError as error:
         verify = _verification_error(error)
         if verify is not None:
-            facts = await presented_certificate(ip, port, host, timeout)
+            # The second look shares the probe's one deadline.
+            left = max(0.01, timeout - (time.monotonic() - started))
+            facts = await presented_certificate(ip, port, host, left)
             message = str(verify.verify_message or verify.reason or verify)[:200]
             return replace(
                 base,
@@ -250,16 +254,29 @@ async def probe_first_answering(
     max_body: int,
     max_addresses: int,
 ) -> HttpsResult:
-    """probe_https at the first `max_addresses` of `addresses` in turn, stopping at the first
-    result that is not a connection failure (connect error or timeout); else the last result.
-    `addresses` must not be empty."""
-    result: HttpsResult | None = None
-    for ip in addresses[:max_addresses]:
-        result = await probe_https(url, ip, ca_file=ca_file, timeout=timeout, max_body=max_body)
-        if result.error_kind not in ("connect", "timeout"):
-            break
-    assert result is not None
+    """probe_https at the first `max_addresses` of `addresses`, all within one `timeout`: the
+    next address is tried at its share of the budget (the second at half of it with two), or at
+    once when every try so far failed to connect (cockpit.race). The first result that is not a
+    connection failure (connect error or timeout) wins and the others are dropped; else the
+    result of the last address tried. `addresses` must not be empty."""
+    tried = addresses[:max_addresses]
+
+    def attempt(index: int, seconds_left: float) -> Awaitable[HttpsResult]:
+        return probe_https(
+            url, tried[index], ca_file=ca_file, timeout=seconds_left, max_body=max_body
+        )
+
+    outcome = await race(attempt, count=len(tried), budget=timeout, final=_answered)
+    result = outcome.winner or outcome.last_by_index()
+    if result is None:  # no try reported back, not even its own timeout
+        host = httpx.URL(url).host
+        error = f"no answer within {timeout:g} s"
+        result = HttpsResult(url, tried[0], host, error_kind="timeout", error=error)
     return result
+
+
+def _answered(result: HttpsResult) -> bool:
+    return result.error_kind not in ("connect", "timeout")
 
 
 def certificate_data(cert: CertFacts | None, now: datetime) -> dict[str, Any]:

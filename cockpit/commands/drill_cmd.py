@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.errors import UsageError
+from cockpit.errors import OutputFileError, UsageError
 
 if TYPE_CHECKING:
     from cockpit.config import Config
@@ -122,10 +122,10 @@ def start_drill(
         )
         try:
             write_config_file(config_path, text)
-        except OSError as error:
+        except OutputFileError as error:
             raise UsageError(
                 f"--dir {directory}: cannot write the drill's config {config_path.name}"
-                f" ({error.strerror or error})"
+                f" ({error.problem})"
             ) from None
         config = load_config(config_path)
         open_drill_log(log_path, author, started, world.regions[0].name)
@@ -153,8 +153,9 @@ def run_drill(args: argparse.Namespace) -> int:
     timeline = session.log_path.with_suffix(".md")
     try:
         write_export(session.log_path, timeline)
-    except OSError as error:
-        report_warning(f"the drill's timeline could not be written: {error.strerror}")
+    except (OSError, OutputFileError) as error:
+        reason = error.problem if isinstance(error, OutputFileError) else error.strerror
+        report_warning(f"the drill's timeline could not be written: {reason}")
         write_stdout(f"Drill log: {session.log_path}\n")
         return 0
     write_stdout(f"Drill log: {session.log_path}\nDrill timeline: {timeline}\n")

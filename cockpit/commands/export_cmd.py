@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from cockpit.errors import CockpitError, UsageError
+from cockpit.errors import UsageError
+from cockpit.output_file import output_file, plan_output
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -20,8 +19,11 @@ def run_export(args: argparse.Namespace) -> int:
     from cockpit.safe_text import clean
 
     log = IncidentLog(args.incident)
-    if args.output not in (None, "-"):
-        _refuse_to_overwrite_log(Path(args.output), log.path, log.lock_path)
+    target = "-" if args.output is None else args.output
+    label = f"-o {args.output}"
+    if target != "-":
+        _refuse_to_overwrite_log(Path(target), log.path, log.lock_path)
+        plan_output(target, named_by_user=True, label=label)  # refused before any work
     from cockpit.commands.common import runbook_for_log
 
     steps, warning = runbook_for_log(log.path, args.config)
@@ -36,14 +38,12 @@ def run_export(args: argparse.Namespace) -> int:
     chunks = _document(
         args.format, result.entries, result.problems, name=log.path.stem, steps=steps
     )
-    if args.output is None or args.output == "-":
-        sys.stdout.flush()
-        _write_chunks(sys.stdout.buffer, chunks)
-        sys.stdout.buffer.flush()
-        return 0
-    target = Path(args.output)
-    _write_atomically(target, chunks)
-    sys.stderr.write(f"cockpit: wrote {len(result.entries)} entries to {clean(str(target))}\n")
+    # A regular file is replaced atomically; /dev/null, a FIFO or - are written directly; a
+    # directory, a socket or a link to a file are refused (cockpit.output_file).
+    with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
+        _write_chunks(handle, chunks)
+    if target != "-":
+        sys.stderr.write(f"cockpit: wrote {len(result.entries)} entries to {clean(target)}\n")
     return 0
 
 
@@ -78,25 +78,3 @@ def _refuse_to_overwrite_log(target: Path, *protected: Path) -> None:
             same = False
         if same:
             raise UsageError(f"-o {target}: that is the incident log itself; choose another file")
-
-
-def _write_atomically(target: Path, chunks: Iterable[str]) -> None:
-    """Readers of the export never see half a file: write beside it, fsync, rename."""
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    except OSError as exc:
-        raise CockpitError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _write_chunks(handle, chunks)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
-    except OSError as exc:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        raise CockpitError(f"cannot write {target}: {exc.strerror or exc}") from None

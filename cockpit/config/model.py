@@ -278,7 +278,7 @@ class DnsSettings:
     interval: float = 10.0
     """Seconds between sweeps, 1 to 3600."""
     timeout: float = 2.0
-    """Seconds per query, 0 < timeout <= 60."""
+    """Seconds one question may take, its retry included (dns/query.py), 0 < timeout <= 60."""
     authoritative: tuple[ServerAddress, ...] = ()
     """Authoritative servers to ask; empty means ask the domain's NS set."""
     resolvers: tuple[Resolver, ...] = ()

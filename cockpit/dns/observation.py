@@ -126,7 +126,8 @@ class Observation:
     answers_capped: bool = False
     """More records came than are kept (see normalize.MAX_RECORDS), or one was cut short."""
     attempts: int = 1
-    """How many attempts were made (1, or 2 after a timeout or network error)."""
+    """How many questions went out before it ended: 1, or 2 when the retry was sent (at half
+    the timeout without a reply, or at once after a network error); see query.py."""
     cname_ttls: tuple[int, ...] = ()
     """The TTL of each CNAME link, in chain order: cname_ttls[i] is the CNAME record whose
     target is cname_chain[i] (the first is qname's own CNAME). A resolver reports what it has

@@ -4,12 +4,15 @@
 raises for a DNS or network problem: every ending is an Observation with an Outcome and a
 one-line reason.
 
-Timing, so a dead server costs a known amount:
-  - one attempt is bounded by `timeout`: the UDP exchange and, when its reply is truncated (TC),
-    the TCP retry share that one budget;
-  - after a timeout or a network error comes `retries` more attempts (default 1); a reply of any
-    kind, even SERVFAIL or an unreadable one, is final;
-  - so a call returns within (1 + retries) x timeout plus scheduling noise: 2 x timeout by default.
+Timing: `timeout` is the budget of the whole question, its retries included (cockpit.race):
+  - the first attempt goes out at once; each of the `retries` more (default 1) goes out on a new
+    socket at its share of the budget (with one retry: at half of it), or at once when every
+    attempt so far ended in a network error (connection refused: waiting helps nobody);
+  - attempts overlap and the first reply of any kind wins, even SERVFAIL or an unreadable one;
+    the others are dropped. Within an attempt the UDP exchange and, when its reply is truncated
+    (TC), the TCP retry share what is left of the budget;
+  - so a call returns within `timeout` plus scheduling noise, whatever `retries` is: a dead
+    server costs one timeout.
 
 Questions carry EDNS0 (payload 1232) and RD (clear it with recursion_desired=False when asking
 an authoritative). CNAMEs in the answer section are followed to the requested type, at most
@@ -32,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -54,6 +57,7 @@ from dns.rdtypes.nsbase import NSBase
 from cockpit.dns.ede import EDE_TEXT_CHARS, MAX_EDE, ExtendedError, dnssec_failure, ede_label
 from cockpit.dns.normalize import cap_text, normalize_name, normalize_records, raw_lines
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
+from cockpit.race import race
 
 EDNS_PAYLOAD = 1232
 MAX_CNAME_LINKS = 8
@@ -413,28 +417,43 @@ async def query(
         name_shown, spec.address, normalize_name(name), RdataType.to_text(rdtype_value)
     )
 
-    request = dns.message.make_query(name, rdtype_value, use_edns=0, payload=EDNS_PAYLOAD)
-    if not recursion_desired:
-        request.flags &= ~dns.flags.RD
-    failure: _Failure | None = None
-    attempt = 0
-    for attempt in range(1, retries + 2):
-        try:
-            reply = await _exchange(request, spec, timeout)
-        except _Failure as caught:
-            failure = caught
-            if not caught.retry:
-                break
-            continue
-        observation = _observe_reply(reply, asked, name, rdtype_value)
-        return observation if attempt == 1 else replace(observation, attempts=attempt)
-    assert failure is not None
+    def attempt(index: int, seconds_left: float) -> Awaitable[_Reply | _Failure]:
+        # A fresh message (a new ID) on a new socket: a late reply to the first attempt is
+        # still heard on its own socket, and the two are never mistaken for each other.
+        request = dns.message.make_query(name, rdtype_value, use_edns=0, payload=EDNS_PAYLOAD)
+        if not recursion_desired:
+            request.flags &= ~dns.flags.RD
+        return _attempt(request, spec, seconds_left)
+
+    outcome = await race(attempt, count=1 + retries, budget=timeout, final=_is_final)
+    if isinstance(outcome.winner, _Reply):
+        observation = _observe_reply(outcome.winner, asked, name, rdtype_value)
+        if outcome.started == 1:
+            return observation
+        return replace(observation, attempts=outcome.started)
+    failure = outcome.winner or outcome.last_to_end()
+    if not isinstance(failure, _Failure):  # every attempt outlived the budget's backstop
+        failure = _Failure(Outcome.TIMEOUT, f"no reply from {spec.address}", retry=True)
     reason = failure.reason
     if failure.outcome is Outcome.TIMEOUT:
         reason = f"{reason} within {timeout:g} s"
-    if attempt > 1:
-        reason = f"{reason} ({attempt} attempts)"
-    return _no_reply(asked, failure.outcome, _one_line(reason), attempt)
+    if outcome.started > 1:
+        reason = f"{reason} ({outcome.started} attempts)"
+    return _no_reply(asked, failure.outcome, _one_line(reason), outcome.started)
+
+
+def _is_final(result: _Reply | _Failure) -> bool:
+    """A reply of any kind ends the question; so does a failure no retry can mend."""
+    return isinstance(result, _Reply) or not result.retry
+
+
+async def _attempt(
+    request: dns.message.Message, spec: ServerSpec, timeout: float
+) -> _Reply | _Failure:
+    try:
+        return await _exchange(request, spec, timeout)
+    except _Failure as failure:
+        return failure
 
 
 async def query_many(jobs: Sequence[QueryJob], *, limit: int) -> list[Observation]:

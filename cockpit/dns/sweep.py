@@ -16,13 +16,13 @@ How long it takes:
   - every question goes through one pool with at most `limit` in flight, queued question by
     question and, within a question, server by server, so a dead server holds only its share of
     the slots while the others' answers keep coming (and `progress` hears of each one);
-  - the sweep has a budget of (1 + retries) x timeout, counted from its start: the worst case
-    of one question (query.py). A question that starts late (it waited for a slot behind a dead
-    server's questions, or for the NS-set lookup, which runs while the resolver questions are
-    already in flight) gets what is left of the budget, shared between its attempts, so its
-    timeout can be shorter than `timeout` (its reason names the shorter one). After the
-    budget and SWEEP_MARGIN (scheduling noise), whatever is still unanswered is recorded as a
-    TIMEOUT observation that says so: nothing is dropped and nothing is guessed.
+  - the sweep has a budget of one `timeout`, counted from its start: the worst case of one
+    question, its retries included (query.py). A question that starts late (it waited for a
+    slot behind a dead server's questions, or for the NS-set lookup, which runs while the
+    resolver questions are already in flight) gets what is left of the budget, so its timeout
+    can be shorter than `timeout` (its reason names the shorter one). After the budget and
+    SWEEP_MARGIN (scheduling noise), whatever is still unanswered is recorded as a TIMEOUT
+    observation that says so: nothing is dropped and nothing is guessed.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class _Pool:
                     job.server,
                     job.qname,
                     job.rdtype,
-                    timeout=min(job.timeout, remaining / (1 + job.retries)),
+                    timeout=min(job.timeout, remaining),
                     server_name=job.server_name,
                     retries=job.retries,
                     recursion_desired=job.recursion_desired,
@@ -291,7 +291,7 @@ async def sweep(
 
     Defaults: the config's resolvers, `watched_names(config)`, `[dns].timeout`. `progress(done,
     total)` is called after each answer; `total` grows once when the NS set is resolved.
-    Returns within (1 + retries) x timeout + SWEEP_MARGIN; see the module doc.
+    Returns within `timeout` + SWEEP_MARGIN, retries included; see the module doc.
     """
     resolver_specs = configured_resolvers(config) if resolvers is None else tuple(resolvers)
     questions = watched_names(config) if watched is None else tuple(watched)
@@ -302,7 +302,7 @@ async def sweep(
         raise ValueError("limit must be at least 1")
     retries = max(0, retries)
     _check_unique(resolver_specs)
-    budget = (1 + retries) * per_query
+    budget = per_query
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
     started_at = clock()

@@ -79,9 +79,13 @@ class DrillCA:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def write_certificate(self, path: Path) -> Path:
-        """Write the CA certificate (public, no key) as PEM to `path`; returns `path`."""
+        """Write the CA certificate (public, no key) as PEM to `path` (mode 0644, replacing
+        only a regular file: cockpit.output_file; OutputFileError otherwise); returns `path`."""
+        from cockpit.output_file import output_file
+
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.write_bytes(self.certificate_pem)
+        with output_file(path, mode=0o644) as handle:
+            handle.write(self.certificate_pem)
         return path
 
     def issue(self, hostname: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -18,11 +18,10 @@ IdP URLs are left out (the world serves no HTTPS), and smtp-tls is skipped (it c
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from cockpit.drill.world import DrillWorld
+from cockpit.output_file import output_file
 
 QUEUE_INTERVAL = 5
 QUEUE_TIMEOUT = 2
@@ -164,18 +163,10 @@ def drill_config_text(
 def write_config_file(path: Path, text: str) -> None:
     """Write `text` to `path` atomically, as a regular file (mode 0644: it names no secret).
 
-    A temporary file beside it (created exclusively, so never through a link), fsynced, then
-    renamed over `path`: a reader sees the old file or the whole new one, and a symlink planted
-    at `path` is replaced, never written through. Raises OSError.
+    cockpit.output_file: a temporary file beside it (created exclusively, so never through a
+    link), fsynced, then renamed over `path`: a reader sees the old file or the whole new one.
+    Whatever is at `path` that is not a regular file (a symlink planted there, a directory) is
+    refused, never written through nor replaced. Raises OutputFileError.
     """
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with output_file(path, mode=0o644, encoding="utf-8") as handle:
+        handle.write(text)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 import time
 from collections.abc import Coroutine, Sequence
@@ -66,6 +65,7 @@ from cockpit.drill.zones import (
     zone_texts,
 )
 from cockpit.drill.zonestore import Clock, ZoneStore
+from cockpit.output_file import output_file
 
 DRILL_NET = "127.0.77."
 AUTHORITATIVE_HOST_NUMBER = 10
@@ -250,8 +250,7 @@ class DrillWorld:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as file:
+            with output_file(path, mode=0o600) as file:  # only ever a regular file
                 file.write(pem)
             written[selector] = path
         return written

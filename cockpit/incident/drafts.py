@@ -49,6 +49,7 @@ from typing import Any
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import MAX_ENTRY_BYTES, format_ts, parse_ts, utc_now
 from cockpit.incident.log_files import FILE_MODE, make_directories
+from cockpit.output_file import not_replaceable
 from cockpit.safe_text import clean
 
 __all__ = [
@@ -231,7 +232,8 @@ def reserve_space(log_path: Path) -> str | None:
     except (OSError, DraftError) as exc:
         return str(exc) if isinstance(exc, DraftError) else _reason(exc)
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        # O_NONBLOCK: a FIFO of that name fails at once (no reader) instead of hanging here.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         fd = os.open(RESERVE_NAME, flags, FILE_MODE, dir_fd=dir_fd)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -368,6 +370,9 @@ def _write_whole(dir_fd: int, name: str, payload: bytes) -> None:
         raise
     os.close(fd)
     try:
+        found = not_replaceable(name, dir_fd=dir_fd)
+        if found is not None:  # a draft is only ever a regular file (cockpit.output_file)
+            raise OSError(errno.EEXIST, f"{name} is {found}: not replaced")
         os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         os.fsync(dir_fd)
     except BaseException:

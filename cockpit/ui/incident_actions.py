@@ -16,8 +16,6 @@ read-only viewer is told why, and nothing is written.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -27,7 +25,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, OutputFileError
 from cockpit.incident.drafts import Draft
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
@@ -35,6 +33,7 @@ from cockpit.incident.log_lock import WriteAbandoned
 from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.runbook import Step, steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
+from cockpit.output_file import output_file, plan_output
 from cockpit.safe_text import clean
 from cockpit.ui.action_form import ActionForm, ActionResult
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, refuse_if_read_only
@@ -417,6 +416,9 @@ class IncidentActions(DraftKeeper):
         target = self.log_path.with_suffix(".md")
         try:
             write_export(self.log_path, target, steps_for(self.config))
+        except OutputFileError as exc:
+            self.post_message(ExportFinished(target, error=exc.problem))
+            return
         except OSError as exc:
             self.post_message(ExportFinished(target, error=exc.strerror or str(exc)))
             return
@@ -437,8 +439,10 @@ def role_problem(typed: str) -> str | None:
 
 
 def write_export(log_path: Path, target: Path, steps: Sequence[Step] | None = None) -> None:
-    """The Markdown review of `log_path`, written to `target` atomically. `steps`: the runbook
-    (else the one of the incident's own config beside the log, if any)."""
+    """The Markdown review of `log_path`, written to `target` (mode 0600): a regular file is
+    replaced atomically, a device or FIFO written directly, anything else refused with
+    OutputFileError (cockpit.output_file). `steps`: the runbook (else the one of the
+    incident's own config beside the log, if any)."""
     from cockpit.incident.export_md import write_markdown
     from cockpit.incident.log import read_log
 
@@ -446,15 +450,7 @@ def write_export(log_path: Path, target: Path, steps: Sequence[Step] | None = No
         from cockpit.commands.common import runbook_for_log
 
         steps, _ = runbook_for_log(log_path)
+    plan_output(target)  # refused before the log is read
     result = read_log(log_path)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            write_markdown(handle, result.entries, result.problems, name=log_path.stem, steps=steps)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o600)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with output_file(target, mode=0o600, encoding="utf-8") as handle:
+        write_markdown(handle, result.entries, result.problems, name=log_path.stem, steps=steps)
