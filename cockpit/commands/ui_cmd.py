@@ -8,6 +8,7 @@ happens here before Textual starts; textual itself is imported only when the app
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from cockpit.errors import UsageError
 
 if TYPE_CHECKING:
     from cockpit.config import Config
+    from cockpit.ui.app import CockpitApp
 
 DEFAULT_INCIDENT_DIR = Path("incidents")
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
@@ -27,6 +29,21 @@ _MAX_ASKS = 3
 
 
 def run_ui(args: argparse.Namespace) -> int:
+    # What is imported and made before the app runs (Textual, the panes, the config: some 500
+    # modules) lives as long as the process. The collector would walk it again and again while
+    # it is made and while the first frame is drawn (about 5% of the start): it waits, and
+    # then leaves all of it out of its walks (gc.freeze).
+    gc.disable()
+    try:
+        app = _make_app(args)
+    finally:
+        gc.freeze()
+        gc.enable()
+    app.run()
+    return 0
+
+
+def _make_app(args: argparse.Namespace) -> CockpitApp:
     from cockpit.cli import report_warning
     from cockpit.commands.common import load_optional_config, load_theme_specs, resolve_author
     from cockpit.glyphs import terminal_wants_ascii
@@ -52,7 +69,7 @@ def run_ui(args: argparse.Namespace) -> int:
     from cockpit.commands.drill_cmd import is_drill_log
     from cockpit.ui.app import CockpitApp
 
-    app = CockpitApp(
+    return CockpitApp(
         log_path,
         author=author,
         config=config,
@@ -62,8 +79,6 @@ def run_ui(args: argparse.Namespace) -> int:
         read_only=args.ui_read_only,
         drill=is_drill_log(log_path),
     )
-    app.run()
-    return 0
 
 
 def incident_dir(config: Config | None) -> Path:

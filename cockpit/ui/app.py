@@ -62,7 +62,13 @@ from cockpit.ui.probe_runner import (
 )
 from cockpit.ui.queue_pane import QueuePane
 from cockpit.ui.region_strip import RegionDetails, RegionStrip
-from cockpit.ui.themes import apply_theme, register_all, status_variable_defaults
+from cockpit.ui.themes import (
+    apply_theme,
+    choose_theme,
+    preset_theme,
+    register_all,
+    status_variable_defaults,
+)
 from cockpit.ui.timeline_pane import TimelinePane
 from cockpit.ui.ui_messages import (
     LogAppended,
@@ -158,6 +164,9 @@ class CockpitShell(KeyActions, App[None]):
         self.ascii_only = ascii_only
         self.set_class(ascii_only, "-ascii")
         use_ascii_scrollbars(ascii_only)
+        register_all(self, self.theme_specs)
+        chosen, _warning = choose_theme(self, theme_name, self.theme_specs)
+        preset_theme(self, chosen)  # its warning is shown by apply_look, once the app runs
 
     def get_default_screen(self) -> Screen[None]:
         return PanesScreen(id="_default")
@@ -169,8 +178,8 @@ class CockpitShell(KeyActions, App[None]):
         return status_variable_defaults()
 
     def apply_look(self) -> None:
-        """Register the themes and apply the chosen one; a warning says why it could not be."""
-        register_all(self, self.theme_specs)
+        """Apply the chosen theme (registered, and set already when it could be, at __init__);
+        a warning says why it could not be."""
         if self.ascii_only:  # every dialog and the palette, as each one is pushed
             self.screen_change_signal.subscribe(self, asciify)
         warning = apply_theme(self, self.theme_name, self.theme_specs)

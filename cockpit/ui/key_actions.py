@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, OptionList, TextArea
+from textual.widgets import DataTable, Input, OptionList
 
 from cockpit.ui.confirm_prompt import ConfirmPrompt
 
@@ -59,7 +59,12 @@ KEY_BINDINGS: list[BindingType] = [
 
 def _typing(widget: Widget | None) -> bool:
     """A text field has focus: printable keys are text there."""
-    return isinstance(widget, Input | TextArea)
+    if isinstance(widget, Input):
+        return True
+    # Imported here, at the first key: TextArea's modules are not needed for the first frame.
+    from textual.widgets import TextArea
+
+    return isinstance(widget, TextArea)
 
 
 def _has_text(screen: Screen[object]) -> bool:

@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -49,7 +50,6 @@ from cockpit.config.model import CANARY_TARGET
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
-from cockpit.incident.probe_outbox import ProbeOutbox, agreement_window
 from cockpit.incident.probe_writer import TAKEOVER_S, ProbeWriterLock
 from cockpit.model import Finding, Status
 from cockpit.probe_loop import ProbeLoop
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from cockpit.dns.sweep_model import SweepResult
     from cockpit.incident.log import EntryParts
     from cockpit.incident.probe_log import ProbeEntry
+    from cockpit.incident.probe_outbox import ProbeOutbox
     from cockpit.live_probes import LiveProbes, QueueTrack
     from cockpit.queue.sample import Reading
     from cockpit.replication.sources import LagReading
@@ -131,6 +132,10 @@ class _Flushed(Message, bubble=False):
 @dataclass
 class _Retry(Message, bubble=False):
     then: Callable[[], None]
+
+
+class _ModulesLoaded(Message, bubble=False):
+    """The probes' modules are imported (on the probe loop's thread): the probes can start."""
 
 
 # ---- messages for the app ---------------------------------------------------------------------
@@ -210,6 +215,37 @@ class FindingsShown(Message):
         return isinstance(message, FindingsShown)
 
 
+PROBE_MODULES = (
+    "cockpit.live_probes",
+    "cockpit.incident.probe_outbox",
+    "cockpit.dns.sweep",
+    "cockpit.auth.findings",
+    "cockpit.service.findings",
+)
+"""What every probe run imports: dnspython, httpx, cryptography and the checks built on them."""
+
+
+def probe_modules(config: Config) -> list[str]:
+    """The modules the probes `config` asks for will import (a few hundred ms of CPU)."""
+    names = list(PROBE_MODULES)
+    regions = config.regions
+    if any(region.queues for region in regions):
+        names.append("cockpit.queue.findings")
+    if any(region.replication for region in regions):
+        names.append("cockpit.replication.sources")
+    if any(region.roles for region in regions):
+        names.append("cockpit.authority.sources")
+    if config.canaries:
+        names.append("cockpit.canary.findings")
+    return names
+
+
+async def _import_all(names: Sequence[str]) -> None:
+    """Import `names`, run on the probe loop: the screen's thread is not held up by it."""
+    for name in names:
+        import_module(name)
+
+
 def _reason(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else ""
     return clean(f"{type(error).__name__}: {text}" if text else type(error).__name__)[:300]
@@ -248,6 +284,9 @@ class ProbeRunner(Widget):
         self._outbox: ProbeOutbox | None = None
         self._flushing = False
         self._last_error: str | None = None
+        self._started = False
+        self._entries_to_learn: Sequence[Entry] | None = None
+        """The log's entries that came while the probes' modules were still loading."""
 
     @property
     def live(self) -> LiveProbes:
@@ -270,13 +309,34 @@ class ProbeRunner(Widget):
         return self._live.target if self._live is not None else self._initial_target
 
     def on_mount(self) -> None:
-        # The first frame comes first: the probes (and their imports) start right after it.
-        self.call_after_refresh(self._start)
+        # The first frame comes first: the probes start right after it, once their modules
+        # are imported on the probe loop's thread (keys pressed meanwhile act at once).
+        self.call_after_refresh(self._load_modules)
 
-    def _start(self) -> None:
+    def _load_modules(self) -> None:
         if not self.is_attached:
             return
         self._loop.start()
+        self._import_modules()
+
+    @work(exclusive=True, exit_on_error=False, group="probe-start")
+    async def _import_modules(self) -> None:
+        try:
+            await self._loop.run(_import_all(probe_modules(self.config)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - each probe imports its own again and says why
+            pass
+        self.post_message(_ModulesLoaded())
+
+    @on(_ModulesLoaded)
+    def _start(self) -> None:
+        if not self.is_attached or self._started:
+            return
+        self._started = True
+        if self._entries_to_learn is not None:
+            entries, self._entries_to_learn = self._entries_to_learn, None
+            self.learn_entries(entries)
         if self.live.queues:  # every source shows at once, as unknown until its first read
             self.post_message(QueueShown(self.live.queue_tracks(), self.clock()))
         self._sweep()
@@ -563,6 +623,9 @@ class ProbeRunner(Widget):
         """Take the log's state: the DMARC baseline, the decision and routed times (authority
         is judged again when they moved), a first alarm raised elsewhere; and record the data
         at risk of a new failover decision."""
+        if not self._started:  # learnt as the probes start
+            self._entries_to_learn = entries
+            return
         live = self.live
         before = (live.decided_target, live.decided_at, live.routed_at)
         live.learn_entries(entries)
@@ -633,6 +696,8 @@ class ProbeRunner(Widget):
     def outbox(self) -> ProbeOutbox:
         """The probe entries waiting for the log (see cockpit.incident.probe_outbox)."""
         if self._outbox is None:
+            from cockpit.incident.probe_outbox import ProbeOutbox, agreement_window
+
             self._outbox = ProbeOutbox(
                 clock=self.clock,
                 window_s=agreement_window(self.config),

@@ -71,7 +71,9 @@ class QueuePane(StatusPane):
             id="queue-table", cursor_type="row", zebra_stripes=True, fixed_columns=2
         )
         for column in COLUMNS:
-            table.add_column(column, key=column)
+            # Text, as fill_table gives them: a str label is parsed as markup (and loads
+            # Rich's emoji table before the first frame).
+            table.add_column(Text(column), key=column)
         yield table
 
     @property

@@ -57,15 +57,42 @@ def register_all(app: App[object], specs: Mapping[str, ThemeSpec]) -> list[str]:
     return names
 
 
-def apply_theme(app: App[object], name: str | None, specs: Mapping[str, ThemeSpec]) -> str | None:
-    """Set `app.theme` to `name` or the fallback; return the warning to show, if any.
+def choose_theme(
+    app: App[object], name: str | None, specs: Mapping[str, ThemeSpec]
+) -> tuple[str, str | None]:
+    """The theme to use for `name` (it or the fallback) and the warning to show, if any.
 
     The themes must already be registered (register_all). A name the app knows besides ours
     (one of Textual's built-in themes, such as "nord") is accepted as it is.
     """
     if name and name not in specs and name in app.available_themes:
-        app.theme = name
-        return None
+        return name, None
     spec, warning = resolve_theme(name, specs)
-    app.theme = spec.name
+    return spec.name, warning
+
+
+def apply_theme(app: App[object], name: str | None, specs: Mapping[str, ThemeSpec]) -> str | None:
+    """Set `app.theme` to `name` or the fallback; return the warning to show, if any."""
+    chosen, warning = choose_theme(app, name, specs)
+    app.theme = chosen
     return warning
+
+
+def preset_theme(app: App[object], name: str) -> None:
+    """Make the registered theme `name` the theme of an app that has not started yet.
+
+    Set once the app runs, a theme makes Textual parse the whole stylesheet again and restyle
+    every widget (about a quarter of the cockpit's start). Set here, the stylesheet is parsed
+    with its colours the first time, and the app's own setting of the same theme later changes
+    nothing. Only when the theme is as dark (or light) as Textual's default: Textual made its
+    ANSI colour mapping for that one, and a theme of the other kind is left to be set the
+    usual way, which remakes it.
+    """
+    theme = app.get_theme(name)
+    if theme is None or theme.dark != app.current_theme.dark:
+        return
+    app.set_reactive(App.theme, theme.name)
+    app.set_class(True, f"-theme-{theme.name}", update=False)
+    app.set_class(theme.dark, "-dark-mode", update=False)
+    app.set_class(not theme.dark, "-light-mode", update=False)
+    app.stylesheet.set_variables(app.get_css_variables())
