@@ -11,6 +11,26 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+WIDE_TERMINAL = {"COLUMNS": "140"}
+"""A terminal width for tests that read `cockpit check`'s table, which is as wide as the
+terminal ($COLUMNS first, then the terminal itself): the table never depends on who runs the
+tests."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No process of the suite inherits a terminal size through COLUMNS and LINES.
+
+    pytest imports readline at start-up, and readline exports the size of its terminal (80x24
+    without one) into the C environment: every pytest-xdist worker then starts with COLUMNS and
+    LINES in os.environ, and so does every child started with the default environment (a tmux
+    server). Textual asks $COLUMNS/$LINES before the terminal itself, so a cockpit started on a
+    120x40 pty would lay itself out for 80x24, and `cockpit check` would fold its table to 80
+    columns. A test that wants a size sets it (WIDE_TERMINAL, the size of its pty or tmux pane).
+    """
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)  # this process's copy (a worker's, or the user's export)
+        os.unsetenv(name)  # the C environment, which children started with env=None get
+
 
 def run_cockpit(
     *args: str,
@@ -39,6 +59,13 @@ def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.lab import guard_loopback
 
     guard_loopback(monkeypatch)
+
+
+@pytest.fixture
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees a WIDE_TERMINAL (for tables rendered in the test itself)."""
+    for name, value in WIDE_TERMINAL.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
