@@ -53,6 +53,29 @@ def run_cockpit(
     )
 
 
+SHARED_LABS = {
+    # The mail worlds of the canary: fixed loopback addresses on the real ports (SMTP on :25
+    # and :587, IMAP on :143 and :993), as a canary config names them. One at a time.
+    "test_lab_mail_flow.py": "mail-lab",
+    "test_canary_mail_flow.py": "mail-lab",
+    "test_canary_run.py": "mail-lab",
+}
+"""Test modules that must run on the same xdist worker, by group."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (tests/run: `-n 2 --dist loadgroup`) each test module runs whole on
+    one worker: its module-scoped servers listen on the module's own fixed addresses and ports,
+    which a second copy on another worker could not bind. Modules that share a lab (SHARED_LABS)
+    run in one group. Without xdist (`-n 0`) nothing is marked."""
+    if not hasattr(config, "workerinput"):  # not an xdist worker
+        return
+    for item in items:
+        module = item.path.name
+        item.add_marker(pytest.mark.xdist_group(SHARED_LABS.get(module, module)))
+
+
 @pytest.fixture(autouse=True)
 def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches the internet: every socket connect/sendto must target 127.0.0.0/8."""
