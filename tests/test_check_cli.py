@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cockpit
+from tests.conftest import WIDE_TERMINAL, run_cockpit
 from tests.lab.dnslab import DnsLab, LabFactory
 from tests.test_dns_sweep import (
     HOSTILE_TXT,
@@ -35,7 +35,14 @@ def check(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # CI=true: the lab must never be skipped, here or in the child.
     # These tests are about the DNS area; the auth checks have their own tests.
     return run_cockpit(
-        "check", "--config", str(config), "--only", "dns", *args, env={"CI": "true"}, timeout=30
+        "check",
+        "--config",
+        str(config),
+        "--only",
+        "dns",
+        *args,
+        env={"CI": "true", **WIDE_TERMINAL},
+        timeout=30,
     )
 
 

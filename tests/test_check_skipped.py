@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import pytest
+
 from cockpit.check_table import render_findings
 from cockpit.commands.check_skipped import SkippedCheck, skipped_checks
 from cockpit.config import load_config_text
 from cockpit.model import Finding, Status
-from tests.conftest import PROJECT_ROOT, run_cockpit
+from tests.conftest import PROJECT_ROOT, WIDE_TERMINAL, run_cockpit
 
 # No resolver answers on 127.0.0.1:1, so nothing here leaves the machine.
 CONFIG = """\
@@ -48,7 +50,8 @@ def run(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> CompletedProcess[str]:
     # PYTHONPATH: this checkout's cockpit, whatever the current directory.
-    return run_cockpit(*args, cwd=cwd, env={"PYTHONPATH": str(PROJECT_ROOT), **(env or {})})
+    env = {"PYTHONPATH": str(PROJECT_ROOT), **WIDE_TERMINAL, **(env or {})}
+    return run_cockpit(*args, cwd=cwd, env=env)
 
 
 def write_config(tmp_path: Path) -> Path:
@@ -87,6 +90,7 @@ def test_only_the_areas_asked_for_are_listed() -> None:
     assert skipped_checks(config, ("dns",), canary_asked=False, default_run=False) == []
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_the_table_shows_skipped_rows_and_counts_them() -> None:
     ok = Finding("queue", "depth", "mx1", Status.OK, "7 messages", "primary", None, {})
     skipped = [SkippedCheck("auth", "smtp-tls", "primary", "named in [auth] skip")]

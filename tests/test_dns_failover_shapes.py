@@ -267,6 +267,19 @@ def test_a_stale_chain_is_held_by_the_ttl_of_the_link_that_moved(
     assert propagation_of(settled, row.key).status is Status.OK
 
 
+COUNTDOWN_ADDRESSES = ("webmail.eu 3 A 127.0.10.1", "webmail.us 3 A 127.0.10.2", "@ MX 10 mx2")
+COUNTDOWN_ROW = ChainRow(
+    ("webmail 8 CNAME webmail.eu", *COUNTDOWN_ADDRESSES),
+    ("webmail 8 CNAME webmail.us", *COUNTDOWN_ADDRESSES),
+    f"{WEBMAIL} A",
+    "secondary",
+    0,
+)
+"""The first chain row with room in its TTLs: resolvers count a TTL down in whole seconds, so an
+address cached with a TTL of 1 reads 0 as soon as the sweep falls in the next second after the
+warm-up (one run in several), and here the address's own countdown must still be running."""
+
+
 @pytest.mark.anyio
 async def test_the_countdown_of_a_stale_cname_cell_is_the_cname_s(
     dns_lab: LabFactory, tmp_path: Path
@@ -274,7 +287,7 @@ async def test_the_countdown_of_a_stale_cname_cell_is_the_cname_s(
     from cockpit.ui.dns_pane import DnsPane
     from tests.test_ui_panes import PaneApp, cell, row_of
 
-    row = CHAIN_ROWS[0].values[0]
+    row = COUNTDOWN_ROW
 
     def stale_sweep() -> SweepResult:  # in a thread: the sweep runs its own event loop
         lab = chain_lab(dns_lab, row)

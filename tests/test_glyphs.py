@@ -139,6 +139,7 @@ FINDINGS = [
 ]
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_check_table_in_ascii_mode_is_pure_ascii() -> None:
     text = render_findings(FINDINGS, target="primary", target_origin="config", ascii_only=True)
     assert text.isascii(), text
@@ -146,6 +147,7 @@ def test_check_table_in_ascii_mode_is_pure_ascii() -> None:
         assert ASCII.label(status) in text
 
 
+@pytest.mark.usefixtures("wide_terminal")
 def test_check_table_in_unicode_mode_uses_the_glyphs() -> None:
     text = render_findings(FINDINGS, target="primary", target_origin="config", ascii_only=False)
     for status in Status:

@@ -194,8 +194,12 @@ def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
 
 
 def can_bind_https(ip: str = "127.0.44.250") -> str | None:
-    """None when this process can listen on ip:443, else the reason."""
+    """None when this process can listen on ip:443, else the reason.
+
+    SO_REUSEADDR: two test processes (pytest-xdist workers) probing at the same moment both
+    succeed, where the second would otherwise read "address in use" as "needs root"."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((ip, HTTPS_PORT))
         except OSError as error:
