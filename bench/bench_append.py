@@ -19,10 +19,11 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog, read_log
 

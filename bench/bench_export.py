@@ -26,10 +26,11 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import PHASES, Entry, LogProblem, entry_from_line, format_ts
 from cockpit.incident.export_json import render_json
 from cockpit.incident.export_md import render_markdown

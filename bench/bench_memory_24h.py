@@ -47,10 +47,12 @@ import types
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from cockpit.compat import UTC
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

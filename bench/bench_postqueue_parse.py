@@ -26,9 +26,10 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.queue.postqueue import parse_postqueue_lines
 
 TARGET_SECONDS = 1.0
@@ -108,7 +109,7 @@ def hwm_kb():
     except OSError:
         pass
     return -1
-from datetime import UTC, datetime
+from datetime import datetime
 from cockpit.queue.postqueue import parse_postqueue_json
 with open(sys.argv[1], "rb", buffering=0) as file:  # one allocation of the file size
     data = file.read()

@@ -25,12 +25,12 @@ import importlib.resources
 import logging
 import math
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from cockpit.compat import tomllib
 from cockpit.errors import ConfigError, ConfigProblem
 from cockpit.safe_text import clean
 

@@ -19,10 +19,11 @@ The mark (`<log>.mark`) is written for the last entry, as a writer would have le
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.incident.checklist import CHECK_KIND
 from cockpit.incident.entry import Entry, format_ts
 from cockpit.incident.log_mark import write_mark

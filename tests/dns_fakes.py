@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.dns.classify import (
     authoritative_view,
@@ -167,5 +168,3 @@ def view_of(w: WatchedName, answers: tuple[str, ...], outcome: Outcome = Outcome
 
 def find(findings: list[Finding], check: str, resolver: str | None) -> Finding:
     return next(f for f in findings if f.check == check and f.resolver == resolver)
-
-

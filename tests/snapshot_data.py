@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.config.model import QueueSource
 from cockpit.dns.observation import Outcome
 from cockpit.dns.sweep_model import SweepResult

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -24,6 +24,7 @@ from cockpit.auth.dmarc_check import (
     organizational_domain,
     parse_dmarc,
 )
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import ServerSpec
 from cockpit.incident.entry import Entry

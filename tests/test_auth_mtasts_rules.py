@@ -14,7 +14,7 @@ import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from cockpit.auth.mtasts_history import (
     policy_entry_data,
     policy_history,
 )
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.config.model import Region
 from cockpit.dns.observation import ServerSpec

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ import trustme
 from cockpit.auth.asker import Asker
 from cockpit.auth.smtp_check import smtp_tls_findings
 from cockpit.auth.smtp_probe import MAX_REPLY_LINES, SmtpResult, probe_smtp
+from cockpit.compat import UTC
 from cockpit.config import Config, Region
 from cockpit.config.model import TlsSettings
 from cockpit.dns.observation import ServerSpec

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from cockpit.auth.asker import Asker
 from cockpit.auth.spf_check import finding_from_verdicts, spf_findings
 from cockpit.auth.spf_walk import finding_from_walk, walk_spf
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.model import Finding, Status

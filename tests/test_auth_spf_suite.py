@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import spf  # type: ignore[import-untyped]
 import yaml
 
 from cockpit.auth.spf_check import DnsLookupAdapter, check_host, routed_through
+from cockpit.compat import UTC
 from cockpit.dns.normalize import normalize_records
 from cockpit.dns.observation import Observation, Outcome
 from tests.lab import missing_in_lab
@@ -52,8 +53,18 @@ def _download_suite(target: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                "--no-deps", "--no-binary", ":all:", f"pyspf=={PYSPF_VERSION}", "-d", scratch,
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"pyspf=={PYSPF_VERSION}",
+                "-d",
+                scratch,
             ],
             check=True,
             capture_output=True,
@@ -145,10 +156,19 @@ class ZoneAsker:
         rcode: str | None = "NOERROR",
     ) -> Observation:
         return Observation(
-            server_name="suite", server="127.0.0.1:53", qname=name, rdtype=rdtype,
-            outcome=outcome, rcode=rcode, answers=answers, raw_answers=(), ttl=None,
-            cname_chain=chain, latency_ms=None if rcode is None else 0.1,
-            observed_at=datetime.now(UTC), error=error,
+            server_name="suite",
+            server="127.0.0.1:53",
+            qname=name,
+            rdtype=rdtype,
+            outcome=outcome,
+            rcode=rcode,
+            answers=answers,
+            raw_answers=(),
+            ttl=None,
+            cname_chain=chain,
+            latency_ms=None if rcode is None else 0.1,
+            observed_at=datetime.now(UTC),
+            error=error,
         )
 
     def __call__(self, name: str, rdtype: str) -> Observation:
@@ -169,7 +189,11 @@ class ZoneAsker:
                         name, rdtype, Outcome.TIMEOUT, error="no reply", rcode=None
                     )
                 return self._observation(
-                    name, rdtype, Outcome.NXDOMAIN, chain=tuple(chain), rcode="NXDOMAIN",
+                    name,
+                    rdtype,
+                    Outcome.NXDOMAIN,
+                    chain=tuple(chain),
+                    rcode="NXDOMAIN",
                     error="does not exist (NXDOMAIN)",
                 )
             records: list[dns.rdata.Rdata] = []
@@ -201,7 +225,10 @@ class ZoneAsker:
                 )
             if target in chain or target == name.lower() or len(chain) >= 8:
                 return self._observation(
-                    name, rdtype, Outcome.MALFORMED, chain=tuple(chain),
+                    name,
+                    rdtype,
+                    Outcome.MALFORMED,
+                    chain=tuple(chain),
                     error=f"CNAME loop: {target} points back into its own chain",
                 )
             chain.append(target)
@@ -268,7 +295,9 @@ def _obs(outcome: Outcome, answers: tuple[str, ...] = (), error: str | None = No
 def test_failures_to_observe_are_temperror_never_none(outcome: Outcome) -> None:
     verdict = check_host(
         lambda name, rdtype: _obs(outcome, error="no reply from lab"),
-        "127.0.20.1", "postmaster@x.test", "mx.x.test",
+        "127.0.20.1",
+        "postmaster@x.test",
+        "mx.x.test",
     )
     assert verdict.result == "temperror"
     assert "no reply from lab" in verdict.explanation

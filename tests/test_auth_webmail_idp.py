@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from cockpit.auth.asker import Asker
 from cockpit.auth.idp_check import idp_findings
 from cockpit.auth.webmail_check import webmail_findings
+from cockpit.compat import UTC
 from cockpit.config.model import (
     Config,
     Region,

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from cockpit.authority.findings import authority_findings, decision_context
 from cockpit.authority.judge import judge_authority
 from cockpit.authority.sources import MAX_ROLE_CHARS, RoleReading, normalise_role, read_role
+from cockpit.compat import UTC
 from cockpit.config import Config, load_config_text
 from cockpit.config.model import RoleSource
 from cockpit.incident.entry import format_ts

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import cockpit.canary.run as canary_run
 from cockpit.auth.asker import Asker
 from cockpit.canary.board import CanaryBoard
 from cockpit.canary.findings import run_canary
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.dns.observation import ServerSpec
 from cockpit.incident.log import IncidentLog
@@ -450,7 +451,7 @@ def test_a_live_cockpit_logs_both_canaries_cites_them_and_never_writes_a_passwor
         assert done.returncode == 0, done.stderr
         assert_no_password(flow, f"the {form} export", done.stdout + done.stderr)
         exports[form] = done.stdout
-    assert "Mail flow proven by canaries" in exports["md"]
+    assert "mail flow proven by canaries" in exports["md"]
     proof = json.loads(exports["json"])["delivery_proof"]
     assert proof, exports["json"][:2000]
 

@@ -4,7 +4,7 @@ table, hostile headers and the message itself. No network."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -14,6 +14,7 @@ from cockpit.canary.message import TOKEN_HEADER, canary_message, new_token, toke
 from cockpit.canary.path_check import PathContext, judge_path, receiving_hop
 from cockpit.canary.received import MAX_HOPS, Hop, parse_received, received_hops
 from cockpit.canary.verdict import RunFacts, Verdict, run_status
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.config.model import Region
 from cockpit.model import Status

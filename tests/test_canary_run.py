@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cockpit import compat
 from cockpit.auth.asker import Asker
 from cockpit.canary.findings import canary_unknown, run_canary
+from cockpit.compat import UTC
 from cockpit.config import Config, load_config_text
 from cockpit.dns.observation import ServerSpec
 from cockpit.model import Finding, Status
@@ -373,7 +375,7 @@ def _endless(line: bytes) -> Any:
 
     async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(30):
+            async with compat.timeout(30):
                 while True:
                     writer.write(line * 512)
                     await writer.drain()

@@ -5,11 +5,12 @@ Pure tests over the built-in runbook: entries and findings are built by hand, wi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.config.model import QueueSource
 from cockpit.incident.checklist import (

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cockpit.cli import main
+from cockpit.compat import UTC
 from cockpit.incident.log import read_log
 from tests.conftest import PROJECT_ROOT, run_cockpit
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 import unicodedata
-from datetime import UTC, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cockpit.compat import UTC, tomllib
 from cockpit.config import Config, load_config, load_config_text
 from cockpit.errors import ConfigError
 

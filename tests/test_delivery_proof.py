@@ -5,11 +5,12 @@ entries; never one from before routing, one that warned, or one of unreadable ti
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.incident.delivery_proof import delivery_proof
 from cockpit.incident.entry import Entry, format_ts
 from cockpit.incident.export_json import render_json

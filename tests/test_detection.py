@@ -3,9 +3,10 @@ at risk recorded at a failover decision; the region rows the strip draws."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.incident.detection import (
     FIRST_FAILURE,
     LAST_HEALTHY,

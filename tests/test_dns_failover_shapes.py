@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cockpit.compat import fromisoformat
 from cockpit.config import load_config
 from cockpit.dns.classify import NO_VIEW, authoritative_view
 from cockpit.dns.observation import Outcome
@@ -87,39 +88,78 @@ SECONDARY_NOW = tuple(active_records("secondary"))
 AAAA_KEY = f"{WEBMAIL} AAAA"
 ABSENCE_ROWS = [
     pytest.param(
-        AbsenceRow("primary", SECONDARY_NOW, "secondary", AAAA_KEY, "AAAA",
-                   (Status.OK, "secondary has no AAAA: none is correct (NODATA)"),
-                   (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
-                   Status.OK, Status.WARN, Status.OK),
+        AbsenceRow(
+            "primary",
+            SECONDARY_NOW,
+            "secondary",
+            AAAA_KEY,
+            "AAAA",
+            (Status.OK, "secondary has no AAAA: none is correct (NODATA)"),
+            (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
+            Status.OK,
+            Status.WARN,
+            Status.OK,
+        ),
         id="webmail-aaaa-dr-region-without-ipv6",
     ),
     pytest.param(
-        AbsenceRow("primary", SECONDARY_NOW, "secondary", f"{AUTODISCOVER} CNAME", "CNAME",
-                   (Status.OK, "secondary has no CNAME: none is correct (NXDOMAIN)"),
-                   (Status.WARN, "still answers autodiscover.eu.example.test (primary)"),
-                   Status.OK, Status.WARN, Status.OK),
+        AbsenceRow(
+            "primary",
+            SECONDARY_NOW,
+            "secondary",
+            f"{AUTODISCOVER} CNAME",
+            "CNAME",
+            (Status.OK, "secondary has no CNAME: none is correct (NXDOMAIN)"),
+            (Status.WARN, "still answers autodiscover.eu.example.test (primary)"),
+            Status.OK,
+            Status.WARN,
+            Status.OK,
+        ),
         id="autodiscover-cname-dr-region-without-autodiscover",
     ),
     pytest.param(
-        AbsenceRow("primary", SECONDARY_NOW, "secondary", f"_autodiscover._tcp.{ZONE} SRV", "SRV",
-                   (Status.OK, "secondary has no SRV: none is correct (NXDOMAIN)"),
-                   (Status.WARN, "autodiscover.eu.example.test (primary)"),
-                   Status.OK, Status.WARN, Status.OK),
+        AbsenceRow(
+            "primary",
+            SECONDARY_NOW,
+            "secondary",
+            f"_autodiscover._tcp.{ZONE} SRV",
+            "SRV",
+            (Status.OK, "secondary has no SRV: none is correct (NXDOMAIN)"),
+            (Status.WARN, "autodiscover.eu.example.test (primary)"),
+            Status.OK,
+            Status.WARN,
+            Status.OK,
+        ),
         id="autodiscover-srv-dr-region-without-autodiscover",
     ),
     pytest.param(
-        AbsenceRow("primary", (*SECONDARY_NOW, "webmail AAAA 2001:db8:10::1"), "secondary",
-                   AAAA_KEY, "AAAA",
-                   (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
-                   (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
-                   Status.WARN, Status.FAIL, Status.FAIL),
+        AbsenceRow(
+            "primary",
+            (*SECONDARY_NOW, "webmail AAAA 2001:db8:10::1"),
+            "secondary",
+            AAAA_KEY,
+            "AAAA",
+            (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
+            (Status.WARN, "still answers 2001:db8:10::1 (primary)"),
+            Status.WARN,
+            Status.FAIL,
+            Status.FAIL,
+        ),
         id="primary-aaaa-left-behind-is-blocked",
     ),
     pytest.param(
-        AbsenceRow("secondary", tuple(active_records("primary")), "primary", AAAA_KEY, "AAAA",
-                   (Status.OK, "answers 2001:db8:10::1 (primary)"),
-                   (Status.WARN, "NODATA still cached"),
-                   Status.OK, Status.WARN, Status.OK),
+        AbsenceRow(
+            "secondary",
+            tuple(active_records("primary")),
+            "primary",
+            AAAA_KEY,
+            "AAAA",
+            (Status.OK, "answers 2001:db8:10::1 (primary)"),
+            (Status.WARN, "NODATA still cached"),
+            Status.OK,
+            Status.WARN,
+            Status.OK,
+        ),
         id="failback-to-the-region-with-ipv6-nodata-is-stale",
     ),
 ]
@@ -156,7 +196,7 @@ def test_a_type_the_target_region_lacks_is_converged_when_absent(
     # Until the estimate (the old caches are gone by then), or every TTL when there is none.
     estimate = before.data["estimate"]
     if estimate is not None:
-        sleep_until(datetime.fromisoformat(estimate))
+        sleep_until(fromisoformat(estimate))
     else:
         sleep_until(result.finished_at + timedelta(seconds=3) + TTL_GRANULARITY)
     _, after = sweep_findings(config, row.target)
@@ -180,34 +220,57 @@ class ChainRow:
     base: tuple[str, ...] = BASE_RECORDS
 
 
-MAILHOST = zone_text("mailhost.test", 1, 1, [
-    'p1.dkim.eu 1 TXT "v=DKIM1; k=ed25519; p=EUjlV3ztwT9ZxEbmXB0vX2Vn6n7yGq3Fs5Zt7cY1fo="',
-    'p1.dkim.us 1 TXT "v=DKIM1; k=ed25519; p=USk3ZkQ1o8lUqQb5x2hS1zq8K3m6Vt0u9YwJ4rNcE="',
-])
+MAILHOST = zone_text(
+    "mailhost.test",
+    1,
+    1,
+    [
+        'p1.dkim.eu 1 TXT "v=DKIM1; k=ed25519; p=EUjlV3ztwT9ZxEbmXB0vX2Vn6n7yGq3Fs5Zt7cY1fo="',
+        'p1.dkim.us 1 TXT "v=DKIM1; k=ed25519; p=USk3ZkQ1o8lUqQb5x2hS1zq8K3m6Vt0u9YwJ4rNcE="',
+    ],
+)
 ADDRESSES = ("webmail.eu 1 A 127.0.10.1", "webmail.us 1 A 127.0.10.2", "@ MX 10 mx2")
 WITHOUT_P1 = tuple(line for line in BASE_RECORDS if not line.startswith("p1._domainkey"))
 CHAIN_ROWS = [
     pytest.param(
-        ChainRow(("webmail 4 CNAME webmail.eu", *ADDRESSES),
-                 ("webmail 4 CNAME webmail.us", *ADDRESSES), f"{WEBMAIL} A", "secondary", 0),
+        ChainRow(
+            ("webmail 4 CNAME webmail.eu", *ADDRESSES),
+            ("webmail 4 CNAME webmail.us", *ADDRESSES),
+            f"{WEBMAIL} A",
+            "secondary",
+            0,
+        ),
         id="webmail-cname-moved-to-the-dr-host",
     ),
     pytest.param(
-        ChainRow(("webmail 4 CNAME front", "front 3 CNAME webmail.eu", *ADDRESSES),
-                 ("webmail 4 CNAME front", "front 3 CNAME webmail.us", *ADDRESSES),
-                 f"{WEBMAIL} A", "secondary", 1),
+        ChainRow(
+            ("webmail 4 CNAME front", "front 3 CNAME webmail.eu", *ADDRESSES),
+            ("webmail 4 CNAME front", "front 3 CNAME webmail.us", *ADDRESSES),
+            f"{WEBMAIL} A",
+            "secondary",
+            1,
+        ),
         id="second-link-of-a-chain-moved",
     ),
     pytest.param(
-        ChainRow(("webmail 4 CNAME lb", "lb 1 A 127.0.10.1", "@ MX 10 mx2"),
-                 ("webmail 4 CNAME lb", "lb 1 A 127.0.10.2", "@ MX 10 mx2"),
-                 f"{WEBMAIL} A", "secondary", None),
+        ChainRow(
+            ("webmail 4 CNAME lb", "lb 1 A 127.0.10.1", "@ MX 10 mx2"),
+            ("webmail 4 CNAME lb", "lb 1 A 127.0.10.2", "@ MX 10 mx2"),
+            f"{WEBMAIL} A",
+            "secondary",
+            None,
+        ),
         id="only-the-address-behind-the-cname-changed",
     ),
     pytest.param(
-        ChainRow(("p1._domainkey 4 CNAME p1.dkim.eu.mailhost.test.", "@ MX 10 mx1"),
-                 ("p1._domainkey 4 CNAME p1.dkim.us.mailhost.test.", "@ MX 10 mx1"),
-                 f"p1._domainkey.{ZONE} TXT", "primary", 0, WITHOUT_P1),
+        ChainRow(
+            ("p1._domainkey 4 CNAME p1.dkim.eu.mailhost.test.", "@ MX 10 mx1"),
+            ("p1._domainkey 4 CNAME p1.dkim.us.mailhost.test.", "@ MX 10 mx1"),
+            f"p1._domainkey.{ZONE} TXT",
+            "primary",
+            0,
+            WITHOUT_P1,
+        ),
         id="dkim-cname-to-the-mail-provider-moved",
     ),
 ]
@@ -248,14 +311,17 @@ def test_a_stale_chain_is_held_by_the_ttl_of_the_link_that_moved(
         assert stale_ttl(seen, view) == held
     stale_seen = [result.observations[(resolver, row.key)] for resolver in STALE]
     assert progress.estimate == max(
-        seen.observed_at + timedelta(seconds=progress.stale_ttls[seen.server_name] or 0)
+        seen.observed_at
+        + timedelta(seconds=progress.stale_ttls[seen.server_name] or 0)
         + TTL_GRANULARITY
         for seen in stale_seen
     )
 
     # What the shortest TTL of the chain promised has passed: the real cache proves the rule.
-    sleep_until(max(seen.observed_at + timedelta(seconds=seen.ttl or 0) for seen in stale_seen)
-                + TTL_GRANULARITY)
+    sleep_until(
+        max(seen.observed_at + timedelta(seconds=seen.ttl or 0) for seen in stale_seen)
+        + TTL_GRANULARITY
+    )
     again = ask_resolver(lab, 1, watched.name, watched.rdtype)
     if row.held_link is not None:
         assert again.cname_chain == stale_seen[0].cname_chain, "still following the old CNAME"
@@ -325,19 +391,31 @@ class NegativeRow:
 
 NEGATIVE_ROWS = [
     pytest.param(
-        NegativeRow(tuple(active_records("secondary")), tuple(active_records("primary")),
-                    f"{AUTODISCOVER} CNAME", Outcome.NXDOMAIN),
+        NegativeRow(
+            tuple(active_records("secondary")),
+            tuple(active_records("primary")),
+            f"{AUTODISCOVER} CNAME",
+            Outcome.NXDOMAIN,
+        ),
         id="autodiscover-published-again-at-failback",
     ),
     pytest.param(
-        NegativeRow(tuple(active_records("secondary")), tuple(active_records("primary")),
-                    AAAA_KEY, Outcome.NODATA),
+        NegativeRow(
+            tuple(active_records("secondary")),
+            tuple(active_records("primary")),
+            AAAA_KEY,
+            Outcome.NODATA,
+        ),
         id="webmail-aaaa-published-again-at-failback",
     ),
     pytest.param(
-        NegativeRow(tuple(active_records("primary")), tuple(active_records("primary")),
-                    f"s1._domainkey.{ZONE} TXT", Outcome.NXDOMAIN,
-                    tuple(line for line in BASE_RECORDS if not line.startswith("s1."))),
+        NegativeRow(
+            tuple(active_records("primary")),
+            tuple(active_records("primary")),
+            f"s1._domainkey.{ZONE} TXT",
+            Outcome.NXDOMAIN,
+            tuple(line for line in BASE_RECORDS if not line.startswith("s1.")),
+        ),
         id="dkim-selector-published-after-first-lookups",
     ),
 ]
@@ -367,7 +445,7 @@ def test_a_resolver_keeps_a_negative_answer_for_its_soa_ttl(
     assert answer.status is Status.WARN and f"negative TTL {floored.ttl} s" in answer.summary
     progress = propagation_of(findings, row.key)
     assert progress.status is Status.WARN and "lab-r2" in progress.data["stale_resolvers"]
-    estimate = datetime.fromisoformat(progress.data["estimate"])
+    estimate = fromisoformat(progress.data["estimate"])
     assert estimate >= floored.observed_at + timedelta(seconds=floored.ttl)
 
     # The zone's negative TTL has run out: min(SOA TTL, minimum) would call lab-r2 fresh now.
@@ -396,19 +474,36 @@ class OverrideRow:
 
 OVERRIDE_ROWS = [
     pytest.param(
-        OverrideRow("primary", "secondary", f"{WEBMAIL} A", f"{WEBMAIL}. 300 IN A 127.0.66.6",
-                    "127.0.66.6 (no configured region)", True),
+        OverrideRow(
+            "primary",
+            "secondary",
+            f"{WEBMAIL} A",
+            f"{WEBMAIL}. 300 IN A 127.0.66.6",
+            "127.0.66.6 (no configured region)",
+            True,
+        ),
         id="webmail-override-beside-a-normal-stale-cache",
     ),
     pytest.param(
-        OverrideRow("primary", "secondary", f"{ZONE} MX", f"{ZONE}. 300 IN MX 10 mx9.evil.test.",
-                    "mx9.evil.test (no configured region)", False),
+        OverrideRow(
+            "primary",
+            "secondary",
+            f"{ZONE} MX",
+            f"{ZONE}. 300 IN MX 10 mx9.evil.test.",
+            "mx9.evil.test (no configured region)",
+            False,
+        ),
         id="mx-hijacked-at-one-resolver",
     ),
     pytest.param(
-        OverrideRow("primary", "primary", f"{AUTODISCOVER} CNAME",
-                    f"{AUTODISCOVER}. 300 IN CNAME autodiscover.attacker.test.",
-                    "autodiscover.attacker.test (no configured region)", False),
+        OverrideRow(
+            "primary",
+            "primary",
+            f"{AUTODISCOVER} CNAME",
+            f"{AUTODISCOVER}. 300 IN CNAME autodiscover.attacker.test.",
+            "autodiscover.attacker.test (no configured region)",
+            False,
+        ),
         id="autodiscover-cname-override",
     ),
 ]

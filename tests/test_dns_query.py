@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dns.rdata
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.dns import Observation, Outcome, QueryJob, ServerSpec, query_many
 from cockpit.dns.normalize import (
     MAX_RECORDS,
@@ -283,7 +284,9 @@ def test_query_many_is_not_held_up_by_a_frozen_resolver(lab: DnsLab) -> None:
     healthy, frozen = seen[:9], seen[9:]
     assert all(o.outcome is Outcome.ANSWER for o in healthy), healthy
     assert [o.answers for o in healthy[:3]] == [
-        ("10 mx1.example.test", "20 mx2.example.test"), ("127.0.0.25",), ("127.0.0.25",)
+        ("10 mx1.example.test", "20 mx2.example.test"),
+        ("127.0.0.25",),
+        ("127.0.0.25",),
     ]
     assert all(o.outcome is Outcome.TIMEOUT and o.attempts == 2 for o in frozen)
     assert elapsed < 0.5 + 0.4, f"the sweep took {elapsed:.2f} s"

@@ -11,12 +11,13 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC, fromisoformat
 from cockpit.config import Config, load_config
 from cockpit.dns.events import diff_sweeps
 from cockpit.dns.findings_pure import findings_from_sweep
@@ -72,8 +73,12 @@ def lab_zones(
 ) -> dict[str, str]:
     """The forward zone (TTL 3 s, negative TTL 4 s) and the reverse zone of the sending IPs."""
     forward = zone_text(
-        ZONE, serial, ttl, zone_records(region, mx=mx, extra=extra),
-        negative_ttl=NEGATIVE_TTL, soa_ttl=30,
+        ZONE,
+        serial,
+        ttl,
+        zone_records(region, mx=mx, extra=extra),
+        negative_ttl=NEGATIVE_TTL,
+        soa_ttl=30,
     )
     reverse = zone_text(REVERSE, 1, ttl, ["1 PTR mx1.example.test.", "2 PTR mx2.example.test."])
     return {ZONE: forward, REVERSE: reverse}
@@ -224,7 +229,7 @@ def test_one_flushed_resolver_is_fresh_the_others_stale_until_their_ttl(
     assert mx_propagation.data["share"] == pytest.approx(1 / len(names))
     assert mx_propagation.data["converged"] == 1 and mx_propagation.data["resolvers"] == len(names)
     assert mx_propagation.data["stale_resolvers"] == names[1:]
-    estimate = datetime.fromisoformat(mx_propagation.data["estimate"])
+    estimate = fromisoformat(mx_propagation.data["estimate"])
 
     # Watch the stale caches flip, one small question every 100 ms each.
     stale_specs = list(result.resolvers[1:])
@@ -360,7 +365,7 @@ def test_a_new_name_cached_as_nxdomain_uses_the_negative_ttl(
         assert dkim[spec.name].status is Status.WARN and "NXDOMAIN" in dkim[spec.name].summary
     new_propagation = propagation(findings, f"{new_name} TXT")
     assert new_propagation.data["share"] == pytest.approx(1 / len(specs))
-    estimate = datetime.fromisoformat(new_propagation.data["estimate"])
+    estimate = fromisoformat(new_propagation.data["estimate"])
     stale = [result.observations[(spec.name, f"{new_name} TXT")] for spec in specs[1:]]
     assert all(seen.ttl is not None and seen.ttl <= NEGATIVE_TTL for seen in stale)
     # The negative TTL (SOA minimum 4 s; the SOA's own TTL is 30 s) as each resolver reports it,

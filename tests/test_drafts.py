@@ -12,11 +12,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.incident.drafts import (
     MAX_DRAFT_BYTES,
     RESERVE_BYTES,

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_block.table import escapedSplit
 from markdown_it.token import Token
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import KINDS, LESSON_TAG, TORN_LINE_EVENT, Entry, LogProblem, format_ts
 from cockpit.incident.export_json import render_json
 from cockpit.incident.export_md import render_markdown

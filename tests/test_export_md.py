@@ -11,12 +11,13 @@ import io
 import json
 import os
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry, LogProblem, entry_from_line
 from cockpit.incident.export_json import render_json
 from cockpit.incident.export_md import (

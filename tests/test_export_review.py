@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from cockpit.cli import main
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry
 from cockpit.incident.export_json import render_json
 from cockpit.incident.export_md import render_markdown

@@ -4,8 +4,9 @@ observed_at, and a log that already holds a first alarm raises none."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.incident.detection import FIRST_FAILURE, LAST_HEALTHY, first_alarm_parts
 from cockpit.incident.entry import Entry

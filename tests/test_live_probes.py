@@ -7,11 +7,13 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cockpit import compat
+from cockpit.compat import UTC
 from cockpit.config import ConfigError, load_config_text
 from cockpit.incident.entry import Entry
 from cockpit.incident.log import IncidentLog
@@ -217,7 +219,7 @@ def test_stop_cancels_work_still_running_on_the_loop() -> None:
         await asyncio.sleep(0.05)
         loop.stop()
         with pytest.raises((asyncio.CancelledError, RuntimeError)):
-            await asyncio.wait_for(task, 2)
+            await compat.wait_for(task, 2)
 
     asyncio.run(main())
     assert cancelled.is_set()

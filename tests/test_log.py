@@ -16,11 +16,13 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cockpit import compat
+from cockpit.compat import UTC
 from cockpit.errors import IncidentLogError, LogWriteError
 from cockpit.incident.entry import (
     MAX_ENTRY_BYTES,
@@ -608,7 +610,7 @@ def test_async_follow_yields_new_entries(log_path: Path) -> None:
         await stream.aclose()
         return texts
 
-    assert asyncio.run(asyncio.wait_for(first_two(), timeout=10)) == ["one", "two"]
+    assert asyncio.run(compat.wait_for(first_two(), timeout=10)) == ["one", "two"]
 
 
 # --- origin ----------------------------------------------------------------------------------

@@ -12,12 +12,13 @@ import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.errors import LogWriteError
 from cockpit.incident.entry import Entry, entry_from_line
 from cockpit.incident.export_json import render_json

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import PHASES, Entry, format_ts
 from cockpit.incident.phases import (
     METRICS,

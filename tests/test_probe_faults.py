@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cockpit.compat import UTC, fromisoformat
 from cockpit.config.load import load_config
 from cockpit.incident.log import read_log
 from cockpit.incident.probe_outbox import LATE_S
@@ -114,8 +115,13 @@ def flipping(tmp_path: Path) -> Iterator[tuple[Path, list[Path]]]:
 
 def start_cockpit(config: Path, log: Path, author: str) -> subprocess.Popen[str]:
     child = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "tests" / "probe_cockpit_child.py"), str(config),
-         str(log), author],
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "tests" / "probe_cockpit_child.py"),
+            str(config),
+            str(log),
+            author,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -274,7 +280,7 @@ async def test_a_full_disk_keeps_probe_changes_waiting_and_writes_them_later(
     for entry in late:
         # written late: it says when it was seen, seconds before it was written
         assert entry.data.get("at") == entry.data["observed_at"], (entry, freed)
-        assert (entry.ts - datetime.fromisoformat(entry.data["at"])).total_seconds() > LATE_S
+        assert (entry.ts - fromisoformat(entry.data["at"])).total_seconds() > LATE_S
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.config.model import QueueSource
 from cockpit.dns.events import DnsEvent, diff_sweeps
 from cockpit.incident.export_md import render_markdown

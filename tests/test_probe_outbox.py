@@ -4,12 +4,13 @@ lacks them; bounded; hostile log data changes nothing. Real log files throughout
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.incident.log import IncidentLog
 from cockpit.incident.probe_log import ProbeEntry, ProbeLogger
 from cockpit.incident.probe_outbox import LATE_S, NOT_KEPT_EVENT, ProbeOutbox
@@ -192,9 +193,7 @@ def test_changes_seen_apart_are_written_apart(tmp_path: Path) -> None:
     for number in range(4):
         clock.to(number * 10)
         one.sees(change(f"mx{number}", "fail"))
-    assert [entry.data["event"] for entry in one.write(log, writer=True)] == [
-        "status_changed"
-    ] * 4
+    assert [entry.data["event"] for entry in one.write(log, writer=True)] == ["status_changed"] * 4
 
 
 HOSTILE_DATA: list[dict[str, Any]] = [

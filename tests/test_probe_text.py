@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from cockpit.compat import UTC
 from cockpit.dns.events import DnsEvent
 from cockpit.incident.finding_changes import finding_changes
 from cockpit.incident.probe_log import ProbeLogger

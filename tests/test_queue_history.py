@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 import pytest
 
 import cockpit.queue.sources
+from cockpit.compat import UTC
 from cockpit.config.model import QueueSource, Region
 from cockpit.model import Status
 from cockpit.queue.events import EVENT_KINDS, QueueEvent, record

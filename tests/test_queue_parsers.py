@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.queue.exim import parse_exim_bp, parse_exim_count, parse_whole_number
 from cockpit.queue.jsonsource import parse_json_depth
 from cockpit.queue.mailq import arrival_datetime, parse_mailq

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.config import ConfigError, load_config_text
 from cockpit.config.model import QueueSource
 from cockpit.model import Status

@@ -14,12 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from cockpit import compat
+from cockpit.compat import UTC
 from cockpit.config.model import QueueSource
 from cockpit.queue.runner import STDERR_TAIL_BYTES, run_command
 from cockpit.queue.sample import Reading
@@ -85,7 +87,7 @@ def test_cancelled_run_kills_the_group(tmp_path: Path) -> None:
 
     async def cancelled() -> None:
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(
+            await compat.wait_for(
                 run_command([PY, "-c", HANGING_WRAPPER, str(pid_file)], timeout=30), 1.0
             )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry
 from cockpit.incident.replay import ReplayClock, entries_until, next_entry_time, probe_board
 from cockpit.model import Status

@@ -4,13 +4,14 @@ the converged records at the top of the board."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry
 from cockpit.incident.replay import probe_board
 from cockpit.model import Status

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from cockpit import compat
 from cockpit.errors import UsageError
 from cockpit.serve.policy import (
     Access,
@@ -618,7 +619,7 @@ def test_headless_chromium_shows_the_cockpit(served: Served, tmp_path: Path) -> 
         start_new_session=True,
     )
     try:
-        seen = asyncio.run(asyncio.wait_for(_drive_chromium(served, profile, popen), 60))
+        seen = asyncio.run(compat.wait_for(_drive_chromium(served, profile, popen), 60))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(popen.pid, signal.SIGKILL)

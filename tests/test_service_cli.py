@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 
+from cockpit.compat import UTC, fromisoformat
 from tests.conftest import run_cockpit
 from tests.lab.dnslab import DnsLab, LabFactory, zone_text
 from tests.lab.postfix import Listener, PostfixFactory
@@ -104,7 +105,7 @@ def test_one_region_refusing_mail_exits_2(lab: Lab, tmp_path: Path) -> None:
     for finding in findings:
         assert finding["area"] == "service"
         assert set(finding) >= {"check", "subject", "region", "status", "summary", "data"}
-        assert datetime.fromisoformat(finding["observed_at"]) >= before
+        assert fromisoformat(finding["observed_at"]) >= before
     ok, _tcp, refused = findings
     assert ok["summary"].startswith(f"mx1.{ZONE}:25 greets 220 in ")
     assert ok["data"]["mx"] is True and ok["data"]["tls"]["chain_verified"] is True

@@ -13,12 +13,13 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import trustme
 
+from cockpit.compat import UTC
 from cockpit.config import Config, load_config_text
 from cockpit.model import Finding, Status
 from cockpit.service.findings import region_service_findings

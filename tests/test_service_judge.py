@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import trustme
 
+from cockpit.compat import UTC
 from cockpit.model import Status
 from cockpit.service.imap_check import capability_words, greeting_status
 from cockpit.service.judge import judge

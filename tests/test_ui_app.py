@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label, RichLog, Select
 
 from cockpit.commands.ui_cmd import new_incident_path, normalise_slug
+from cockpit.compat import UTC
 from cockpit.config import Config, load_config
 from cockpit.errors import UsageError
 from cockpit.incident.log import IncidentLog

@@ -4,12 +4,13 @@ strip counts a failed canary, so an "up" region never hides a message that did n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from textual.app import App, ComposeResult
 
 from cockpit.canary.board import HISTORY, CanaryBoard
+from cockpit.compat import UTC
 from cockpit.model import Finding, Status
 from cockpit.region_status import region_rows
 from cockpit.ui.canary_pane import CanaryPane, history_bars

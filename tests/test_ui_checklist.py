@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, OptionList, Select
 
+from cockpit.compat import UTC
 from cockpit.errors import IncidentLogError
 from cockpit.incident.entry import Entry, format_ts
 from cockpit.incident.log import IncidentLog

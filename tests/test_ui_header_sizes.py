@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
 
+from cockpit.compat import UTC
 from cockpit.incident.log import IncidentLog
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.header import IncidentHeader, next_change_seconds

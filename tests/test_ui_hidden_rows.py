@@ -11,7 +11,7 @@ the panes say they show.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable
 
 from cockpit.canary.board import CanaryBoard
+from cockpit.compat import UTC
 from cockpit.glyphs import ASCII, UNICODE
 from cockpit.hidden_rows import (
     Hidden,

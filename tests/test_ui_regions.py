@@ -3,12 +3,13 @@ impact proposal after a first alarm and accepting it (`i`), a typed time, and re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
 
+from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.incident.detection import AlarmWatch, first_alarm_parts
 from cockpit.incident.log import IncidentLog, read_log

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
 
+from cockpit.compat import UTC
 from cockpit.incident.log import IncidentLog
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.timeline_pane import TimelinePane

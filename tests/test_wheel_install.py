@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -296,8 +297,15 @@ def test_the_installed_cockpit_runs_a_drill_and_quits(
     tmux.keys("drill", "C-q")
     ended = tmux.wait_for("drill", lambda shown: "Drill timeline:" in shown, within=20)
     assert "Traceback" not in ended and "warning" not in ended
-    status = tmux.run("display-message", "-p", "-t", "drill", "#{pane_dead} #{pane_dead_status}")
-    assert status.split() == ["1", "0"]
+    # tmux marks the pane dead a moment before it records how the process ended: ask until
+    # it says (bounded).
+    fields = "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
+    deadline = time.monotonic() + 10
+    status = tmux.run("display-message", "-p", "-t", "drill", fields)
+    while len(status.split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = tmux.run("display-message", "-p", "-t", "drill", fields)
+    assert status.split() == ["1", "0"], status  # exited by itself, with status 0
     (log_path,) = drills.glob("*.jsonl")
     assert log_path.with_suffix(".md").is_file()
     events = [entry.data.get("event") for entry in read_log(log_path).entries]

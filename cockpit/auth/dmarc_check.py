@@ -38,13 +38,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from publicsuffixlist import PublicSuffixList
 
 from cockpit.auth.asker import Asker, auth_finding
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation
 from cockpit.incident.entry import Entry

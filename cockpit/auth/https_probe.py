@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from cockpit import compat
 from cockpit.auth.asker import Asker
 from cockpit.auth.tlsinfo import CertFacts, cert_facts, inspection_context, trust_context
 from cockpit.dns.normalize import cap_text
@@ -37,7 +38,6 @@ DEFAULT_MAX_BODY = 64 * 1024
 MAX_HEADERS = 64
 MAX_HEADER_NAME = 64
 MAX_HEADER_VALUE = 512
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ async def presented_certificate(ip: str, port: int, host: str, timeout: float) -
     """The certificate the server presents for SNI `host`, without verifying anything."""
     writer = None
     try:
-        async with asyncio.timeout(timeout):
+        async with compat.timeout(timeout):
             _reader, writer = await asyncio.open_connection(
                 ip, port, ssl=inspection_context(), server_hostname=host
             )
@@ -193,7 +193,7 @@ async def probe_https(
     )
     started = time.monotonic()
     try:
-        async with asyncio.timeout(timeout), client:
+        async with compat.timeout(timeout), client:
             request = client.build_request(
                 "GET",
                 target,

@@ -17,7 +17,7 @@ verified against the system store plus [tls].ca_file). One Finding (area "auth",
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,6 +30,7 @@ from cockpit.auth.https_probe import (
     resolve_host,
 )
 from cockpit.auth.webmail_check import certificate_issues
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.model import Finding, Status

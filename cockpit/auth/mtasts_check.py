@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, auth_finding
@@ -47,6 +47,7 @@ from cockpit.auth.https_probe import (
     resolve_host,
 )
 from cockpit.auth.mtasts_history import PolicyChange, PolicySeen, digest_text, policy_change
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES

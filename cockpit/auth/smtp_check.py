@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.https_probe import resolve_host
 from cockpit.auth.smtp_probe import DEFAULT_TIMEOUT, FALLBACK_HELO, SmtpResult, probe_smtp
 from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS, cert_facts, name_matches
+from cockpit.compat import UTC
 from cockpit.config import Config, Region
 from cockpit.model import Finding, Status, worst
 

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cockpit import compat
 from cockpit.auth.tlsinfo import inspection_context, trust_context
 
 SMTP_PORT = 25
@@ -117,7 +118,7 @@ async def _read_reply(
     code: bytes | None = None
     while True:
         try:
-            raw = await asyncio.wait_for(reader.readline(), _wait(read_timeout, deadline))
+            raw = await compat.wait_for(reader.readline(), _wait(read_timeout, deadline))
         except ValueError:  # longer than the stream's limit (MAX_REPLY_BYTES)
             raise _Stop("protocol", f"reply line longer than {MAX_REPLY_BYTES} bytes") from None
         except TimeoutError:
@@ -184,7 +185,8 @@ async def _handshake(
     reads it with an inspection context); any other handshake failure stops with "tls".
     """
     try:
-        await writer.start_tls(
+        await compat.start_tls(
+            writer,
             context,
             server_hostname=result.host,
             ssl_handshake_timeout=_wait(read_timeout, deadline),
@@ -259,7 +261,7 @@ async def _converse(
     finally:
         writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+            await compat.wait_for(writer.wait_closed(), 1.0)
 
 
 class _Stopped(Exception):
@@ -324,7 +326,7 @@ async def probe_smtp(
         )
 
     try:
-        async with asyncio.timeout(timeout):
+        async with compat.timeout(timeout):
             try:
                 return await converse(verifying)
             except ssl.SSLCertVerificationError as error:

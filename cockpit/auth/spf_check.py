@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import spf  # type: ignore[import-untyped]  # pyspf ships no type hints
 
 from cockpit.auth.asker import Asker
 from cockpit.auth.spf_walk import spf_lookups_finding
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status
@@ -99,8 +100,10 @@ class DnsLookupAdapter:
 
 def _is_cname_problem(observation: Observation) -> bool:
     """A reply came, but its CNAME chain loops or is too long (a permanent DNS fact)."""
-    return observation.outcome is Outcome.MALFORMED and observation.rcode is not None and bool(
-        observation.error and "CNAME" in observation.error
+    return (
+        observation.outcome is Outcome.MALFORMED
+        and observation.rcode is not None
+        and bool(observation.error and "CNAME" in observation.error)
     )
 
 
@@ -208,9 +211,7 @@ async def check_region_ips(
     ask = functools.partial(asker.ask_blocking, loop)
     sender = f"postmaster@{domain}"
     return list(
-        await asyncio.gather(
-            *(asyncio.to_thread(check_host, ask, ip, sender, helo) for ip in ips)
-        )
+        await asyncio.gather(*(asyncio.to_thread(check_host, ask, ip, sender, helo) for ip in ips))
     )
 
 
@@ -299,8 +300,14 @@ def agreeing_walk(walk: Finding, check: Finding) -> Finding:
     if broken:
         first = broken[0]
         text = f"SPF of {walk.subject} gives permerror for {first['ip']}: {first['explanation']}"
-        problems.append({"rule": "per-ip-permerror", "rfc": "RFC 7208 2.6.7",
-                         "status": Status.FAIL.value, "text": clean(text)[:300]})
+        problems.append(
+            {
+                "rule": "per-ip-permerror",
+                "rfc": "RFC 7208 2.6.7",
+                "status": Status.FAIL.value,
+                "text": clean(text)[:300],
+            }
+        )
         if status is not Status.FAIL:
             status, summary = Status.FAIL, clean(text)[:300]
     if status is walk.status and summary == walk.summary and problems == walk.data.get("problems"):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit.auth.spf_syntax import MAX_LOOKUPS, MAX_VOID_LOOKUPS, Term
+from cockpit.compat import UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,11 @@ class Pass:
             self.breaking_void = what
 
     def summary_json(self) -> dict[str, Any]:
-        return {"lookups": self.lookups, "void_lookups": self.void_lookups,
-                "void_terms": list(self.void_terms)}
+        return {
+            "lookups": self.lookups,
+            "void_lookups": self.void_lookups,
+            "void_terms": list(self.void_terms),
+        }
 
 
 def _merged(lists: Iterable[list[Any]]) -> list[Any]:

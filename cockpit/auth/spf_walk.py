@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import spf  # type: ignore[import-untyped]  # pyspf ships no type hints
 
@@ -43,6 +43,7 @@ from cockpit.auth.spf_syntax import (
     parse_record,
 )
 from cockpit.auth.spf_tree import Pass, Record, Walk
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding
@@ -205,8 +206,11 @@ class _Walker:
             return
         record = self.shared.records[domain]
         found = [(rule, f"{domain}: {text}") for rule, text in record.errors]
-        found += [(t.problem_rule or "bad-term", f"{domain}: {t.problem}") for t in record.terms
-                  if t.problem]
+        found += [
+            (t.problem_rule or "bad-term", f"{domain}: {t.problem}")
+            for t in record.terms
+            if t.problem
+        ]
         self.p.errors.extend(error for error in found if error not in self.p.errors)
         counted = _counted_terms(record.terms)
         questions = [q for t in counted if not t.problem and (q := self.first_question(t, domain))]
@@ -374,7 +378,14 @@ def finding_from_walk(domain: str, region: Region, walk: Walk, resolver: str | N
         "notes": [note.to_json() for note in verdict.notes],
     }
     return Finding(
-        AREA, CHECK, domain, verdict.status, verdict.summary, region.name, resolver, data,
+        AREA,
+        CHECK,
+        domain,
+        verdict.status,
+        verdict.summary,
+        region.name,
+        resolver,
+        data,
         walk.observed_at,
     )
 

@@ -10,11 +10,13 @@ import functools
 import hashlib
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+
+from cockpit.compat import UTC
 
 EXPIRY_WARN_DAYS = 14
 

@@ -20,7 +20,7 @@ Header values are untrusted: only the security headers are kept, each cut to 200
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ import httpx
 from cockpit.auth.asker import Asker, auth_finding
 from cockpit.auth.https_probe import HttpsResult, certificate_data, probe_https, resolve_host
 from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS
+from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
 from cockpit.model import Finding, Status, worst

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import bisect
 import re
-import tomllib
 
+from cockpit.compat import tomllib
 from cockpit.config.report import KeyPath
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from cockpit.compat import tomllib
 from cockpit.config.crosscheck import check_across
 from cockpit.config.lines import locate_keys
 from cockpit.config.model import Config

@@ -39,8 +39,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from cockpit.compat import StrEnum
 from cockpit.dns.ede import dnssec_failure, ede_label
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.dns.sweep_model import SweepResult
@@ -404,9 +404,7 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
     classified: Classified | None = None
     if watched.judge is Judge.BY_REGION and agreed_outcome is Outcome.CHAIN_ONLY:
         # The targets are served elsewhere: no region to tell from here.
-        classified = Classified(
-            Verdict.FAILED, None, (), (), one_line(f"serves {agreed_text}")
-        )
+        classified = Classified(Verdict.FAILED, None, (), (), one_line(f"serves {agreed_text}"))
     elif watched.judge is Judge.BY_REGION:
         if negative:
             classified = Classified(

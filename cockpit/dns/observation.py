@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+
+from cockpit.compat import StrEnum
 
 
 class Outcome(StrEnum):
@@ -79,7 +80,7 @@ class ServerSpec:
 
     @property
     def address(self) -> str:
-        """"IP:PORT", with brackets for IPv6 ("[::1]:53")."""
+        """ "IP:PORT", with brackets for IPv6 ("[::1]:53")."""
         if ":" in self.ip:
             return f"[{self.ip}]:{self.port}"
         return f"{self.ip}:{self.port}"

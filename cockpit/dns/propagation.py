@@ -37,10 +37,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from cockpit.compat import UTC, StrEnum
 from cockpit.dns.classify import (
     AuthoritativeView,
     Classified,
@@ -149,11 +149,7 @@ def resolver_state(
             return ResolverState.UNKNOWN
         # Against a chain only (classify calls another chain STALE): it follows the same
         # CNAMEs, and what lies at their end is the other zone's to say.
-        return (
-            ResolverState.CONVERGED
-            if view.negative or view.chain_only
-            else ResolverState.STALE
-        )
+        return ResolverState.CONVERGED if view.negative or view.chain_only else ResolverState.STALE
     return ResolverState.STALE
 
 

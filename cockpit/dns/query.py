@@ -37,7 +37,7 @@ import socket
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dns.asyncbackend
 import dns.asyncquery
@@ -54,6 +54,8 @@ import dns.rrset
 from dns.rdtypes.ANY.SOA import SOA
 from dns.rdtypes.nsbase import NSBase
 
+from cockpit import compat
+from cockpit.compat import UTC
 from cockpit.dns.ede import EDE_TEXT_CHARS, MAX_EDE, ExtendedError, dnssec_failure, ede_label
 from cockpit.dns.normalize import cap_text, normalize_name, normalize_records, raw_lines
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
@@ -128,15 +130,13 @@ def _network_reason(error: BaseException, address: str) -> str:
     return f"cannot reach {address}: {error}"
 
 
-async def _exchange(
-    request: dns.message.Message, spec: ServerSpec, timeout: float
-) -> _Reply:
+async def _exchange(request: dns.message.Message, spec: ServerSpec, timeout: float) -> _Reply:
     """One attempt: UDP, then TCP if truncated, all within `timeout` seconds."""
     started = time.perf_counter()
     deadline = started + timeout
     over_tcp = False
     try:
-        async with asyncio.timeout(timeout):
+        async with compat.timeout(timeout):
             try:
                 # A connected socket hears "port unreachable" (nothing listens: fail at once
                 # instead of waiting out the timeout) and takes replies from that server only.
@@ -172,7 +172,8 @@ async def _exchange(
         ) from None
     except dns.query.BadResponse:
         raise _Failure(
-            Outcome.MALFORMED, f"the reply from {spec.address} does not match the question",
+            Outcome.MALFORMED,
+            f"the reply from {spec.address} does not match the question",
             retry=False,
         ) from None
     except (dns.exception.DNSException, ValueError, KeyError, IndexError) as error:
@@ -208,9 +209,7 @@ def _soa_in(section: list[dns.rrset.RRset]) -> tuple[int, SOA] | None:
 def _vouches_for(section: list[dns.rrset.RRset], name: dns.name.Name) -> bool:
     """True when `section` holds the SOA of a zone containing `name`: the server speaks for
     that zone, so its silence about `name` is a real NODATA (RFC 2308)."""
-    return any(
-        rrset.rdtype == RdataType.SOA and name.is_subdomain(rrset.name) for rrset in section
-    )
+    return any(rrset.rdtype == RdataType.SOA and name.is_subdomain(rrset.name) for rrset in section)
 
 
 @dataclass
@@ -316,8 +315,10 @@ def _observe_reply(
         outcome = Outcome.MALFORMED
     elif rcode == dns.rcode.NOERROR and chain.final is not None:
         outcome = Outcome.ANSWER
-    elif rcode == dns.rcode.NOERROR and chain.links and not _vouches_for(
-        message.authority, chain.links[-1]
+    elif (
+        rcode == dns.rcode.NOERROR
+        and chain.links
+        and not _vouches_for(message.authority, chain.links[-1])
     ):
         # Only the CNAMEs: the last name is in a zone this server does not hold (or does
         # not say it holds); reading that as "no records" would be a false absence.
@@ -413,9 +414,7 @@ async def query(
         asked = _Asked(name_shown, spec.address, given_qname, given_rdtype)
         reason = _one_line(f"cannot ask for {qname!r} {rdtype!r}: {error}")
         return _no_reply(asked, Outcome.MALFORMED, reason)
-    asked = _Asked(
-        name_shown, spec.address, normalize_name(name), RdataType.to_text(rdtype_value)
-    )
+    asked = _Asked(name_shown, spec.address, normalize_name(name), RdataType.to_text(rdtype_value))
 
     def attempt(index: int, seconds_left: float) -> Awaitable[_Reply | _Failure]:
         # A fresh message (a new ID) on a new socket: a late reply to the first attempt is

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 
+from cockpit import compat
+from cockpit.compat import UTC
 from cockpit.config import Config
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.dns.query import QueryJob, query
@@ -315,13 +317,15 @@ async def sweep(
                 )
                 pool.submit(("resolver", spec.name, watched_name.key), job)
         try:
-            servers, source, reason = await asyncio.wait_for(
+            servers, source, reason = await compat.wait_for(
                 find_authoritative(config, resolver_specs, timeout=per_query, retries=retries),
                 max(0.0, deadline - loop.time()),
             )
         except TimeoutError:
-            servers, source, reason = (), SOURCE_NONE, (
-                f"the NS set of {config.domain.name} was not found within {budget:g} s"
+            servers, source, reason = (
+                (),
+                SOURCE_NONE,
+                (f"the NS set of {config.domain.name} was not found within {budget:g} s"),
             )
         domain = config.domain.name
         for spec in servers:
@@ -330,7 +334,12 @@ async def sweep(
         for watched_name in questions:
             for spec in servers:
                 job = QueryJob(
-                    spec, watched_name.name, watched_name.rdtype, per_query, spec.name, retries,
+                    spec,
+                    watched_name.name,
+                    watched_name.rdtype,
+                    per_query,
+                    spec.name,
+                    retries,
                     False,
                 )
                 pool.submit(("authoritative", spec.name, watched_name.key), job)
@@ -338,9 +347,7 @@ async def sweep(
     except BaseException:
         await pool.cancel()
         raise
-    return _result(
-        started_at, clock(), questions, resolver_specs, servers, source, reason, results
-    )
+    return _result(started_at, clock(), questions, resolver_specs, servers, source, reason, results)
 
 
 def _result(
@@ -364,9 +371,7 @@ def _result(
         for spec in servers
         for item in questions
     }
-    serials = {
-        slot[1]: observation for slot, observation in results.items() if slot[0] == "serial"
-    }
+    serials = {slot[1]: observation for slot, observation in results.items() if slot[0] == "serial"}
     return SweepResult(
         started_at=started_at,
         finished_at=finished_at,

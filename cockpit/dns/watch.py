@@ -18,10 +18,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from cockpit.compat import StrEnum
 from cockpit.config import Config
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from cockpit import compat
+
 CLOSE_SECONDS = 2.0
 """How long a closing connection may take (a TLS peer that never answers close_notify)."""
 
@@ -29,7 +31,7 @@ class StreamConnections:
         self._open.discard(writer)
         writer.close()
         try:
-            async with asyncio.timeout(CLOSE_SECONDS):
+            async with compat.timeout(CLOSE_SECONDS):
                 await writer.wait_closed()
         except TimeoutError:
             writer.transport.abort()

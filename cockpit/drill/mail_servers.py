@@ -35,6 +35,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from cockpit import compat
 from cockpit.drill.certs import DrillCA
 from cockpit.drill.connections import StreamConnections
 from cockpit.drill.zones import RegionPlan
@@ -94,7 +95,7 @@ class _Conversation:
             raise _SessionEnd("too many commands")
         self.commands += 1
         try:
-            async with asyncio.timeout(IDLE_SECONDS):
+            async with compat.timeout(IDLE_SECONDS):
                 raw = await self.reader.readline()
         except TimeoutError:
             raise _SessionEnd("idle for too long") from None
@@ -109,8 +110,8 @@ class _Conversation:
         return bool(getattr(self.reader, "_buffer", b""))
 
     async def upgrade(self, context: ssl.SSLContext) -> None:
-        async with asyncio.timeout(TLS_SECONDS):
-            await self.writer.start_tls(context, ssl_handshake_timeout=TLS_SECONDS)
+        async with compat.timeout(TLS_SECONDS):
+            await compat.start_tls(self.writer, context, ssl_handshake_timeout=TLS_SECONDS)
 
 
 async def _smtp_session(talk: _Conversation, listener: _Listener, down: bool) -> None:
@@ -285,7 +286,7 @@ class MailServers:
             if not listener.connections.admit(writer):
                 return
             try:
-                async with asyncio.timeout(SESSION_SECONDS):
+                async with compat.timeout(SESSION_SECONDS):
                     talk = _Conversation(reader, writer)
                     await session(talk, listener, self._is_down(listener.region))
             except (TimeoutError, ConnectionError, OSError, ssl.SSLError):

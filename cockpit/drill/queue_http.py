@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cockpit import compat
 from cockpit.drill.connections import StreamConnections
 from cockpit.drill.queue_model import QueueReading
 
@@ -136,7 +137,7 @@ class QueueHttpServer:
         if not self._connections.admit(writer):
             return
         try:
-            async with asyncio.timeout(READ_SECONDS):
+            async with compat.timeout(READ_SECONDS):
                 head = await reader.readuntil(b"\r\n\r\n")
             response = answer_request(head, self._readers)
             if response is None:
@@ -157,6 +158,6 @@ class QueueHttpServer:
 async def _hold(reader: asyncio.StreamReader) -> None:
     """Answer nothing until the client hangs up or HOLD_SECONDS pass (what it sends is dropped)."""
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(HOLD_SECONDS):
+        async with compat.timeout(HOLD_SECONDS):
             while await reader.read(MAX_REQUEST_BYTES):
                 pass

@@ -45,6 +45,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from cockpit import compat
 from cockpit.drill.connections import StreamConnections
 from cockpit.drill.zonestore import Clock, ZoneAnswer, ZoneStore
 
@@ -291,7 +292,7 @@ class DnsServer:
             return
         try:
             for _ in range(MAX_QUERIES_PER_CONNECTION):
-                async with asyncio.timeout(TCP_IDLE_SECONDS):
+                async with compat.timeout(TCP_IDLE_SECONDS):
                     length = int.from_bytes(await reader.readexactly(2), "big")
                     if not MIN_MESSAGE_BYTES <= length <= MAX_QUERY_BYTES:
                         break

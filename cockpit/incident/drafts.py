@@ -42,10 +42,11 @@ import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import MAX_ENTRY_BYTES, format_ts, parse_ts, utc_now
 from cockpit.incident.log_files import FILE_MODE, make_directories

@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from cockpit.compat import UTC, fromisoformat
 
 KINDS: tuple[str, ...] = ("note", "decision", "phase", "check", "probe", "system", "correction")
 """Entry kinds this version writes. Readers keep entries of other kinds, with a warning."""
@@ -130,14 +132,14 @@ def parse_ts(text: str) -> datetime:
         raise ValueError("not an RFC 3339 time")
     if len(text) == 24 and text[10] == "T" and text[23] == "Z":
         # The form this program writes (2026-11-27T14:02:03.456Z): the fast, common case.
-        moment = datetime.fromisoformat(text)
+        moment = fromisoformat(text)
         if moment.tzinfo is UTC or moment.utcoffset() == _ZERO:
             return moment.replace(tzinfo=UTC)
     candidate = text.strip()
     if candidate[-1:] in ("z", "Z"):
         candidate = candidate[:-1] + "+00:00"
     candidate = candidate.replace(" ", "T", 1) if "T" not in candidate.upper() else candidate
-    moment = datetime.fromisoformat(candidate)
+    moment = fromisoformat(candidate)
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs an offset such as Z or +02:00")
     try:

@@ -30,9 +30,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import Entry, LogProblem, format_ts
 from cockpit.incident.phases import IncidentAnalysis, analyse
 from cockpit.incident.review import Review, build_review, review_record

@@ -27,9 +27,10 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from cockpit.compat import UTC
 from cockpit.incident import export_md_sections as sections
 from cockpit.incident.entry import (
     KEY_TAG,

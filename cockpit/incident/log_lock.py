@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.errors import LogWriteError
 
 DEFAULT_LOCK_WAIT = 5.0

@@ -21,9 +21,10 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.errors import LogWriteError
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.log_files import open_making_directories, write_all
@@ -57,8 +58,7 @@ def write_recovery(
         with contextlib.suppress(OSError):
             path.unlink()
         raise LogWriteError(
-            f"could not write the recovery file {path.name}: {error_reason(exc)}; "
-            "nothing was kept",
+            f"could not write the recovery file {path.name}: {error_reason(exc)}; nothing was kept",
             path=path,
         ) from exc
     os.close(fd)
@@ -102,5 +102,3 @@ def _write_all(fd: int, entries: Iterable[Entry]) -> None:
             write_all(fd, b"".join(batch))
             batch, size = [], 0
     write_all(fd, b"".join(batch))
-
-

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cockpit.compat import fromisoformat
 from cockpit.config.model import Config
 from cockpit.incident.entry import Entry
 from cockpit.incident.probe_log import ProbeEntry, fold_burst, probe_id
@@ -80,7 +81,7 @@ def _moment(value: object) -> datetime | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        moment = fromisoformat(value)
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
@@ -93,9 +94,7 @@ def _identified(entry: ProbeEntry, now: datetime) -> tuple[ProbeEntry, datetime]
     if entry.probe_id is not None and observed is not None:
         return entry, observed
     observed = observed or now
-    identity = probe_id(
-        "entry", json.dumps([entry.text, entry.data], sort_keys=True, default=str)
-    )
+    identity = probe_id("entry", json.dumps([entry.text, entry.data], sort_keys=True, default=str))
     data = entry.data | {"probe_id": identity, "observed_at": observed.isoformat()}
     return ProbeEntry(entry.text, data, entry.noun, entry.phrase), observed
 

@@ -12,9 +12,10 @@ and total/by_queue/oldest_age_s are None: a value not observed now is never repo
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from cockpit.compat import UTC
 from cockpit.config.model import Config, QueueSource
 from cockpit.model import Finding, Status
 from cockpit.queue.history import QueueHistory, format_count, format_duration

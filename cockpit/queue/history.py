@@ -30,8 +30,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from cockpit.compat import StrEnum
 from cockpit.config.model import QueueSource
 from cockpit.model import Status
 from cockpit.queue.sample import QueueSample, Reading

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cockpit import children
+from cockpit import children, compat
 from cockpit.safe_text import clean
 
 __all__ = ["STDERR_TAIL_BYTES", "CommandResult", "format_bytes", "run_command"]
@@ -209,7 +209,7 @@ async def _run_started(
     timed_out = too_large = lingering = False
     try:
         try:
-            async with asyncio.timeout(timeout):
+            async with compat.timeout(timeout):
                 await asyncio.wait({out_task, wait_task}, return_when=asyncio.FIRST_COMPLETED)
                 too_large = out_task.done() and out_task.result()
                 if not too_large:
@@ -236,7 +236,7 @@ async def _run_started(
         # Lets asyncio finish the transport now that the pipes are closed (bounded: a pipe
         # held by a process outside the group stays open).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), _DRAIN_S)
+            await compat.wait_for(process.wait(), _DRAIN_S)
     except BaseException:
         # Cancelled from outside (the source's overall timeout): leave nothing running.
         _kill_group(process)

@@ -29,7 +29,6 @@ so every kind of source is run, capped, timed out and worded the same way.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -37,6 +36,7 @@ from typing import TypeVar
 
 import httpx
 
+from cockpit import compat
 from cockpit.config.model import QueueSource
 from cockpit.incident.entry import utc_now
 from cockpit.queue.exim import parse_exim_bp, parse_exim_count, parse_whole_number
@@ -104,7 +104,7 @@ async def fetch_capped(
     """The body of a 200 answer to GET `url`, at most `max_body` bytes. Raises `SourceError`."""
     try:
         async with (
-            asyncio.timeout(timeout),
+            compat.timeout(timeout),
             httpx.AsyncClient(
                 timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
             ) as client,
@@ -250,7 +250,7 @@ async def guarded_read(read: Awaitable[_T], *, timeout: float) -> tuple[_T | Non
     """
     error: str | None = None
     try:
-        async with asyncio.timeout(timeout + _OUTER_GRACE_S):
+        async with compat.timeout(timeout + _OUTER_GRACE_S):
             return await read, None
     except TimeoutError:
         error = f"timed out after {timeout:g} s"

@@ -34,6 +34,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from cockpit import compat
 from cockpit.safe_text import clean
 from cockpit.serve.policy import Access, token_matches
 
@@ -130,7 +131,7 @@ class ExecAppService(AppService):
             pass
         finally:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(stderr_task), 1.0)
+                await compat.wait_for(asyncio.shield(stderr_task), 1.0)
             stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stderr_task
@@ -154,17 +155,17 @@ class ExecAppService(AppService):
             with contextlib.suppress(Exception):
                 await self.send_meta({"type": "quit"})
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE)
+                await compat.wait_for(asyncio.shield(task), STOP_GRACE)
         if process is not None:
             # Wait for asyncio to reap it before any kill: a kill polls (reaps) the child
             # itself, and asyncio would then warn about an unknown pid.
             try:
-                await asyncio.wait_for(process.wait(), STOP_GRACE)
+                await compat.wait_for(process.wait(), STOP_GRACE)
             except (TimeoutError, asyncio.CancelledError):
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(process.wait(), STOP_GRACE)
+                    await compat.wait_for(process.wait(), STOP_GRACE)
         if task is not None and not task.done():
             task.cancel()
 
@@ -242,7 +243,7 @@ class CockpitServer(Server):
         sessions = list(self._sessions.items())
         for _service, websocket in sessions:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
+                await compat.wait_for(
                     websocket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping"),
                     STOP_GRACE,
                 )

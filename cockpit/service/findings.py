@@ -27,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, RunAsker
 from cockpit.auth.https_probe import resolve_host
 from cockpit.auth.smtp_probe import FALLBACK_HELO
+from cockpit.compat import UTC
 from cockpit.config import Config, Region
 from cockpit.config.model import Endpoint
 from cockpit.dns.observation import Outcome

@@ -10,12 +10,13 @@ probe's time too.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cockpit import compat
 from cockpit.auth.https_probe import HttpsResult, probe_https
+from cockpit.compat import UTC
 from cockpit.service.observation import ServiceObservation, TlsSeen
 from cockpit.service.session import Target
 
@@ -38,7 +39,7 @@ async def probe_https_service(
     started = time.monotonic()
     url = url_of(target, path)
     try:
-        async with asyncio.timeout(timeout):
+        async with compat.timeout(timeout):
             inner = timeout - min(_SECOND_LOOK_MARGIN, timeout / 10)
             result = await probe_https(url, ip, ca_file=ca_file, timeout=inner, max_body=MAX_BODY)
     except TimeoutError:

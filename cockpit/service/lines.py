@@ -13,6 +13,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from cockpit import compat
+
 MAX_LINE_BYTES = 2048
 """The stream limit: open connections with `limit=MAX_LINE_BYTES`."""
 MAX_REPLY_BYTES = 4096
@@ -49,7 +51,7 @@ class LineReader:
     async def line(self) -> str:
         """One line without its line ending. Raises ProbeStop (timeout, protocol)."""
         try:
-            raw = await asyncio.wait_for(self._reader.readline(), wait_left(self.deadline))
+            raw = await compat.wait_for(self._reader.readline(), wait_left(self.deadline))
         except ValueError:  # the stream's limit: a line longer than MAX_LINE_BYTES
             raise ProbeStop("protocol", f"a line longer than {MAX_LINE_BYTES} bytes") from None
         except TimeoutError:

@@ -23,11 +23,13 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit import compat
 from cockpit.auth.tlsinfo import inspection_context, trust_context
+from cockpit.compat import UTC
 from cockpit.service.lines import MAX_LINE_BYTES, LineReader, ProbeStop, wait_left
 from cockpit.service.observation import ServiceObservation, TlsSeen
 from cockpit.service.tls import seen_from_ssl
@@ -96,7 +98,7 @@ class Session:
         """One command line (CRLF added); the text is cockpit's own, never a server's."""
         self._writer.write(line.encode("ascii") + b"\r\n")
         try:
-            await asyncio.wait_for(self._writer.drain(), wait_left(self._deadline))
+            await compat.wait_for(self._writer.drain(), wait_left(self._deadline))
         except TimeoutError:
             raise ProbeStop("timeout", "the server stopped reading") from None
         except ConnectionError as error:
@@ -108,7 +110,8 @@ class Session:
         if self._context is None:
             raise ProbeStop("setup", "TLS asked for without a TLS context")
         try:
-            await self._writer.start_tls(
+            await compat.start_tls(
+                self._writer,
                 self._context,
                 server_hostname=self.target.host,
                 ssl_handshake_timeout=wait_left(self._deadline),
@@ -186,10 +189,10 @@ async def run_session(
         finally:
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                await compat.wait_for(writer.wait_closed(), 1.0)
 
     try:
-        async with asyncio.timeout(timeout):
+        async with compat.timeout(timeout):
             try:
                 await attempt(context)
             except ssl.SSLCertVerificationError as failed:

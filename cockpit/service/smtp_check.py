@@ -12,10 +12,11 @@ a ServiceObservation:
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cockpit.auth.smtp_probe import SmtpResult, probe_smtp
+from cockpit.compat import UTC
 from cockpit.service.observation import ServiceObservation
 from cockpit.service.session import Target
 from cockpit.service.tls import seen_from_der

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,6 +56,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from cockpit.compat import UTC
 from cockpit.config.model import Config
 from cockpit.errors import IncidentLogError
 from cockpit.incident.checklist import (

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -34,6 +34,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 from textual.widgets.data_table import CellKey
 
+from cockpit.compat import UTC
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
 from cockpit.ui.hidden_view import StatusTable

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual.geometry import Size
@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
+from cockpit.compat import UTC
 from cockpit.glyphs import glyph_set
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.phases import analyse, current_target_region

@@ -17,7 +17,7 @@ read-only viewer is told why, and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 
+from cockpit.compat import UTC
 from cockpit.errors import CockpitError, OutputFileError
 from cockpit.incident.drafts import Draft
 from cockpit.incident.entry import Entry

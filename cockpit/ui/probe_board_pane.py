@@ -14,12 +14,13 @@ Every string from the log is cleaned and shown as text, never as markup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from cockpit.compat import UTC
 from cockpit.incident.replay import BoardRow
 from cockpit.queue.history import format_age
 from cockpit.ui.hidden_view import StatusTable, worst_first_rows

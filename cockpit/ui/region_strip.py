@@ -16,7 +16,7 @@ behind the lines. All data is untrusted: drawn as Text, cleaned, never markup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -27,6 +27,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from cockpit.compat import UTC
 from cockpit.glyphs import glyph_set
 from cockpit.hidden_rows import worst_first
 from cockpit.incident.detection import ImpactProposal, impact_proposal

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC
 
 from rich.segment import Segment
 from rich.text import Text
@@ -25,6 +24,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import RichLog
 
+from cockpit.compat import UTC
 from cockpit.incident.entry import (
     ACTION_TAG,
     CAUSE_TAG,

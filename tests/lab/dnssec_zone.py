@@ -15,7 +15,7 @@ the signer), RRSIGs stripped (a provider that does not serve them) and the DNSKE
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dns.dnssec
 import dns.name
@@ -26,6 +26,8 @@ import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 from dns.dnssectypes import Algorithm, DSDigest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+
+from cockpit.compat import UTC
 
 SIGNATURE_LIFETIME = timedelta(days=14)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from cockpit.compat import UTC
 from cockpit.config import Config
 from cockpit.dns.findings_pure import findings_from_sweep
 from cockpit.dns.observation import Observation, ServerSpec

@@ -25,6 +25,8 @@ from types import TracebackType
 
 import trustme
 
+from cockpit import compat
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 MAX_COMMANDS = 20
@@ -44,7 +46,7 @@ def tls_server_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
 async def _next(reader: asyncio.StreamReader) -> str | None:
     """The next command line (stripped), or None when the client is gone or idle too long."""
     try:
-        raw = await asyncio.wait_for(reader.readline(), IDLE_SECONDS)
+        raw = await compat.wait_for(reader.readline(), IDLE_SECONDS)
     except (TimeoutError, ValueError, ConnectionError):
         return None
     return raw.decode("utf-8", errors="replace").strip() if raw else None
@@ -58,7 +60,7 @@ async def _send(writer: asyncio.StreamWriter, *lines: str) -> None:
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
+        await compat.wait_for(writer.wait_closed(), 1.0)
 
 
 def smtp_greeter(
@@ -89,7 +91,7 @@ def smtp_greeter(
                     await _send(writer, *lines, f"250 {offers[-1]}")
                 elif verb == "STARTTLS" and starttls is not None and not in_tls:
                     await _send(writer, "220 2.0.0 go ahead")
-                    await writer.start_tls(starttls)
+                    await compat.start_tls(writer, starttls)
                     in_tls = True
                 elif verb == "QUIT":
                     await _send(writer, "221 2.0.0 bye")
@@ -131,7 +133,7 @@ def imap_greeter(
                     await _send(writer, f"* CAPABILITY IMAP4rev1{extra}", f"{tag} OK done")
                 elif command == "STARTTLS" and starttls is not None and not in_tls:
                     await _send(writer, f"{tag} OK begin TLS")
-                    await writer.start_tls(starttls)
+                    await compat.start_tls(writer, starttls)
                     in_tls = True
                 elif command == "LOGOUT":
                     await _send(writer, "* BYE fake logging out", f"{tag} OK done")
@@ -173,7 +175,7 @@ def pop3_greeter(
                     await _send(writer, "+OK capability list follows", *listed, ".")
                 elif command == "STLS" and starttls is not None and not in_tls:
                     await _send(writer, "+OK begin TLS")
-                    await writer.start_tls(starttls)
+                    await compat.start_tls(writer, starttls)
                     in_tls = True
                 elif command == "QUIT":
                     await _send(writer, "+OK bye")
@@ -191,7 +193,7 @@ def pop3_greeter(
 async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Accepts and never speaks (a frozen server); waits for the client to leave (bounded)."""
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(SILENT_SECONDS):
+        async with compat.timeout(SILENT_SECONDS):
             while await reader.read(4096):
                 pass
     await _close(writer)
@@ -211,7 +213,7 @@ def garbage(total: int = 5 * 1024 * 1024, *, newline_every: int = 0) -> Handler:
     async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sent = 0
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(SILENT_SECONDS):
+            async with compat.timeout(SILENT_SECONDS):
                 while sent < total:
                     writer.write(chunk[: total - sent])
                     sent += len(chunk)
