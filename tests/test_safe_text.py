@@ -9,7 +9,9 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import cmarkgfm  # GitHub's own renderer (cmark-gfm), a test dependency
 import pytest
+from cmarkgfm.cmark import Options as CmarkOptions
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -23,12 +25,6 @@ from cockpit.safe_text import (
     md_cell,
     md_inline,
 )
-
-try:  # GitHub's own renderer (cmark-gfm), where installed: the GitHub checks skip without it
-    import cmarkgfm
-    from cmarkgfm.cmark import Options as CmarkOptions
-except ImportError:  # pragma: no cover - depends on the environment
-    cmarkgfm = None
 
 
 def _renderers() -> dict[str, MarkdownIt]:
@@ -430,7 +426,6 @@ def markdown_it_sees(renderer: MarkdownIt, source: str) -> tuple[list[tuple[str,
 
 
 def github_html(source: str) -> str:
-    assert cmarkgfm is not None
     return cmarkgfm.github_flavored_markdown_to_html(source, options=CmarkOptions.CMARK_OPT_UNSAFE)
 
 
@@ -448,10 +443,7 @@ def test_each_rule_escapes_what_would_be_markup(raw: str, escaped: str, context:
         lambda source, renderer=renderer: markdown_it_sees(renderer, source)
         for renderer in RENDERERS.values()
     ]
-    if cmarkgfm is not None:
-        views.append(github_sees)
-    elif "drill.example" in raw:  # pragma: no cover - only GitHub links these
-        pytest.skip("cmarkgfm is not installed: GitHub's www autolink cannot be shown")
+    views.append(github_sees)
     markup_somewhere = False
     for view in views:
         structure, text = view(context.format(PLACEHOLDER))
@@ -529,10 +521,8 @@ def github_seen(source: str) -> _HtmlSeen:
 
 
 TABLE_TAGS = {"table", "thead", "tr", "th", "tbody", "td"}
-needs_cmarkgfm = pytest.mark.skipif(cmarkgfm is None, reason="cmarkgfm is not installed")
 
 
-@needs_cmarkgfm
 @given(st.one_of(any_text, markdownish, linkish))
 @settings(max_examples=300, deadline=None)
 @example("www.drill.example (www.a.b) *www.x.y ~www.x.y http://x.example https://x ftp://x.y")
@@ -554,7 +544,6 @@ def test_github_shows_md_inline_literally_except_email_links(text: str) -> None:
     assert "".join(github_seen(escaped).text).strip() == expected
 
 
-@needs_cmarkgfm
 def test_github_links_email_addresses_whatever_is_escaped() -> None:
     """The known limit, pinned: if cmark-gfm changes, the docstring of safe_text must too."""
     for source in ("ops@example\\.com", "ops\\@example\\.com", "ops&#64;example.com"):
