@@ -48,6 +48,7 @@ from cockpit.incident.review import (
     Review,
     build_review,
     effective_time,
+    plain_text,
     probe_change,
     probe_subject,
     probe_where,
@@ -118,17 +119,6 @@ def format_offset(moment: datetime, impact: datetime | None) -> str:
     return _offset_from(impact)(moment)
 
 
-def _plain(value: Any) -> str:
-    """A data value as plain text: str as is, None as "", anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def _phase_remainder(text: str, data: Any) -> str:
     """What a phase entry's text says beyond its data: "" for the phase's name or "<phase> at
     <its time>" as `cockpit log` and the screen write it; the rest of "<phase> at <time>
@@ -159,7 +149,7 @@ def _shown_time(data: Any, key: str) -> str:
     moment = data_time(data, key)
     if moment is not None:
         return format_utc(moment)
-    return md_inline(_plain(data.get(key))) or "?"
+    return md_inline(plain_text(data.get(key))) or "?"
 
 
 def _cut(text: str, limit: int = EVIDENCE_LIMIT) -> str:
@@ -232,8 +222,9 @@ def _duration_cell(delta: timedelta | None, suffix: str = "") -> str:
     return f"{format_duration(delta)}{suffix}{marker}"
 
 
-def _rpo_text(entries: Sequence[Entry]) -> str | None:
-    """The data at risk where the cockpit recorded the replication lag at a decision."""
+def _rpo(entries: Sequence[Entry]) -> tuple[str, str] | None:
+    """The data at risk where the cockpit recorded the replication lag at a decision: the
+    figure (the lag, or "unknown") and the sentence that says where it comes from."""
     from cockpit.incident.rpo import data_at_risk
 
     risk = data_at_risk(entries)
@@ -242,23 +233,24 @@ def _rpo_text(entries: Sequence[Entry]) -> str | None:
     region = md_cell(risk.target_region)
     decided = format_utc(risk.decided_at)
     if risk.lag_s is None:
-        return f"unknown at the failover to {region} ({decided}): {md_cell(risk.reason)}"
+        why = md_cell(risk.reason)
+        return "unknown", f"unknown at the failover to {region} ({decided}): {why}"
     source = md_cell(risk.source or "?")
     read = "" if risk.read_at is None else f", read {format_utc(risk.read_at)}"
     lag = _format_seconds(round(risk.lag_s))
-    return (
+    return lag, (
         f"{lag} of replication lag in {region} at the failover decision ({decided};"
         f" {source}{read}, {md_cell(risk.reason)})"
     )
 
 
 def _extra_metrics(
-    entries: Sequence[Entry], review: Review, rpo: str | None, has_decision: bool
+    entries: Sequence[Entry], review: Review, rpo: tuple[str, str] | None, has_decision: bool
 ) -> list[list[str]]:
     rows = sections.convergence_rows(review, has_decision, format_utc, _duration_cell)
     rows += sections.queue_rows(review, format_utc)
     if rpo is not None:
-        rows.append(["Data at risk (RPO)", rpo.split(" ", 1)[0], "failover decision", rpo])
+        rows.append(["Data at risk (RPO)", rpo[0], "failover decision", rpo[1]])
     rows += _canary_rows(entries)
     return rows
 
@@ -345,10 +337,10 @@ def _chart(analysis: IncidentAnalysis) -> list[str]:
 def _check_text(entry: Entry) -> str:
     """A checklist entry: "<title>: <result> (<reason>)", then what its text adds."""
     data = entry.data
-    title = _plain(data.get("title")) or _plain(data.get("step")) or "?"
-    result = _plain(data.get("result")) or "?"
-    reason = _plain(data.get("reason"))
-    note = _plain(data.get("note"))
+    title = plain_text(data.get("title")) or plain_text(data.get("step")) or "?"
+    result = plain_text(data.get("result")) or "?"
+    reason = plain_text(data.get("reason"))
+    note = plain_text(data.get("note"))
     parts = [f"{md_inline(title)}: {md_inline(result)}"]
     if reason:
         parts[0] += f" ({md_inline(reason)})"
@@ -360,7 +352,7 @@ def _check_text(entry: Entry) -> str:
         f"Skipped: {title} ({reason})",
         f"Skipped: {title}",
         f"Note on {title}: {note}",
-        f"Already done by {_plain(data.get('done_by'))}: {title}",
+        f"Already done by {plain_text(data.get('done_by'))}: {title}",
         f"Reopened: {title}",
     )
     for head in heads:
@@ -387,7 +379,7 @@ def _entry_text(entry: Entry) -> str:
         return md_inline(entry.text)
     parts: list[str] = []
     if kind == "phase":
-        phase = md_inline(_plain(data.get("phase")))
+        phase = md_inline(plain_text(data.get("phase")))
         if data_time(data, "at") is None:
             parts.append(f"{phase} (entry time: no valid time given)")
         else:
@@ -396,9 +388,9 @@ def _entry_text(entry: Entry) -> str:
         if rest:
             parts.append(md_inline(rest))
     elif kind == "correction":
-        corrects = md_inline(_plain(data.get("corrects_seq"))) or "?"
+        corrects = md_inline(plain_text(data.get("corrects_seq"))) or "?"
         parts.append(
-            f"{md_inline(_plain(data.get('phase')))} corrected to {_shown_time(data, 'at')} "
+            f"{md_inline(plain_text(data.get('phase')))} corrected to {_shown_time(data, 'at')} "
             f"(was {_shown_time(data, 'previous_at')}, corrects seq {corrects})"
         )
         if entry.text.strip():
@@ -412,23 +404,23 @@ def _entry_text(entry: Entry) -> str:
     if kind == "decision":
         for key, label in (("why", "why"), ("approver", "approver"), ("target_region", "target")):
             if data.get(key):
-                parts.append(f"{label}: {md_inline(_plain(data.get(key)))}")
+                parts.append(f"{label}: {md_inline(plain_text(data.get(key)))}")
     elif kind == "probe":
         if entry.text.rstrip().endswith("…") and probe_subject(entry):
             parts.append(f"about {md_inline(probe_subject(entry))}")
         if data.get("status") is not None:
-            parts.append(f"status: {md_inline(_plain(data.get('status')))}")
+            parts.append(f"status: {md_inline(plain_text(data.get('status')))}")
     combined = "; ".join(parts)
     if kind not in ("phase", "correction", "note", "decision") and "at" in data:
         at = data_time(data, "at")
         if at is None:
-            combined += f" (at {md_inline(_plain(data.get('at'))) or '?'})"
+            combined += f" (at {md_inline(plain_text(data.get('at'))) or '?'})"
         elif at.date() == entry.ts.astimezone(UTC).date():
             combined += f" (at {format_utc(at)[11:]})"
         else:
             combined += f" (at {format_utc(at)})"
     elif kind in ("note", "decision") and "at" in data and data_time(data, "at") is None:
-        combined += f" (at {md_inline(_plain(data.get('at'))) or '?'}: not a valid time)"
+        combined += f" (at {md_inline(plain_text(data.get('at'))) or '?'}: not a valid time)"
     tags = entry.tags if "tags" in data else ()
     shown_tags = [tag for tag in tags if tag != KEY_TAG]
     if shown_tags:
@@ -517,10 +509,10 @@ def _probes(entries: Sequence[Entry]) -> Iterator[str]:
             [
                 str(entry.seq),
                 format_utc(entry.ts),
-                md_cell(_plain(data.get("area"))),
+                md_cell(plain_text(data.get("area"))),
                 md_cell(probe_subject(entry)),
                 md_cell(probe_where(entry)),
-                md_cell(_plain(data.get("status"))),
+                md_cell(plain_text(data.get("status"))),
                 md_cell(_cut(change)),
             ]
         )
@@ -616,7 +608,11 @@ def _integrity(
     ]
     torn = [e for e in entries if e.kind == "system" and e.data.get("event") == TORN_LINE_EVENT]
     torn_rows = [
-        [str(e.seq), md_cell(_plain(e.data.get("line"))), md_cell(_plain(e.data.get("bytes")))]
+        [
+            str(e.seq),
+            md_cell(plain_text(e.data.get("line"))),
+            md_cell(plain_text(e.data.get("bytes"))),
+        ]
         for e in torn
     ]
     unknown = Counter(e.kind for e in entries if e.kind not in _KNOWN_KINDS)
@@ -657,17 +653,19 @@ def markdown_lines(
     impact = analysis.timeline.at("impact")
     offset = (lambda _: "") if impact is None else _offset_from(impact)
     title = md_inline(analysis.summary.title)
-    rpo = _rpo_text(ordered)
+    rpo = _rpo(ordered)
     has_decision = any(e.kind == "decision" and e.data.get("target_region") for e in ordered)
     parts: list[Callable[[], Iterable[str]]] = [
         lambda: [f"# Post-incident review: {title}".rstrip()],
         *([lambda: _incomplete(problems)] if _log_errors(problems) else []),
         lambda: _intro(name, len(ordered), steps is not None),
         lambda: _summary(analysis, len(ordered)),
-        lambda: sections.impact(analysis, review, rpo, format_utc, format_duration),
+        lambda: sections.impact(
+            analysis, review, None if rpo is None else rpo[1], format_utc, format_duration
+        ),
         lambda: sections.causes(review, format_utc),
         lambda: sections.detection(analysis, review, ordered, format_utc, offset),
-        lambda: sections.response(ordered, _plain, format_utc),
+        lambda: sections.response(ordered, plain_text, format_utc),
         lambda: sections.metrics(
             analysis,
             review,
@@ -677,7 +675,7 @@ def markdown_lines(
         ),
         lambda: sections.phases(analysis, _phase_note, format_utc),
         lambda: _chart(analysis),
-        lambda: sections.checklist(review, _plain, format_utc),
+        lambda: sections.checklist(review, plain_text, format_utc),
         lambda: sections.lessons(review, format_utc),
         lambda: sections.actions(review, format_utc),
         lambda: sections.comparison(review, format_utc),

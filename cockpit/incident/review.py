@@ -62,6 +62,7 @@ __all__ = [
     "Review",
     "build_review",
     "effective_time",
+    "plain_text",
     "probe_change",
     "probe_subject",
     "probe_where",
@@ -140,7 +141,7 @@ def _cut(text: str, limit: int = STATE_TEXT_LIMIT) -> str:
 def state_text(state: Any) -> str:
     """One observed state (a DNS answer, a convergence count, a status) as a short line."""
     if not isinstance(state, Mapping):
-        return "" if state is None else _cut(_plain(state))
+        return "" if state is None else _cut(plain_text(state))
     if not state:
         return ""
     converged, resolvers = _int(state.get("converged")), _int(state.get("resolvers"))
@@ -153,7 +154,7 @@ def state_text(state: Any) -> str:
         ttl_text = "" if ttl is None else f" (TTL {ttl} s)"
         answers = state.get("answers")
         if outcome == "answer" and isinstance(answers, list):
-            shown = ", ".join(_plain(answer) for answer in answers) or "no records"
+            shown = ", ".join(plain_text(answer) for answer in answers) or "no records"
             region = _str(state, "region")
             return _cut((f"{region}: " if region else "") + shown + ttl_text)
         reason = _str(state, "reason")
@@ -161,10 +162,11 @@ def state_text(state: Any) -> str:
     status = _str(state, "status")
     if status is not None:
         return status
-    return _cut(_plain(state))
+    return _cut(plain_text(state))
 
 
-def _plain(value: Any) -> str:
+def plain_text(value: Any) -> str:
+    """A data value as plain text: str as is, None as "", anything else as compact JSON."""
     if isinstance(value, str):
         return value
     if value is None:
