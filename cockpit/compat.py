@@ -13,17 +13,22 @@ code that needs one of these imports it from here, never from where 3.11 put it:
                      raises asyncio.TimeoutError, which `except TimeoutError` misses)
 
 `timeout` raises the builtin TimeoutError on 3.10 too.
+
+Importing this module costs no more than what it names for 3.11 would: asyncio (and ssl) are
+imported when `timeout`, `wait_for` or `start_tls` is first used, and tomllib when it is:
+`cockpit --help` and `cockpit log` pay for none of them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
-import ssl
 import sys
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+    import ssl
 
 __all__ = [
     "UTC",
@@ -37,32 +42,37 @@ __all__ = [
 
 UTC = timezone.utc
 
-if sys.version_info >= (3, 11) or TYPE_CHECKING:
+if TYPE_CHECKING:
     from asyncio import timeout, wait_for
-    from enum import StrEnum
 
     import tomllib
 
+if sys.version_info >= (3, 11) or TYPE_CHECKING:
+    from enum import StrEnum
+
     fromisoformat = datetime.fromisoformat
 else:  # pragma: no cover - exercised by the Python 3.10 smoke run
+    import re
     from collections.abc import AsyncIterator, Awaitable
     from contextlib import asynccontextmanager
-    from typing import Any
-
-    import async_timeout
-    import tomli as tomllib
 
     @asynccontextmanager
-    async def timeout(delay: float | None) -> AsyncIterator[None]:
+    async def _timeout(delay: float | None) -> AsyncIterator[None]:
         """asyncio.timeout: the block is cancelled after `delay` s, raising TimeoutError."""
+        import asyncio
+
+        import async_timeout
+
         try:
             async with async_timeout.timeout(delay):
                 yield
         except asyncio.TimeoutError as error:
             raise TimeoutError from error
 
-    async def wait_for(awaitable: Awaitable[Any], timeout: float | None) -> Any:
+    async def _wait_for(awaitable: Awaitable[Any], timeout: float | None) -> Any:
         """asyncio.wait_for, raising the builtin TimeoutError."""
+        import asyncio
+
         try:
             return await asyncio.wait_for(awaitable, timeout)
         except asyncio.TimeoutError as error:
@@ -97,6 +107,27 @@ else:  # pragma: no cover - exercised by the Python 3.10 smoke run
         return datetime.fromisoformat(candidate)
 
 
+def __getattr__(name: str) -> Any:
+    """`timeout`, `wait_for` and `tomllib`, looked up on first use (see the docstring)."""
+    if name == "tomllib":
+        if sys.version_info >= (3, 11):
+            import tomllib as found
+        else:  # pragma: no cover - the Python 3.10 smoke run
+            import tomli as found
+        globals()[name] = found
+        return found
+    if name in ("timeout", "wait_for"):
+        if sys.version_info >= (3, 11):
+            import asyncio
+
+            found = getattr(asyncio, name)
+        else:  # pragma: no cover - the Python 3.10 smoke run
+            found = globals()[f"_{name}"]
+        globals()[name] = found
+        return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def start_tls(
     writer: asyncio.StreamWriter,
     context: ssl.SSLContext,
@@ -113,6 +144,8 @@ async def start_tls(
             context, server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout
         )
         return
+    import asyncio
+
     protocol = writer._protocol  # type: ignore[attr-defined]  # noqa: SLF001
     server_side = getattr(protocol, "_client_connected_cb", None) is not None
     await writer.drain()
