@@ -11,25 +11,12 @@ import pytest
 from cockpit.commands.common import load_theme_specs
 from cockpit.config import user_config_file, user_themes_dir
 from cockpit.theme_data import ThemeSpec, load_all_themes, load_themes
-from tests.conftest import PROJECT_ROOT, run_cockpit
+from tests.conftest import PROJECT_ROOT
+from tests.test_cli_errors import GOOD, run_cockpit
 
 DARK = (PROJECT_ROOT / "themes" / "dark.toml").read_text(encoding="utf-8")
 SHIPPED = {"colorblind", "dark", "high-contrast", "light"}
-CONFIG = """\
-[domain]
-name = "example.test"
-
-[[region]]
-name = "primary"
-mx = ["mx1.example.test"]
-
-[[region]]
-name = "secondary"
-mx = ["mx2.example.test"]
-
-[ui]
-theme = "{theme}"
-"""
+CONFIG = GOOD + '\n[ui]\ntheme = "{theme}"\n'
 
 
 def theme_text(name: str, background: str = "#121212") -> str:

@@ -29,6 +29,7 @@ from cockpit import __version__
 from cockpit.commands.drill_cmd import WORLD_STOPPED_EVENT
 from cockpit.incident.log import read_log
 from tests.conftest import PROJECT_ROOT
+from tests.test_user_themes import CONFIG
 from tests.test_war_room import Tmux, tmux  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
@@ -51,21 +52,6 @@ NOT_SOURCE = shutil.ignore_patterns(
 )
 BUILD_SECONDS = 180
 INSTALL_SECONDS = 300
-CONFIG = """\
-[domain]
-name = "example.test"
-
-[[region]]
-name = "primary"
-mx = ["mx1.example.test"]
-
-[[region]]
-name = "secondary"
-mx = ["mx2.example.test"]
-
-[ui]
-theme = "{theme}"
-"""
 
 
 @dataclass(frozen=True)
