@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument(
         "--at",
         metavar="TIME",
-        help="when it happened: RFC 3339, or HH:MM[:SS] today in UTC (default: now)",
+        help=(
+            "when it happened: RFC 3339, or HH:MM[:SS] UTC, today or (past midnight) yesterday"
+            " (default: now)"
+        ),
     )
     log.add_argument("--author", metavar="NAME", help="who writes (else config, else $USER)")
     log.add_argument("--lesson", action="store_true", help="tag as a lesson learned / runbook edit")

@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
 import cockpit.ui.app
+from cockpit.compat import UTC
 from cockpit.incident.log import IncidentLog, read_log
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.checklist_pane import LOADING_TEXT, ChecklistPane, TextPrompt
@@ -302,7 +304,8 @@ async def test_writes_are_refused_while_the_state_is_read_then_work(log_path: Pa
 
         # The impact is already in the log: the write is built against it and says so.
         await pilot.press("i")
-        await pilot.press(*"13:50", "enter")
+        began = datetime.now(UTC) - timedelta(minutes=10)  # in the past at any time of day
+        await pilot.press(*f"{began:%H:%M}", "enter")
         await wait_for(pilot, "the impact prompt closed", lambda: len(app.screen_stack) == 1, 10)
 
         # A tick of the step that sets "restored" writes the tick and the phase.
