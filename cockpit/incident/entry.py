@@ -133,7 +133,9 @@ def parse_ts(text: str) -> datetime:
     if len(text) == 24 and text[10] == "T" and text[23] == "Z":
         # The form this program writes (2026-11-27T14:02:03.456Z): the fast, common case.
         moment = fromisoformat(text)
-        if moment.tzinfo is UTC or moment.utcoffset() == _ZERO:
+        if moment.tzinfo is UTC:
+            return moment
+        if moment.utcoffset() == _ZERO:
             return moment.replace(tzinfo=UTC)
     candidate = text.strip()
     if candidate[-1:] in ("z", "Z"):
@@ -167,6 +169,42 @@ def utc_now() -> datetime:
 
 
 _decode_json = json.JSONDecoder().decode
+try:
+    from orjson import JSONDecodeError as _FastDecodeError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency; json alone gives the same
+    _fast_loads = None
+_SHAPE = bytes(
+    0x30 if 0x30 <= code <= 0x39 else 0x5B if code in (0x5B, 0x7B) else 0x20 for code in range(256)
+)
+"""Every digit to "0", "[" and "{" to "[", all else to " ": what decode_record looks for."""
+_LONG_NUMBER = b"0" * 19
+"""orjson reads an integer past 64 bits as a float: a line with a run of 19 digits (in a
+number, or just in a string) is left to json. (Found with one translate in C: a regex takes
+seven times as long.)"""
+_FAST_NESTING = 256
+"""orjson reads 1,024 levels deep, json as deep as the stack allows (under 1,000): a line
+with this many brackets (however nested) is left to json."""
+
+
+def decode_record(raw: bytes, text: str) -> Any:
+    """The JSON value of one log line, exactly as json.loads(text) gives it (or its error).
+
+    orjson reads the line about 2.5 times faster; whatever it refuses (NaN, lone surrogates,
+    invalid UTF-8, deep nesting), json reads or refuses itself, saying why. `text` is `raw`
+    decoded from UTF-8 (with U+FFFD for invalid bytes).
+    """
+    shape = raw.translate(_SHAPE)
+    if (
+        _fast_loads is not None
+        and _LONG_NUMBER not in shape
+        and (len(raw) < _FAST_NESTING or shape.count(b"[") < _FAST_NESTING)
+    ):
+        try:
+            return _fast_loads(raw)
+        except _FastDecodeError:
+            pass
+    return _decode_json(text)
 
 
 DataPack = Callable[[str, dict[str, Any]], Mapping[str, Any]]
@@ -189,7 +227,7 @@ def entry_from_line(
         text = raw.decode("utf-8", "replace")
         problems.append(LogProblem("warning", "invalid UTF-8 bytes, shown as U+FFFD", line_no))
     try:
-        record = _decode_json(text)
+        record = decode_record(raw, text)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested"
         problems.append(LogProblem("error", f"damaged line, not JSON ({reason})", line_no))

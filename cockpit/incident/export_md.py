@@ -41,7 +41,13 @@ from cockpit.incident.entry import (
     data_time,
     parse_ts,
 )
-from cockpit.incident.export_md_sections import NONE_RECORDED, NOT_AVAILABLE, OUT_OF_ORDER, table
+from cockpit.incident.export_md_sections import (
+    NONE_RECORDED,
+    NOT_AVAILABLE,
+    OUT_OF_ORDER,
+    table,
+)
+from cockpit.incident.export_md_sections import md as _md
 from cockpit.incident.phases import IncidentAnalysis, PhaseTime, analyse
 from cockpit.incident.review import (
     Burst,
@@ -158,20 +164,6 @@ def _cut(text: str, limit: int = EVIDENCE_LIMIT) -> str:
     if len(cleaned) <= limit:
         return cleaned
     return cleaned[: limit - 1] + "…"
-
-
-def _memo(function: Callable[[str], str]) -> Callable[[Any], str]:
-    """Cache md_cell for values that repeat a lot (authors, kinds)."""
-    cache: dict[Any, str] = {}
-
-    def cached(value: Any) -> str:
-        key = value if isinstance(value, str) else repr(value)
-        result = cache.get(key)
-        if result is None:
-            result = cache[key] = function(value)
-        return result
-
-    return cached
 
 
 # --- sections ------------------------------------------------------------------------------
@@ -341,11 +333,11 @@ def _check_text(entry: Entry) -> str:
     result = plain_text(data.get("result")) or "?"
     reason = plain_text(data.get("reason"))
     note = plain_text(data.get("note"))
-    parts = [f"{md_inline(title)}: {md_inline(result)}"]
+    parts = [f"{_md(title)}: {_md(result)}"]
     if reason:
-        parts[0] += f" ({md_inline(reason)})"
+        parts[0] += f" ({_md(reason)})"
     if note:
-        parts.append(md_inline(note))
+        parts.append(_md(note))
     said = entry.text.strip()
     heads = (
         f"Done: {title}",
@@ -362,7 +354,7 @@ def _check_text(entry: Entry) -> str:
     if said.startswith("(") and said.endswith(")") and said.count("(") == 1:
         said = said[1:-1].strip()
     if said:
-        parts.append(md_inline(said))
+        parts.append(_md(said))
     return "; ".join(parts)
 
 
@@ -376,65 +368,63 @@ def _entry_text(entry: Entry) -> str:
     data = entry.data
     kind = entry.kind
     if not data and kind not in _STRUCTURED_KINDS:
-        return md_inline(entry.text)
+        return _md(entry.text)
     parts: list[str] = []
     if kind == "phase":
-        phase = md_inline(plain_text(data.get("phase")))
+        phase = _md(plain_text(data.get("phase")))
         if data_time(data, "at") is None:
             parts.append(f"{phase} (entry time: no valid time given)")
         else:
             parts.append(phase)
         rest = _phase_remainder(entry.text, data)
         if rest:
-            parts.append(md_inline(rest))
+            parts.append(_md(rest))
     elif kind == "correction":
-        corrects = md_inline(plain_text(data.get("corrects_seq"))) or "?"
+        corrects = _md(plain_text(data.get("corrects_seq"))) or "?"
         parts.append(
-            f"{md_inline(plain_text(data.get('phase')))} corrected to {_shown_time(data, 'at')} "
+            f"{_md(plain_text(data.get('phase')))} corrected to {_shown_time(data, 'at')} "
             f"(was {_shown_time(data, 'previous_at')}, corrects seq {corrects})"
         )
         if entry.text.strip():
-            parts.append(md_inline(entry.text))
+            parts.append(_md(entry.text))
     elif kind == "check":
         parts.append(_check_text(entry))
     else:
-        text = md_inline(entry.text)
+        text = _md(entry.text)
         if text:
             parts.append(text)
     if kind == "decision":
         for key, label in (("why", "why"), ("approver", "approver"), ("target_region", "target")):
             if data.get(key):
-                parts.append(f"{label}: {md_inline(plain_text(data.get(key)))}")
+                parts.append(f"{label}: {_md(plain_text(data.get(key)))}")
     elif kind == "probe":
         if entry.text.rstrip().endswith("…") and probe_subject(entry):
-            parts.append(f"about {md_inline(probe_subject(entry))}")
+            parts.append(f"about {_md(probe_subject(entry))}")
         if data.get("status") is not None:
-            parts.append(f"status: {md_inline(plain_text(data.get('status')))}")
+            parts.append(f"status: {_md(plain_text(data.get('status')))}")
     combined = "; ".join(parts)
     if kind not in ("phase", "correction", "note", "decision") and "at" in data:
         at = data_time(data, "at")
         if at is None:
-            combined += f" (at {md_inline(plain_text(data.get('at'))) or '?'})"
+            combined += f" (at {_md(plain_text(data.get('at'))) or '?'})"
         elif at.date() == entry.ts.astimezone(UTC).date():
             combined += f" (at {format_utc(at)[11:]})"
         else:
             combined += f" (at {format_utc(at)})"
     elif kind in ("note", "decision") and "at" in data and data_time(data, "at") is None:
-        combined += f" (at {md_inline(plain_text(data.get('at'))) or '?'}: not a valid time)"
+        combined += f" (at {_md(plain_text(data.get('at'))) or '?'}: not a valid time)"
     tags = entry.tags if "tags" in data else ()
     shown_tags = [tag for tag in tags if tag != KEY_TAG]
     if shown_tags:
-        combined += " (tags: " + ", ".join(md_inline(tag) for tag in shown_tags) + ")"
+        combined += " (tags: " + ", ".join(_md(tag) for tag in shown_tags) + ")"
     if KEY_TAG in tags:
         combined = "★ " + combined
     return combined.strip()
 
 
 def _burst_text(burst: Burst) -> str:
-    members = ", ".join(
-        f"{md_inline(server)} {format_utc(at)[11:19]}" for server, at, _ in burst.members
-    )
-    text = f"{md_inline(burst.subject)} now answers {md_inline(burst.region)}: {members}"
+    members = ", ".join(f"{_md(server)} {format_utc(at)[11:19]}" for server, at, _ in burst.members)
+    text = f"{_md(burst.subject)} now answers {_md(burst.region)}: {members}"
     if burst.converged is not None:
         text += f" → converged {format_utc(burst.converged[0])[11:19]}"
     seqs = burst.seqs
@@ -460,13 +450,11 @@ def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review)
         yield "### Key entries"
         yield ""
         for marked in review.key_entries:
-            author, text = md_inline(marked.author), md_inline(marked.text) or "(no text)"
+            author, text = _md(marked.author), _md(marked.text) or "(no text)"
             yield f"- ★ {format_utc(marked.at)}, {author}: {text} (seq {marked.seq})"
         yield ""
         yield "### All entries"
         yield ""
-    author_cell = _memo(md_cell)
-    kind_cell = _memo(md_cell)
     offset: Callable[[datetime], str] = (lambda _: "") if impact is None else _offset_from(impact)
     grouped = {seq for burst in review.bursts.values() for seq in burst.seqs}
     ordered = sorted(((effective_time(e), e.seq, e) for e in entries), key=_by_time_and_seq)
@@ -481,8 +469,8 @@ def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review)
         if written != shown:
             text += f" (logged {written if written[:10] != shown[:10] else written[11:]})"
         yield (
-            f"| {seq} | {shown} | {offset(when)} | {author_cell(entry.author)} "
-            f"| {kind_cell(entry.kind)} | {text} |"
+            f"| {seq} | {shown} | {offset(when)} | {_md(entry.author)} "
+            f"| {_md(entry.kind)} | {text} |"
         )
 
 
@@ -509,11 +497,11 @@ def _probes(entries: Sequence[Entry]) -> Iterator[str]:
             [
                 str(entry.seq),
                 format_utc(entry.ts),
-                md_cell(plain_text(data.get("area"))),
-                md_cell(probe_subject(entry)),
-                md_cell(probe_where(entry)),
-                md_cell(plain_text(data.get("status"))),
-                md_cell(_cut(change)),
+                _md(plain_text(data.get("area"))),
+                _md(probe_subject(entry)),
+                _md(probe_where(entry)),
+                _md(plain_text(data.get("status"))),
+                _md(_cut(change)),
             ]
         )
 
@@ -528,37 +516,67 @@ def _fence(text: str) -> str:
     return "`" * max(3, max(map(len, _BACKTICK_RUNS.findall(text))) + 1)
 
 
-_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_c_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_encode_other = (
+    # The C encoder JSONEncoder.encode builds on each call, built once (the values come from
+    # parsed JSON: no cycles to look for, so no markers).
+    _c_encoder(None, str, _encode_str, None, ": ", ", ", True, False, True)
+    if _c_encoder is not None
+    else None
+)
+_encode_fallback = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
+def _encode(value: Any) -> str:
+    """json.dumps(value, sort_keys=True, ensure_ascii=False, default=str), faster."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if _encode_other is None:
+        return _encode_fallback(value)
+    return "".join(_encode_other(value, 0))
 
 
 _EXPANDED_LEVELS = 3
 """Objects are laid out one member per line down to this depth (the record, its data, the
 evidence); deeper values (an answer before and after) stay on one line each."""
+_INDENTS = tuple("  " * depth for depth in range(_EXPANDED_LEVELS + 1))
+
+
+def _lay_out(value: Any, head: str, depth: int, tail: str, lines: list[str]) -> None:
+    """Append `value` as JSON to `lines`: objects one member per line down to
+    _EXPANDED_LEVELS, every value through the C encoder (the indenting encoder is pure
+    Python, too slow for tens of thousands of entries)."""
+    if type(value) is not dict or not value or depth >= _EXPANDED_LEVELS:
+        lines.append(f"{head}{_encode(value)}{tail}")
+        return
+    lines.append(head + "{")
+    indent = _INDENTS[depth + 1]
+    names = sorted(value, key=str)
+    last = len(names) - 1
+    for index, name in enumerate(names):
+        item = value[name]
+        key = f"{indent}{_encode(name if type(name) is str else str(name))}: "
+        comma = "," if index < last else ""
+        if type(item) is dict and item and depth + 1 < _EXPANDED_LEVELS:
+            _lay_out(item, key, depth + 1, comma, lines)
+        else:
+            lines.append(f"{key}{_encode(item)}{comma}")
+    lines.append(_INDENTS[depth] + "}" + tail)
 
 
 def _record_lines(record: Mapping[str, Any]) -> list[str]:
-    """A log record as JSON laid out for reading: objects one member per line down to
-    _EXPANDED_LEVELS, every value through the C encoder (the indenting encoder is pure
-    Python, too slow for tens of thousands of entries)."""
+    """A log record as JSON laid out for reading (see _lay_out)."""
     lines: list[str] = []
-
-    def lay_out(value: Any, head: str, depth: int, tail: str) -> None:
-        if not isinstance(value, dict) or not value or depth >= _EXPANDED_LEVELS:
-            lines.append(f"{head}{_encode(value)}{tail}")
-            return
-        lines.append(head + "{")
-        indent = "  " * (depth + 1)
-        names = sorted(value, key=str)
-        for index, name in enumerate(names):
-            comma = "," if index < len(names) - 1 else ""
-            lay_out(value[name], f"{indent}{_encode(str(name))}: ", depth + 1, comma)
-        lines.append("  " * depth + "}" + tail)
-
-    lay_out(record, "", 0, "")
+    _lay_out(record, "", 0, "", lines)
     return lines
 
 
 def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
+    """One block per probe entry, yielded as one piece (lines joined by "\n")."""
     from cockpit.incident.export_json import entry_record, terminal_safe
 
     probes = [e for e in entries if e.kind == "probe"]
@@ -569,16 +587,15 @@ def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
         return
     first = True
     for entry in probes:
-        if not first:
-            yield ""
+        # The JSON holds no raw line end (the encoder escapes them), so the block is made
+        # terminal-safe in one go, and its fence is found in one search.
+        body = terminal_safe("\n".join(_record_lines(entry_record(entry))))
+        fence = _fence(body)
+        yield (
+            f"{'' if first else chr(10)}### seq {entry.seq}, {format_utc(entry.ts)}\n\n"
+            f"{fence}json\n{body}\n{fence}"
+        )
         first = False
-        lines = [terminal_safe(line) for line in _record_lines(entry_record(entry))]
-        fence = _fence("".join(lines))
-        yield f"### seq {entry.seq}, {format_utc(entry.ts)}"
-        yield ""
-        yield f"{fence}json"
-        yield from lines
-        yield fence
 
 
 # --- integrity -----------------------------------------------------------------------------

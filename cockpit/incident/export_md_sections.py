@@ -1,6 +1,7 @@
 """The review sections of the Markdown export that are not the timeline (see export_md).
 
-Each function returns the lines of one section. Log data goes through `md_cell`/`md_inline`
+Each function returns the lines of one section. Log data goes through `md` (safe_text's
+`md_inline`, remembered)
 (shown literally: never a link, HTML, heading or extra cell); the words, times and figures
 around it are ours. The reviewers' own parts say TO_FILL where the log has no answer.
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from cockpit.incident.entry import PHASES, Entry
 from cockpit.incident.phases import IncidentAnalysis, Metric, PhaseTime
 from cockpit.incident.review import Cited, Marked, PhaseBasis, Review
 from cockpit.incident.roles import handoffs
-from cockpit.safe_text import md_cell, md_inline
+from cockpit.safe_text import md_inline
 
 NOT_AVAILABLE = "n/a"
 NONE_RECORDED = "None recorded."
@@ -22,6 +25,14 @@ TO_FILL = "To fill in."
 OUT_OF_ORDER = "⚠ out of order"
 
 Formatter = Callable[[datetime], str]
+
+_md_str: Callable[[str], str] = lru_cache(maxsize=16384)(md_inline)
+
+
+def md(text: Any) -> str:
+    """md_inline (which is md_cell), remembered for str: authors, kinds, statuses, probe
+    texts, step titles and resolvers repeat thousands of times in a long log."""
+    return _md_str(text) if type(text) is str else md_inline(text)
 
 
 def row(cells: Sequence[str]) -> str:
@@ -44,8 +55,7 @@ def _bullets(marked: Sequence[Marked], utc: Formatter, empty: str = TO_FILL) -> 
     if not marked:
         return [empty]
     return [
-        f"- {md_inline(m.text) or '(no text)'} ({md_inline(m.author)}, {utc(m.at)}, seq {m.seq})"
-        for m in marked
+        f"- {md(m.text) or '(no text)'} ({md(m.author)}, {utc(m.at)}, seq {m.seq})" for m in marked
     ]
 
 
@@ -72,7 +82,7 @@ def impact(
         lasted = NOT_AVAILABLE
     if review.queues:
         peak = max(review.queues, key=lambda q: q.peak)
-        where = md_cell(peak.source) + (f" in {md_cell(peak.region)}" if peak.region else "")
+        where = md(peak.source) + (f" in {md(peak.region)}" if peak.region else "")
         queue = f"{peak.peak} messages ({where}, recorded {utc(peak.peak_logged_at)})"
         deferred_values = [q.deferred_max for q in review.queues if q.deferred_max is not None]
         deferred = (
@@ -115,26 +125,26 @@ def causes(review: Review, utc: Formatter) -> list[str]:
 
 def basis_text(basis: PhaseBasis | None, phase_time: PhaseTime, utc: Formatter) -> str:
     """How a phase was set and what it relied on, for a table cell."""
-    setter = md_cell(phase_time.current.author)
+    setter = md(phase_time.current.author)
     if basis is None or basis.how == "hand":
         return f"set by {setter} (seq {phase_time.seq})"
     if basis.how == "probe":
         cited = "; ".join(_cited(c, utc) for c in basis.cited)
         return f"set from a probe: {cited}"
-    step = md_cell(basis.step or "?")
+    step = md(basis.step or "?")
     if basis.condition is None:
         return f"step {step} ticked by {setter} (seq {phase_time.seq})"
     seen = f", first seen to hold {utc(basis.seen_at)}" if basis.seen_at is not None else ""
     cited = "; ".join(_cited(c, utc) for c in basis.cited) or "no observation cited"
     return (
-        f"step {step} confirmed from probe results (condition: {md_cell(basis.condition)}"
+        f"step {step} confirmed from probe results (condition: {md(basis.condition)}"
         f"{seen}): {cited}"
     )
 
 
 def _cited(cited: Cited, utc: Formatter) -> str:
     when = "time unknown" if cited.observed_at is None else f"observed {utc(cited.observed_at)}"
-    return f"{md_cell(cited.what)} {when} (seq {cited.seq})"
+    return f"{md(cited.what)} {when} (seq {cited.seq})"
 
 
 def detection(
@@ -157,7 +167,7 @@ def detection(
     if alarms:
         first = alarms[0]
         said = first.text.removeprefix("First alarm: ")
-        lines += ["", f"First alarm (seq {first.seq}): {md_inline(said)}"]
+        lines += ["", f"First alarm (seq {first.seq}): {md(said)}"]
     lines += ["", "How could it have been detected sooner? " + TO_FILL]
     return lines
 
@@ -166,11 +176,11 @@ def response(entries: Sequence[Entry], plain: Callable[[object], str], utc: Form
     decisions = [
         [
             utc(e.ts),
-            md_cell(e.text),
-            md_cell(plain(e.data.get("why"))),
-            md_cell(plain(e.data.get("approver"))),
-            md_cell(plain(e.data.get("target_region"))),
-            md_cell(e.author),
+            md(e.text),
+            md(plain(e.data.get("why"))),
+            md(plain(e.data.get("approver"))),
+            md(plain(e.data.get("target_region"))),
+            md(e.author),
         ]
         for e in entries
         if e.kind == "decision"
@@ -179,9 +189,9 @@ def response(entries: Sequence[Entry], plain: Callable[[object], str], utc: Form
         [
             utc(h.at),
             h.role,
-            md_cell(h.holder),
-            md_cell(plain(h.previous)),
-            md_cell(h.by),
+            md(h.holder),
+            md(plain(h.previous)),
+            md(h.by),
         ]
         for h in handoffs(entries)
     ]
@@ -259,16 +269,16 @@ def convergence_rows(
         return [["Time to converge (MX)", NOT_AVAILABLE, "", why]]
     rows = []
     for c in review.convergence:
-        name = f"Time to converge ({md_cell(c.subject)})"
+        name = f"Time to converge ({md(c.subject)})"
         measured = (
-            f"failover decision to {md_cell(c.target)}, {utc(c.decided_at)} (seq {c.decision_seq})"
+            f"failover decision to {md(c.target)}, {utc(c.decided_at)} (seq {c.decision_seq})"
         )
         if c.took is None:
-            rows.append([name, NOT_AVAILABLE, measured, md_cell(c.not_converged or "")])
+            rows.append([name, NOT_AVAILABLE, measured, md(c.not_converged or "")])
             continue
         if c.last_resolver is not None and c.last_resolver_at is not None:
             evidence = (
-                f"last watched resolver to answer {md_cell(c.target)}: {md_cell(c.last_resolver)},"
+                f"last watched resolver to answer {md(c.target)}: {md(c.last_resolver)},"
                 f" observed {utc(c.last_resolver_at)} (seq {c.last_resolver_seq});"
                 f" converged (seq {c.converged_seq})"
             )
@@ -291,7 +301,7 @@ def queue_rows(review: Review, utc: Formatter) -> list[list[str]]:
         ]
     rows = []
     for q in review.queues:
-        where = md_cell(q.source) + (f", {md_cell(q.region)}" if q.region else "")
+        where = md(q.source) + (f", {md(q.region)}" if q.region else "")
         if q.back_to_ok_at is not None:
             back = f"back below the warning level {utc(q.back_to_ok_at)} (seq {q.back_to_ok_seq})"
         else:
@@ -321,28 +331,28 @@ def checklist(review: Review, plain: Callable[[object], str], utc: Formatter) ->
         stage = step.phase if step.phase != "unknown" else review.stages.get(step.id, "")
         by = ""
         if state.by is not None and state.at is not None:
-            by = f"{md_cell(state.by) or '?'}, {utc(state.at)}"
+            by = f"{md(state.by) or '?'}, {utc(state.at)}"
             if state.seq is not None:
                 by += f" (seq {state.seq})"
         notes = []
-        reason = md_cell(state.reason) if state.reason else ""
+        reason = md(state.reason) if state.reason else ""
         if reason:
             notes.append(f"reason: {reason}")
         if state.reopened is not None:
-            notes.append(f"reopened by {md_cell(state.reopened[0])} {utc(state.reopened[1])}")
+            notes.append(f"reopened by {md(state.reopened[0])} {utc(state.reopened[1])}")
         notes.extend(
-            f"note by {md_cell(author) or '?'} {utc(at)}: {md_cell(text) or '(empty)'}"
+            f"note by {md(author) or '?'} {utc(at)}: {md(text) or '(empty)'}"
             for author, at, text in state.notes
         )
         if state.also_done_by:
-            names = ", ".join(md_cell(name) for name, _ in state.also_done_by)
+            names = ", ".join(md(name) for name, _ in state.also_done_by)
             notes.append(f"also ticked by {names}")
         result = state.status if state.known else f"{state.status} (not in the runbook)"
         rows.append(
             [
-                md_cell(step.id),
-                md_cell(stage),
-                md_cell(step.title) or md_cell(step.id),
+                md(step.id),
+                md(stage),
+                md(step.title) or md(step.id),
                 result,
                 by,
                 "; ".join(notes),
@@ -351,14 +361,14 @@ def checklist(review: Review, plain: Callable[[object], str], utc: Formatter) ->
     for entry in review.other_checks:
         data = entry.data
         step, title = plain(data.get("step")), plain(data.get("title"))
-        reason = md_cell(plain(data.get("reason")))
+        reason = md(plain(data.get("reason")))
         rows.append(
             [
-                md_cell(step),
-                md_cell(plain(data.get("stage"))),
-                md_cell(title) or md_cell(step),
-                f"{md_cell(plain(data.get('result'))) or '?'} (as logged)",
-                f"{md_cell(entry.author) or '?'}, {utc(entry.ts)} (seq {entry.seq})",
+                md(step),
+                md(plain(data.get("stage"))),
+                md(title) or md(step),
+                f"{md(plain(data.get('result'))) or '?'} (as logged)",
+                f"{md(entry.author) or '?'}, {utc(entry.ts)} (seq {entry.seq})",
                 f"reason: {reason}" if reason else "",
             ]
         )
@@ -395,11 +405,11 @@ def lessons(review: Review, utc: Formatter) -> list[str]:
 def actions(review: Review, utc: Formatter) -> list[str]:
     rows = [
         [
-            md_cell(m.text),
-            md_cell(m.owner or "") or "⚠ no owner",
-            md_cell(m.due or "") or "⚠ no due date",
-            md_cell(m.ticket or ""),
-            f"{md_cell(m.author)}, {utc(m.at)} (seq {m.seq})",
+            md(m.text),
+            md(m.owner or "") or "⚠ no owner",
+            md(m.due or "") or "⚠ no due date",
+            md(m.ticket or ""),
+            f"{md(m.author)}, {utc(m.at)} (seq {m.seq})",
         ]
         for m in review.actions
     ]
@@ -410,11 +420,11 @@ def actions(review: Review, utc: Formatter) -> list[str]:
 def comparison(review: Review, utc: Formatter) -> list[str]:
     rows = [
         [
-            md_cell(c.area),
-            md_cell(c.subject),
-            md_cell(c.where),
-            f"{md_cell(c.first.value)} ({utc(c.first.at)}, seq {c.first.seq})",
-            f"{md_cell(c.last.value)} ({utc(c.last.at)}, seq {c.last.seq})",
+            md(c.area),
+            md(c.subject),
+            md(c.where),
+            f"{md(c.first.value)} ({utc(c.first.at)}, seq {c.first.seq})",
+            f"{md(c.last.value)} ({utc(c.last.at)}, seq {c.last.seq})",
             str(c.entries),
         ]
         for c in review.comparison
@@ -440,6 +450,6 @@ def phases(
         if phase_time is None:
             rows.append([phase, NOT_AVAILABLE, "", ""])
             continue
-        setter = f"{md_cell(phase_time.current.author)} (seq {phase_time.seq})"
+        setter = f"{md(phase_time.current.author)} (seq {phase_time.seq})"
         rows.append([phase, utc(phase_time.at), setter, note(phase_time)])
     return ["## Phases", "", *table(["Phase", "Time", "Set by", "Note"], rows)]

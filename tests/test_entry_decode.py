@@ -1,0 +1,114 @@
+"""A log line's JSON is read by orjson where it can, and the result is always json's own."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cockpit.incident.entry import decode_record
+
+_decode = json.JSONDecoder().decode
+
+
+def judged(raw: bytes) -> tuple[str, Any]:
+    """What json itself makes of `raw` (decoded as entry_from_line decodes it)."""
+    try:
+        return "value", _decode(raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as exc:
+        return "error", type(exc)
+
+
+def read(raw: bytes) -> tuple[str, Any]:
+    try:
+        return "value", decode_record(raw, raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as exc:
+        return "error", type(exc)
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal as JSON text: 1, 1.0 and true differ, NaN equals NaN, key order counts."""
+    return json.dumps(left) == json.dumps(right)
+
+
+EDGES = [
+    b'{"a":NaN}',
+    b'{"a":-Infinity}',
+    b'{"a":1E400}',
+    b'{"a":123456789012345678901234567890}',
+    b'{"a":18446744073709551616}',
+    b'{"a":-9223372036854775809}',
+    b'{"a":9223372036854775807}',
+    b'{"a":"\\ud800"}',
+    b'{"a":"\\udc00x"}',
+    b'{"a":"\\ud83d\\ude00"}',
+    b'{"\\ud83d\\ude00":1}',
+    b'{"a":"\xed\xa0\x80"}',
+    b'{"a":"\xff"}',
+    b'{"a":1,"a":2}',
+    b'{"a":"x\x01y"}',
+    b'{"a":"x\ty"}',
+    b' \t{"a":1}\r ',
+    b'{"a":1}\x00',
+    b'{"a":1} x',
+    b'{"a":01}',
+    b'{"a":.5}',
+    b'{"a":-0}',
+    b'{"a":-0.0}',
+    b'{"a":1.0e5}',
+    b'{"a":"\\u0000"}',
+    b"\xef\xbb\xbf{}",
+    b"[" * 3000 + b"]" * 3000,
+    b"[" * 1010 + b"]" * 1010,  # orjson reads 1,024 levels, json fewer
+    b"[" * 255 + b"]" * 255,
+    b'{"a":' * 600 + b"1" + b"}" * 600,
+    b"",
+    b"null",
+    b'"s"',
+]
+
+
+def test_edge_cases_read_as_json_reads_them() -> None:
+    for raw in EDGES:
+        mine, theirs = read(raw), judged(raw)
+        assert mine[0] == theirs[0], (raw[:60], mine, theirs)
+        if mine[0] == "value":
+            assert same(mine[1], theirs[1]), (raw[:60], mine, theirs)
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_values, ascii_only=st.booleans())
+def test_any_json_value_reads_as_json_reads_it(value: Any, ascii_only: bool) -> None:
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    mine, theirs = read(raw), judged(raw)
+    assert mine[0] == theirs[0], (raw[:80], mine, theirs)
+    if mine[0] == "value":
+        assert same(mine[1], theirs[1]), (raw[:80], mine, theirs)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_values, cut=st.integers(min_value=0), byte=st.integers(0, 255))
+def test_damaged_lines_are_judged_as_json_judges_them(value: Any, cut: int, byte: int) -> None:
+    raw = json.dumps({"seq": 1, "data": value}).encode("utf-8", "surrogatepass")
+    at = cut % (len(raw) + 1)
+    damaged = raw[:at] + bytes([byte]) + raw[at + 1 :]
+    mine, theirs = read(damaged), judged(damaged)
+    assert mine[0] == theirs[0], (damaged[:80], mine, theirs)
+    if mine[0] == "value":
+        assert same(mine[1], theirs[1]), (damaged[:80], mine, theirs)
