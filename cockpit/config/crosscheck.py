@@ -161,6 +161,7 @@ def check_across(document: dict[str, object], ctx: Context) -> None:
     _unique_names(ctx, sources, parse_region_name, lambda at: _SOURCE_NOUNS[str(at[-2])])
     _unique_names(ctx, _tables(document, "dns", "resolver"), parse_display_name, "resolver")
     _canaries_name_regions(ctx, document, regions)
+    _unique_names(ctx, _tables(document, "vantage"), parse_region_name, "vantage")
 
     first_record: dict[tuple[str, str], KeyPath] = {}
     for at, record in _tables(document, "dns", "record"):

@@ -453,6 +453,42 @@ class Canary:
     """inbound: the port the region's MX hosts are sent to; None: [service] mx_port."""
 
 
+VANTAGE_KINDS: tuple[str, ...] = ("ssh", "prometheus")
+"""ssh: dig run on another host over ssh; prometheus: blackbox_exporter probes read from a
+Prometheus server (cockpit.vantage)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vantage:
+    """[[vantage]]: a place other than this host that DNS and the mail edge are seen from."""
+
+    name: str
+    """Unique; rows it gives are named "<resolver> @ <name>"."""
+    kind: str
+    """One of VANTAGE_KINDS."""
+    location: str = "unknown"
+    """Free text: where it is ("Berlin office", "aws eu-central-1")."""
+    host: str | None = None
+    """ssh: the ssh destination ([user@]host, or a Host alias of the ssh config)."""
+    ssh_options: tuple[str, ...] = ()
+    """ssh: more ssh arguments (argv items), after the cockpit's own -o options."""
+    resolvers: tuple[ServerAddress, ...] | None = None
+    """ssh: the resolvers asked from there; None: those of that host's /etc/resolv.conf, plus
+    the configured [[dns.resolver]] entries with a public address."""
+    url: str | None = None
+    """prometheus: the Prometheus server (its HTTP API is under /api/v1)."""
+    job: str = "blackbox"
+    """prometheus: the job label of the blackbox_exporter probes."""
+    site_label: str = "site"
+    """prometheus: the label that names the site each probe ran from."""
+    labels: Mapping[str, str] = field(default_factory=_empty_mapping)
+    """prometheus: more label matchers for every query."""
+    timeout: float = 5.0
+    """Seconds for one look from this vantage, everything included."""
+    interval: float = 30.0
+    """Seconds between two looks."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """A whole, valid cockpit configuration."""
@@ -481,6 +517,8 @@ class Config:
     """[authority]"""
     canaries: tuple[Canary, ...] = ()
     """[[canary]], in file order."""
+    vantages: tuple[Vantage, ...] = ()
+    """[[vantage]], in file order."""
 
     def region(self, name: str) -> Region | None:
         """The region called `name` (compared case-insensitively), or None."""

@@ -82,6 +82,7 @@ from cockpit.config.values import (
     parse_server_address,
     parse_url,
 )
+from cockpit.config.vantage_schema import VANTAGE_KEYS, build_vantage
 from cockpit.incident.entry import PHASES
 from cockpit.incident.runbook import (
     CHECKLIST_PHASES,
@@ -756,11 +757,18 @@ TOP_KEYS: tuple[Key, ...] = (
     Key("service", table(SERVICE_KEYS, build_service), raw_default={}),
     Key("authority", table(AUTHORITY_KEYS, build_authority), raw_default={}),
     Key("canary", array_of_tables(CANARY_KEYS, build_canary, header="canary"), default=()),
+    Key("vantage", array_of_tables(VANTAGE_KEYS, build_vantage, header="vantage"), default=()),
 )
 """The top level of the file. `region` is checked for a count of at least two in `crosscheck`;
-`[[canary]]` keys are in `canary_schema`."""
+`[[canary]]` keys are in `canary_schema`, `[[vantage]]` keys in `vantage_schema`."""
 
 
 def build_config(fields: dict[str, object], source: Path | None) -> object:
     """The `Config` from the checked top-level fields, or INVALID."""
-    return _make(Config, {**fields, "source": source}, region="regions", canary="canaries")
+    return _make(
+        Config,
+        {**fields, "source": source},
+        region="regions",
+        canary="canaries",
+        vantage="vantages",
+    )

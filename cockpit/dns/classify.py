@@ -421,6 +421,8 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
 
 
 def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) -> Classified:
+    if obs.region_seen is not None and obs.outcome is Outcome.ANSWER:
+        return _judged_elsewhere(watched, obs)
     if obs.outcome not in USABLE_OUTCOMES:
         bogus = bogus_reason(obs)
         if bogus is not None:
@@ -454,6 +456,21 @@ def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) ->
     current = quote_values(view.answers or ())
     reason = f"still answers {shown}; the authoritative servers now serve {current}"
     return Classified(Verdict.STALE, None, (), (), one_line(reason))
+
+
+def _judged_elsewhere(watched: WatchedName, obs: Observation) -> Classified:
+    """An answer a prober elsewhere checked against the regions' targets (region_seen)."""
+    how = one_line(obs.raw_answers[0], VALUE_CHARS) if obs.raw_answers else "a prober"
+    region = obs.region_seen
+    if watched.judge is not Judge.BY_REGION:
+        return Classified(
+            Verdict.FAILED, None, (), (), one_line(f"not comparable: only judged by {how}")
+        )
+    if region and region in watched.targets_by_region:
+        reason = f"answers {region}'s targets (judged by {how})"
+        return Classified(Verdict.REGION, region, (region,), (), one_line(reason))
+    reason = f"answers no single region's targets (mixed or unlisted; judged by {how})"
+    return Classified(Verdict.UNEXPECTED, None, (), (), one_line(reason))
 
 
 def _moved_link(obs: Observation, view: AuthoritativeView) -> str | None:

@@ -97,6 +97,8 @@ def _serial_events(previous: SweepResult, current: SweepResult) -> list[DnsEvent
 def _value(watched: WatchedName, obs: Observation | None) -> tuple[Outcome | None, tuple[str, ...]]:
     if obs is None:
         return None, ()
+    if obs.region_seen is not None and obs.outcome is Outcome.ANSWER:
+        return obs.outcome, (f"targets of {obs.region_seen or 'no single region'}",)
     if obs.outcome in (Outcome.ANSWER, Outcome.NXDOMAIN, Outcome.NODATA):
         return obs.outcome, relevant_answers(watched, obs)
     return obs.outcome, ()

@@ -147,6 +147,13 @@ class Observation:
     kept verbatim (line breaks too: reasons show them as escapes). Untrusted: a display must
     clean it. See ede.py for which codes mean what."""
 
+    region_seen: str | None = None
+    """Set when the records were not seen here but judged by a prober elsewhere (a Prometheus
+    blackbox_exporter DNS module that checks every record against one region's targets,
+    cockpit.vantage.blackbox): the region whose targets the answer matched, or "" when it
+    matched no single region's. `answers` is then empty: the records themselves were not
+    seen. None for every observation made by asking a server."""
+
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ANSWER

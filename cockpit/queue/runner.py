@@ -11,7 +11,8 @@ a missing program, a timeout, too much output and a non-zero exit all come back 
     exit 255: ssh: connect to host mx1 port 22: Connection refused
     killed by SIGTERM: <last stderr line>
 
-How a command runs: `asyncio.create_subprocess_exec` (never a shell), stdin from /dev/null,
+How a command runs: `asyncio.create_subprocess_exec` (never a shell), stdin from /dev/null
+(or the bytes given as `stdin`, then closed),
 `start_new_session=True` so the command leads its own process group. At the deadline, when the
 output passes `max_output`, or when the caller is cancelled, the whole group gets SIGKILL
 (`os.killpg`) and is waited for: a wrapper script that started children leaves none behind.
@@ -132,6 +133,19 @@ async def _read_capped(stream: asyncio.StreamReader, limit: int, out: bytearray)
         out += chunk
 
 
+async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
+    """Write `data` to the command's stdin and close it; a command that exits (or closes its
+    stdin) before reading it all is no error here: its exit status says what happened."""
+    try:
+        stream.write(data)
+        await stream.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
+            stream.close()
+
+
 async def _discard(stream: asyncio.StreamReader) -> None:
     while await stream.read(_CHUNK):
         pass
@@ -163,10 +177,15 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 
 
 async def run_command(
-    argv: Sequence[str], *, timeout: float, max_output: int = 1 << 20
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    max_output: int = 1 << 20,
+    stdin: bytes | None = None,
 ) -> CommandResult:
     """Run `argv` (no shell) for at most `timeout` seconds, keeping at most `max_output` bytes
-    of stdout. Never raises, except `asyncio.CancelledError` (after killing the group)."""
+    of stdout. `stdin`: bytes written to its standard input, which is then closed (default:
+    /dev/null). Never raises, except `asyncio.CancelledError` (after killing the group)."""
     args = tuple(argv)
     started = time.monotonic()
     if not args or not args[0]:
@@ -174,7 +193,7 @@ async def run_command(
     try:
         process = await asyncio.create_subprocess_exec(
             *args,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
@@ -188,7 +207,7 @@ async def run_command(
 
     children.started(process.pid)  # its own session: the group id is its pid
     try:
-        return await _run_started(process, args, started, timeout, max_output)
+        return await _run_started(process, args, started, timeout, max_output, stdin)
     finally:
         children.ended(process.pid)
 
@@ -199,12 +218,16 @@ async def _run_started(
     started: float,
     timeout: float,
     max_output: int,
+    stdin: bytes | None = None,
 ) -> CommandResult:
     assert process.stdout is not None and process.stderr is not None
     stdout = bytearray()
     stderr = bytearray()
     out_task = asyncio.create_task(_read_capped(process.stdout, max_output, stdout))
     err_task = asyncio.create_task(_read_tail(process.stderr, stderr))
+    in_task = None
+    if stdin is not None and process.stdin is not None:
+        in_task = asyncio.create_task(_feed(process.stdin, stdin))
     wait_task = asyncio.create_task(_exit_of(process))
     timed_out = too_large = lingering = False
     try:
@@ -240,12 +263,18 @@ async def _run_started(
     except BaseException:
         # Cancelled from outside (the source's overall timeout): leave nothing running.
         _kill_group(process)
+        if in_task is not None:
+            in_task.cancel()
         out_task.cancel()
         err_task.cancel()
         wait_task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.shield(_exit_of(process))
         raise
+    if in_task is not None:
+        if not in_task.done():  # the command ended without reading all of it
+            in_task.cancel()
+        await asyncio.gather(in_task, return_exceptions=True)
     elapsed = time.monotonic() - started
     stderr_tail = clean(bytes(stderr).decode("utf-8", errors="replace"), multiline=True)
     output = bytes(stdout)
