@@ -247,6 +247,29 @@ def build_parser() -> argparse.ArgumentParser:
         " incident's own config beside the log, if any)",
     )
 
+    vantage = commands.add_parser(
+        "vantage",
+        help="vantage points: what to deploy for a Prometheus blackbox vantage",
+    )
+    vantage_sub = vantage.add_subparsers(dest="vantage_command", metavar="ACTION")
+    vantage_sub.required = True
+    modules = vantage_sub.add_parser(
+        "blackbox-modules",
+        parents=[config_option],
+        help="print the blackbox_exporter modules for the configured records and regions",
+        description=(
+            "Print a blackbox_exporter config (modules:) with one DNS module per record judged"
+            " by region and per region, matching that region's targets, and an SMTP banner"
+            " module per MX host. With --scrape-config, print instead an example Prometheus"
+            " scrape config that keeps the module and site labels the cockpit reads."
+        ),
+    )
+    modules.add_argument(
+        "--scrape-config",
+        action="store_true",
+        help="print an example Prometheus scrape config for these modules instead",
+    )
+
     from cockpit.commands.serve_cmd import add_serve_parser
 
     add_serve_parser(commands)
@@ -374,6 +397,7 @@ _RUNNERS: dict[str | None, tuple[str, str]] = {
     "serve": ("cockpit.commands.serve_cmd", "run_serve"),
     "replay": ("cockpit.commands.replay_cmd", "run_replay"),
     "drill": ("cockpit.commands.drill_cmd", "run_drill"),
+    "vantage": ("cockpit.commands.vantage_cmd", "run_vantage"),
 }
 """Subcommand -> (module, function taking the parsed args); imported only when chosen."""
 

@@ -14,9 +14,14 @@ never does I/O and never imports textual.
     entries = probes.took_lag("eu-store", lag_reading)
     entries = probes.took_role("eu-control", role_reading)
     entries = probes.took_canary("eu-in", findings)   # one canary run (cockpit.canary)
+    entries = probes.took_look(look)              # one look from a [[vantage]] (cockpit.vantage)
     alarm = probes.take_alarm()                   # the incident's first alarm, once (detection)
     probes.findings()                            # everything known now, for checklist `auto`
     probes.set_target("primary")                  # a failover decision moved the target
+
+A vantage's rows join the DNS picture: `sweep` is the latest local sweep with the latest look
+from every vantage merged in (cockpit.vantage.merge), whichever arrived last, so a slow or dead
+vantage never holds up the local rows, and each row's change is logged once, when it is seen.
 
 Every finding handed out carries `observed_at`: when the observation behind it began (a
 sweep's start, a read's start), so automation can tell evidence seen after a decision from
@@ -58,6 +63,7 @@ if TYPE_CHECKING:
     from cockpit.auth.mtasts_history import PolicySeen
     from cockpit.authority.sources import RoleReading
     from cockpit.replication.sources import LagReading
+    from cockpit.vantage.model import VantageLook
 
 __all__ = ["LiveProbes", "QueueTrack"]
 
@@ -90,6 +96,13 @@ class LiveProbes:
         self._clock = clock
         self.logger = logger if logger is not None else ProbeLogger(clock=clock)
         self.sweep: SweepResult | None = None
+        """The latest local sweep with every vantage's latest look merged in."""
+        self.local_sweep: SweepResult | None = None
+        """The latest local sweep alone."""
+        self.looks: dict[str, VantageLook] = {}
+        """The latest look from each vantage, by name."""
+        self._vantage_findings: list[Finding] | None = None
+        self._vantage_services: list[Finding] | None = None
         self.auth: list[Finding] | None = None
         self.auth_at: datetime | None = None
         self.queues: dict[str, QueueTrack] = {
@@ -164,10 +177,38 @@ class LiveProbes:
 
     def took_sweep(self, sweep: SweepResult) -> list[ProbeEntry]:
         """Keep `sweep`; the probe entries for what changed since the previous one."""
+        self.local_sweep = sweep
+        return self._merged_picture()
+
+    def took_look(self, look: VantageLook) -> list[ProbeEntry]:
+        """Keep the latest look from one vantage; the entries for what changed: its rows (once
+        a local sweep is there to join), its own status and the service probes it saw."""
+        from cockpit.vantage.findings import vantage_findings, vantage_service_findings
+
+        self.looks[look.vantage] = look
+        found = vantage_findings(self.looks.values())
+        services = vantage_service_findings(self.looks.values())
+        entries = self.logger.offer(
+            [
+                *finding_changes("dns", self._vantage_findings, found),
+                *finding_changes("service", self._vantage_services, services),
+            ]
+        )
+        self._vantage_findings, self._vantage_services = found, services
+        return [*entries, *self._merged_picture()]
+
+    def _merged_picture(self) -> list[ProbeEntry]:
         from cockpit.dns.events import diff_sweeps
 
-        events = diff_sweeps(self.sweep, sweep, self.target)
-        self.sweep = sweep
+        if self.local_sweep is None:
+            return []
+        merged = self.local_sweep
+        if self.looks:
+            from cockpit.vantage.merge import merge_looks
+
+            merged = merge_looks(self.local_sweep, self.looks.values())
+        events = diff_sweeps(self.sweep, merged, self.target)
+        self.sweep = merged
         return self.logger.offer(events)
 
     def took_auth(
@@ -370,6 +411,8 @@ class LiveProbes:
             if track.history.latest is not None:
                 found.append(_queue_finding(finding_for, track, now))
         found += self.service or []
+        found += self._vantage_findings or []
+        found += self._vantage_services or []
         found += self._lag_findings.values()
         found += self.authority or []
         found += self.canaries.findings()
@@ -379,6 +422,7 @@ class LiveProbes:
         """What the region rows show: service, replication, authority and canary findings."""
         return [
             *(self.service or []),
+            *(self._vantage_services or []),
             *self._lag_findings.values(),
             *(self.authority or []),
             *self.canaries.findings(),

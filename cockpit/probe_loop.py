@@ -67,6 +67,19 @@ class ProbeLoop:
         future = asyncio.run_coroutine_threadsafe(work, self._loop)
         return await asyncio.wrap_future(future)
 
+    def run_blocking(self, work: Coroutine[Any, Any, T], *, timeout: float) -> T | None:
+        """Run `work` on the probe loop and wait for it from another thread, at most `timeout`
+        seconds (then it is cancelled and None returned); for clean-up before `stop`."""
+        if not self.running:
+            work.close()
+            return None
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            return future.result(timeout)
+        except Exception:  # noqa: BLE001 - a clean-up that fails or overruns is given up
+            future.cancel()
+            return None
+
     def stop(self) -> None:
         """Cancel every probe, give them STOP_GRACE_S to clean up, and end the thread."""
         if not self.running:

@@ -207,9 +207,7 @@ def _with_checklist(
     from cockpit.incident.entry import utc_now
     from cockpit.incident.runbook import steps_for
 
-    judged = checklist_findings(
-        steps_for(config), entries, findings, now=utc_now(), config=config
-    )
+    judged = checklist_findings(steps_for(config), entries, findings, now=utc_now(), config=config)
     shown = [finding for finding in findings if finding.area in areas]
     return shown + judged
 
@@ -233,7 +231,17 @@ async def _collect(
         # its conditions may name any area; canaries still only when asked for by name
         areas = (*PROBE_AREAS, *(area for area in areas if area == "canary"))
     jobs = []
-    if "dns" in areas:
+    looks = None
+    if config.vantages and ("dns" in areas or "service" in areas):
+        from cockpit.vantage.look import look_all
+
+        # One look from each vantage, shared by the DNS rows and the service probes it saw.
+        looks = asyncio.ensure_future(look_all(config))
+    if "dns" in areas and looks is not None:
+        from cockpit.vantage.findings import dns_and_vantage_findings
+
+        jobs.append(dns_and_vantage_findings(config, target, looks))
+    elif "dns" in areas:
         from cockpit.dns.findings import dns_findings
 
         jobs.append(dns_findings(config, target))
@@ -243,7 +251,11 @@ async def _collect(
         from cockpit.queue.findings import queue_findings
 
         jobs.append(queue_findings(config))
-    if "service" in areas:
+    if "service" in areas and looks is not None:
+        from cockpit.vantage.findings import service_and_vantage_findings
+
+        jobs.append(service_and_vantage_findings(config, looks))
+    elif "service" in areas:
         from cockpit.service.findings import service_findings
 
         jobs.append(service_findings(config))
@@ -257,12 +269,28 @@ async def _collect(
         jobs.append(authority_findings(config, entries))
     if "canary" in areas and config.canaries:
         jobs.append(_canaries(config, target, via))
-    results = await asyncio.gather(*jobs)
+    try:
+        results = await asyncio.gather(*jobs)
+    finally:
+        if looks is not None:
+            if not looks.done():
+                looks.cancel()
+            await _close_ssh(config)
     return [
         finding if finding.observed_at is not None else replace(finding, observed_at=started)
         for findings in results
         for finding in findings
     ]
+
+
+async def _close_ssh(config: Config) -> None:
+    """End the ssh connections the looks kept open (bounded; none is left running)."""
+    vantages = [vantage for vantage in config.vantages if vantage.kind == "ssh"]
+    if vantages:
+        from cockpit.vantage.look import control_dir_for
+        from cockpit.vantage.ssh import close_masters
+
+        await close_masters(control_dir_for(), vantages)
 
 
 async def _auth(

@@ -74,7 +74,7 @@ def findings_from_sweep(sweep: SweepResult, target: str) -> list[Finding]:
     for watched in sweep.watched:
         view = authoritative_view(sweep, watched)
         findings += _authoritative_findings(sweep, watched, view, target)
-        for spec in sweep.resolvers:
+        for spec in sweep.resolvers_asked(watched.key):
             obs = sweep.observations.get((spec.name, watched.key))
             findings.append(_answer_finding(watched, obs, view, target, spec.name))
         findings.append(_propagation_finding(record_propagation(sweep, watched, target), target))

@@ -278,7 +278,8 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
     bogus: list[tuple[str, Observation]] = []
     no_region: list[str] = []
     unknown: list[str] = []
-    for spec in sweep.resolvers:
+    asked = sweep.resolvers_asked(watched.key)
+    for spec in asked:
         obs = sweep.observations.get((spec.name, watched.key))
         if obs is None:
             unknown.append(spec.name)
@@ -296,7 +297,7 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
             bogus.append((spec.name, obs))
         else:
             unknown.append(spec.name)
-    total = len(sweep.resolvers)
+    total = len(asked)
     share = len(converged) / total if total else 0.0
     stale_names = tuple(name for name, _ in stale)
     blocking = _blocking(sweep, watched, view, target)

@@ -38,3 +38,13 @@ class SweepResult:
     """(authoritative server name, WatchedName.key) -> what it answered (RD off)."""
     serials: Mapping[str, Observation] = field(default_factory=lambda: MappingProxyType({}))
     """authoritative server name -> its SOA answer for the domain."""
+    not_asked: frozenset[tuple[str, str]] = frozenset()
+    """(resolver name, WatchedName.key) pairs that resolver is not asked by design (a vantage
+    whose probes cover only some records: cockpit.vantage.merge). They are neither an answer
+    nor unknown: readers leave them out. Any other missing observation is unknown."""
+
+    def resolvers_asked(self, key: str) -> tuple[ServerSpec, ...]:
+        """The resolvers asked the question `key` (all but the not_asked pairs), in order."""
+        if not self.not_asked:
+            return self.resolvers
+        return tuple(spec for spec in self.resolvers if (spec.name, key) not in self.not_asked)

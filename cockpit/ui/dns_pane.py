@@ -352,6 +352,10 @@ class DnsPane(CellDetailPane):
 
     def _resolver_cell(self, record_key: str, column_key: str, now: datetime) -> Text:
         finding, obs = self._cell_parts(record_key, column_key)
+        resolver = self._resolver_columns.get(column_key)
+        sweep = self._sweep
+        if finding is None and sweep is not None and (resolver, record_key) in sweep.not_asked:
+            return Text("—" if not self.ascii_only else "-")  # not probed from that vantage
         if finding is None:
             return self.status_cell(Status.UNKNOWN, "not asked")
         word = short(cell_word(finding, obs), 14, ascii_only=self.ascii_only)

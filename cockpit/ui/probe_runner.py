@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from cockpit.live_probes import LiveProbes, QueueTrack
     from cockpit.queue.sample import Reading
     from cockpit.replication.sources import LagReading
+    from cockpit.vantage.model import VantageLook
 
 PROBE_AUTHOR = "cockpit"
 """The author of every probe entry."""
@@ -82,6 +83,11 @@ HELD_RELEASE_S = 15.0
 class _SweepDone(Message, bubble=False):
     sweep: SweepResult | None
     error: str | None = None
+
+
+@dataclass
+class _LookDone(Message, bubble=False):
+    look: VantageLook
 
 
 @dataclass
@@ -237,6 +243,10 @@ def probe_modules(config: Config) -> list[str]:
         names.append("cockpit.authority.sources")
     if config.canaries:
         names.append("cockpit.canary.findings")
+    if config.vantages:
+        names += ["cockpit.vantage.look", "cockpit.vantage.merge", "cockpit.vantage.findings"]
+        kinds = {vantage.kind for vantage in config.vantages}
+        names += [f"cockpit.vantage.{'ssh' if kind == 'ssh' else 'prometheus'}" for kind in kinds]
     return names
 
 
@@ -350,12 +360,15 @@ class ProbeRunner(Widget):
             self._read_role(name)
         for canary in self.config.canaries:
             self._send_canary(canary.name)
+        for vantage in self.config.vantages:
+            self._look(vantage.name)
         self.set_interval(HELD_RELEASE_S, self._release_held, name="probe-held")
         self.set_interval(TAKEOVER_S, self._tick_writer, name="probe-writer")
 
     def on_unmount(self) -> None:
         for timer in self._waiting.values():
             timer.stop()
+        self._close_ssh()
         self._loop.stop()
         if self._live is not None and self.write_log:
             self.outbox.put(self._live.flush())
@@ -401,6 +414,41 @@ class ProbeRunner(Widget):
         self.post_message(SweepShown(self.live.sweep, self.target, message.error))
         self._show_findings()
         self._again("dns", self.config.dns.interval, self._sweep)
+
+    # ---- vantages -----------------------------------------------------------------------------
+
+    def _look(self, name: str) -> None:
+        self.run_worker(
+            self._look_run(name), group=f"probe-vantage-{name}", exclusive=True, exit_on_error=False
+        )
+
+    async def _look_run(self, name: str) -> None:
+        from cockpit.vantage.look import look_one
+
+        vantage = next(v for v in self.config.vantages if v.name == name)
+        # look_one never raises for the vantage's trouble and ends within its timeout.
+        look = await self._loop.run(look_one(vantage, self.config))
+        self.post_message(_LookDone(look))
+
+    @on(_LookDone)
+    def _looked(self, message: _LookDone) -> None:
+        self._append(self.live.took_look(message.look))
+        if self.live.sweep is not None:
+            self.post_message(SweepShown(self.live.sweep, self.target, None))
+        self._show_findings()
+        self._show_regions()
+        vantage = next(v for v in self.config.vantages if v.name == message.look.vantage)
+        self._again(f"vantage-{vantage.name}", vantage.interval, lambda: self._look(vantage.name))
+
+    def _close_ssh(self) -> None:
+        """End the ssh connections the looks keep open (bounded: at most about a second)."""
+        vantages = [v for v in self.config.vantages if v.kind == "ssh"]
+        if not vantages or not self._loop.running:
+            return
+        from cockpit.vantage.look import control_dir_for
+        from cockpit.vantage.ssh import close_masters
+
+        self._loop.run_blocking(close_masters(control_dir_for(), vantages), timeout=1.5)
 
     # ---- auth ---------------------------------------------------------------------------------
 
