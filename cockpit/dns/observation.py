@@ -42,11 +42,19 @@ class Outcome(StrEnum):
     MALFORMED = "malformed"
     """A reply we cannot trust or use (unparsable, mismatched, CNAME loop or chain too long),
     or a question that cannot be asked (invalid name or type)."""
+    UNOBSERVED = "unobserved"
+    """Nothing to report: a prober elsewhere has no fresh result for this question (its
+    series is missing, stale or was not scraped). Only a vantage gives it (cockpit.vantage)."""
 
     @property
     def is_reply(self) -> bool:
         """True when the server replied with an rcode (even a failure rcode)."""
-        return self not in (Outcome.TIMEOUT, Outcome.NETWORK_ERROR, Outcome.MALFORMED)
+        return self not in (
+            Outcome.TIMEOUT,
+            Outcome.NETWORK_ERROR,
+            Outcome.MALFORMED,
+            Outcome.UNOBSERVED,
+        )
 
 
 NO_VERDICT_OUTCOMES = frozenset(
@@ -58,6 +66,7 @@ NO_VERDICT_OUTCOMES = frozenset(
         Outcome.NETWORK_ERROR,
         Outcome.MALFORMED,
         Outcome.CHAIN_ONLY,
+        Outcome.UNOBSERVED,
     }
 )
 """Outcomes that settle nothing about the records asked for: a check reports `unknown`, never

@@ -301,7 +301,32 @@ _RCODE_OUTCOMES = {
 def _observe_reply(
     reply: _Reply, asked: _Asked, qname: dns.name.Name, rdtype: RdataType
 ) -> Observation:
-    message = reply.message
+    return observe_message(
+        reply.message,
+        asked.server_name,
+        asked.server,
+        (asked.qname, asked.rdtype, qname, rdtype),
+        latency_ms=reply.latency_ms,
+        over_tcp=reply.over_tcp,
+        observed_at=datetime.now(UTC),
+    )
+
+
+def observe_message(
+    message: dns.message.Message,
+    server_name: str,
+    server: str,
+    question: tuple[str, str, dns.name.Name, RdataType],
+    *,
+    latency_ms: float | None,
+    over_tcp: bool,
+    observed_at: datetime,
+) -> Observation:
+    """What one reply says about one question, as an Observation (see the module docstring):
+    CNAMEs followed, the outcome, the TTLs, the reason. `question` is (qname as shown, type as
+    shown, qname, type). Also used for replies read back from dig's text (cockpit.vantage),
+    so a record seen from elsewhere compares equal to the same record seen from here."""
+    asked_qname, asked_rdtype, qname, rdtype = question
     rcode = message.rcode()
     rcode_text = dns.rcode.to_text(rcode)
     raw, raw_capped = raw_lines(message.answer)
@@ -338,22 +363,22 @@ def _observe_reply(
     ttl = None if final_ttl is None else min([final_ttl, *chain.ttls])
     ede = _extended_errors(message)
     final_name = normalize_name(chain.links[-1] if chain.links else qname)
-    error = chain.problem or _reason(outcome, rcode_text, final_name, asked.rdtype, ede)
+    error = chain.problem or _reason(outcome, rcode_text, final_name, asked_rdtype, ede)
     return Observation(
-        server_name=asked.server_name,
-        server=asked.server,
-        qname=asked.qname,
-        rdtype=asked.rdtype,
+        server_name=server_name,
+        server=server,
+        qname=asked_qname,
+        rdtype=asked_rdtype,
         outcome=outcome,
         rcode=rcode_text,
         answers=answers,
         raw_answers=raw,
         ttl=ttl,
         cname_chain=tuple(normalize_name(link) for link in chain.links),
-        latency_ms=reply.latency_ms,
-        observed_at=datetime.now(UTC),
+        latency_ms=latency_ms,
+        observed_at=observed_at,
         error=error,
-        truncated_retry=reply.over_tcp,
+        truncated_retry=over_tcp,
         authoritative_answer=authoritative,
         soa_serial=None if soa is None else int(soa[1].serial),
         answers_capped=capped,

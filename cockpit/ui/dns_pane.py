@@ -59,6 +59,7 @@ _FAILURE_WORDS = {
     Outcome.REFUSED: "REFUSED",
     Outcome.NETWORK_ERROR: "network error",
     Outcome.MALFORMED: "malformed",
+    Outcome.UNOBSERVED: "not seen",
 }
 
 

@@ -110,7 +110,7 @@ async def look_one(
         raise
     except Exception as error:  # noqa: BLE001 - one vantage's bug must not hide the others
         reason = clean(f"{type(error).__name__}: {error}")[:_REASON_CHARS]
-        return unusable(f"the look from {vantage.name} failed: {reason}", Outcome.MALFORMED)
+        return unusable(f"the look from {vantage.name} failed: {reason}", Outcome.UNOBSERVED)
 
 
 async def look_all(
