@@ -114,10 +114,12 @@ class SshSite:
         self.conf = workdir / "sshd_config"
         self.log = workdir / "sshd.log"
         self.process: ServerProcess | None = None
+        self.user = "root"
+        """Who sessions log in as (any user: the keys are in one authorized_keys file)."""
 
     @property
     def destination(self) -> str:
-        return f"root@{self.ip}"
+        return f"{self.user}@{self.ip}"
 
     def key(self, name: str) -> Path:
         return self.workdir / f"client-{name}"

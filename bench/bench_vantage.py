@@ -1,0 +1,247 @@
+"""How long does a sweep take with vantages, next to one vantage alone and the local sweep?
+
+    .venv/bin/python -m bench.bench_vantage [--vantages 3] [--resolvers 10] [--rounds 5]
+
+Starts the DNS lab (nsd plus 10 unbound on loopback) and the ssh lab (a real sshd,
+tests/lab/sshd.py; needs root, sshd, ip, nsd, unbound, dig), and configures 3 ssh vantages on
+it (each its own multiplexed connection, as three sites would be), each asking the 10 lab
+resolvers the 12 watched records over ssh. Then, with warm caches, it times:
+  (a) the local sweep alone (the same 10 resolvers x 12 records, asked from here);
+  (b) each vantage's look alone; the slowest of them is "the slowest vantage's round trip";
+  (c) what `cockpit check --only dns` does: the local sweep and every look at once.
+Target: (c) at most 1.5 x ((b) slowest + (a)). Also printed: (c) against one vantage alone,
+and the first look of each vantage, which sets up its ssh connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from cockpit.config import Config, load_config_text  # noqa: E402
+from cockpit.dns.sweep import sweep  # noqa: E402
+from cockpit.dns.watch import watched_names  # noqa: E402
+from cockpit.vantage.look import look_all, look_one  # noqa: E402
+from cockpit.vantage.merge import merge_looks  # noqa: E402
+from cockpit.vantage.ssh import close_masters  # noqa: E402
+from tests.lab.dnslab import DnsLab, zone_text  # noqa: E402
+from tests.lab.sshd import SshLab, require_ssh_lab  # noqa: E402
+
+ZONE = "example.test"
+TARGET_RATIO = 1.5
+RECORDS = [
+    "@ MX 10 mx1",
+    "mx1 A 127.0.25.1",
+    "mx2 A 127.0.25.2",
+    "webmail A 127.0.10.1",
+    '@ TXT "v=spf1 ip4:127.0.20.0/24 -all"',
+    '_dmarc TXT "v=DMARC1; p=reject"',
+    'p1._domainkey TXT "v=DKIM1; k=rsa; p=AAAA"',
+    's1._domainkey TXT "v=DKIM1; k=rsa; p=BBBB"',
+    '_mta-sts TXT "v=STSv1; id=1"',
+    '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@example.test"',
+    f"_25._tcp.mx1 TLSA 3 1 1 {'AB' * 32}",
+    f"_25._tcp.mx2 TLSA 3 1 1 {'CD' * 32}",
+]
+REGIONS = """
+[domain]
+name = "example.test"
+[[region]]
+name = "primary"
+mx = ["mx1.example.test"]
+dkim_selectors = ["p1"]
+webmail_url = "https://webmail.example.test/"
+webmail_addresses = ["127.0.10.1"]
+[[region]]
+name = "secondary"
+mx = ["mx2.example.test"]
+dkim_selectors = ["s1"]
+webmail_url = "https://webmail.example.test/"
+webmail_addresses = ["127.0.10.2"]
+"""
+
+
+LIGHT_USER = "cockpit-bench"
+"""The bench's sessions log in as a user whose shell is /bin/sh: root's bash here reads a
+.bashrc that runs `pyenv init` (about 0.1 s of CPU per session), and on this 2-core machine
+the "remote" side shares the CPU with the cockpit; a site's own host would not."""
+
+
+def light_user() -> str:
+    """LIGHT_USER, made (a system user, /bin/sh, no home) when missing; root if that fails."""
+    if subprocess.run(["id", LIGHT_USER], capture_output=True).returncode == 0:
+        subprocess.run(["usermod", "-p", "*", LIGHT_USER], capture_output=True)
+        return LIGHT_USER
+    # Password "*": no password login, but not a locked account ("!"), which sshd without
+    # PAM refuses even for a key.
+    made = subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", "-p", "*", LIGHT_USER],
+        capture_output=True,
+    )
+    return LIGHT_USER if made.returncode == 0 else "root"
+
+
+def bench_config(dns: DnsLab, ssh: SshLab, vantages: int) -> Config:
+    auth_ip, auth_port = dns.authoritative
+    text = REGIONS + f'[dns]\ntimeout = 2\nauthoritative = ["{auth_ip}:{auth_port}"]\n'
+    addresses = [f"{ip}:{port}" for _, ip, port in dns.resolvers]
+    for extra in ("mx1", "mx2"):  # two more watched records: 12 in all
+        text += f'[[dns.record]]\nname = "{extra}.{ZONE}"\ntype = "A"\n'
+    for name, address in zip([r[0] for r in dns.resolvers], addresses, strict=True):
+        text += f'[[dns.resolver]]\nname = "{name}"\naddress = "{address}"\n'
+    options = ", ".join(f'"{option}"' for option in ssh.site_a.options("plain"))
+    resolvers = ", ".join(f'"{address}"' for address in addresses)
+    for number in range(1, vantages + 1):
+        text += (
+            f'[[vantage]]\nname = "site{number}"\nkind = "ssh"\n'
+            f'host = "{ssh.site_a.destination}"\nssh_options = [{options}]\n'
+            f"resolvers = [{resolvers}]\ntimeout = 10\ninterval = 30\n"
+        )
+    return load_config_text(text)
+
+
+CPU_SPENT: dict[str, list[tuple[float, float]]] = {}
+"""label -> (CPU seconds of the whole machine, of this process and its children) per run."""
+
+
+def _machine_cpu() -> float:
+    """CPU seconds all cores spent so far (user, nice, system, irq, softirq), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    ticks = sum(int(fields[index]) for index in (0, 1, 2, 5, 6))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(run: Callable[[], Awaitable[Any]], label: str = "") -> tuple[float, Any]:
+    machine, own = _machine_cpu(), _own_cpu()
+    started = time.perf_counter()
+    result = asyncio.run(run())  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    if label:
+        CPU_SPENT.setdefault(label, []).append((_machine_cpu() - machine, _own_cpu() - own))
+    return seconds, result
+
+
+def _cpu_text(label: str) -> str:
+    spent = CPU_SPENT.get(label, [])
+    if not spent:
+        return ""
+    machine = median([pair[0] for pair in spent])
+    own = median([pair[1] for pair in spent])
+    return f"; CPU {machine * 1000:.0f} ms on all cores, {own * 1000:.0f} ms ours and ssh's"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vantages", type=int, default=3)
+    parser.add_argument("--resolvers", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    require_ssh_lab_or_exit()
+    with tempfile.TemporaryDirectory(prefix="bench-vantage-") as tmp:
+        work = Path(tmp)
+        control = Path(tempfile.mkdtemp(prefix="ckb-")) / "s"
+        zones = {ZONE: zone_text(ZONE, 1, 300, RECORDS)}
+        with DnsLab(work / "dns", zones, args.resolvers) as dns, SshLab(work / "ssh", zones) as ssh:
+            ssh.site_a.user = light_user()
+            # sshd reads authorized_keys as that user: let it through the lab's directories.
+            for part in (work, work / "ssh", ssh.site_a.workdir):
+                part.chmod(0o755)
+            (ssh.site_a.workdir / "authorized_keys").chmod(0o644)
+            config = bench_config(dns, ssh, args.vantages)
+            watched = watched_names(config)
+            print(f"sessions log in as {ssh.site_a.user}")
+            print(
+                f"{args.vantages} ssh vantages x {args.resolvers} resolvers x {len(watched)}"
+                f" records ({args.vantages * args.resolvers * len(watched)} questions over ssh,"
+                f" {args.resolvers * len(watched)} local)"
+            )
+            try:
+                run_rounds(config, control, args.rounds)
+            finally:
+                asyncio.run(close_masters(control, config.vantages))
+    return 0
+
+
+def require_ssh_lab_or_exit() -> None:
+    try:
+        require_ssh_lab()
+    except BaseException as error:  # pytest's skip/fail outside pytest: say why and stop
+        print(f"cannot run: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run_rounds(config: Config, control: Path, rounds: int) -> None:
+    first: list[float] = []
+    for vantage in config.vantages:  # cold: each sets up its ssh master
+        seconds, look = timed(lambda v=vantage: look_one(v, config, control_dir=control))
+        assert look.error is None, look.error
+        first.append(seconds)
+    local: list[float] = []
+    alone: dict[str, list[float]] = {vantage.name: [] for vantage in config.vantages}
+    together: list[float] = []
+    for _ in range(rounds):
+        seconds, _ = timed(lambda: sweep(config), "local")
+        local.append(seconds)
+        for vantage in config.vantages:
+            seconds, look = timed(lambda v=vantage: look_one(v, config, control_dir=control), "one")
+            assert look.error is None and not look.notes, (look.error, look.notes)
+            alone[vantage.name].append(seconds)
+
+        async def everything() -> object:
+            local_sweep, looks = await asyncio.gather(
+                sweep(config), look_all(config, control_dir=control)
+            )
+            return merge_looks(local_sweep, looks)
+
+        seconds, merged = timed(everything, "all")
+        together.append(seconds)
+        rows = sum(1 for spec in merged.resolvers if " @ " in spec.name)
+        assert rows == len(config.vantages) * len(config.dns.resolvers), rows
+    slowest = max(median(values) for values in alone.values())
+    one = median(next(iter(alone.values())))
+    both = median(together)
+    budget = TARGET_RATIO * (slowest + median(local))
+    print(f"(a) local sweep alone:          {median(local) * 1000:6.1f} ms{_cpu_text('local')}")
+    for name, values in alone.items():
+        print(f"(b) {name} look alone:         {median(values) * 1000:6.1f} ms{_cpu_text('one')}")
+    print(f"    first look (ssh set-up):    {', '.join(f'{s * 1000:.0f} ms' for s in first)}")
+    print(f"(c) local sweep and every look: {both * 1000:6.1f} ms{_cpu_text('all')}")
+    cores = os.cpu_count() or 1
+    print(
+        f"    (here the sites' sshd and dig share this machine's {cores} cores with the"
+        " cockpit: (c) cannot take less than its CPU divided by the cores)"
+    )
+    verdict = "ok" if both <= budget else "TOO SLOW"
+    print(
+        f"(c) / ((b) slowest + (a)): {both / (slowest + median(local)):.2f}"
+        f" (target at most {TARGET_RATIO}: {verdict})"
+    )
+    print(f"(c) / one vantage alone: {both / one:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
