@@ -29,6 +29,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+def _place(look: VantageLook) -> str:
+    """Berlin office, or "the vantage office" where no location was given."""
+    return look.location if look.location != "unknown" else f"the vantage {look.vantage}"
+
+
 def vantage_finding(look: VantageLook) -> Finding:
     data: dict[str, object] = {
         "kind": look.kind,
@@ -44,11 +49,11 @@ def vantage_finding(look: VantageLook) -> Finding:
             CHECK,
             look.vantage,
             Status.UNKNOWN,
-            f"{look.location}: nothing seen from here: {look.error}",
+            f"nothing seen from {_place(look)}: {look.error}",
             data=data,
             observed_at=look.finished_at,
         )
-    seen = f"{_plural(len(look.rows), 'resolver')} seen from {look.location}"
+    seen = f"{_plural(len(look.rows), 'resolver')} seen from {_place(look)}"
     if not look.notes:
         return Finding(
             AREA, CHECK, look.vantage, Status.OK, seen, data=data, observed_at=look.finished_at
