@@ -11,20 +11,27 @@ resolvers the 12 watched records over ssh. Then, with warm caches, it times:
   (c) what `cockpit check --only dns` does: the local sweep and every look at once.
 Target: (c) at most 1.5 x ((b) slowest + (a)). Also printed: (c) against one vantage alone,
 and the first look of each vantage, which sets up its ssh connection.
+
+It runs twice: on plain loopback, and with each site behind a relay that delays every byte
+by half of --rtt (default 40 ms) each way, as a site in another network is. On loopback the
+sites' sshd and dig run on this machine's cores beside the cockpit, so (c) is bound by the CPU
+of all four parties (printed with each figure); a real site's sshd and dig run on that site.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,7 @@ from cockpit.dns.watch import watched_names  # noqa: E402
 from cockpit.vantage.look import look_all, look_one  # noqa: E402
 from cockpit.vantage.merge import merge_looks  # noqa: E402
 from cockpit.vantage.ssh import close_masters  # noqa: E402
+from tests.lab import free_port  # noqa: E402
 from tests.lab.dnslab import DnsLab, zone_text  # noqa: E402
 from tests.lab.sshd import SshLab, require_ssh_lab  # noqa: E402
 
@@ -95,7 +103,77 @@ def light_user() -> str:
     return LIGHT_USER if made.returncode == 0 else "root"
 
 
-def bench_config(dns: DnsLab, ssh: SshLab, vantages: int) -> Config:
+RELAY_NET = "127.0.23."
+
+
+class Relay:
+    """TCP relays on 127.0.23.N, one per site, that hold every chunk back by `delay` seconds
+    in each direction (order kept), on a thread of their own."""
+
+    def __init__(self, target: tuple[str, int], count: int, delay: float) -> None:
+        self.target, self.delay = target, delay
+        self.addresses = [
+            (f"{RELAY_NET}{n + 1}", free_port(f"{RELAY_NET}{n + 1}")) for n in range(count)
+        ]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def later() -> None:
+            while True:
+                due, chunk = await queue.get()
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if not chunk:
+                    writer.close()
+                    return
+                writer.write(chunk)
+                await writer.drain()
+
+        sender = asyncio.ensure_future(later())
+        try:
+            while chunk := await reader.read(65536):
+                queue.put_nowait((time.monotonic() + self.delay, chunk))
+        except OSError:
+            pass
+        queue.put_nowait((time.monotonic() + self.delay, b""))
+        with contextlib.suppress(OSError):
+            await sender
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    def __enter__(self) -> Relay:
+        self._thread.start()
+        for ip, port in self.addresses:
+            future = asyncio.run_coroutine_threadsafe(
+                asyncio.start_server(self._serve, ip, port), self._loop
+            )
+            future.result(5)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def bench_config(
+    dns: DnsLab, ssh: SshLab, vantages: int, through: Sequence[tuple[str, int]] = ()
+) -> Config:
     auth_ip, auth_port = dns.authoritative
     text = REGIONS + f'[dns]\ntimeout = 2\nauthoritative = ["{auth_ip}:{auth_port}"]\n'
     addresses = [f"{ip}:{port}" for _, ip, port in dns.resolvers]
@@ -103,12 +181,21 @@ def bench_config(dns: DnsLab, ssh: SshLab, vantages: int) -> Config:
         text += f'[[dns.record]]\nname = "{extra}.{ZONE}"\ntype = "A"\n'
     for name, address in zip([r[0] for r in dns.resolvers], addresses, strict=True):
         text += f'[[dns.resolver]]\nname = "{name}"\naddress = "{address}"\n'
-    options = ", ".join(f'"{option}"' for option in ssh.site_a.options("plain"))
     resolvers = ", ".join(f'"{address}"' for address in addresses)
+    site = ssh.site_a
     for number in range(1, vantages + 1):
+        options, host = site.options("plain"), site.ip
+        if through:  # the relay's address, and its own known_hosts line for the site's key
+            host, port = through[number - 1]
+            known = site.workdir / f"known_hosts.relay{number}"
+            key = site.known_hosts.read_text().split(None, 1)[1]
+            known.write_text(f"[{host}]:{port} {key}")
+            options = site.options("plain", known_hosts=known)
+            options[options.index("-p") + 1] = str(port)
+        listed = ", ".join(f'"{option}"' for option in options)
         text += (
             f'[[vantage]]\nname = "site{number}"\nkind = "ssh"\n'
-            f'host = "{ssh.site_a.destination}"\nssh_options = [{options}]\n'
+            f'host = "{site.user}@{host}"\nssh_options = [{listed}]\n'
             f"resolvers = [{resolvers}]\ntimeout = 10\ninterval = 30\n"
         )
     return load_config_text(text)
@@ -159,6 +246,7 @@ def main() -> int:
     parser.add_argument("--vantages", type=int, default=3)
     parser.add_argument("--resolvers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rtt", type=float, default=40.0, help="the relayed sites' RTT, ms")
     args = parser.parse_args()
     require_ssh_lab_or_exit()
     with tempfile.TemporaryDirectory(prefix="bench-vantage-") as tmp:
@@ -172,17 +260,23 @@ def main() -> int:
                 part.chmod(0o755)
             (ssh.site_a.workdir / "authorized_keys").chmod(0o644)
             config = bench_config(dns, ssh, args.vantages)
-            watched = watched_names(config)
-            print(f"sessions log in as {ssh.site_a.user}")
-            print(
-                f"{args.vantages} ssh vantages x {args.resolvers} resolvers x {len(watched)}"
-                f" records ({args.vantages * args.resolvers * len(watched)} questions over ssh,"
-                f" {args.resolvers * len(watched)} local)"
-            )
-            try:
-                run_rounds(config, control, args.rounds)
-            finally:
-                asyncio.run(close_masters(control, config.vantages))
+            target = (ssh.site_a.ip, ssh.site_a.port)
+            with Relay(target, args.vantages, args.rtt / 2000) as relay:
+                far = bench_config(dns, ssh, args.vantages, relay.addresses)
+                watched = watched_names(config)
+                print(f"sessions log in as {ssh.site_a.user}")
+                print(
+                    f"{args.vantages} ssh vantages x {args.resolvers} resolvers x {len(watched)}"
+                    f" records ({args.vantages * args.resolvers * len(watched)} questions over"
+                    f" ssh, {args.resolvers * len(watched)} local)"
+                )
+                for label, setup in (("loopback", config), (f"{args.rtt:g} ms RTT", far)):
+                    print(f"\n== sites on {label}")
+                    CPU_SPENT.clear()
+                    try:
+                        run_rounds(setup, control, args.rounds)
+                    finally:
+                        asyncio.run(close_masters(control, setup.vantages))
     return 0
 
 

@@ -125,3 +125,18 @@ def test_the_example_documents_every_vantage_key() -> None:
     section = text[text.index("# [[vantage]]") :]
     for key in VANTAGE_KEYS:
         assert re.search(rf"^#\s*{re.escape(key.name)} =", section, re.M), key.name
+
+
+def test_the_example_vantage_pair_loads_once_uncommented() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# [[vantage]]") :]
+    block = block[: block.find("\n# ----")] if "\n# ----" in block else block
+    uncommented = "\n".join(
+        line[2:] if line.startswith("# ") else "" for line in block.splitlines()
+    )
+    config = load_config_text(text + "\n" + uncommented, base_dir=EXAMPLE.parent)
+    assert [(v.name, v.kind) for v in config.vantages] == [
+        ("office", "ssh"),
+        ("sites", "prometheus"),
+    ]
+    assert load_config_text(text, base_dir=EXAMPLE.parent).vantages == ()  # commented out

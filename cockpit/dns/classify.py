@@ -184,8 +184,6 @@ def authoritative_label(spec: ServerSpec) -> str:
 def failure_reason(obs: Observation) -> str:
     """Why a resolver could not tell, one line, distinct for every failure outcome."""
     if obs.outcome is Outcome.TIMEOUT:
-        if obs.error and not obs.error.startswith("no reply from "):
-            return one_line(f"timeout: {obs.error}")  # a vantage's own reason (cockpit.vantage)
         attempts = f"{obs.attempts} attempt" + ("s" if obs.attempts != 1 else "")
         return one_line(f"timeout after {attempts}")
     labels = {

@@ -104,7 +104,7 @@ async def look_one(
     except TimeoutError:
         return unusable(
             f"no look from {vantage.name} within its {vantage.timeout:g} s timeout",
-            Outcome.TIMEOUT,
+            Outcome.UNOBSERVED,
         )
     except asyncio.CancelledError:
         raise
