@@ -147,7 +147,11 @@ class Relay:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except asyncio.CancelledError:  # the relay is closing: end quietly
+            for stream in (writer, up_writer):
+                stream.close()
 
     def __enter__(self) -> Relay:
         self._thread.start()
