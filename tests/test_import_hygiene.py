@@ -45,6 +45,9 @@ def test_core_modules_do_not_import_textual() -> None:
         "import cockpit.incident.export_md, cockpit.incident.export_json, cockpit.incident.when\n"
         "import cockpit.commands.log_cmd, cockpit.commands.export_cmd\n"
         "import cockpit.commands.config_cmd, cockpit.model, cockpit.incident.review_marks\n"
+        "import cockpit.vantage.look, cockpit.vantage.merge, cockpit.vantage.findings\n"
+        "import cockpit.vantage.ssh, cockpit.vantage.prometheus, cockpit.vantage.blackbox\n"
+        "import cockpit.commands.vantage_cmd, cockpit.live_probes\n"
     )
     assert _run(body) == ""
 
