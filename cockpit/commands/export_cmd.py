@@ -35,39 +35,48 @@ def run_export(args: argparse.Namespace) -> int:
     gc.freeze()
     for problem in result.problems:
         report_warning(f"{log.path}: {problem}")
-    chunks = _document(
-        args.format, result.entries, result.problems, name=log.path.stem, steps=steps
-    )
     # A regular file is replaced atomically; /dev/null, a FIFO or - are written directly; a
     # directory, a socket or a link to a file are refused (cockpit.output_file).
-    with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
-        _write_chunks(handle, chunks)
+    if args.format == "md":
+        from cockpit.commands.export_parallel import (
+            PARALLEL_FROM_ENTRIES,
+            part_lines,
+            write_parallel,
+            write_text,
+        )
+        from cockpit.incident.export_md import markdown_parts
+
+        parts, timeline = markdown_parts(
+            result.entries, result.problems, name=log.path.stem, steps=steps
+        )
+        with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
+            # A long log's timeline is made on the second core beside the other parts.
+            if len(result.entries) < PARALLEL_FROM_ENTRIES or not write_parallel(
+                handle, parts, timeline
+            ):
+                write_text(handle, (line for i, p in enumerate(parts) for line in part_lines(i, p)))
+    else:
+        chunks = _document(
+            args.format, result.entries, result.problems, name=log.path.stem, steps=steps
+        )
+        with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
+            _write_chunks(handle, chunks)
     if target != "-":
         sys.stderr.write(f"cockpit: wrote {len(result.entries)} entries to {clean(target)}\n")
     return 0
 
 
 def _document(fmt: str, entries, problems, *, name: str, steps) -> Iterable[str]:  # noqa: ANN001
-    """The export as text pieces, so a large timeline is never held twice in memory."""
-    if fmt == "json":
-        from cockpit.incident.export_json import render_json
+    """The JSON export as text pieces."""
+    from cockpit.incident.export_json import render_json
 
-        return [render_json(entries, problems, name=name, steps=steps)]
-    from cockpit.incident.export_md import markdown_lines
-
-    return (line + "\n" for line in markdown_lines(entries, problems, name=name, steps=steps))
+    return [render_json(entries, problems, name=name, steps=steps)]
 
 
 def _write_chunks(out: BinaryIO, chunks: Iterable[str]) -> None:
-    batch: list[str] = []
-    size = 0
-    for chunk in chunks:
-        batch.append(chunk)
-        size += len(chunk)
-        if size >= 1 << 20:
-            out.write("".join(batch).encode("utf-8"))
-            batch, size = [], 0
-    out.write("".join(batch).encode("utf-8"))
+    from cockpit.commands.export_parallel import write_text
+
+    write_text(out, chunks)
 
 
 def _refuse_to_overwrite_log(target: Path, *protected: Path) -> None:

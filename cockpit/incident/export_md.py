@@ -68,6 +68,7 @@ __all__ = [
     "format_offset",
     "format_utc",
     "markdown_lines",
+    "markdown_parts",
     "render_markdown",
     "write_markdown",
 ]
@@ -655,15 +656,20 @@ def _intro(name: str, count: int, runbook_known: bool) -> list[str]:
     ]
 
 
-def markdown_lines(
+Part = Callable[[], Iterable[str]]
+"""One section (or more) of the review: its lines, without line ends, made when called."""
+
+
+def markdown_parts(
     entries: Sequence[Entry],
     problems: Sequence[LogProblem] = (),
     *,
     name: str,
     steps: Sequence[Step] | None = None,
-) -> Iterator[str]:
-    """The lines of the post-incident review, without line ends, produced lazily.
-    `steps`: the runbook's steps when the caller has them (the checklist is then complete)."""
+) -> tuple[list[Part], int]:
+    """The review's parts in order (an empty line goes between two parts), and the index of
+    the timeline's, the biggest: a caller with a second core may make it beside the others
+    (cockpit.commands.export_cmd). The log is analysed here, once, before any part is made."""
     ordered = sorted(entries, key=lambda e: e.seq)
     analysis = analyse(ordered, name=name)
     review = build_review(ordered, analysis.timeline, steps=steps)
@@ -701,6 +707,19 @@ def markdown_lines(
         lambda: _integrity(ordered, problems, analysis),
         lambda: _appendix(ordered),
     ]
+    return parts, len(parts) - 4
+
+
+def markdown_lines(
+    entries: Sequence[Entry],
+    problems: Sequence[LogProblem] = (),
+    *,
+    name: str,
+    steps: Sequence[Step] | None = None,
+) -> Iterator[str]:
+    """The lines of the post-incident review, without line ends, produced lazily.
+    `steps`: the runbook's steps when the caller has them (the checklist is then complete)."""
+    parts, _ = markdown_parts(entries, problems, name=name, steps=steps)
     for index, part in enumerate(parts):
         if index:
             yield ""
