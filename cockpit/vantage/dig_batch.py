@@ -63,6 +63,7 @@ from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.dns.query import observe_message
 from cockpit.dns.watch import WatchedName
 from cockpit.safe_text import clean
+from cockpit.vantage.model import failed_observation
 
 DIG_COMMAND = (
     "dig", "+noall", "+cmd", "+comments", "+answer", "+authority", "+ttlid", "+stats", "-f", "-",
@@ -313,20 +314,8 @@ def read_batch(
 def _failed(
     batch: Batch, question: WatchedName, outcome: Outcome, reason: str, at: datetime
 ) -> Observation:
-    return Observation(
-        server_name=batch.server.name,
-        server=batch.server.address,
-        qname=question.name,
-        rdtype=question.rdtype,
-        outcome=outcome,
-        rcode=None,
-        answers=(),
-        raw_answers=(),
-        ttl=None,
-        cname_chain=(),
-        latency_ms=None,
-        observed_at=at,
-        error=reason,
+    return failed_observation(
+        batch.server.name, batch.server.address, question, outcome, reason, at
     )
 
 
