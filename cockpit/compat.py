@@ -158,8 +158,18 @@ async def start_tls(
             server_hostname=server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
         )
-    except asyncio.TimeoutError as error:  # the handshake timed out: as 3.11 raises it
-        raise TimeoutError from error
+    except BaseException as error:
+        # 3.10's loop.start_tls closes the connection under its TLS protocol, and the stream's
+        # own protocol is never told: writer.wait_closed() would then wait forever (a probe's
+        # clean-up ran into its deadline and a failed handshake read as a timeout). Tell it,
+        # as 3.11 does.
+        if not writer.transport.is_closing():
+            writer.transport.close()
+        if not protocol._closed.done():  # noqa: SLF001
+            protocol.connection_lost(error if isinstance(error, Exception) else None)
+        if isinstance(error, asyncio.TimeoutError):  # the handshake timed out: as 3.11 raises it
+            raise TimeoutError from error
+        raise
     writer._transport = transport  # type: ignore[attr-defined]  # noqa: SLF001
     protocol._transport = transport  # noqa: SLF001
     protocol._over_ssl = True  # noqa: SLF001
