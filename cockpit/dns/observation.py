@@ -171,3 +171,34 @@ class Observation:
     def reason(self) -> str:
         """Why there is no answer: the error line, else the outcome's value."""
         return self.error or self.outcome.value
+
+
+def no_answer(
+    server_name: str,
+    server: str,
+    qname: str,
+    rdtype: str,
+    outcome: Outcome,
+    error: str,
+    observed_at: datetime,
+    *,
+    attempts: int = 1,
+) -> Observation:
+    """An observation with no reply to read (a timeout, a network error, a question that could
+    not be asked, or a vantage that saw nothing): every answer field empty, `error` says why."""
+    return Observation(
+        server_name=server_name,
+        server=server,
+        qname=qname,
+        rdtype=rdtype,
+        outcome=outcome,
+        rcode=None,
+        answers=(),
+        raw_answers=(),
+        ttl=None,
+        cname_chain=(),
+        latency_ms=None,
+        observed_at=observed_at,
+        error=error,
+        attempts=attempts,
+    )

@@ -58,7 +58,7 @@ from cockpit import compat
 from cockpit.compat import UTC
 from cockpit.dns.ede import EDE_TEXT_CHARS, MAX_EDE, ExtendedError, dnssec_failure, ede_label
 from cockpit.dns.normalize import cap_text, normalize_name, normalize_records, raw_lines
-from cockpit.dns.observation import Observation, Outcome, ServerSpec
+from cockpit.dns.observation import Observation, Outcome, ServerSpec, no_answer
 from cockpit.race import race
 
 EDNS_PAYLOAD = 1232
@@ -389,20 +389,14 @@ def observe_message(
 
 
 def _no_reply(asked: _Asked, outcome: Outcome, error: str, attempts: int = 1) -> Observation:
-    return Observation(
-        server_name=asked.server_name,
-        server=asked.server,
-        qname=asked.qname,
-        rdtype=asked.rdtype,
-        outcome=outcome,
-        rcode=None,
-        answers=(),
-        raw_answers=(),
-        ttl=None,
-        cname_chain=(),
-        latency_ms=None,
-        observed_at=datetime.now(UTC),
-        error=error,
+    return no_answer(
+        asked.server_name,
+        asked.server,
+        asked.qname,
+        asked.rdtype,
+        outcome,
+        error,
+        datetime.now(UTC),
         attempts=attempts,
     )
 

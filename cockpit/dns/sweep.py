@@ -35,7 +35,7 @@ from types import MappingProxyType
 from cockpit import compat
 from cockpit.compat import UTC
 from cockpit.config import Config
-from cockpit.dns.observation import Observation, Outcome, ServerSpec
+from cockpit.dns.observation import Observation, Outcome, ServerSpec, no_answer
 from cockpit.dns.query import QueryJob, query
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import WatchedName, watched_names
@@ -248,23 +248,15 @@ class _Pool:
 
 def _cut_short(job: QueryJob, when: str) -> Observation:
     server = job.server if isinstance(job.server, ServerSpec) else ServerSpec("", *job.server)
-    return Observation(
-        server_name=job.server_name or server.name or server.address,
-        server=server.address,
-        qname=job.qname,
-        rdtype=job.rdtype,
-        outcome=Outcome.TIMEOUT,
-        rcode=None,
-        answers=(),
-        raw_answers=(),
-        ttl=None,
-        cname_chain=(),
-        latency_ms=None,
-        observed_at=datetime.now(UTC),
-        error=(
-            f"no reply from {server.address}: the sweep's time ran out {when} (it waited for a"
-            " free slot behind slower servers)"
-        ),
+    return no_answer(
+        job.server_name or server.name or server.address,
+        server.address,
+        job.qname,
+        job.rdtype,
+        Outcome.TIMEOUT,
+        f"no reply from {server.address}: the sweep's time ran out {when} (it waited for a"
+        " free slot behind slower servers)",
+        datetime.now(UTC),
     )
 
 

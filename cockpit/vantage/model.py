@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from cockpit.dns.observation import Observation, Outcome, ServerSpec
+from cockpit.dns.observation import Observation, Outcome, ServerSpec, no_answer
 from cockpit.dns.watch import WatchedName
 from cockpit.model import Finding
 
@@ -69,21 +69,7 @@ def failed_observation(
     name: str, server: str, watched: WatchedName, outcome: Outcome, reason: str, at: datetime
 ) -> Observation:
     """An observation that says why nothing was seen (outcome: a failure, never an answer)."""
-    return Observation(
-        server_name=name,
-        server=server,
-        qname=watched.name,
-        rdtype=watched.rdtype,
-        outcome=outcome,
-        rcode=None,
-        answers=(),
-        raw_answers=(),
-        ttl=None,
-        cname_chain=(),
-        latency_ms=None,
-        observed_at=at,
-        error=reason,
-    )
+    return no_answer(name, server, watched.name, watched.rdtype, outcome, reason, at)
 
 
 def unreachable_look(
