@@ -25,7 +25,7 @@ from cockpit.config.report import (
     show_int,
     show_key,
 )
-from cockpit.config.values import BadValue, has_control_chars
+from cockpit.config.values import BadValue, has_control_chars, parse_label_name, parse_plain_text
 
 
 class Invalid:
@@ -370,3 +370,13 @@ def argv(expected_example: str) -> Reader:
         return tuple(str(element) for element in value)
 
     return read
+
+
+PROMETHEUS_LABELS: Reader = mapping_of(
+    parse_label_name,
+    "a Prometheus label name",
+    text(parse_plain_text, "a label value"),
+    "a table of label names to values",
+)
+"""Label matchers for a Prometheus query or exposition (queue, replication and role sources,
+prometheus vantages): `{ queue = "deferred" }`."""

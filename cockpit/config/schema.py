@@ -47,6 +47,7 @@ from cockpit.config.model import (
 )
 from cockpit.config.readers import (
     INVALID,
+    PROMETHEUS_LABELS,
     Context,
     Key,
     Reader,
@@ -73,7 +74,6 @@ from cockpit.config.values import (
     parse_host_port,
     parse_hostname,
     parse_ip,
-    parse_label_name,
     parse_metric_name,
     parse_mx_host,
     parse_plain_text,
@@ -237,12 +237,7 @@ QUEUE_KEYS: tuple[Key, ...] = (
     Key("metric", text(parse_metric_name, "a Prometheus metric name")),
     Key(
         "labels",
-        mapping_of(
-            parse_label_name,
-            "a Prometheus label name",
-            text(parse_plain_text, "a label value"),
-            "a table of label names to values",
-        ),
+        PROMETHEUS_LABELS,
         default=MappingProxyType({}),
     ),
     Key("path", text(parse_plain_text, "a path into the JSON document")),
@@ -389,12 +384,7 @@ def _source_keys(name_example: str, kinds: tuple[str, ...]) -> tuple[Key, ...]:
         Key("metric", text(parse_metric_name, "a Prometheus metric name")),
         Key(
             "labels",
-            mapping_of(
-                parse_label_name,
-                "a Prometheus label name",
-                text(parse_plain_text, "a label value"),
-                "a table of label names to values",
-            ),
+            PROMETHEUS_LABELS,
             default=MappingProxyType({}),
         ),
         Key("path", text(parse_plain_text, "a path into the JSON document")),

@@ -29,11 +29,11 @@ from types import MappingProxyType
 from cockpit.config.model import VANTAGE_KINDS, Vantage
 from cockpit.config.readers import (
     INVALID,
+    PROMETHEUS_LABELS,
     Context,
     Key,
     any_invalid,
     list_of,
-    mapping_of,
     number,
     one_of,
     text,
@@ -126,12 +126,7 @@ VANTAGE_KEYS: tuple[Key, ...] = (
     Key("site_label", text(parse_label_name, "a Prometheus label name")),
     Key(
         "labels",
-        mapping_of(
-            parse_label_name,
-            "a Prometheus label name",
-            text(parse_plain_text, "a label value"),
-            "a table of label names to values",
-        ),
+        PROMETHEUS_LABELS,
     ),
     Key("timeout", _seconds("a timeout in seconds"), default=5.0),
     Key("interval", number("an interval in seconds", minimum=5, maximum=3600), default=30.0),
