@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 from cockpit.errors import UsageError
 from cockpit.output_file import output_file, plan_output
@@ -35,48 +33,27 @@ def run_export(args: argparse.Namespace) -> int:
     gc.freeze()
     for problem in result.problems:
         report_warning(f"{log.path}: {problem}")
-    # A regular file is replaced atomically; /dev/null, a FIFO or - are written directly; a
-    # directory, a socket or a link to a file are refused (cockpit.output_file).
+    from cockpit.commands.export_parallel import write_review, write_text
+
+    name = log.path.stem
     if args.format == "md":
-        from cockpit.commands.export_parallel import (
-            PARALLEL_FROM_ENTRIES,
-            part_lines,
-            write_parallel,
-            write_text,
-        )
         from cockpit.incident.export_md import markdown_parts
 
-        parts, timeline = markdown_parts(
-            result.entries, result.problems, name=log.path.stem, steps=steps
-        )
-        with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
-            # A long log's timeline is made on the second core beside the other parts.
-            if len(result.entries) < PARALLEL_FROM_ENTRIES or not write_parallel(
-                handle, parts, timeline
-            ):
-                write_text(handle, (line for i, p in enumerate(parts) for line in part_lines(i, p)))
+        parts, timeline = markdown_parts(result.entries, result.problems, name=name, steps=steps)
     else:
-        chunks = _document(
-            args.format, result.entries, result.problems, name=log.path.stem, steps=steps
-        )
-        with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
-            _write_chunks(handle, chunks)
+        from cockpit.incident.export_json import render_json
+
+        document = render_json(result.entries, result.problems, name=name, steps=steps)
+    # A regular file is replaced atomically; /dev/null, a FIFO or - are written directly; a
+    # directory, a socket or a link to a file are refused (cockpit.output_file).
+    with output_file(target, mode=0o644, named_by_user=True, label=label) as handle:
+        if args.format == "md":
+            write_review(handle, parts, timeline, entries=len(result.entries))
+        else:
+            write_text(handle, [document])
     if target != "-":
         sys.stderr.write(f"cockpit: wrote {len(result.entries)} entries to {clean(target)}\n")
     return 0
-
-
-def _document(fmt: str, entries, problems, *, name: str, steps) -> Iterable[str]:  # noqa: ANN001
-    """The JSON export as text pieces."""
-    from cockpit.incident.export_json import render_json
-
-    return [render_json(entries, problems, name=name, steps=steps)]
-
-
-def _write_chunks(out: BinaryIO, chunks: Iterable[str]) -> None:
-    from cockpit.commands.export_parallel import write_text
-
-    write_text(out, chunks)
 
 
 def _refuse_to_overwrite_log(target: Path, *protected: Path) -> None:

@@ -1,7 +1,6 @@
 """Write a long review on two cores: the timeline made in a forked child beside the rest.
 
-    if not write_parallel(out, parts, timeline_index):
-        ...write the parts one after another, as for a short log
+    write_review(out, parts, timeline_index, entries=len(entries))
 
 The timeline of a long log is the biggest part of the review (about half of its time for
 100,000 entries), and the parts are independent once the log is analysed (export_md's
@@ -12,11 +11,12 @@ after it into a second temporary file; then the child's file and the second one 
 
 Only where it is safe and worth it: a POSIX fork, no other thread in this process (a fork
 copies only the calling thread, and a lock another thread held would stay locked in the
-child), and the caller decides by size (PARALLEL_FROM_ENTRIES). The child never returns into
-the caller's code: it writes, flushes and leaves with os._exit, so no buffer, atexit handler
-or context manager of this process runs twice. If the fork fails, nothing was written and
-False is returned; if the child fails or is killed, this process makes the timeline itself;
-if this process is interrupted, the child is killed and waited for.
+child), and a log of PARALLEL_FROM_ENTRIES entries or more. The child never returns into the
+caller's code: it writes, flushes and leaves with os._exit, so no buffer, atexit handler or
+context manager of this process runs twice. If the fork fails, nothing was written yet and
+write_review writes the parts one after another; if the child fails or is killed, this
+process makes the timeline itself; if this process is interrupted, the child is killed and
+waited for.
 """
 
 from __future__ import annotations
@@ -78,6 +78,16 @@ def _child(spool: BinaryIO, index: int, part: Part) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+def write_review(
+    out: BinaryIO, parts: Sequence[Part], timeline_index: int, *, entries: int
+) -> None:
+    """The whole review to `out`: on two cores for a log of PARALLEL_FROM_ENTRIES entries or
+    more where a fork is possible, else one part after another. The same bytes either way."""
+    if entries >= PARALLEL_FROM_ENTRIES and write_parallel(out, parts, timeline_index):
+        return
+    write_text(out, _parts_text(parts, range(len(parts))))
 
 
 def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) -> bool:
