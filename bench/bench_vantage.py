@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.bench_dns_sweep import REGIONS, ZONES  # noqa: E402
 from cockpit.config import Config, load_config_text  # noqa: E402
 from cockpit.dns.sweep import sweep  # noqa: E402
 from cockpit.dns.watch import watched_names  # noqa: E402
@@ -46,42 +47,10 @@ from cockpit.vantage.look import look_all, look_one  # noqa: E402
 from cockpit.vantage.merge import merge_looks  # noqa: E402
 from cockpit.vantage.ssh import close_masters  # noqa: E402
 from tests.lab import free_port  # noqa: E402
-from tests.lab.dnslab import DnsLab, zone_text  # noqa: E402
+from tests.lab.dnslab import DnsLab  # noqa: E402
 from tests.lab.sshd import SshLab, require_ssh_lab  # noqa: E402
 
-ZONE = "example.test"
 TARGET_RATIO = 1.5
-RECORDS = [
-    "@ MX 10 mx1",
-    "mx1 A 127.0.25.1",
-    "mx2 A 127.0.25.2",
-    "webmail A 127.0.10.1",
-    '@ TXT "v=spf1 ip4:127.0.20.0/24 -all"',
-    '_dmarc TXT "v=DMARC1; p=reject"',
-    'p1._domainkey TXT "v=DKIM1; k=rsa; p=AAAA"',
-    's1._domainkey TXT "v=DKIM1; k=rsa; p=BBBB"',
-    '_mta-sts TXT "v=STSv1; id=1"',
-    '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@example.test"',
-    f"_25._tcp.mx1 TLSA 3 1 1 {'AB' * 32}",
-    f"_25._tcp.mx2 TLSA 3 1 1 {'CD' * 32}",
-]
-REGIONS = """
-[domain]
-name = "example.test"
-[[region]]
-name = "primary"
-mx = ["mx1.example.test"]
-dkim_selectors = ["p1"]
-webmail_url = "https://webmail.example.test/"
-webmail_addresses = ["127.0.10.1"]
-[[region]]
-name = "secondary"
-mx = ["mx2.example.test"]
-dkim_selectors = ["s1"]
-webmail_url = "https://webmail.example.test/"
-webmail_addresses = ["127.0.10.2"]
-"""
-
 
 LIGHT_USER = "cockpit-bench"
 """The bench's sessions log in as a user whose shell is /bin/sh: root's bash here reads a
@@ -181,8 +150,6 @@ def bench_config(
     auth_ip, auth_port = dns.authoritative
     text = REGIONS + f'[dns]\ntimeout = 2\nauthoritative = ["{auth_ip}:{auth_port}"]\n'
     addresses = [f"{ip}:{port}" for _, ip, port in dns.resolvers]
-    for extra in ("mx1", "mx2"):  # two more watched records: 12 in all
-        text += f'[[dns.record]]\nname = "{extra}.{ZONE}"\ntype = "A"\n'
     for name, address in zip([r[0] for r in dns.resolvers], addresses, strict=True):
         text += f'[[dns.resolver]]\nname = "{name}"\naddress = "{address}"\n'
     resolvers = ", ".join(f'"{address}"' for address in addresses)
@@ -256,7 +223,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-vantage-") as tmp:
         work = Path(tmp)
         control = Path(tempfile.mkdtemp(prefix="ckb-")) / "s"
-        zones = {ZONE: zone_text(ZONE, 1, 300, RECORDS)}
+        zones = ZONES  # the DNS sweep bench's domain: 12 watched records
         with DnsLab(work / "dns", zones, args.resolvers) as dns, SshLab(work / "ssh", zones) as ssh:
             ssh.site_a.user = light_user()
             # sshd reads authorized_keys as that user: let it through the lab's directories.
