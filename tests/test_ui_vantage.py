@@ -5,7 +5,6 @@ and quitting waits for nothing and leaves no ssh process behind."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -19,7 +18,7 @@ from cockpit.config import load_config
 from cockpit.incident.log import IncidentLog
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.dns_pane import DnsPane
-from tests.lab import missing_in_lab
+from tests.lab import missing_in_lab, pids_running
 from tests.lab.dnslab import LabFactory
 from tests.pilot_wait import wait_for
 from tests.test_dns_sweep import lab_zones, write_config
@@ -64,19 +63,6 @@ def silent_ssh_port() -> Iterator[int]:
         for connection in held:
             connection.close()
         server.close()
-
-
-def ssh_processes() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if MARKER.encode() in cmdline:
-                found.append(int(entry))
-    return found
 
 
 async def test_a_silent_vantage_delays_nothing_and_shows_as_one_unknown_column(
@@ -139,6 +125,6 @@ interval = 30
         quit_started = time.monotonic()
     assert time.monotonic() - quit_started < 4.0, "quitting waits for no vantage"
     deadline = time.monotonic() + 3
-    while ssh_processes() and time.monotonic() < deadline:
+    while pids_running(MARKER) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert ssh_processes() == [], "no ssh process is left behind"
+    assert pids_running(MARKER) == [], "no ssh process is left behind"
