@@ -276,22 +276,29 @@ def test_the_installed_cockpit_runs_a_drill_and_quits(
         LINES="40",
     )
     argv = ["env", "-u", "PYTHONPATH", str(installed.cockpit), "drill", "--dir", str(drills)]
-    tmux.start("drill", [*argv, "--author", "ci", "--theme", "light"], env)
+    # How the drill ended is written by a shell around it: tmux 3.3a now and then leaves the
+    # pane's process unreaped (a zombie whose status it never records), seen here with the
+    # old and the new cockpit alike.
+    exit_file = installed.work / "drill-exit-status"
+    wrapper = ["sh", "-c", 'out=$1; shift; "$@"; echo "$?" > "$out"', "sh", str(exit_file)]
+    tmux.start("drill", [*wrapper, *argv, "--author", "ci", "--theme", "light"], env)
     # Kept after the drill ends, to read what it printed and how it exited.
     tmux.run("set-option", "-t", "drill", "remain-on-exit", "on")
     tmux.wait_for("drill", lambda shown: "DRILL" in shown and "primary-mx" in shown, within=30)
     tmux.keys("drill", "C-q")
     ended = tmux.wait_for("drill", lambda shown: "Drill timeline:" in shown, within=20)
     assert "Traceback" not in ended and "warning" not in ended
-    # tmux marks the pane dead a moment before it records how the process ended: ask until
-    # it says (bounded).
-    fields = "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
+    # The exit status (128 + N had a signal N ended it), then the pane gone: ask until both
+    # say (bounded).
     deadline = time.monotonic() + 10
-    status = tmux.run("display-message", "-p", "-t", "drill", fields)
-    while len(status.split()) < 2 and time.monotonic() < deadline:
+    while not exit_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-        status = tmux.run("display-message", "-p", "-t", "drill", fields)
-    assert status.split() == ["1", "0"], status  # exited by itself, with status 0
+    status = exit_file.read_text().strip() if exit_file.exists() else "no exit status"
+    dead = tmux.run("display-message", "-p", "-t", "drill", "#{pane_dead}").strip()
+    while dead != "1" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        dead = tmux.run("display-message", "-p", "-t", "drill", "#{pane_dead}").strip()
+    assert [dead, status] == ["1", "0"], (dead, status)  # exited by itself, with status 0
     (log_path,) = drills.glob("*.jsonl")
     assert log_path.with_suffix(".md").is_file()
     events = [entry.data.get("event") for entry in read_log(log_path).entries]
