@@ -112,3 +112,92 @@ def test_damaged_lines_are_judged_as_json_judges_them(value: Any, cut: int, byte
     assert mine[0] == theirs[0], (damaged[:80], mine, theirs)
     if mine[0] == "value":
         assert same(mine[1], theirs[1]), (damaged[:80], mine, theirs)
+
+
+# --- fast_entry: the common line read quickly, the same Entry as entry_from_line ------------
+
+_GOOD = {
+    "seq": 7,
+    "ts": "2026-11-27T14:02:03.456Z",
+    "author": "alice",
+    "origin": {"host": "ops1", "tty": "/dev/pts/3"},
+    "kind": "note",
+    "text": "queue at 4,000",
+    "data": {"tags": ["lesson"]},
+}
+_FIELD_VALUES = {
+    "seq": st.sampled_from([7, 0, -1, True, 7.0, "7", 2**70, None]),
+    "ts": st.sampled_from(
+        [
+            "2026-11-27T14:02:03.456Z",
+            "2026-11-27T14:02:03.456z",
+            "2026-11-27T14:02:03+00:00",
+            "2026-11-27T14:02:03.4567Z",
+            "2026-11-27 14:02:03.456Z",
+            "2026-13-27T14:02:03.456Z",
+            "2026-11-27T14:02:03.45Z ",
+            "2026-11-27T16:02:03.456+02:00",
+            "x" * 24,
+            12,
+            None,
+        ]
+    ),
+    "author": st.sampled_from(["alice", "", 3, None, ["a"]]),
+    "origin": st.sampled_from(
+        [{"host": "ops1"}, {}, {"host": 1}, {"host": ["x"]}, "ops1", 5, None, {"a": {"b": "c"}}]
+    ),
+    "kind": st.sampled_from(["note", "probe", "vote", "", 1, ["note"], {"k": 1}]),
+    "text": st.sampled_from(["t", "", 1, None, "\ud800"]),
+    "data": st.sampled_from([{}, {"a": 1}, [], "d", None, {"n": 2**65}, {"x": float("nan")}]),
+}
+
+
+def _slow(raw: bytes) -> Any:
+    from cockpit.incident.entry import entry_from_line
+
+    entry, problems = entry_from_line(raw, 3)
+    return entry, problems
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    changes=st.fixed_dictionaries({}, optional=_FIELD_VALUES),
+    dropped=st.sets(st.sampled_from(sorted(_GOOD))),
+    ascii_only=st.booleans(),
+)
+def test_fast_entry_reads_what_entry_from_line_reads(
+    changes: dict[str, Any], dropped: set[str], ascii_only: bool
+) -> None:
+    from cockpit.incident.entry import fast_entry
+
+    record = {**_GOOD, **changes}
+    for key in dropped:
+        record.pop(key, None)
+    raw = json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    names: dict[str, str] = {}
+    origins: dict[Any, Any] = {}
+    fast = fast_entry(raw, 3, names, origins)
+    entry, problems = _slow(raw)
+    if fast is not None:
+        assert problems == [] and fast == entry, (raw, fast, entry, problems)
+    assert fast_entry(json.dumps(_GOOD).encode(), 3, {}, {}) is not None
+
+
+def test_fast_entry_shares_equal_names_and_origins() -> None:
+    from cockpit.incident.entry import fast_entry
+
+    names: dict[str, str] = {}
+    origins: dict[Any, Any] = {}
+    first = fast_entry(json.dumps(_GOOD).encode(), 1, names, origins)
+    second = fast_entry(json.dumps({**_GOOD, "seq": 8}).encode(), 2, names, origins)
+    assert first is not None and second is not None
+    assert second.origin is first.origin and second.author is first.author
+    assert second.kind is first.kind and second.line == 2
+
+
+def test_fast_entry_leaves_damage_to_entry_from_line() -> None:
+    from cockpit.incident.entry import fast_entry
+
+    good = json.dumps(_GOOD).encode()
+    for raw in [good[:-1], b"[1]", b"{}", good.replace(b"alice", b"\xff"), *EDGES]:
+        assert fast_entry(raw, 1, {}, {}) is None, raw[:60]

@@ -92,18 +92,23 @@ def runbook_for_log(
     when neither is there (a config found by the search may belong to another incident, so
     it is not guessed). Also a warning to show when the config beside the log does not load.
     """
-    from cockpit.config import find_incident_config, load_config
-    from cockpit.incident.runbook import steps_for
+    from cockpit.config import find_incident_config
 
     if explicit is not None:
-        return steps_for(load_config(Path(explicit))), None
+        return _runbook_of(Path(explicit)), None
     try:
         beside = find_incident_config(log_path)
-        if beside is None:
-            return None, None
-        return steps_for(load_config(beside)), None
+        return (None if beside is None else _runbook_of(beside)), None
     except ConfigError as exc:
         return None, f"the incident's config does not load, so the runbook is not known:\n{exc}"
+
+
+def _runbook_of(path: Path) -> tuple[Step, ...]:
+    # Imported only here: without a config, the loader is a third of export's start-up.
+    from cockpit.config import load_config
+    from cockpit.incident.runbook import steps_for
+
+    return steps_for(load_config(path))
 
 
 def load_theme_specs(

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit.config.model import AuthSettings, Config, DnsSettings, QueueSource, ServiceSettings
 from cockpit.incident.entry import Entry, format_ts, parse_ts
 from cockpit.incident.phases import effective_phases, latest_failover_decision
 from cockpit.incident.runbook import (
@@ -38,6 +37,9 @@ from cockpit.incident.runbook import (
 )
 from cockpit.model import Finding, Status
 from cockpit.safe_text import clean
+
+if TYPE_CHECKING:
+    from cockpit.config.model import Config
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -72,9 +74,13 @@ _MAX_TEXT = 80
 """Longest name or summary quoted in a reason (ASCII "..." marks a cut: --ascii screens)."""
 
 
-def _default(settings: type, name: str) -> float:
-    """The dataclass default of `settings.name` (the interval the cockpit uses when unset)."""
-    for item in fields(settings):
+def _default(settings_class: str, name: str) -> float:
+    """The dataclass default of `settings_class.name` in cockpit.config.model (the interval
+    the cockpit uses when unset). The config model is imported when first needed: a review
+    of a log without a config does not need it."""
+    from cockpit.config import model
+
+    for item in fields(getattr(model, settings_class)):
         if item.name == name:
             return float(item.default)
     raise LookupError(name)
@@ -97,19 +103,17 @@ def _source_interval(
         return float(named[0])
     in_region = [source.interval for name, source in pairs if region and name == region]
     pool = in_region or [source.interval for _, source in pairs]
-    return float(max(pool)) if pool else _default(QueueSource, "interval")
+    return float(max(pool)) if pool else _default("QueueSource", "interval")
 
 
 def _canary_cycle(config: Config | None, name: str | None) -> float:
     """How long one canary takes from run to run at most: its interval plus the time it may
     wait for its message (the named canary's, else the slowest configured, else the defaults)."""
-    from cockpit.config.model import Canary
-
     canaries = list(config.canaries) if config is not None else []
     named = [canary for canary in canaries if name and canary.name == name]
     pool = named or canaries
     if not pool:
-        return _default(Canary, "interval") + _default(Canary, "timeout")
+        return _default("Canary", "interval") + _default("Canary", "timeout")
     return max(float(canary.interval) + float(canary.timeout) for canary in pool)
 
 
@@ -130,11 +134,11 @@ def freshness_bound(
     """
     interval: float | None = None
     if area == "dns":
-        interval = config.dns.interval if config else _default(DnsSettings, "interval")
+        interval = config.dns.interval if config else _default("DnsSettings", "interval")
     elif area == "auth":
-        interval = config.auth.interval if config else _default(AuthSettings, "interval")
+        interval = config.auth.interval if config else _default("AuthSettings", "interval")
     elif area == "service":
-        interval = config.service.interval if config else _default(ServiceSettings, "interval")
+        interval = config.service.interval if config else _default("ServiceSettings", "interval")
     elif area in _SOURCE_LISTS:
         interval = _source_interval(config, _SOURCE_LISTS[area], subject, region)
     elif area == "canary":

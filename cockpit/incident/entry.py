@@ -276,6 +276,84 @@ def entry_from_line(
     return entry, problems
 
 
+_KIND_SET = frozenset(KINDS)
+Origins = dict[tuple[tuple[str, Any], ...], Mapping[str, str]]
+
+
+def fast_entry(raw: bytes, line_no: int, names: dict[str, str], origins: Origins) -> Entry | None:
+    """The Entry of a line as this version writes it, about twice as fast as entry_from_line,
+    with its author, kind and origin shared through `names` and `origins` (one object for
+    equal values, as a long log repeats them); None for any other line, which entry_from_line
+    then reads and reports (a differential test holds the two to the same entries).
+
+    The line must be JSON orjson reads as json would, an object whose seq, ts, author, kind,
+    text and data have the right types, with a known kind, a ts in the form format_ts writes
+    and an origin that is an object of strings or missing.
+    """
+    if _fast_loads is None:  # pragma: no cover - orjson is a dependency
+        return None
+    shape = raw.translate(_SHAPE)
+    if _LONG_NUMBER in shape or (len(raw) >= _FAST_NESTING and shape.count(b"[") >= _FAST_NESTING):
+        return None
+    try:
+        record = _fast_loads(raw)
+    except _FastDecodeError:
+        return None
+    if type(record) is not dict:
+        return None
+    get = record.get
+    seq, ts, author, kind, text, data = (
+        get("seq"),
+        get("ts"),
+        get("author"),
+        get("kind"),
+        get("text"),
+        get("data"),
+    )
+    if (
+        type(seq) is not int
+        or seq < 1
+        or type(ts) is not str
+        or len(ts) != 24
+        or ts[10] != "T"
+        or ts[23] != "Z"
+        or type(author) is not str
+        or type(kind) is not str
+        or kind not in _KIND_SET
+        or type(text) is not str
+        or type(data) is not dict
+    ):
+        return None
+    try:
+        moment = fromisoformat(ts)
+    except ValueError:
+        return None
+    if moment.tzinfo is not UTC:
+        return None
+    origin = get("origin")
+    key = () if origin is None else tuple(origin.items()) if type(origin) is dict else None
+    if key is None:
+        return None
+    try:
+        shared = origins.get(key)
+    except TypeError:  # a list or an object among its values
+        return None
+    if shared is None:
+        if not all(type(value) is str for _, value in key):
+            return None
+        shared = origins[key] = {} if origin is None else origin
+    return Entry(
+        seq,
+        moment,
+        names.setdefault(author, author),
+        shared,
+        names.setdefault(kind, kind),
+        text,
+        data,
+        line_no,
+    )
+
+
 def _origin(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
         if all(type(value) is str for value in raw.values()):

@@ -19,7 +19,6 @@ entry_from_line, so memory stays near one chunk plus the entries themselves.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -27,7 +26,7 @@ import gc
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,9 @@ from cockpit.incident.entry import (
     TORN_LINE_EVENT,
     Entry,
     LogProblem,
+    Origins,
     entry_from_line,
+    fast_entry,
 )
 from cockpit.incident.packed_data import DataPacker
 
@@ -51,6 +52,8 @@ _DamagedLine = tuple[int, list[LogProblem], int]
 """(line number, its problems, its size in bytes) of a line that is not an entry."""
 
 _LineSink = Callable[[int, bytes | None, int], None]
+_NO_PROBLEMS: list[LogProblem] = []
+"""The problems of a line fast_entry read (never changed: readers only extend from it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +248,8 @@ async def follow(
 
     Reading runs in a thread, so a large first read does not stall the event loop.
     """
+    import asyncio  # here: a reader that only reads (cockpit export) starts without it
+
     follower = LogFollower(path)
     while True:
         result = await asyncio.to_thread(follower.poll)
@@ -292,17 +297,24 @@ class _LineAnalyzer:
         self._damaged: list[_DamagedLine] = []
         self._prev_seq = 0
         self._prev_line = 0
-        self._origins: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+        self._origins: Origins = {}
         self._names: dict[str, str] = {}
 
     def feed(self, line_no: int, raw: bytes | None, size: int) -> None:
         if not raw:
             self._damaged.append((line_no, [_unreadable_line(line_no, raw, size)], size))
             return
-        entry, problems = entry_from_line(raw, line_no, pack_probe_data=self._pack)
+        # The common line, quickly (its values already shared), else the reader that says
+        # what is wrong with it. A packing reader (the screen's) takes the general way.
+        entry = None if self._pack else fast_entry(raw, line_no, self._names, self._origins)
         if entry is None:
-            self._damaged.append((line_no, problems, size))
-            return
+            entry, problems = entry_from_line(raw, line_no, pack_probe_data=self._pack)
+            if entry is None:
+                self._damaged.append((line_no, problems, size))
+                return
+            self._share_repeated_values(entry)
+        else:
+            problems = _NO_PROBLEMS
         if entry.seq == self.watch_seq:
             self.watched_line = raw
         if self._damaged or entry.kind == "system":
@@ -370,7 +382,6 @@ class _LineAnalyzer:
             message = _seq_message(seq, previous, self._prev_line)
             self.problems.append(LogProblem("error", message, entry.line))
         self._prev_seq, self._prev_line = seq, entry.line
-        self._share_repeated_values(entry)
         self.entries.append(entry)
 
     def _share_repeated_values(self, entry: Entry) -> None:
