@@ -6,15 +6,18 @@ import argparse
 import gc
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.errors import UsageError
 from cockpit.output_file import output_file, plan_output
 
+if TYPE_CHECKING:
+    from cockpit.commands.export_early import EarlyProbeParts
+    from cockpit.incident.log import IncidentLog
+
 
 def run_export(args: argparse.Namespace) -> int:
-    from cockpit.cli import report_warning
     from cockpit.incident.log import IncidentLog
-    from cockpit.safe_text import clean
 
     log = IncidentLog(args.incident)
     target = "-" if args.output is None else args.output
@@ -22,7 +25,28 @@ def run_export(args: argparse.Namespace) -> int:
     if target != "-":
         _refuse_to_overwrite_log(Path(target), log.path, log.lock_path)
         plan_output(target, named_by_user=True, label=label)  # refused before any work
+    early = None
+    if args.format == "md":
+        from cockpit.commands.export_early import start_probe_parts
+
+        early = start_probe_parts(log.path)  # a child makes the probe parts as we read
+    try:
+        return _export(args, log, target, label, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _export(
+    args: argparse.Namespace,
+    log: IncidentLog,
+    target: str,
+    label: str,
+    early: EarlyProbeParts | None,
+) -> int:
+    from cockpit.cli import report_warning
     from cockpit.commands.common import runbook_for_log
+    from cockpit.safe_text import clean
 
     steps, warning = runbook_for_log(log.path, args.config)
     if warning is not None:
@@ -37,9 +61,15 @@ def run_export(args: argparse.Namespace) -> int:
 
     name = log.path.stem
     if args.format == "md":
-        from cockpit.incident.export_md import markdown_parts
+        from cockpit.incident.export_md import markdown_parts, probe_parts
 
-        parts, timeline = markdown_parts(result.entries, result.problems, name=name, steps=steps)
+        parts, timeline = markdown_parts(
+            result.entries,
+            result.problems,
+            name=name,
+            steps=steps,
+            make_probe_parts=probe_parts if early is None else early.parts,
+        )
     else:
         from cockpit.incident.export_json import render_json
 

@@ -1,13 +1,18 @@
-"""Write a long review on two cores: the timeline made in a forked child beside the rest.
+"""Write a long review on two cores: the timeline shared between a forked child and us.
 
     write_review(out, parts, timeline_index, entries=len(entries))
 
 The timeline of a long log is the biggest part of the review (about half of its time for
 100,000 entries), and the parts are independent once the log is analysed (export_md's
-markdown_parts does that before any part is made). So the child makes the timeline into an
-unlinked temporary file while this process writes the parts before it to `out` and the parts
-after it into a second temporary file; then the child's file and the second one are copied to
-`out`, in order. The bytes are exactly those of writing the parts one after another.
+markdown_parts does that before any part is made). The timeline comes in pieces of rows
+(export_md.TimelinePart.pieces). A forked child takes pieces from the end, one at a time,
+and makes them into an unlinked temporary file; meanwhile this process writes the parts
+before the timeline to `out` and the parts after it into a second temporary file, then takes
+pieces from the start, writing them straight to `out`, until the two meet. Each takes the
+next piece under a POSIX record lock on a small shared file, so however the two cores happen
+to run (this machine's vary by half), they finish at about the same time. Then the child's
+pieces, in order, and the second file are copied to `out`. The bytes are exactly those of
+writing the parts one after another.
 
 Only where it is safe and worth it: a POSIX fork, no other thread in this process (a fork
 copies only the calling thread, and a lock another thread held would stay locked in the
@@ -15,16 +20,19 @@ child), and a log of PARALLEL_FROM_ENTRIES entries or more. The child never retu
 caller's code: it writes, flushes and leaves with os._exit, so no buffer, atexit handler or
 context manager of this process runs twice. If the fork fails, nothing was written yet and
 write_review writes the parts one after another; if the child fails or is killed, this
-process makes the timeline itself; if this process is interrupted, the child is killed and
-waited for.
+process makes every piece the child had taken (a dead process's record lock is released);
+if this process is interrupted, the child is killed and waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import marshal
 import os
 import shutil
 import signal
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,10 +45,11 @@ _BATCH_BYTES = 1 << 20
 Part = Callable[[], Iterable[str]]
 
 
-def part_lines(index: int, part: Part) -> Iterator[str]:
+def part_lines(index: int, part: Part, piece: int = 0) -> Iterator[str]:
     """The text of part `index` with its line ends (an empty line before every part but the
-    first), as markdown_lines joins them."""
-    if index:
+    first), as markdown_lines joins them; or of piece `piece` of that part (the pieces'
+    texts in order are the part's)."""
+    if index and not piece:
         yield "\n"
     for line in part():
         yield line + "\n"
@@ -59,9 +68,32 @@ def write_text(out: BinaryIO, pieces: Iterable[str]) -> None:
     out.write("".join(batch).encode("utf-8"))
 
 
-def _parts_text(parts: Sequence[Part], indexes: range) -> Iterator[str]:
+class SpooledPart:
+    """A part that may be made already, into a file (cockpit.commands.export_early): the
+    bytes part_lines gives for it at any index but the first ("\n", then each line with its
+    end). made_file() is that file, or None when the part is to be made by calling it."""
+
+    def made_file(self) -> BinaryIO | None:
+        raise NotImplementedError
+
+    def __call__(self) -> Iterator[str]:
+        """Its lines, without line ends, like any part's."""
+        file = self.made_file()
+        if file is None:
+            raise NotImplementedError
+        file.seek(0)
+        text = file.read().decode("utf-8")
+        return iter(text[1:-1].split("\n") if len(text) > 1 else ())
+
+
+def _write_parts(out: BinaryIO, parts: Sequence[Part], indexes: range) -> None:
     for index in indexes:
-        yield from part_lines(index, parts[index])
+        part = parts[index]
+        made = part.made_file() if index and isinstance(part, SpooledPart) else None
+        if made is not None:
+            _copy(made, out)
+        else:
+            write_text(out, part_lines(index, part))
 
 
 def _copy(source: BinaryIO, out: BinaryIO) -> None:
@@ -69,15 +101,77 @@ def _copy(source: BinaryIO, out: BinaryIO) -> None:
     shutil.copyfileobj(source, out, _BATCH_BYTES)
 
 
-def _child(spool: BinaryIO, index: int, part: Part) -> None:
-    """In the forked child: make the part into `spool`, then leave without returning."""
+class _Queue:
+    """The pieces not yet taken, [front, back), in a shared file: this process takes from the
+    front, the child from the back, each under a POSIX record lock (per process, unlike
+    flock on a shared descriptor; released when its holder dies)."""
+
+    _FORMAT = struct.Struct("<qq")
+
+    def __init__(self, file: BinaryIO, count: int) -> None:
+        self._fd = file.fileno()
+        os.pwrite(self._fd, self._FORMAT.pack(0, count), 0)
+
+    def take(self, *, from_back: bool) -> int | None:
+        fcntl.lockf(self._fd, fcntl.LOCK_EX)
+        try:
+            front, back = self._FORMAT.unpack(os.pread(self._fd, self._FORMAT.size, 0))
+            if front >= back:
+                return None
+            if from_back:
+                back -= 1
+                taken = back
+            else:
+                taken = front
+                front += 1
+            os.pwrite(self._fd, self._FORMAT.pack(front, back), 0)
+            return taken
+        finally:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+
+
+_Item = tuple[int, int, Part]
+"""(part index, piece index, piece): one item of work on the shared queue."""
+
+
+def _item_lines(item: _Item) -> Iterator[str]:
+    index, piece, part = item
+    return part_lines(index, part, piece)
+
+
+def _child(spool: BinaryIO, made: BinaryIO, queue: _Queue, items: Sequence[_Item]) -> None:
+    """In the forked child: take items from the back into `spool` until none is left, note
+    where each one is in `made`, then leave without returning."""
     code = 1
     try:
-        write_text(spool, part_lines(index, part))
+        where: list[tuple[int, int, int]] = []
+        while (taken := queue.take(from_back=True)) is not None:
+            start = spool.tell()
+            write_text(spool, _item_lines(items[taken]))
+            where.append((taken, start, spool.tell()))
         spool.flush()
+        made.write(marshal.dumps(where))
+        made.flush()
         code = 0
     finally:
         os._exit(code)
+
+
+def _items(parts: Sequence[Part], timeline_index: int) -> list[_Item]:
+    """The work to share: every part before the timeline, the timeline's pieces, and, when
+    none of them was made in advance (SpooledPart), the parts after it."""
+    shared = len(parts)
+    if any(isinstance(part, SpooledPart) for part in parts[timeline_index + 1 :]):
+        shared = timeline_index + 1
+    items: list[_Item] = []
+    for index in range(shared):
+        part = parts[index]
+        pieces = getattr(part, "pieces", None) if index == timeline_index else None
+        if callable(pieces):
+            items.extend((index, number, piece) for number, piece in enumerate(pieces()))
+        else:
+            items.append((index, 0, part))
+    return items
 
 
 def write_review(
@@ -87,34 +181,57 @@ def write_review(
     more where a fork is possible, else one part after another. The same bytes either way."""
     if entries >= PARALLEL_FROM_ENTRIES and write_parallel(out, parts, timeline_index):
         return
-    write_text(out, _parts_text(parts, range(len(parts))))
+    _write_parts(out, parts, range(len(parts)))
 
 
 def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) -> bool:
-    """Write every part to `out`, the one at `timeline_index` made in a forked child; False
-    (and nothing written) where a fork is not possible here (see the module docstring)."""
+    """Write every part to `out`, sharing the work with a forked child; False (and nothing
+    written) where a fork is not possible here (see the module docstring)."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return False
-    with tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as tail:
+    items = _items(parts, timeline_index)
+    with contextlib.ExitStack() as files:
+        spool, made, shared = (files.enter_context(tempfile.TemporaryFile()) for _ in range(3))
+        queue = _Queue(shared, len(items))
         try:
             pid = os.fork()
         except OSError:
             return False
         if pid == 0:  # pragma: no cover - the child leaves through os._exit
-            _child(spool, timeline_index, parts[timeline_index])
+            _child(spool, made, queue, items)
         try:
-            write_text(out, _parts_text(parts, range(timeline_index)))
-            write_text(tail, _parts_text(parts, range(timeline_index + 1, len(parts))))
+            front = 0
+            while (taken := queue.take(from_back=False)) is not None:
+                write_text(out, _item_lines(items[taken]))
+                front = taken + 1
             _, status = os.waitpid(pid, 0)
             pid = 0
-            if os.waitstatus_to_exitcode(status) == 0:
-                _copy(spool, out)
-            else:  # the child failed or was killed: make the timeline here
-                write_text(out, part_lines(timeline_index, parts[timeline_index]))
-            _copy(tail, out)
+            rest = range(front, len(items))
+            where = _made_pieces(made, rest) if os.waitstatus_to_exitcode(status) == 0 else None
+            if where is None:  # the child failed or was killed: make its items here
+                for index in rest:
+                    write_text(out, _item_lines(items[index]))
+            else:
+                for start, stop in where:
+                    spool.seek(start)
+                    out.write(spool.read(stop - start))
+            after = items[-1][0] + 1 if items else 0
+            _write_parts(out, parts, range(after, len(parts)))
         finally:
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
     return True
+
+
+def _made_pieces(made: BinaryIO, rest: range) -> list[tuple[int, int]] | None:
+    """Where the child's pieces are in its spool, in order, when they are exactly `rest`."""
+    made.seek(0)
+    try:
+        where = sorted(marshal.loads(made.read()))
+    except (EOFError, ValueError, TypeError):
+        return None
+    if [index for index, _, _ in where] != list(rest):
+        return None
+    return [(start, stop) for _, start, stop in where]

@@ -69,6 +69,8 @@ __all__ = [
     "format_utc",
     "markdown_lines",
     "markdown_parts",
+    "probe_parts",
+    "TimelinePart",
     "render_markdown",
     "write_markdown",
 ]
@@ -436,43 +438,75 @@ def _by_time_and_seq(row: tuple[datetime, int, Entry]) -> tuple[datetime, int]:
     return row[0], row[1]
 
 
-def _timeline(entries: Sequence[Entry], impact: datetime | None, review: Review) -> Iterator[str]:
-    """The timeline rows, produced one at a time: a long log is never held twice as text.
+TIMELINE_PIECE_ROWS = 1000
+"""The timeline is made in pieces of this many rows (TimelinePart.pieces)."""
+
+
+class TimelinePart:
+    """The timeline section: a part whose lines may also be made in pieces, in any order and
+    in any process (cockpit.commands.export_parallel shares them between two cores).
 
     Rows are in order of when things happened (a phase or note given a time with --at stands
     at that time; the time it was written follows when it differs), bursts of probe entries
-    that say one thing are one row, and key entries are starred."""
-    yield "## Timeline"
-    yield ""
-    if not entries:
-        yield NONE_RECORDED
-        return
-    if review.key_entries:
-        yield "### Key entries"
-        yield ""
-        for marked in review.key_entries:
-            author, text = _md(marked.author), _md(marked.text) or "(no text)"
-            yield f"- ★ {format_utc(marked.at)}, {author}: {text} (seq {marked.seq})"
-        yield ""
-        yield "### All entries"
-        yield ""
-    offset: Callable[[datetime], str] = (lambda _: "") if impact is None else _offset_from(impact)
-    grouped = {seq for burst in review.bursts.values() for seq in burst.seqs}
-    ordered = sorted(((effective_time(e), e.seq, e) for e in entries), key=_by_time_and_seq)
-    yield from table(["Seq", "UTC time", "T+", "Author", "Kind", "Text"], [])
-    for when, seq, entry in ordered:
-        burst = review.bursts.get(seq)
-        if burst is None and seq in grouped:
-            continue
-        shown = format_utc(when)
-        text = _burst_text(burst) if burst is not None else _entry_text(entry)
-        written = shown if when is entry.ts else format_utc(entry.ts)
-        if written != shown:
-            text += f" (logged {written if written[:10] != shown[:10] else written[11:]})"
-        yield (
-            f"| {seq} | {shown} | {offset(when)} | {_md(entry.author)} "
-            f"| {_md(entry.kind)} | {text} |"
+    that say one thing are one row, and key entries are starred. Calling the part gives its
+    lines one at a time: a long log is never held twice as text."""
+
+    def __init__(self, entries: Sequence[Entry], impact: datetime | None, review: Review) -> None:
+        self._entries = entries
+        self._review = review
+        self._offset: Callable[[datetime], str] = (
+            (lambda _: "") if impact is None else _offset_from(impact)
         )
+        grouped = {seq for burst in review.bursts.values() for seq in burst.seqs}
+        bursts = review.bursts
+        timed = sorted(((effective_time(e), e.seq, e) for e in entries), key=_by_time_and_seq)
+        self._rows = [row for row in timed if row[1] in bursts or row[1] not in grouped]
+        """(when, seq, entry) of each row, in order."""
+
+    def __call__(self) -> Iterator[str]:
+        for piece in self.pieces():
+            yield from piece()
+
+    def pieces(self) -> list[Callable[[], Iterable[str]]]:
+        """The part's lines as pieces: the heading (and key entries) first, then the rows
+        TIMELINE_PIECE_ROWS at a time. Their lines, in this order, are the part's."""
+        count = len(self._rows)
+        return [self._head] + [
+            (lambda start=start: self._row_lines(start, min(start + TIMELINE_PIECE_ROWS, count)))
+            for start in range(0, count, TIMELINE_PIECE_ROWS)
+        ]
+
+    def _head(self) -> Iterator[str]:
+        yield "## Timeline"
+        yield ""
+        if not self._entries:
+            yield NONE_RECORDED
+            return
+        key_entries = self._review.key_entries
+        if key_entries:
+            yield "### Key entries"
+            yield ""
+            for marked in key_entries:
+                author, text = _md(marked.author), _md(marked.text) or "(no text)"
+                yield f"- ★ {format_utc(marked.at)}, {author}: {text} (seq {marked.seq})"
+            yield ""
+            yield "### All entries"
+            yield ""
+        yield from table(["Seq", "UTC time", "T+", "Author", "Kind", "Text"], [])
+
+    def _row_lines(self, start: int, stop: int) -> Iterator[str]:
+        bursts, offset = self._review.bursts, self._offset
+        for when, seq, entry in self._rows[start:stop]:
+            burst = bursts.get(seq)
+            shown = format_utc(when)
+            text = _burst_text(burst) if burst is not None else _entry_text(entry)
+            written = shown if when is entry.ts else format_utc(entry.ts)
+            if written != shown:
+                text += f" (logged {written if written[:10] != shown[:10] else written[11:]})"
+            yield (
+                f"| {seq} | {shown} | {offset(when)} | {_md(entry.author)} "
+                f"| {_md(entry.kind)} | {text} |"
+            )
 
 
 # --- probe evidence and its appendix ----------------------------------------------------------
@@ -658,6 +692,14 @@ def _intro(name: str, count: int, runbook_known: bool) -> list[str]:
 
 Part = Callable[[], Iterable[str]]
 """One section (or more) of the review: its lines, without line ends, made when called."""
+ProbeParts = Callable[[Sequence[Entry]], tuple[Part, Part]]
+"""Makes the "Probe evidence" and appendix parts from the entries in seq order."""
+
+
+def probe_parts(ordered: Sequence[Entry]) -> tuple[Part, Part]:
+    """The "Probe evidence" part and the appendix part of the review: made from the probe
+    entries of `ordered` (in seq order) alone, so the same from those entries only."""
+    return (lambda: _probes(ordered)), (lambda: _appendix(ordered))
 
 
 def markdown_parts(
@@ -666,11 +708,14 @@ def markdown_parts(
     *,
     name: str,
     steps: Sequence[Step] | None = None,
+    make_probe_parts: ProbeParts = probe_parts,
 ) -> tuple[list[Part], int]:
     """The review's parts in order (an empty line goes between two parts), and the index of
     the timeline's, the biggest: a caller with a second core may make it beside the others
-    (cockpit.commands.export_cmd). The log is analysed here, once, before any part is made."""
+    (cockpit.commands.export_cmd). The log is analysed here, once, before any part is made.
+    `make_probe_parts`: where the probe parts come from (a caller may have made them)."""
     ordered = sorted(entries, key=lambda e: e.seq)
+    probes, appendix = make_probe_parts(ordered)
     analysis = analyse(ordered, name=name)
     review = build_review(ordered, analysis.timeline, steps=steps)
     impact = analysis.timeline.at("impact")
@@ -702,10 +747,10 @@ def markdown_parts(
         lambda: sections.lessons(review, format_utc),
         lambda: sections.actions(review, format_utc),
         lambda: sections.comparison(review, format_utc),
-        lambda: _timeline(ordered, impact, review),
-        lambda: _probes(ordered),
+        TimelinePart(ordered, impact, review),
+        probes,
         lambda: _integrity(ordered, problems, analysis),
-        lambda: _appendix(ordered),
+        appendix,
     ]
     return parts, len(parts) - 4
 
