@@ -213,6 +213,10 @@ def clean(text: Any, *, multiline: bool = False) -> str:
         return shown
     if "\r" in shown:
         shown = shown.replace("\r\n", "\n")
+    if shown.replace("\n", "").isprintable():
+        # Line breaks alone, the common case: str.translate with a dict looks up every
+        # character (about 40 ns each, a tenth of a millisecond for a long note).
+        return shown if multiline else shown.replace("\n", LINE_BREAK_MARK)
     return shown.translate(_MULTILINE_TABLE if multiline else _SINGLE_LINE_TABLE)
 
 

@@ -77,7 +77,7 @@ def _time(moment: datetime | None) -> str | None:
     return None if moment is None else format_ts(moment)
 
 
-def _format_ts(moment: datetime) -> str:
+def format_record_ts(moment: datetime) -> str:
     """format_ts, faster through isoformat (the same text for years 1000 to 9999)."""
     utc = moment.astimezone(UTC)
     if utc.year < 1000:
@@ -88,7 +88,7 @@ def _format_ts(moment: datetime) -> str:
 def entry_record(entry: Entry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
-        "ts": _format_ts(entry.ts),
+        "ts": format_record_ts(entry.ts),
         "author": entry.author,
         "origin": dict(entry.origin),
         "kind": entry.kind,

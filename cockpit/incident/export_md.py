@@ -581,38 +581,50 @@ evidence); deeper values (an answer before and after) stay on one line each."""
 _INDENTS = tuple("  " * depth for depth in range(_EXPANDED_LEVELS + 1))
 
 
-def _lay_out(value: Any, head: str, depth: int, tail: str, lines: list[str]) -> None:
-    """Append `value` as JSON to `lines`: objects one member per line down to
-    _EXPANDED_LEVELS, every value through the C encoder (the indenting encoder is pure
-    Python, too slow for tens of thousands of entries)."""
+def _laid_out(value: Any, depth: int) -> str:
+    """`value` as JSON for reading, at `depth`: objects one member per line down to
+    _EXPANDED_LEVELS, every other value through the C encoder (the indenting encoder is
+    pure Python, too slow for tens of thousands of entries)."""
     if type(value) is not dict or not value or depth >= _EXPANDED_LEVELS:
-        lines.append(f"{head}{_encode(value)}{tail}")
-        return
-    lines.append(head + "{")
-    indent = _INDENTS[depth + 1]
-    names = sorted(value, key=str)
-    last = len(names) - 1
-    for index, name in enumerate(names):
+        return _encode(value)
+    deeper = depth + 1
+    indent = _INDENTS[deeper]
+    try:
+        names = sorted(value)
+    except TypeError:  # not all str (never from a log line): json's order
+        names = sorted(value, key=str)
+    members = []
+    for name in names:
         item = value[name]
-        key = f"{indent}{_encode(name if type(name) is str else str(name))}: "
-        comma = "," if index < last else ""
-        if type(item) is dict and item and depth + 1 < _EXPANDED_LEVELS:
-            _lay_out(item, key, depth + 1, comma, lines)
-        else:
-            lines.append(f"{key}{_encode(item)}{comma}")
-    lines.append(_INDENTS[depth] + "}" + tail)
+        key = _encode_str(name) if type(name) is str else _encode_str(str(name))
+        shown = (
+            _laid_out(item, deeper)
+            if type(item) is dict and item and deeper < _EXPANDED_LEVELS
+            else _encode(item)
+        )
+        members.append(f"{indent}{key}: {shown}")
+    return "{\n" + ",\n".join(members) + "\n" + _INDENTS[depth] + "}"
 
 
-def _record_lines(record: Mapping[str, Any]) -> list[str]:
-    """A log record as JSON laid out for reading (see _lay_out)."""
-    lines: list[str] = []
-    _lay_out(record, "", 0, "", lines)
-    return lines
+def _record_text(entry: Entry, format_record_ts: Callable[[datetime], str]) -> str:
+    """The entry's record (export_json.entry_record) laid out for reading (_laid_out), made
+    without building the record: its keys, sorted, are always these."""
+    data, origin = entry.data, entry.origin
+    return (
+        f'{{\n  "author": {_encode(entry.author)},'
+        f'\n  "data": {_laid_out(data if type(data) is dict else dict(data), 1)},'
+        f'\n  "kind": {_encode(entry.kind)},'
+        f'\n  "line": {_encode(entry.line)},'
+        f'\n  "origin": {_laid_out(origin if type(origin) is dict else dict(origin), 1)},'
+        f'\n  "seq": {_encode(entry.seq)},'
+        f'\n  "text": {_encode(entry.text)},'
+        f'\n  "ts": {_encode(format_record_ts(entry.ts))}\n}}'
+    )
 
 
 def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
     """One block per probe entry, yielded as one piece (lines joined by "\n")."""
-    from cockpit.incident.export_json import entry_record, terminal_safe
+    from cockpit.incident.export_json import format_record_ts, terminal_safe
 
     probes = [e for e in entries if e.kind == "probe"]
     yield "## Appendix: probe evidence as logged"
@@ -624,7 +636,7 @@ def _appendix(entries: Sequence[Entry]) -> Iterator[str]:
     for entry in probes:
         # The JSON holds no raw line end (the encoder escapes them), so the block is made
         # terminal-safe in one go, and its fence is found in one search.
-        body = terminal_safe("\n".join(_record_lines(entry_record(entry))))
+        body = terminal_safe(_record_text(entry, format_record_ts))
         fence = _fence(body)
         yield (
             f"{'' if first else chr(10)}### seq {entry.seq}, {format_utc(entry.ts)}\n\n"
