@@ -266,6 +266,29 @@ def test_export_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert [e["seq"] for e in document["entries"]] == [1, 2]
 
 
+def test_export_lists_a_few_problems_and_counts_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_path = tmp_path / "damaged.jsonl"
+    main(["log", str(log_path), "first"])
+    lines = log_path.read_bytes().splitlines()
+    record = json.loads(lines[0])
+    for seq in range(2, 27):
+        lines.append(json.dumps({**record, "seq": seq, "kind": f"vote{seq}"}).encode())
+    lines[5:5] = [b"{damaged", b"[1]"]  # two errors, among the warnings
+    log_path.write_bytes(b"\n".join(lines) + b"\n")
+    capsys.readouterr()
+    assert main(["export", str(log_path), "-o", str(tmp_path / "review.md")]) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert sum("unknown kind" in line for line in said) == 10
+    assert sum("damaged line" in line for line in said) == 2
+    assert said[-2].endswith(
+        'and 15 more warnings, each listed in the review\'s "Log integrity" section'
+    )
+    review = (tmp_path / "review.md").read_text()
+    assert all(f"unknown kind 'vote{seq}'" in review for seq in range(2, 27))
+
+
 def test_export_refuses_to_overwrite_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from cockpit.errors import ConfigError
 
 if TYPE_CHECKING:
     from cockpit.config import Config
+    from cockpit.incident.entry import LogProblem
     from cockpit.incident.runbook import Step
     from cockpit.theme_data import ThemeSpec
 
@@ -101,6 +102,30 @@ def runbook_for_log(
         return (None if beside is None else _runbook_of(beside)), None
     except ConfigError as exc:
         return None, f"the incident's config does not load, so the runbook is not known:\n{exc}"
+
+
+SHOWN_PROBLEMS = 10
+"""Of each severity, the problems of a log a command lists on stderr before it counts them."""
+
+
+def report_log_problems(
+    log_path: Path, problems: Sequence[LogProblem], *, listed_in: str, warn: Callable[[str], None]
+) -> None:
+    """The problems of a log on stderr: every error and warning up to SHOWN_PROBLEMS of each
+    severity, then one line counting the rest and saying where each one is (`listed_in`). A
+    log damaged a thousand times would otherwise bury the terminal (and what matters in it)."""
+    shown = {"error": 0, "warning": 0}
+    left = {"error": 0, "warning": 0}
+    for problem in problems:
+        severity = problem.severity if problem.severity in shown else "warning"
+        if shown[severity] < SHOWN_PROBLEMS:
+            shown[severity] += 1
+            warn(f"{log_path}: {problem}")
+        else:
+            left[severity] += 1
+    counts = [f"{count} more {name}{'s' * (count != 1)}" for name, count in left.items() if count]
+    if counts:
+        warn(f"{log_path}: and {' and '.join(counts)}, each listed in {listed_in}")
 
 
 def _runbook_of(path: Path) -> tuple[Step, ...]:

@@ -45,7 +45,7 @@ def _export(
     early: EarlyProbeParts | None,
 ) -> int:
     from cockpit.cli import report_warning
-    from cockpit.commands.common import runbook_for_log
+    from cockpit.commands.common import report_log_problems, runbook_for_log
     from cockpit.safe_text import clean
 
     steps, warning = runbook_for_log(log.path, args.config)
@@ -55,8 +55,8 @@ def _export(
     # The entries live until the process ends: keep the collector from walking them again and
     # again while the export creates its many small objects (about 15% of the export's time).
     gc.freeze()
-    for problem in result.problems:
-        report_warning(f"{log.path}: {problem}")
+    where = 'the review\'s "Log integrity" section' if args.format == "md" else '"problems"'
+    report_log_problems(log.path, result.problems, listed_in=where, warn=report_warning)
     from cockpit.commands.export_parallel import write_review, write_text
 
     name = log.path.stem

@@ -10,7 +10,7 @@
 
 While this process reads a long log (about a second for 100,000 entries), the second core has
 nothing to do. The child uses it: through the descriptor opened before the fork (so the same
-file), up to the size the file had then, it parses only the lines that say "probe" and makes
+file), up to the size the file had then, it parses only the lines that hold '"probe"' and makes
 the "Probe evidence" part and the appendix from the probe entries, the same functions from
 the same bytes as this process would use, into unlinked temporary files. It also writes the
 (seq, line) of every probe entry it used.
@@ -187,7 +187,7 @@ def _child(fd: int, size: int, keys: BinaryIO, probes: BinaryIO, appendix: Binar
         origins: Origins = {}
 
         def take(line_no: int, raw: bytes | None, _size: int) -> None:
-            if not raw or b"probe" not in raw:
+            if not raw or b'"probe"' not in raw:  # (the kind, however the line is spaced)
                 return
             entry = fast_entry(raw, line_no, names, origins)
             if entry is None:

@@ -10,7 +10,7 @@ from cockpit.errors import UsageError
 
 def run_replay(args: argparse.Namespace) -> int:
     from cockpit.cli import report_warning
-    from cockpit.commands.common import load_theme_specs
+    from cockpit.commands.common import load_theme_specs, report_log_problems
     from cockpit.glyphs import terminal_wants_ascii
     from cockpit.incident.log import read_log
 
@@ -20,8 +20,8 @@ def run_replay(args: argparse.Namespace) -> int:
     if not 0 < args.speed <= 10000:
         raise UsageError(f"--speed {args.speed:g}: expected a factor above 0 and up to 10000")
     result = read_log(path)
-    for problem in result.problems:
-        report_warning(str(problem))
+    where = 'the "Log integrity" section of the review `cockpit export` writes'
+    report_log_problems(path, result.problems, listed_in=where, warn=report_warning)
     if not result.entries:
         raise UsageError(f"{path}: no entries to replay")
     from cockpit.ui.replay_app import ReplayApp
