@@ -686,15 +686,14 @@ def _comparison(entries: Sequence[Entry]) -> list[Compared]:
         if area is None or not subject:
             continue
         key = (area, subject, probe_where(entry))
-        first, last = _first_and_last(entry)
         held = seen.get(key)
         if held is None:
-            seen[key] = [first, last, 1]
-        else:
-            held[1] = last
+            seen[key] = [entry, entry, 1]
+        else:  # (what it saw is worked out for the first and the last entry only)
+            held[1] = entry
             held[2] += 1
     return [
-        Compared(area, subject, where, first, last, count)
+        Compared(area, subject, where, _first_and_last(first)[0], _first_and_last(last)[1], count)
         for (area, subject, where), (first, last, count) in sorted(seen.items())
     ]
 
