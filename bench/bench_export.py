@@ -247,6 +247,41 @@ def _run_cli(log_path: Path, out_path: Path, one_core: bool) -> tuple[float, flo
     return seconds, cpu, usage.ru_maxrss / 1024, process.returncode
 
 
+def _tree_pss_mb(pid: int) -> float:
+    """The proportional set size of `pid` and its descendants, summed, in MB (Linux): the
+    memory the whole export uses, its forks' shared pages counted once."""
+    total, pids = 0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pids.extend(int(child) for child in children)
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def _report_tree_memory(log_path: Path, out_path: Path) -> None:
+    """One more `cockpit export -o`, sampled every 20 ms: the peak of its processes' PSS."""
+    command = [sys.executable, "-m", "cockpit", "export", str(log_path), "-o", str(out_path)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _tree_pss_mb(process.pid))
+        time.sleep(0.02)
+    if not peak:
+        print("cockpit export -o, memory of all its processes: not measured (no /proc)")
+        return
+    verdict = "ok" if peak < TARGET_MB else "TOO BIG"
+    print(
+        f"cockpit export -o, all its processes (the forks' shared pages counted once): peak"
+        f" PSS {peak:.0f} MB (target < {TARGET_MB:.0f} MB: {verdict})"
+    )
+
+
 def _report_cli(log_path: Path, out_path: Path, rounds: int) -> None:
     """What a user gets: `cockpit export LOG -o FILE` end to end, in its own process, as it
     runs (both cores: the early child and the shared timeline) and with its forks turned off,
@@ -295,6 +330,7 @@ def main() -> int:
         # First, while this process is still small: a fresh interpreter's own figures.
         _report_fresh_process(path)
         _report_cli(path, Path(tmp) / "review.md", args.rounds)
+        _report_tree_memory(path, Path(tmp) / "review.md")
         started = time.perf_counter()
         entries, problems, reader = load_log(path)
         read_seconds = time.perf_counter() - started
