@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.incident.entry import decode_record
+from tests.json_values import json_values
 
 _decode = json.JSONDecoder().decode
 
@@ -78,18 +79,7 @@ def test_edge_cases_read_as_json_reads_them() -> None:
             assert same(mine[1], theirs[1]), (raw[:60], mine, theirs)
 
 
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**25), max_value=10**25)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-)
-_values = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12,
-)
+_values = json_values(max_size=4, max_leaves=12)
 
 
 @settings(max_examples=400, deadline=None)

@@ -15,6 +15,7 @@ from cockpit.compat import UTC
 from cockpit.incident.entry import Entry
 from cockpit.incident.export_json import entry_record, format_record_ts
 from cockpit.incident.export_md import _record_text
+from tests.json_values import json_values
 
 
 def reference(value: Any, depth: int = 0) -> str:
@@ -28,18 +29,7 @@ def reference(value: Any, depth: int = 0) -> str:
     return "{\n" + ",\n".join(members) + "\n" + "  " * depth + "}"
 
 
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**25), max_value=10**25)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text()
-)
-_values = st.recursive(
-    _scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=14,
-)
+_values = json_values(max_size=3, max_leaves=14)
 
 
 @settings(max_examples=500, deadline=None)
