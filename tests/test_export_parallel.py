@@ -8,6 +8,7 @@ with other threads, and a pytest-xdist worker has some."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,11 @@ assert early is not None, "no fork"
 if child == "appended-to":  # a probe entry the child did not see
     with log.open("ab") as handle:
         handle.write(sys.argv[4].encode() + b"\\n")
+if child == "rewritten":  # in place: the same seqs on the same lines, another text
+    with log.open("r+b") as handle:
+        text = handle.read()
+        handle.seek(0)
+        handle.write(text.replace(b"now answers eu", b"now answers us"))
 try:
     result = read_log(log)
     parts, timeline = markdown_parts(
@@ -187,4 +193,16 @@ def test_a_probe_the_childs_filter_misses_is_in_the_review(log_path: Path, tmp_p
     assert read_log(log).entries[0].kind == "probe"
     out = tmp_path / "review.md"
     assert _early(log, out, "works") == "made here"
+    assert out.read_bytes() == expected(log)
+
+
+def test_a_log_rewritten_in_place_since_the_fork_is_read_again(
+    log_path: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "incident.jsonl"
+    log.write_bytes(log_path.read_bytes())
+    os.utime(log, ns=(10**18, 10**18))  # written long before the fork
+    out = tmp_path / "review.md"
+    assert _early(log, out, "rewritten") == "made here"
+    assert "now answers us" in out.read_text() and "now answers eu" not in out.read_text()
     assert out.read_bytes() == expected(log)

@@ -16,11 +16,12 @@ the same bytes as this process would use, into unlinked temporary files. It also
 (seq, line) of every probe entry it used.
 
 This process takes those files only when they are exactly the parts it would make itself:
-the child left with status 0, the log's path still names the file the child read, and the
-probe entries of this process's read are the child's, seq for seq and line for line. Any
-difference (a line appended since the fork, a fragment the reader set aside as torn, a kind
-written with an escape that the child's filter missed) and the parts are made here, as
-without the child. So the review is the same to the byte either way.
+the child left with status 0, the log's path still names the file the child read, unchanged
+since the fork (device, inode, size and modification time), and the probe entries of this
+process's read are the child's, seq for seq and line for line. Any difference (a line
+appended since the fork, a file rewritten in place, a fragment the reader set aside as torn,
+a kind written with an escape that the child's filter missed) and the parts are made here,
+as without the child. So the review is the same to the byte either way.
 
 No fork where another thread runs (a fork copies only the calling thread), below
 EARLY_FROM_BYTES, or without os.fork. The child never returns into the caller's code: it
@@ -77,7 +78,7 @@ def start_probe_parts(log_path: Path) -> EarlyProbeParts | None:
             return None
         if pid == 0:  # pragma: no cover - the child leaves through os._exit
             _child(fd, info.st_size, *files)
-        return EarlyProbeParts(pid, log_path, (info.st_dev, info.st_ino), *files)
+        return EarlyProbeParts(pid, log_path, _state(info), *files)
     finally:
         os.close(fd)
 
@@ -89,14 +90,14 @@ class EarlyProbeParts:
         self,
         pid: int,
         log_path: Path,
-        identity: tuple[int, int],
+        state: tuple[int, int, int, int],
         keys: BinaryIO,
         probes: BinaryIO,
         appendix: BinaryIO,
     ) -> None:
         self._pid = pid
         self._log_path = log_path
-        self._identity = identity
+        self._state = state
         self._keys = keys
         self._probes = probes
         self._appendix = appendix
@@ -146,7 +147,7 @@ class EarlyProbeParts:
             now = os.stat(self._log_path)
         except OSError:
             return False
-        if (now.st_dev, now.st_ino) != self._identity:
+        if _state(now) != self._state:  # replaced, or written to, since the fork
             return False
         self._keys.seek(0)
         try:
@@ -170,6 +171,11 @@ class _EarlyPart(SpooledPart):
         if self.made_file() is None:
             return iter(self._fallback())
         return super().__call__()
+
+
+def _state(info: os.stat_result) -> tuple[int, int, int, int]:
+    """Which file, and whether it changed: device, inode, size and modification time."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _keys(probes: Iterable[Entry]) -> list[tuple[int, int]]:
