@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,63 @@ def test_a_log_rewritten_in_place_since_the_fork_is_read_again(
     assert _early(log, out, "rewritten") == "made here"
     assert "now answers us" in out.read_text() and "now answers eu" not in out.read_text()
     assert out.read_bytes() == expected(log)
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+HANGING = """
+import os, sys, time
+from cockpit.commands import export_early, export_parallel
+export_early.EARLY_FROM_BYTES = 0
+export_parallel.PARALLEL_FROM_ENTRIES = 10
+which = sys.argv[1]
+def hang(*args):
+    time.sleep(120)
+    os._exit(0)
+if which == "early":
+    export_early._child = hang
+else:
+    export_parallel._child = hang
+from cockpit.cli import main
+sys.argv[1:] = sys.argv[2:]
+sys.exit(main())  # as the cockpit command does (argv None: it installs cockpit.children)
+"""
+
+
+@pytest.mark.parametrize("which", ["early", "timeline"])
+def test_the_forks_end_when_the_export_is_terminated(
+    log_path: Path, tmp_path: Path, which: str
+) -> None:
+    """SIGTERM (a closed session) ends the export's children too, as every process cockpit
+    starts (cockpit.children): none is left to finish its share for nobody."""
+    out = tmp_path / "review.md"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HANGING, which, "export", str(log_path), "-o", str(out)],
+        stderr=subprocess.DEVNULL,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + 30
+    wanted = 1 if which == "early" else 2
+    while process.poll() is None and len(seen) < wanted and time.monotonic() < deadline:
+        seen |= _children(process.pid)
+        time.sleep(0.01)
+    assert len(seen) == wanted, seen
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while not all(_gone(pid) for pid in seen) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert all(_gone(pid) for pid in seen), seen
+    assert not out.exists()

@@ -25,7 +25,8 @@ as without the child. So the review is the same to the byte either way.
 
 No fork where another thread runs (a fork copies only the calling thread), below
 EARLY_FROM_BYTES, or without os.fork. The child never returns into the caller's code: it
-leaves with os._exit. close() kills and reaps a child still at work (an interrupted export).
+leaves with os._exit. close() kills and reaps a child still at work (an interrupted export);
+cockpit.children ends it when this process is ended (export_parallel.fork_child).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import contextlib
 import gc
 import marshal
 import os
-import signal
 import stat
 import tempfile
 import threading
@@ -42,7 +42,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from cockpit.commands.export_parallel import SpooledPart, part_lines, write_text
+from cockpit.commands.export_parallel import (
+    SpooledPart,
+    fork_child,
+    part_lines,
+    reap_child,
+    write_text,
+)
 from cockpit.incident.entry import Entry, Origins, entry_from_line, fast_entry
 from cockpit.incident.export_md import Part, probe_parts
 from cockpit.incident.log_read import scan_lines
@@ -71,7 +77,7 @@ def start_probe_parts(log_path: Path) -> EarlyProbeParts | None:
             return None
         files = [tempfile.TemporaryFile() for _ in range(3)]
         try:
-            pid = os.fork()
+            pid = fork_child()
         except OSError:
             for file in files:
                 file.close()
@@ -127,18 +133,17 @@ class EarlyProbeParts:
     def close(self) -> None:
         """Kill and reap the child if it is still at work; close the files."""
         if self._pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._pid, 0)
+                reap_child(self._pid, kill=True)
             self._pid = 0
         for file in (self._keys, self._probes, self._appendix):
             file.close()
 
     def _child_made(self, ordered: Sequence[Entry]) -> bool:
         try:
-            _, status = os.waitpid(self._pid, 0)
-        except ChildProcessError:
+            status = reap_child(self._pid)
+        except ChildProcessError:  # not ours to wait for (never the case): do not kill it
+            self._pid = 0
             return False
         self._pid = 0
         if os.waitstatus_to_exitcode(status) != 0:

@@ -21,7 +21,8 @@ caller's code: it writes, flushes and leaves with os._exit, so no buffer, atexit
 context manager of this process runs twice. If the fork fails, nothing was written yet and
 write_review writes the parts one after another; if the child fails or is killed, this
 process makes every piece the child had taken (a dead process's record lock is released);
-if this process is interrupted, the child is killed and waited for.
+if this process is interrupted, the child is killed and waited for; if it is ended (SIGHUP,
+SIGTERM), cockpit.children ends the child too (fork_child: its own process group).
 """
 
 from __future__ import annotations
@@ -130,6 +131,37 @@ class _Queue:
             fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
 
+def fork_child() -> int:
+    """os.fork, with the child in a process group of its own that cockpit.children ends
+    when this process ends (exit, SIGHUP, SIGTERM), as every process cockpit starts: 0 in the
+    child, its pid here. Raises OSError when no fork is possible."""
+    from cockpit import children
+
+    pid = os.fork()
+    if pid == 0:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        return 0
+    with contextlib.suppress(OSError):  # here too: whichever of the two runs first
+        os.setpgid(pid, pid)
+    children.started(pid)
+    return pid
+
+
+def reap_child(pid: int, *, kill: bool = False) -> int:
+    """Wait for a child of fork_child (SIGKILLed first with `kill`); its wait status."""
+    from cockpit import children
+
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        children.ended(pid)
+    return status
+
+
 _Item = tuple[int, int, Part]
 """(part index, piece index, piece): one item of work on the shared queue."""
 
@@ -194,7 +226,7 @@ def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) ->
         spool, made, shared = (files.enter_context(tempfile.TemporaryFile()) for _ in range(3))
         queue = _Queue(shared, len(items))
         try:
-            pid = os.fork()
+            pid = fork_child()
         except OSError:
             return False
         if pid == 0:  # pragma: no cover - the child leaves through os._exit
@@ -204,7 +236,7 @@ def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) ->
             while (taken := queue.take(from_back=False)) is not None:
                 write_text(out, _item_lines(items[taken]))
                 front = taken + 1
-            _, status = os.waitpid(pid, 0)
+            status = reap_child(pid)
             pid = 0
             rest = range(front, len(items))
             where = _made_pieces(made, rest) if os.waitstatus_to_exitcode(status) == 0 else None
@@ -219,9 +251,7 @@ def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) ->
             _write_parts(out, parts, range(after, len(parts)))
         finally:
             if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                reap_child(pid, kill=True)
     return True
 
 
