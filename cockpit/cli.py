@@ -383,9 +383,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if os.environ.get("COCKPIT_DEBUG"):
             raise
-        report_error(
-            f"internal error: {type(exc).__name__}: {exc} (set COCKPIT_DEBUG=1 for details)"
-        )
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        report_error(f"{message} (set COCKPIT_DEBUG=1 for details)")
+        if _command_word(argv) == "check":
+            # The monitoring contract holds even here: "could not run" is 3, and a monitor
+            # reading stdout (--json) gets JSON.
+            if "--json" in _words(argv):
+                _write_json_error(message, "internal")
+            return 3
         return EXIT_INTERNAL
 
 
@@ -426,9 +431,16 @@ def _command_word(argv: Sequence[str] | None) -> str | None:
 
 def _write_json_usage_error(message: str) -> None:
     """`cockpit check --json` with a command line argparse refused: JSON on stdout all the same."""
+    _write_json_error(message, "usage")
+
+
+def _write_json_error(message: str, kind: str) -> None:
+    """`cockpit check --json` that could not run: {"error": {...}} on stdout all the same."""
     import json
 
-    document = {"error": {"message": message, "kind": "usage", "exit": 3}}
+    from cockpit.safe_text import clean
+
+    document = {"error": {"message": clean(message), "kind": kind, "exit": 3}}
     write_stdout(json.dumps(document, ensure_ascii=False) + "\n")
 
 

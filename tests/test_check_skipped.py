@@ -218,3 +218,36 @@ def test_json_with_an_unreadable_incident_log_names_the_path(tmp_path: Path) -> 
     assert (error["kind"], error["path"]) == ("incident_log", "adir")
     assert error["message"] == "adir: cannot read the incident log: not a regular file"
     assert done.stderr == f"cockpit: error: {error['message']}\n"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_an_internal_error_is_could_not_run_and_still_json(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    as_json: bool,
+) -> None:
+    """A bug is still "the check could not run" (3) for a monitor, with JSON on stdout under
+    --json; the person reads what went wrong on stderr, never a traceback."""
+    from cockpit.cli import main
+    from cockpit.commands import check_cmd
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom \x1b[31mred")
+
+    monkeypatch.setattr(check_cmd, "_collect", broken)
+    config = tmp_path / "cockpit.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    assert main(["check", "--config", str(config), *(["--json"] if as_json else [])]) == 3
+    out, err = capsys.readouterr()
+    assert err.startswith("cockpit: error: internal error: RuntimeError: boom ␛[31mred")
+    if as_json:
+        assert json.loads(out) == {
+            "error": {
+                "message": "internal error: RuntimeError: boom ␛[31mred",
+                "kind": "internal",
+                "exit": 3,
+            }
+        }
+    else:
+        assert out == ""

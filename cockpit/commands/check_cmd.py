@@ -1,8 +1,8 @@
 """`cockpit check`: one sweep of every probe, as a table or as JSON; monitoring-plugin exit codes.
 
 Exit status: 0 every finding ok, 1 the worst is warn or unknown, 2 the worst is fail,
-3 the check could not run (bad config, bad arguments). Cron jobs and Nagios-style monitors can
-use it as it is.
+3 the check could not run (bad config, bad arguments, or a bug: cockpit.cli says so for an
+internal error too). Cron jobs and Nagios-style monitors can use it as it is.
 
 Checks that were not run are listed as `skipped` with the reason (`check_skipped`), in the table
 and in the JSON's "skipped" list; the summary counts them. They never change the exit status.
