@@ -226,6 +226,19 @@ def test_prometheus_down_is_one_unknown_row(world: World) -> None:
     assert look.services == ()
 
 
+def test_what_prometheus_says_with_an_error_status_is_kept(world: World) -> None:
+    """A real Prometheus refuses a bad query with HTTP 400 and says why in JSON: the reason
+    keeps its words, not only "HTTP 400 Bad Request"."""
+    from cockpit.queue.sources import SourceError, fetch_capped
+
+    url = f"{world.prometheus.url}/api/v1/query?query=sum%28"
+    with pytest.raises(SourceError) as refused:
+        asyncio.run(fetch_capped(url, timeout=5))
+    said = str(refused.value)
+    assert said.startswith("HTTP 400 Bad Request: bad_data: "), said
+    assert "parse error" in said and len(said) <= 300
+
+
 # --- a stub Prometheus: a real HTTP server on loopback answering what a test chose ------------
 
 
@@ -411,6 +424,9 @@ def test_absurd_cardinality_is_capped(stub: _Stub) -> None:
         (200, _reply([]), "no series of the cockpit's blackbox modules"),
         (200, b'{"status":"success","data":{"resultType":"matrix"}}', "not an instant vector"),
         (503, b"{}", "HTTP 503"),
+        (400, b'{"status":"error","errorType":"bad_data","error":"parse \\u001b[31m error"}',
+         "HTTP 400 Bad Request: bad_data: parse ␛[31m error"),
+        (502, b"<html><body>Bad gateway</body></html>", "HTTP 502 Bad Gateway"),
         (200, b"[" * 10 + b"1" * (9 << 20), "answer larger than"),
     ],
 )  # fmt: skip

@@ -29,6 +29,7 @@ so every kind of source is run, capped, timed out and worded the same way.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -118,9 +119,9 @@ async def fetch_capped(
                         f"HTTP {response.status_code} redirect to {target} (not followed)"
                     )
                 if response.status_code != 200:
-                    raise SourceError(
-                        f"HTTP {response.status_code} {clean(response.reason_phrase)[:80]}".rstrip()
-                    )
+                    status = f"HTTP {response.status_code} {clean(response.reason_phrase)[:80]}"
+                    said = await _error_said(response)
+                    raise SourceError(f"{status.rstrip()}: {said}" if said else status.rstrip())
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
@@ -132,6 +133,31 @@ async def fetch_capped(
     except httpx.HTTPError as error:
         kind = type(error).__name__
         raise SourceError(f"{kind}: {clean(str(error))[:200]}") from None
+
+
+_ERROR_BODY_BYTES = 4096
+
+
+async def _error_said(response: httpx.Response) -> str:
+    """What an API said with its error status, when it said it as JSON (Prometheus:
+    {"status": "error", "errorType": "bad_data", "error": "parse error: ..."}): errorType and
+    error, cleaned and cut. "" for anything else (an HTML page from a proxy says nothing
+    useful in one line)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= _ERROR_BODY_BYTES:
+            return ""  # not the short JSON error of an API
+    try:
+        document = json.loads(bytes(body))
+    except ValueError:
+        return ""
+    error = document.get("error") if isinstance(document, dict) else None
+    if not isinstance(error, str) or not error.strip():
+        return ""
+    kind = document.get("errorType")
+    said = f"{kind}: {error}" if isinstance(kind, str) and kind else error
+    return clean(said).strip()[:200]
 
 
 async def _read_postqueue(
