@@ -306,15 +306,15 @@ def test_events_for_every_depth_crossing() -> None:
         good(0, 10),  # ok
         good(15, 150),  # ok -> warn
         good(30, 1500),  # warn -> crit
-        good(45, 2000),  # crit, no event
+        good(45, 2000),  # crit, no depth event; growing 3 samples in a row: growth_up
         good(60, 500),  # crit -> warn
         good(75, 20),  # warn -> ok
         good(90, 5000),  # ok -> crit in one jump
         good(105, 0),  # crit -> ok in one jump
     )
     kinds = [[event.kind for event in step] for step in steps]
-    assert kinds == [[], ["depth_up"], ["depth_up"], [], ["depth_down"], ["depth_down"],
-                     ["depth_up"], ["depth_down"]]  # fmt: skip
+    assert kinds == [[], ["depth_up"], ["depth_up"], ["growth_up"], ["depth_down"],
+                     ["depth_down"], ["depth_up"], ["depth_down"]]  # fmt: skip
     ups = [step[0] for step in steps if step and step[0].kind == "depth_up"]
     assert [(e.data["before"], e.data["after"], e.data["limit"]) for e in ups] == [
         ("ok", "warn", 100),

@@ -187,3 +187,54 @@ def test_cockpit_check_warns_for_a_queue_over_rate_warn(tmp_path: Path) -> None:
     [finding] = document["findings"]
     assert (done.returncode, finding["status"]) == (0, "ok"), done.stderr
     assert finding["data"]["rate_warn"] == 20.0
+
+
+def _events(totals: list[int | None], **overrides: object) -> list[list[str]]:
+    """The event kinds of each reading (one every 15 s; None is a failed read)."""
+    from cockpit.queue.events import record
+
+    history = QueueHistory(source(**overrides), "primary")
+    kinds = []
+    for step, total in enumerate(totals):
+        at = T0 + timedelta(seconds=step * 15)
+        reading = Reading("mx1", at, None, "timed out") if total is None else good(step * 15, total)
+        kinds.append([event.kind for event in record(history, reading)])
+    return kinds
+
+
+def test_growing_too_long_and_stopping_are_logged_once_each() -> None:
+    """The warning a growing queue gives is a state change like a depth crossing: it reaches
+    the incident log when it starts and when it ends, once each."""
+    from cockpit.queue.events import record
+
+    kinds = _events([1000, 1012, 1024, 1035, 1047, 1060] + [1060] * 12)
+    flat = [kind for step in kinds for kind in step]
+    assert flat == ["growth_up", "growth_down"]
+    assert kinds[GROWING_SAMPLES] == ["growth_up"]
+    history = history_of([1000, 1012, 1024])
+    (event,) = record(history, good(45, 1035))
+    assert event.text == "mx1 queue growing +47/min for 3 samples in a row: 1,035 messages"
+    assert (event.data["threshold"], event.data["before"], event.data["after"]) == (
+        "growth",
+        "ok",
+        "warn",
+    )
+    assert event.data["rate_per_min"] == 46.8 and event.data["total"] == 1035
+
+
+def test_past_rate_warn_is_logged_with_its_limit() -> None:
+    from cockpit.queue.events import record
+
+    history = history_of([1000], rate_warn=100)
+    (event,) = record(history, good(15, 1100))
+    assert event.kind == "growth_up" and event.data["limit"] == 100
+    assert "at or over rate_warn" in event.text
+
+
+def test_an_unknown_read_while_growing_is_no_growth_event() -> None:
+    # Growing, then one failed read (its levels stay those of the good samples), then it
+    # stops: unknown and readable-again, and one growth_down when it has stopped.
+    kinds = _events([1000, 1012, 1024, 1035, None, 1047] + [1047] * 12)
+    assert kinds[3] == ["growth_up"] and kinds[4] == ["source_unknown"]
+    assert kinds[5] == ["source_recovered"]
+    assert [kind for step in kinds[6:] for kind in step] == ["growth_down"]

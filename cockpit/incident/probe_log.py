@@ -77,6 +77,8 @@ _QUEUE_PHRASES = {
     "depth_down": "depth fell back below a threshold",
     "age_up": "oldest message age crossed a threshold upwards",
     "age_down": "oldest message age fell back below a threshold",
+    "growth_up": "started to grow too fast",
+    "growth_down": "stopped growing too fast",
     "source_unknown": "source unknown",
     "source_recovered": "source readable again",
 }

@@ -3,6 +3,8 @@
 Kinds (QueueEvent.kind):
   depth_up / depth_down        the depth crossed warn or crit upwards / fell back below one
   age_up / age_down            the same for the age of the oldest message
+  growth_up / growth_down      the queue started to grow too fast or too long (warn: past
+                               rate_warn, or GROWING_SAMPLES samples in a row) / stopped
   source_unknown               a read failed after a good one (or the very first read failed)
   source_recovered             a good read after a failed one
 
@@ -14,7 +16,8 @@ and last_good_at (total and the others are then the last good sample's, never 0)
 A history starts from "ok and readable": a first reading over a threshold is a crossing, a
 first reading that fails is source_unknown. While a source is unknown its levels stay those of
 the last good sample, so a crossing that happened meanwhile is reported when it comes back.
-Order: source_unknown / source_recovered first, then depth, then age.
+Order: source_unknown / source_recovered first, then depth, then age, then growth. A growth
+event adds rate_per_min (the rate it was judged at, None when unknown) and the reason.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ EVENT_KINDS = (
     "depth_down",
     "age_up",
     "age_down",
+    "growth_up",
+    "growth_down",
     "source_unknown",
     "source_recovered",
 )
@@ -76,7 +81,32 @@ def transition_events(
     # While a source is unknown its levels are those of the last good sample: no crossing.
     events.extend(_crossings(history, "depth", previous.depth_level, after.depth_level))
     events.extend(_crossings(history, "age", previous.age_level, after.age_level))
+    events.extend(_growth(history, previous.growth_level, after.growth_level))
     return events
+
+
+def _growth(history: QueueHistory, before: Level, after: Level) -> list[QueueEvent]:
+    if before is after:
+        return []
+    name = history.source.name
+    rate = history.rate_per_min()
+    level, reason = history.growth()
+    extra: dict[str, Any] = {
+        "threshold": "growth",
+        "before": before.value,
+        "after": after.value,
+        "rate_per_min": None if rate is None else round(rate, 1),
+        "limit": history.source.rate_warn,
+    }
+    if after.rank > before.rank:
+        text = f"{name} queue {reason or 'growing'}"
+        kind = "growth_up"
+    else:
+        trend = history.trend().text if history.readable else "no trend: the source is unknown"
+        text = f"{name} queue no longer growing too fast: {trend}"
+        kind = "growth_down"
+    extra["reason"] = reason if level is after else None
+    return [_event(history, kind, f"{text}: {_depth_phrase(history)}", extra)]
 
 
 def _depth_data(history: QueueHistory) -> dict[str, Any]:

@@ -94,7 +94,8 @@ class QueueState:
     reasons: tuple[str, ...]
     """Why the status is not ok, one short phrase each."""
     growth_level: Level = Level.OK
-    """WARN while the queue grows past `rate_warn`, or for GROWING_SAMPLES samples (never CRIT)."""
+    """WARN while the queue grows past `rate_warn`, or for GROWING_SAMPLES samples (never CRIT);
+    from the good samples (kept while the source is unknown)."""
 
 
 def level_of(value: float | None, warn: float | None, crit: float | None) -> Level:
@@ -188,6 +189,8 @@ class QueueHistory:
         self._points: deque[Point] = deque(maxlen=self.maxlen)
         self._latest: Reading | None = None
         self._latest_good: QueueSample | None = None
+        self._good_growth = Level.OK
+        """The growth level at the latest good sample (kept while the source is unknown)."""
         self.peak_total: int | None = None
         """Highest total ever seen (not only what the ring still holds)."""
 
@@ -199,6 +202,7 @@ class QueueHistory:
             self._latest_good = sample
             total = sample.total
             self.peak_total = total if self.peak_total is None else max(self.peak_total, total)
+            self._good_growth = self.growth()[0]
 
     def __len__(self) -> int:
         return len(self._points)
@@ -302,7 +306,9 @@ class QueueHistory:
         if not self.readable:
             latest = self.latest
             error = latest.error if latest is not None and latest.error else "no reading yet"
-            return QueueState(Status.UNKNOWN, depth_level, age_level, False, (error,))
+            return QueueState(
+                Status.UNKNOWN, depth_level, age_level, False, (error,), self._good_growth
+            )
         assert sample is not None
         reasons = []
         if depth_level is not Level.OK:
