@@ -1,18 +1,19 @@
-"""Write a long review on two cores: the timeline shared between a forked child and us.
+"""Write a long review on two cores: its parts and the timeline's pieces shared with a fork.
 
     write_review(out, parts, timeline_index, entries=len(entries))
 
 The timeline of a long log is the biggest part of the review (about half of its time for
 100,000 entries), and the parts are independent once the log is analysed (export_md's
 markdown_parts does that before any part is made). The timeline comes in pieces of rows
-(export_md.TimelinePart.pieces). A forked child takes pieces from the end, one at a time,
-and makes them into an unlinked temporary file; meanwhile this process writes the parts
-before the timeline to `out` and the parts after it into a second temporary file, then takes
-pieces from the start, writing them straight to `out`, until the two meet. Each takes the
-next piece under a POSIX record lock on a small shared file, so however the two cores happen
-to run (this machine's vary by half), they finish at about the same time. Then the child's
-pieces, in order, and the second file are copied to `out`. The bytes are exactly those of
-writing the parts one after another.
+(export_md.TimelinePart.pieces). The work is one list, in the order of the review: the parts
+before the timeline, the timeline's pieces, and the parts after it unless some of those were
+made in advance (export_early: this process writes those last). This process takes items
+from the front, one at a time, writing each straight to `out`; a forked child takes them from
+the back into an unlinked temporary file, noting where each one is. Each takes the next item
+under a POSIX record lock on a small shared file, so however the two cores happen to run
+(this machine's speed drifts by half), they finish at about the same time. Then the child's
+items are copied to `out` in order, and the parts after them written. The bytes are exactly
+those of writing the parts one after another.
 
 Only where it is safe and worth it: a POSIX fork, no other thread in this process (a fork
 copies only the calling thread, and a lock another thread held would stay locked in the
@@ -20,7 +21,7 @@ child), and a log of PARALLEL_FROM_ENTRIES entries or more. The child never retu
 caller's code: it writes, flushes and leaves with os._exit, so no buffer, atexit handler or
 context manager of this process runs twice. If the fork fails, nothing was written yet and
 write_review writes the parts one after another; if the child fails or is killed, this
-process makes every piece the child had taken (a dead process's record lock is released);
+process makes every item the child had taken (a dead process's record lock is released);
 if this process is interrupted, the child is killed and waited for; if it is ended (SIGHUP,
 SIGTERM), cockpit.children ends the child too (fork_child: its own process group).
 """
