@@ -194,17 +194,25 @@ def decode_record(raw: bytes, text: str) -> Any:
     invalid UTF-8, deep nesting), json reads or refuses itself, saying why. `text` is `raw`
     decoded from UTF-8 (with U+FFFD for invalid bytes).
     """
+    value = _fast_decode(raw)
+    return _decode_json(text) if value is _NOT_FAST else value
+
+
+_NOT_FAST = object()
+
+
+def _fast_decode(raw: bytes) -> Any:
+    """orjson's value of `raw` where orjson reads it exactly as json would, else _NOT_FAST
+    (orjson missing, a run of 19 digits, deep brackets, or anything orjson refuses)."""
+    if _fast_loads is None:  # pragma: no cover - orjson is a dependency
+        return _NOT_FAST
     shape = raw.translate(_SHAPE)
-    if (
-        _fast_loads is not None
-        and _LONG_NUMBER not in shape
-        and (len(raw) < _FAST_NESTING or shape.count(b"[") < _FAST_NESTING)
-    ):
-        try:
-            return _fast_loads(raw)
-        except _FastDecodeError:
-            pass
-    return _decode_json(text)
+    if _LONG_NUMBER in shape or (len(raw) >= _FAST_NESTING and shape.count(b"[") >= _FAST_NESTING):
+        return _NOT_FAST
+    try:
+        return _fast_loads(raw)
+    except _FastDecodeError:
+        return _NOT_FAST
 
 
 DataPack = Callable[[str, dict[str, Any]], Mapping[str, Any]]
@@ -290,15 +298,7 @@ def fast_entry(raw: bytes, line_no: int, names: dict[str, str], origins: Origins
     text and data have the right types, with a known kind, a ts in the form format_ts writes
     and an origin that is an object of strings or missing.
     """
-    if _fast_loads is None:  # pragma: no cover - orjson is a dependency
-        return None
-    shape = raw.translate(_SHAPE)
-    if _LONG_NUMBER in shape or (len(raw) >= _FAST_NESTING and shape.count(b"[") >= _FAST_NESTING):
-        return None
-    try:
-        record = _fast_loads(raw)
-    except _FastDecodeError:
-        return None
+    record = _fast_decode(raw)
     if type(record) is not dict:
         return None
     get = record.get
