@@ -38,7 +38,7 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -172,10 +172,13 @@ class _EarlyPart(SpooledPart):
     def made_file(self) -> BinaryIO | None:
         return self._made()
 
-    def __call__(self) -> Iterator[str]:
-        if self.made_file() is None:
-            return iter(self._fallback())
-        return super().__call__()
+    def __call__(self) -> Iterable[str]:
+        file = self.made_file()
+        if file is None:
+            return self._fallback()
+        file.seek(0)
+        text = file.read().decode("utf-8")
+        return text[1:-1].split("\n") if len(text) > 1 else ()
 
 
 def _state(info: os.stat_result) -> tuple[int, int, int, int]:

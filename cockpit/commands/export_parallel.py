@@ -73,19 +73,14 @@ def write_text(out: BinaryIO, pieces: Iterable[str]) -> None:
 class SpooledPart:
     """A part that may be made already, into a file (cockpit.commands.export_early): the
     bytes part_lines gives for it at any index but the first ("\n", then each line with its
-    end). made_file() is that file, or None when the part is to be made by calling it."""
+    end). made_file() is that file, or None when the part is to be made by calling it (as
+    any part: its lines, without line ends)."""
 
     def made_file(self) -> BinaryIO | None:
         raise NotImplementedError
 
-    def __call__(self) -> Iterator[str]:
-        """Its lines, without line ends, like any part's."""
-        file = self.made_file()
-        if file is None:
-            raise NotImplementedError
-        file.seek(0)
-        text = file.read().decode("utf-8")
-        return iter(text[1:-1].split("\n") if len(text) > 1 else ())
+    def __call__(self) -> Iterable[str]:
+        raise NotImplementedError
 
 
 def _write_parts(out: BinaryIO, parts: Sequence[Part], indexes: range) -> None:
@@ -190,9 +185,10 @@ def _child(spool: BinaryIO, made: BinaryIO, queue: _Queue, items: Sequence[_Item
         os._exit(code)
 
 
-def _items(parts: Sequence[Part], timeline_index: int) -> list[_Item]:
+def _items(parts: Sequence[Part], timeline_index: int) -> tuple[list[_Item], int]:
     """The work to share: every part before the timeline, the timeline's pieces, and, when
-    none of them was made in advance (SpooledPart), the parts after it."""
+    none of them was made in advance (SpooledPart), the parts after it; and the index of the
+    first part not shared (written after the shared ones)."""
     shared = len(parts)
     if any(isinstance(part, SpooledPart) for part in parts[timeline_index + 1 :]):
         shared = timeline_index + 1
@@ -204,7 +200,7 @@ def _items(parts: Sequence[Part], timeline_index: int) -> list[_Item]:
             items.extend((index, number, piece) for number, piece in enumerate(pieces()))
         else:
             items.append((index, 0, part))
-    return items
+    return items, shared
 
 
 def write_review(
@@ -222,7 +218,7 @@ def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) ->
     written) where a fork is not possible here (see the module docstring)."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return False
-    items = _items(parts, timeline_index)
+    items, after = _items(parts, timeline_index)
     with contextlib.ExitStack() as files:
         spool, made, shared = (files.enter_context(tempfile.TemporaryFile()) for _ in range(3))
         queue = _Queue(shared, len(items))
@@ -248,7 +244,6 @@ def write_parallel(out: BinaryIO, parts: Sequence[Part], timeline_index: int) ->
                 for start, stop in where:
                     spool.seek(start)
                     out.write(spool.read(stop - start))
-            after = items[-1][0] + 1 if items else 0
             _write_parts(out, parts, range(after, len(parts)))
         finally:
             if pid:
