@@ -86,26 +86,27 @@ def transition_events(
 
 
 def _growth(history: QueueHistory, before: Level, after: Level) -> list[QueueEvent]:
+    # The level is kept while the source is unknown, so it changes only at a good reading:
+    # history.growth() and trend() judge the same samples as `after`.
     if before is after:
         return []
     name = history.source.name
     rate = history.rate_per_min()
-    level, reason = history.growth()
+    _, reason = history.growth()
     extra: dict[str, Any] = {
         "threshold": "growth",
         "before": before.value,
         "after": after.value,
         "rate_per_min": None if rate is None else round(rate, 1),
         "limit": history.source.rate_warn,
+        "reason": reason,
     }
     if after.rank > before.rank:
         text = f"{name} queue {reason or 'growing'}"
         kind = "growth_up"
     else:
-        trend = history.trend().text if history.readable else "no trend: the source is unknown"
-        text = f"{name} queue no longer growing too fast: {trend}"
+        text = f"{name} queue no longer growing too fast: {history.trend().text}"
         kind = "growth_down"
-    extra["reason"] = reason if level is after else None
     return [_event(history, kind, f"{text}: {_depth_phrase(history)}", extra)]
 
 
