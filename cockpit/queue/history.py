@@ -189,8 +189,9 @@ class QueueHistory:
         self._points: deque[Point] = deque(maxlen=self.maxlen)
         self._latest: Reading | None = None
         self._latest_good: QueueSample | None = None
-        self._good_growth = Level.OK
-        """The growth level at the latest good sample (kept while the source is unknown)."""
+        self._good_growth: tuple[Level, str | None] = (Level.OK, None)
+        """growth() at the latest good sample: it judges the good samples only, so it holds
+        until the next one (and is kept while the source is unknown)."""
         self.peak_total: int | None = None
         """Highest total ever seen (not only what the ring still holds)."""
 
@@ -202,7 +203,7 @@ class QueueHistory:
             self._latest_good = sample
             total = sample.total
             self.peak_total = total if self.peak_total is None else max(self.peak_total, total)
-            self._good_growth = self.growth()[0]
+            self._good_growth = self.growth()
 
     def __len__(self) -> int:
         return len(self._points)
@@ -307,7 +308,7 @@ class QueueHistory:
             latest = self.latest
             error = latest.error if latest is not None and latest.error else "no reading yet"
             return QueueState(
-                Status.UNKNOWN, depth_level, age_level, False, (error,), self._good_growth
+                Status.UNKNOWN, depth_level, age_level, False, (error,), self._good_growth[0]
             )
         assert sample is not None
         reasons = []
@@ -323,7 +324,7 @@ class QueueHistory:
                 f"oldest message {format_duration(age).removeprefix('about ')} old, at or over "
                 f"{age_level} {format_duration(limit or 0).removeprefix('about ')}"
             )
-        growth_level, growth_reason = self.growth()
+        growth_level, growth_reason = self._good_growth
         if growth_reason is not None:
             reasons.append(growth_reason)
         worst_level = max(depth_level, age_level, growth_level, key=lambda level: level.rank)
