@@ -39,6 +39,7 @@ SHIPPED_THEMES = sorted(path.name for path in (PROJECT_ROOT / "themes").glob("*.
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",
     ".venv",
+    ".venv-*",  # the other Pythons' (tests/run-other-pythons), set up while the suite runs
     "build",
     "dist",
     "*.egg-info",
