@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import imaplib
 import json
 import os
 import shutil
@@ -24,8 +25,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import formatdate
+from datetime import datetime, timedelta
+from email.utils import format_datetime, formatdate
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ SUBMIT_USER, SUBMIT_PASSWORD = "sender", "Submit-Pw-7623-secret"
 PASSWORDS = (*USERS.values(), SUBMIT_PASSWORD)
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 RUN_KEYS = {"canary", "direction", "region", "token", "sent_at", "arrived_at", "round_trip_s",
-            "folder", "junk", "smtp", "imap", "error", "stage", "auth_results"}  # fmt: skip
+            "folder", "junk", "smtp", "imap", "error", "stage", "auth_results",
+            "swept"}  # fmt: skip
 
 
 def _dkim_record() -> str:
@@ -412,6 +414,83 @@ def test_a_hostile_imap_server_is_unknown_in_bounded_time(
     assert run_finding.status is Status.UNKNOWN
     assert run_finding.summary.startswith(f"imap 127.0.76.7:{port}: ")
     assert time.monotonic() - started < 15
+
+
+def plant(
+    world: World, folder: str, token: str, *, sent: datetime | None, arrived: datetime
+) -> None:
+    """An earlier canary message in `folder`, stored by the real Dovecot with INTERNALDATE
+    `arrived` (IMAP APPEND), as a late delivery or a run that did not delete would leave it."""
+    date = f"Date: {format_datetime(sent)}\r\n" if sent is not None else ""
+    raw = (
+        f"{date}From: probe@outside.test\r\nTo: canary@example.test\r\n"
+        f"Subject: cockpit canary {token}\r\nX-Cockpit-Canary: {token}\r\n\r\nearlier\r\n"
+    ).encode()
+    with imaplib.IMAP4(IMAP_IP, world.dovecot.imap_port, timeout=10) as imap:
+        imap.login("canary", USERS["canary"])
+        if folder != "INBOX":
+            imap.create(folder)  # NO when it exists already
+        typ, _ = imap.append(folder, None, imaplib.Time2Internaldate(arrived), raw)
+        assert typ == "OK"
+        imap.logout()
+
+
+def _token(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:20]}"
+
+
+def test_a_run_sweeps_earlier_messages_and_reports_the_late_ones(
+    world: World, passwords: None
+) -> None:
+    now = datetime.now(UTC)
+    minutes = timedelta(minutes=1)
+    late_inbox, late_junk, leftover, recent, undated = (_token("sweep-in") for _ in range(5))
+    other = _token("sweep-in-x")  # another canary, whose name starts like this one's
+    plant(world, "INBOX", late_inbox, sent=now - 10 * minutes, arrived=now - 4 * minutes)
+    plant(world, "Junk", late_junk, sent=now - 20 * minutes, arrived=now - 19 * minutes)
+    plant(world, "INBOX", leftover, sent=now - 10 * minutes, arrived=now - 10 * minutes)
+    plant(world, "INBOX", recent, sent=now - timedelta(seconds=5), arrived=now)
+    plant(world, "INBOX", undated, sent=None, arrived=now - 30 * minutes)
+    plant(world, "INBOX", other, sent=now - 30 * minutes, arrived=now - 20 * minutes)
+
+    findings = run(world, inbound(name='"sweep-in"'))
+
+    run_finding = findings[0]
+    assert run_finding.check == "inbound" and run_finding.status is Status.OK
+    assert run_finding.data["swept"] == {"late": 2, "leftovers": 1, "kept": 2, "error": None}
+    assert run_finding.summary.endswith(
+        "2 earlier messages arrived after their runs gave up (up to 6 min after sending)"
+    )
+    late = {f.subject: f for f in findings if f.check == "late"}
+    assert set(late) == {late_inbox, late_junk}
+    inbox = late[late_inbox]
+    assert inbox.status is Status.WARN and inbox.region is None
+    assert inbox.data["late_s"] == 360.0 and inbox.data["deleted"] is True
+    assert inbox.data["folder"] == "INBOX" and late[late_junk].data["folder"] == "Junk"
+    assert inbox.data["sent_at"] == (now - 10 * minutes).replace(microsecond=0).isoformat()
+    sent, arrived = (now - 10 * minutes, now - 4 * minutes)
+    assert inbox.summary == (
+        f"a message of canary sweep-in sent {sent:%H:%M:%S} (its Date) reached the server"
+        f" {arrived:%H:%M:%S} UTC (its INTERNALDATE): 6 min after sending, after its run gave"
+        " up at 10 s; found in INBOX, deleted"
+    )
+    for gone in (late_inbox, late_junk, leftover, run_finding.data["token"]):
+        assert world.files_with(gone) == [], gone
+    for kept in (recent, undated, other):
+        assert len(world.files_with(kept)) == 1, kept
+        world.files_with(kept)[0].unlink()
+
+
+def test_a_canary_that_keeps_its_messages_sweeps_nothing(world: World, passwords: None) -> None:
+    now = datetime.now(UTC)
+    token = _token("keep-in")
+    plant(world, "INBOX", token, sent=now - timedelta(minutes=10), arrived=now)
+    findings = run(world, inbound(name='"keep-in"', delete="false"))
+    assert [f.check for f in findings] == ["inbound", "dkim", "spf", "dmarc", "path"]
+    assert findings[0].status is Status.OK and findings[0].data["swept"] is None
+    assert len(world.files_with(token)) == 1
+    for path in world.files_with(token) + world.files_with(findings[0].data["token"]):
+        path.unlink()
 
 
 def _cockpit(

@@ -14,6 +14,7 @@ from cockpit.compat import UTC
 from cockpit.model import Finding, Status
 from cockpit.region_status import region_rows
 from cockpit.ui.canary_pane import CanaryPane, history_bars
+from cockpit.ui.pane_text import status_style
 from cockpit.ui.themes import status_variable_defaults
 
 pytestmark = pytest.mark.anyio
@@ -96,6 +97,26 @@ async def test_a_failed_run_says_why_and_shows_no_verdicts_it_did_not_make() -> 
     assert "DKIM -" in line and "DMARC -" in line  # the old run's verdicts are not shown
     assert "[bold red]within[/]" in line and "\x1b" not in line  # literal, no escape
     assert line.split(" * ")[0].isascii()  # glyphs, bars and bullet (the data is cleaned)
+
+
+async def test_an_ok_run_that_found_late_messages_says_so_in_the_warn_colour() -> None:
+    board = CanaryBoard()
+    findings = run("eu-in", "inbound", Status.OK, 2.0, verdicts=OK_VERDICTS)
+    for token in ("eu-in-0123456789abcdef0123", "eu-in-3210fedcba9876543210"):
+        findings.append(Finding("canary", "late", token, Status.WARN, "late", None, None, {}, NOW))
+    board.took("eu-in", findings)
+    app = Host(("eu-in",))
+    async with app.run_test(size=(160, 6)) as pilot:
+        pane = app.query_one(CanaryPane)
+        pane.show_rows(board.rows(), NOW)
+        await pilot.pause()
+        rendered = pane.render()
+        warn = status_style(pane, Status.WARN)
+    line = rendered.plain.splitlines()[1]
+    assert line.startswith("✓ ok eu-in") and line.endswith(" • 2 earlier messages arrived late")
+    start = rendered.plain.index("2 earlier")
+    styles = [span.style for span in rendered.spans if span.start <= start < span.end]
+    assert warn and styles[-1] == warn  # over the line's own (ok) colour
 
 
 def test_the_history_keeps_the_last_runs_and_marks_the_missed_ones() -> None:

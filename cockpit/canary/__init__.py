@@ -12,6 +12,7 @@ the screen, the checklist and the log rely on). The package, one module per conc
     smtp_send.py     smtplib, bounded: to an MX (opportunistic TLS) or submission (TLS + AUTH)
     imap_find.py     log in, pick folders, search (IDLE or poll), fetch, delete
     imap_wire.py     imaplib, bounded: pinned address, capped reads, IDLE, mailbox names
+    sweep.py         earlier messages of the canary: late ones reported, all old ones deleted
     watchdog.py      the deadline and cancellation of a blocking conversation in a thread
     secrets.py       passwords from the environment or an owner-only file, never shown
     message.py       the message and its token                                    (pure)

@@ -8,7 +8,8 @@ history of its round-trip times. Pure: the probe runner hands results in, nothin
 
 A run's findings follow the contract of cockpit.canary (area "canary"; check "inbound" or
 "outbound" for the run itself, plus "dkim", "spf", "dmarc" and "path" once the message
-arrived). A run that never arrived has no verdicts: its row shows none, never an old run's.
+arrived, and "late" for each earlier message found to have come after its run gave up). A run
+that never arrived has no verdicts: its row shows none, never an old run's.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class CanaryRow:
     observed_at: datetime | None
     history: tuple[float | None, ...]
     """The last HISTORY runs' round trips, oldest first; None: that run did not arrive."""
+    late: int = 0
+    """Earlier messages this run found had arrived after their runs gave up (check "late")."""
 
 
 class CanaryBoard:
@@ -98,6 +101,7 @@ class CanaryBoard:
                     verdicts=tuple((check, by_check.get(check)) for check in VERDICTS),
                     observed_at=run.observed_at,
                     history=tuple(self._history.get(name, ())),
+                    late=sum(1 for finding in findings if finding.check == "late"),
                 )
             )
         return rows

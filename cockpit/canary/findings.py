@@ -10,10 +10,16 @@ through, resolver = the DNS server asked or None, observed_at = when the run sta
 - check "inbound" or "outbound": the run itself; status from verdict.run_status, data
   {"canary", "direction", "region", "token", "sent_at", "arrived_at", "round_trip_s",
   "folder", "junk", "smtp": {"host", "ip", "port", "tls", "tls_verified", "reply"},
-  "imap": {"host", "port"}, "error", "stage", "auth_results"};
+  "imap": {"host", "port"}, "error", "stage", "auth_results", "swept"}; "swept" is None or
+  {"late", "leftovers", "kept", "error"} (counts of the sweep of earlier messages, sweep.py);
 - once the message arrived, one finding each for "dkim", "spf", "dmarc" and "path" (their data
   as dkim_verify, spf_verify, dmarc_verify and path_check give it). A message that never
-  arrived has only the run's finding, which says why.
+  arrived has only the run's finding, which says why;
+- check "late", one per earlier message of this canary that the sweep found arrived after its
+  run gave up: status warn, subject its token (so each one is a change of its own in the
+  log), region None (the run that sent it may have gone elsewhere), data {"canary", "token",
+  "folder", "sent_at", "arrived_at", "late_s", "timeout_s", "deleted"}. The run's own summary
+  counts them too.
 
 No password and no message body is anywhere in them; every summary is cleaned text. A run that
 breaks inside (a bug) is one `unknown` run finding with the reason; it never hides the others.
@@ -30,6 +36,7 @@ from cockpit.auth.asker import Asker, RunAsker
 from cockpit.canary.headers import shown
 from cockpit.canary.run import RunRecord, execute, resolve_region
 from cockpit.canary.verdict import VERDICT_CHECKS, RunFacts, Verdict, run_status
+from cockpit.compat import UTC
 from cockpit.config.model import Canary, Config
 from cockpit.incident.entry import utc_now
 from cockpit.model import Finding, Status
@@ -69,6 +76,7 @@ def _run_data(record: RunRecord) -> dict[str, Any]:
         "error": record.error,
         "stage": record.stage,
         "auth_results": record.checked.auth_results if record.checked else [],
+        "swept": None if record.swept is None else record.swept.data(),
     }
 
 
@@ -110,7 +118,66 @@ def _summary(
             parts.append(", ".join(shown_briefs))
     if status is Status.OK and not parts:
         parts.append("arrived")
+    late = record.swept.late if record.swept is not None else []
+    if late:
+        slowest = max(item.late_s for item in late)
+        parts.append(
+            f"{len(late)} earlier message{'s' if len(late) > 1 else ''} arrived after"
+            f" {'their runs' if len(late) > 1 else 'its run'} gave up (up to {_took(slowest)}"
+            " after sending)"
+        )
     return clean("; ".join(dict.fromkeys(parts)))[:MAX_SUMMARY]
+
+
+def _took(seconds: float) -> str:
+    """95 s, 3 min 30 s, 2 h 5 min."""
+    whole = max(0, round(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 120:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _late_findings(record: RunRecord, resolver: str | None) -> list[Finding]:
+    """One `late` finding per earlier message the sweep found late (see the docstring)."""
+    if record.swept is None:
+        return []
+    canary = record.canary
+    found = []
+    for item in record.swept.late:
+        fate = "deleted" if item.deleted else "could not be deleted"
+        summary = (
+            f"a message of canary {canary.name} sent {item.sent_at.astimezone(UTC):%H:%M:%S}"
+            f" (its Date) reached the server {item.arrived_at.astimezone(UTC):%H:%M:%S} UTC"
+            f" (its INTERNALDATE): {_took(item.late_s)} after sending, after its run gave up"
+            f" at {canary.timeout:g} s; found in {shown(item.folder, 60)}, {fate}"
+        )
+        found.append(
+            Finding(
+                area=AREA,
+                check="late",
+                subject=item.token,
+                status=Status.WARN,
+                summary=clean(summary)[:MAX_SUMMARY],
+                region=None,
+                resolver=resolver,
+                data={
+                    "canary": canary.name,
+                    "token": item.token,
+                    "folder": shown(item.folder, 120),
+                    "sent_at": item.sent_at.astimezone(UTC).isoformat(),
+                    "arrived_at": item.arrived_at.astimezone(UTC).isoformat(),
+                    "late_s": round(item.late_s, 1),
+                    "timeout_s": canary.timeout,
+                    "deleted": item.deleted,
+                },
+                observed_at=record.started,
+            )
+        )
+    return found
 
 
 def run_findings(record: RunRecord, resolver: str | None) -> list[Finding]:
@@ -155,7 +222,7 @@ def run_findings(record: RunRecord, resolver: str | None) -> list[Finding]:
         if name in verdicts:
             verdict = verdicts[name]
             found.append(finding(name, verdict.status, verdict.summary, dict(verdict.data)))
-    return found
+    return found + _late_findings(record, resolver)
 
 
 def canary_unknown(

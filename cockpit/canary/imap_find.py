@@ -5,6 +5,8 @@
     found = session.find(token, folders, until=deadline)         # Found, or None
     raw = session.fetch(found)                                   # bytes, or Oversize
     session.delete(found)                                        # when the canary says so
+    held = session.held(folder, "eu-in")                         # every eu-in message there
+    session.remove(folder, uids)                                 # those (canary.sweep decides)
     session.close()
 
 Search: `UID SEARCH HEADER X-Cockpit-Canary "<token>"` in each folder (EXAMINE, read-only).
@@ -17,6 +19,10 @@ when it has \\Junk or its last name part is one of the common junk names.
 Fetch: RFC822.SIZE first; over MAX_MESSAGE_BYTES the message is not read (Oversize). Then
 BODY.PEEK[] (no \\Seen). Delete: UID STORE +FLAGS.SILENT (\\Deleted), then UID EXPUNGE where
 UIDPLUS allows it (only the canary's own message goes), else EXPUNGE.
+
+Held: `UID SEARCH HEADER X-Cockpit-Canary "<name>-"` (EXAMINE), then for at most MAX_UIDS of
+them `UID FETCH (INTERNALDATE BODY.PEEK[HEADER.FIELDS (X-Cockpit-Canary Date)])`: only those
+two header fields and the server's arrival time are read, as the server gave them.
 
 Every failure to reach or use the server is `ImapUnavailable` with a reason that names the
 server ("imap 127.0.74.1:993: connection refused") and never the password.
@@ -33,7 +39,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cockpit.canary.headers import shown
+from cockpit.canary.headers import read_headers, shown
 from cockpit.canary.imap_wire import (
     BoundedIMAP,
     BoundedIMAPSSL,
@@ -51,6 +57,7 @@ from cockpit.config.model import COMMON_JUNK_FOLDERS
 __all__ = [
     "Folder",
     "Found",
+    "Held",
     "ImapPlace",
     "ImapSession",
     "ImapUnavailable",
@@ -64,6 +71,8 @@ POLL_SECONDS = 1.5
 MAX_UIDS = 50
 _JUNK_NAMES = frozenset(name.lower() for name in COMMON_JUNK_FOLDERS)
 _SIZE = re.compile(rb"RFC822\.SIZE\s+(\d{1,12})", re.IGNORECASE)
+_UID = re.compile(rb"\bUID\s+(\d{1,10})\b", re.IGNORECASE)
+_INTERNALDATE = re.compile(rb'INTERNALDATE\s+"([^"]{1,40})"', re.IGNORECASE)
 
 
 class ImapUnavailable(Exception):
@@ -107,6 +116,20 @@ class Found:
 @dataclass(frozen=True, slots=True)
 class Oversize:
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message in a folder that carries some token of a canary: what the server said of it,
+    unread beyond that (untrusted: canary.sweep judges it)."""
+
+    uid: int
+    token: str | None
+    """The X-Cockpit-Canary header's value (cleaned, cut), or None without one."""
+    date: str | None
+    """The Date header's value (cleaned, cut), or None."""
+    internaldate: str | None
+    """INTERNALDATE as the server wrote it ("06-Dec-2026 07:50:01 +0000"), or None."""
 
 
 def _reason(error: BaseException) -> str:
@@ -316,6 +339,33 @@ class ImapSession:
         except (OSError, ssl.SSLError, imaplib.IMAP4.error):
             return False
 
+    def held(self, folder: Folder, name: str) -> list[Held]:
+        """Messages in `folder` whose X-Cockpit-Canary header holds "<name>-" (every token of
+        canary `name`, and some of others whose name starts so), at most MAX_UIDS."""
+        if not token_shape(f"{name}-{'0' * 20}"):
+            raise ValueError("not a canary name")
+        if not self._select(folder, readonly=True):
+            return []
+        self.imap.settle()
+        typ, data = self.imap.uid("SEARCH", "HEADER", TOKEN_HEADER, f'"{name}-"')
+        if typ != "OK" or not data or not isinstance(data[0], bytes):
+            return []
+        uids = [uid for uid in data[0].split() if uid.isdigit()][:MAX_UIDS]
+        if not uids:
+            return []
+        self.imap.settle()
+        fields = f"(INTERNALDATE BODY.PEEK[HEADER.FIELDS ({TOKEN_HEADER} Date)])"
+        typ, data = self.imap.uid("FETCH", b",".join(uids).decode("ascii"), fields)
+        if typ != "OK":
+            return []
+        return _held(data)
+
+    def remove(self, folder: Folder, uids: Sequence[int]) -> bool:
+        """`delete` for these UIDs of `folder`, opened for writing first."""
+        if not uids or not self._select(folder, readonly=False):
+            return False
+        return self.delete(Found(folder, tuple(uids), time.monotonic()))
+
     def close_under(self, watch: Watchdog) -> None:
         """`close`, bounded by `watch` (a server that will not stop talking is cut off)."""
         self.imap.watch = watch
@@ -329,6 +379,36 @@ class ImapSession:
             self.imap.logout()
         with contextlib.suppress(Exception):
             self.imap.shutdown()
+
+
+def _held(data: Sequence[object]) -> list[Held]:
+    """The messages of a FETCH reply: each is a (prefix, literal) pair, then bytes that end it
+    (where some servers put the UID)."""
+    messages: list[list[bytes]] = []
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes):
+            literal = item[1] if isinstance(item[1], bytes) else b""
+            messages.append([item[0], literal])
+        elif isinstance(item, bytes) and messages:
+            messages[-1][0] += b" " + item
+    found: list[Held] = []
+    for prefix, literal in messages:
+        uid = _UID.search(prefix)
+        if uid is None:
+            continue
+        internal = _INTERNALDATE.search(prefix)
+        arrived = None if internal is None else internal.group(1).decode("ascii", "replace")
+        headers = read_headers(literal)
+        token, date = headers.first(TOKEN_HEADER.lower()), headers.first("date")
+        found.append(
+            Held(
+                uid=int(uid.group(1)),
+                token=None if token is None else shown(token.strip(), 80),
+                date=None if date is None else shown(date.strip(), 80),
+                internaldate=None if arrived is None else shown(arrived, 40),
+            )
+        )
+    return found
 
 
 def _size(data: Sequence[object]) -> int | None:

@@ -9,6 +9,9 @@ findings). The steps, and the stage a run that ends there reports:
     verify   fetch (at most 2 MB), delete when asked, then path, DKIM, SPF, DMARC (verify.py)
     done
 
+With `delete = true`, the search is followed (found or not) by a sweep of the canary's earlier
+messages that came too late or were left behind (sweep.py); it never changes the run's result.
+
 Every wait is bounded: IMAP setup by IMAP_SETUP seconds, sending by SEND_BUDGET, finding by the
 canary's `timeout` plus FETCH_BUDGET to read and delete; each blocking conversation runs in a
 worker thread under a Watchdog, and a cancelled run stops them.
@@ -40,6 +43,7 @@ from cockpit.canary.message import canary_message, new_token
 from cockpit.canary.secrets import Secret, SecretUnavailable, read_secret
 from cockpit.canary.send_step import in_thread, look_up, send_inbound, send_outbound
 from cockpit.canary.smtp_send import Login, Sending, SendResult
+from cockpit.canary.sweep import CLOCK_MARGIN, Sweep, sweep
 from cockpit.canary.verify import Checked, SentFacts, verify_delivered
 from cockpit.canary.watchdog import Watchdog
 from cockpit.config.model import CANARY_TARGET, Canary, Config, Region
@@ -78,6 +82,8 @@ class RunRecord:
     oversize: str | None = None
     deleted: bool | None = None
     checked: Checked | None = None
+    swept: Sweep | None = None
+    """The sweep of earlier messages (None: not done, `delete` is false or no search ran)."""
     verify_error: str | None = None
     """Why the delivered message could not be verified (a bug met on the way), or None."""
 
@@ -167,7 +173,7 @@ async def execute(
     try:
         await _send(record, config, canary, region, asker, context, submission_secret, clock)
         if record.status is None:
-            raw = await _find(record, canary, session)
+            raw = await _find(record, canary, session, clock)
             if raw is not None or record.oversize:
                 record.stage = "verify"
             if raw is not None:
@@ -229,7 +235,9 @@ async def _verify(
         )
 
 
-async def _find(record: RunRecord, canary: Canary, session: ImapSession) -> bytes | None:
+async def _find(
+    record: RunRecord, canary: Canary, session: ImapSession, clock: Callable[[], datetime]
+) -> bytes | None:
     record.stage = "find"
     sent = record.sent_monotonic or time.monotonic()
     until = sent + canary.timeout
@@ -240,10 +248,14 @@ async def _find(record: RunRecord, canary: Canary, session: ImapSession) -> byte
     def search(watch: Watchdog) -> tuple[list[Folder], Found | None, bytes | Oversize | None, bool]:
         folders = session.folders(canary.folders)
         found = session.find(record.token or "", folders, until=until, watch=watch)
-        if found is None:
-            return folders, None, None, False
-        raw = session.fetch(found, watch)
-        deleted = session.delete(found) if canary.delete else False
+        raw: bytes | Oversize | None = None
+        deleted = False
+        if found is not None:
+            raw = session.fetch(found, watch)
+            deleted = session.delete(found) if canary.delete else False
+        if canary.delete:
+            grace = canary.timeout + FETCH_BUDGET + CLOCK_MARGIN
+            record.swept = sweep(session, canary, record.token, folders, now=clock(), grace_s=grace)
         return folders, found, raw, deleted
 
     try:

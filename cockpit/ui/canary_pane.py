@@ -4,12 +4,13 @@
     pane.show_rows(rows, now)        # rows from cockpit.canary.board.CanaryBoard.rows()
 
 A line reads "✓ ok  eu-in  inbound  primary  3.2 s  DKIM ✓ SPF ✓ DMARC ✓ path ✓  ▁▂▁█  2m ago",
-then the reason when the run is not ok. A canary configured but not run yet says so ("waiting
-for its first run": nothing was seen, never ok). The worst run comes first (waiting counts as
-unknown); when the pane cannot show every line, its frame says how many it shows and the worst
-it hides. The round-trip history is a small bar chart of the last runs, a run that did not
-arrive drawn as "x" (never as a short bar). Every string from a finding is cleaned and drawn
-as Text, never as markup.
+then the reason when the run is not ok, or how many earlier messages it found had arrived after
+their runs gave up (canary.sweep), in the warn colour. A canary configured but not run yet says
+so ("waiting for its first run": nothing was seen, never ok). The worst run comes first
+(waiting counts as unknown); when the pane cannot show every line, its frame says how many it
+shows and the worst it hides. The round-trip history is a small bar chart of the last runs, a
+run that did not arrive drawn as "x" (never as a short bar). Every string from a finding is
+cleaned and drawn as Text, never as markup.
 """
 
 from __future__ import annotations
@@ -143,4 +144,8 @@ class CanaryPane(StatusPane):
         if row.status is not Status.OK:
             line.append(f" {glyphs.bullet} ")
             line.append(clean(row.summary))
+        elif row.late:  # (a run that is not ok says it in its summary)
+            line.append(f" {glyphs.bullet} ")
+            late = f"{row.late} earlier message{'s' if row.late > 1 else ''} arrived late"
+            line.append(late, style=status_style(self, Status.WARN))
         return line
