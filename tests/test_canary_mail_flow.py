@@ -17,8 +17,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from cockpit.canary.findings import run_canary
 from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.dns.observation import ServerSpec
+from cockpit.incident.entry import utc_now
 from cockpit.incident.log import IncidentLog
 from cockpit.model import Finding, Status
 from cockpit.ui.app import CockpitApp
@@ -47,6 +48,7 @@ pytest_plugins = ["tests.lab.mail_flow_fixture"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAP_ENV, OUTSIDE_ENV, SUBMIT_ENV = "LAB_CANARY_IMAP_PW", "LAB_OUTSIDE_IMAP_PW", "LAB_SUBMIT_PW"
+MINUTE = timedelta(minutes=1)
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """What must never reach a screen or a log from message data: C0/C1 controls, bidi overrides."""
 
@@ -137,10 +139,15 @@ def assert_no_password(flow: MailFlow, where: str, text: str) -> None:
         assert secret not in text, f"a password appeared in {where}"
 
 
-def run(flow: MailFlow, canary: str, target: str = "primary") -> list[Finding]:
+def run(
+    flow: MailFlow,
+    canary: str,
+    target: str = "primary",
+    clock: Callable[[], datetime] = utc_now,
+) -> list[Finding]:
     config = load_config_text(config_text(flow) + canary)
     asker = Asker(ServerSpec("lab", *flow.resolver), timeout=2.0)
-    findings = asyncio.run(run_canary(config, config.canaries[0], target, asker))
+    findings = asyncio.run(run_canary(config, config.canaries[0], target, asker, clock=clock))
     for finding in findings:
         shown = json.dumps(finding.to_json()) + finding.summary
         assert_no_password(flow, "a finding", shown)
@@ -273,6 +280,37 @@ def test_a_message_that_never_arrives_fails_at_the_timeout(flow: MailFlow) -> No
     assert run_finding.summary.startswith("not arrived within 4 s")
     assert run_finding.data["sent_at"] is not None and run_finding.data["arrived_at"] is None
     assert 4 <= took < 4 + 6  # bounded: the timeout, plus setting up and closing
+
+
+def test_a_message_that_comes_after_its_run_gave_up_is_reported_by_a_later_run(
+    flow: MailFlow,
+) -> None:
+    """The mx holds the message until its run has given up, then delivers it: the next run
+    finds it, reports it late once (its own finding, warn) and deletes it."""
+    (first,) = run(flow, inbound(flow, to=flow.held_address, timeout=3, warn_s=1))
+    assert first.status is Status.FAIL and first.summary.startswith("not arrived within 3 s")
+    assert first.data["swept"] == {"late": 0, "leftovers": 0, "kept": 0, "error": None}
+    token = first.data["token"]
+    time.sleep(2)  # Date and INTERNALDATE have whole seconds: well past the timeout
+    flow.release_held()
+    flow.wait_for_message("canary", "INBOX", token)
+    # A run soon after leaves it (a run may still be waiting for a message sent so recently) ...
+    soon = run(flow, inbound(flow, timeout=3, warn_s=1))
+    assert [f.check for f in soon if f.check == "late"] == []
+    assert soon[0].data["swept"]["kept"] == 1
+    assert flow.find_message("canary", "INBOX", token) is not None
+    # ... a run minutes later (its clock is ahead) reports it and deletes it.
+    later = run(flow, inbound(flow, timeout=3, warn_s=1), clock=lambda: utc_now() + 5 * MINUTE)
+    run_finding, late = later[0], by_check(later)["late"]
+    assert run_finding.status is Status.OK, summaries(later)
+    took = round(late.data["late_s"])
+    said = f"1 earlier message arrived after its run gave up (up to {took} s after sending)"
+    assert run_finding.summary.endswith(said)
+    assert late.subject == token and late.status is Status.WARN
+    assert late.data["sent_at"] == first.data["sent_at"][:19] + "+00:00"
+    assert 3 < late.data["late_s"] < 30 and late.data["deleted"] is True
+    assert late.summary.endswith("after its run gave up at 3 s; found in INBOX, deleted")
+    assert flow.find_message("canary", "INBOX", token) is None
 
 
 HOSTILE = "\x1b[31mred\x1b[0m [bold red]markup[/bold red] \u202eevil\u202c \x07 [link=x]y[/link]"

@@ -10,7 +10,8 @@ What runs (every address in 127.0.0.0/8, nothing leaves the machine):
 - Inbound, Postfix "mx": 127.0.71.1:25 (mx1.example.test, region primary, STARTTLS) accepts
   mail for example.test and delivers it with Postfix's virtual(8) into Dovecot's Maildirs:
   canary@ (and canary+anything@) to user canary's INBOX, canary+junk@ to its Junk folder,
-  canary+lost@ to the discard transport (accepted, never delivered). 127.0.71.3:25
+  canary+lost@ to the discard transport (accepted, never delivered), canary+held@ to the hold
+  queue (delivered to the INBOX when `release_held()` is called: a late arrival). 127.0.71.3:25
   (mx3.example.test, region secondary) refuses every recipient with 554 5.7.1.
 - Outbound, Postfix "submit": 127.0.72.1:587 (submit.example.test), STARTTLS required, then
   SASL AUTH through Dovecot's auth socket (user sender); dkimpy-milter signs mail From
@@ -69,6 +70,7 @@ from tests.lab.mail_flow_dns import (
 )
 from tests.lab.mail_flow_servers import (
     FOLDERS,
+    HELD_ADDRESS,
     INBOX_ADDRESS,
     JUNK_ADDRESS,
     LOST_ADDRESS,
@@ -131,6 +133,7 @@ class MailFlow:
     inbox_address: str = INBOX_ADDRESS
     junk_address: str = JUNK_ADDRESS
     lost_address: str = LOST_ADDRESS
+    held_address: str = HELD_ADDRESS
     lost_reason: str = LOST_REASON
     """The mx log says "status=sent (<this>)" when it discards mail for lost_address."""
     sender_address: str = SENDER_ADDRESS
@@ -223,6 +226,10 @@ class MailFlow:
             yield
         finally:
             self.start_imap()
+
+    def release_held(self) -> None:
+        """Deliver what the mx holds (mail for `held_address`): a late arrival, now."""
+        self.mx.release_held()
 
     def reset(self) -> None:
         """Undo what a test may have changed: DNS records, a stopped Dovecot."""

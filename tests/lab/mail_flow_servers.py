@@ -51,6 +51,8 @@ USERS = {
 INBOX_ADDRESS = f"canary@{ZONE}"
 JUNK_ADDRESS = f"canary+junk@{ZONE}"
 LOST_ADDRESS = f"canary+lost@{ZONE}"
+HELD_ADDRESS = f"canary+held@{ZONE}"
+"""Accepted, then kept in the mx's hold queue until MailFlow.release_held() (a late delivery)."""
 SENDER_ADDRESS = f"sender@{ZONE}"
 OUTSIDE_ADDRESS = f"outside@{OUTSIDE_ZONE}"
 OUTSIDE_SENDER_ADDRESS = f"canary-probe@{OUTSIDE_ZONE}"
@@ -232,7 +234,14 @@ def build_servers(workdir: Path, ca: trustme.CA, key_file: Path, dns: DnsLab) ->
         INBOX_ADDRESS: "canary/Maildir/",
         JUNK_ADDRESS: "canary/Maildir/.Junk/",
         LOST_ADDRESS: "canary/Maildir/",  # listed so that it is accepted; never delivered
+        HELD_ADDRESS: "canary/Maildir/",  # delivered once released from the hold queue
     }
+    mx_maps = workdir / "mx-maps"
+    mx_main_cf = _virtual_delivery(mx_maps, dovecot.mail_root, inbound)
+    (mx_maps / "hold").write_text(f"{HELD_ADDRESS} HOLD lab: delivered when released\n")
+    mx_main_cf.append(
+        f"smtpd_recipient_restrictions = check_recipient_access texthash:{mx_maps}/hold"
+    )
     refusing = (f"myhostname={MX3_HOST}", "smtpd_client_restrictions=reject")
     mx = PostfixLab(
         workdir / "mx",
@@ -241,7 +250,7 @@ def build_servers(workdir: Path, ca: trustme.CA, key_file: Path, dns: DnsLab) ->
             MX3_IP: _leaf_listener(ca, [MX3_HOST, MX3_IP], options=refusing),
         },
         MX1_HOST,
-        main_cf_extra=_virtual_delivery(workdir / "mx-maps", dovecot.mail_root, inbound),
+        main_cf_extra=mx_main_cf,
     )
     outside = PostfixLab(
         workdir / "outside",

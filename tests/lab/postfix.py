@@ -193,6 +193,11 @@ class PostfixLab:
             self.stop()
             raise
 
+    def release_held(self) -> None:
+        """Every message in the hold queue back to the active queue, and delivery at once."""
+        _run([_program("postsuper"), "-c", str(self.etc), "-H", "ALL"], "postsuper -H")
+        _run([_program("postqueue"), "-c", str(self.etc), "-f"], "postqueue -f")
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = (self.workdir / "maillog").read_text(errors="replace")
