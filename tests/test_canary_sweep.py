@@ -14,32 +14,12 @@ from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.incident.finding_changes import finding_changes
 from cockpit.model import Finding, Status
+from tests.test_canary_config import INBOUND, REGIONS
 
 NOW = datetime(2026, 12, 6, 8, 0, 0, tzinfo=UTC)
 HEX = "0123456789abcdef0123"
 GRACE = 100.0
-CANARY = load_config_text(
-    """
-[domain]
-name = "example.test"
-[[region]]
-name = "primary"
-mx = ["mx1.example.test"]
-[[region]]
-name = "secondary"
-mx = ["mx2.example.test"]
-[[canary]]
-name = "eu-in"
-direction = "inbound"
-region = "primary"
-from = "probe@outside.test"
-to = "canary@example.test"
-imap = "imap.example.test"
-imap_user = "canary"
-imap_password_env = "CANARY_TEST_IMAP_PW"
-timeout = 10
-"""
-).canaries[0]
+CANARY = load_config_text(REGIONS + INBOUND + "timeout = 10\n").canaries[0]
 
 
 def held(token: str | None, sent: datetime | None, arrived: datetime | None) -> Held:
