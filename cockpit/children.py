@@ -6,7 +6,12 @@ first (the tmux pane is killed: SIGHUP; the session manager stops it: SIGTERM; a
 or an exception), those groups would live on as orphans, one more at every reconnect. So:
 
 - `started(pgid)` / `ended(pgid)` keep the set of live groups (the runner calls them);
-- `end_all()` sends SIGKILL to every live group (idempotent, safe from a signal handler);
+- `started_process(marker, pid)` / `ended_process(marker)` keep processes that live on by
+  themselves, like an ssh master gone to the background (cockpit.vantage.ssh): such a process
+  can die without us noticing and its pid be reused, so it is ended only if its command line
+  (/proc, Linux) still holds `marker`, and with SIGTERM (it cleans up after itself);
+- `end_all()` sends SIGKILL to every live group and SIGTERM to every such process that is
+  still ours (idempotent, safe from a signal handler);
 - `install()`, called once by the command line in the main thread, runs `end_all` at exit
   (atexit) and on SIGHUP and SIGTERM, after which the signal takes its usual course (the
   previous handler if there was one, else the default action: the process ends);
@@ -27,6 +32,8 @@ from typing import Any
 
 _lock = threading.Lock()
 _live: set[int] = set()
+_processes: dict[str, int] = {}
+"""marker -> pid of a process that lives on by itself (started_process)."""
 _installed = False
 _on_signal: list[Callable[[int], None]] = []
 
@@ -43,22 +50,57 @@ def ended(pgid: int) -> None:
         _live.discard(pgid)
 
 
+def started_process(marker: str, pid: int) -> None:
+    """Also end process `pid` at the end, if its command line still holds `marker`."""
+    with _lock:
+        _processes[marker] = pid
+
+
+def ended_process(marker: str) -> None:
+    with _lock:
+        _processes.pop(marker, None)
+
+
+def live_processes() -> dict[str, int]:
+    with _lock:
+        return dict(_processes)
+
+
 def live() -> frozenset[int]:
     with _lock:
         return frozenset(_live)
 
 
 def end_all() -> None:
-    """SIGKILL every group still running (the groups are forgotten as they are killed)."""
+    """SIGKILL every group still running, SIGTERM every process of started_process that is
+    still ours (each is forgotten as it is ended)."""
     # No lock: a signal handler may interrupt a thread that holds it. A copy of a set that is
     # being changed can raise; take the groups one at a time instead.
     while True:
         try:
             pgid = _live.pop()
         except KeyError:
-            return
+            break
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+    while True:
+        try:
+            marker, pid = _processes.popitem()
+        except KeyError:
+            return
+        if _still_ours(pid, marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _still_ours(pid: int, marker: str) -> bool:
+    """Whether process `pid` runs with `marker` in its command line (False where that cannot
+    be read: an unknown process is never signalled)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return marker.encode() in file.read()
+    except OSError:
+        return False
 
 
 def on_signal(callback: Callable[[int], None]) -> None:

@@ -97,3 +97,30 @@ def test_a_signal_ends_every_command_cockpit_started(tmp_path: Path, signum: int
             os.kill(_wait_for(pid_file, within=0.1), signal.SIGKILL)
         except (ProcessLookupError, AssertionError):
             pass
+
+
+LIVES_ON = "import sys, time; time.sleep(float(sys.argv[1]))"
+
+
+def test_a_process_that_lives_on_by_itself_is_ended_only_while_it_is_still_ours() -> None:
+    """As an ssh master: ended at the end if its command line still holds its marker; a pid
+    that now belongs to another process (the master died, the pid was reused) is left."""
+    from cockpit import children
+
+    ours = subprocess.Popen([sys.executable, "-c", LIVES_ON, "30", "ControlPath=/x/ours"])
+    other = subprocess.Popen([sys.executable, "-c", LIVES_ON, "30", "something else"])
+    gone = subprocess.Popen([sys.executable, "-c", LIVES_ON, "30", "ControlPath=/x/gone"])
+    try:
+        children.started_process("ControlPath=/x/ours", ours.pid)
+        children.started_process("ControlPath=/x/reused", other.pid)
+        children.started_process("ControlPath=/x/gone", gone.pid)
+        children.ended_process("ControlPath=/x/gone")  # closed by close_masters meanwhile
+        children.end_all()
+        assert ours.wait(timeout=5) == -signal.SIGTERM
+        time.sleep(0.2)
+        assert other.poll() is None and gone.poll() is None
+        assert children.live_processes() == {}
+    finally:
+        for process in (ours, other, gone):
+            process.kill()
+            process.wait(timeout=5)

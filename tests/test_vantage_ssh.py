@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -69,6 +72,10 @@ def toml_list(items: list[str]) -> str:
 
 
 def make_config(dns: DnsLab, vantages: str) -> Config:
+    return load_config_text(config_text(dns, vantages))
+
+
+def config_text(dns: DnsLab, vantages: str) -> str:
     resolvers = "".join(
         f'[[dns.resolver]]\nname = "{name}"\naddress = "{ip}:{port}"\n'
         for name, ip, port in dns.resolvers
@@ -85,7 +92,7 @@ def make_config(dns: DnsLab, vantages: str) -> Config:
         mx = ["mx2.{ZONE}"]
         """
     )
-    return load_config_text(base + resolvers + textwrap.dedent(vantages))
+    return base + resolvers + textwrap.dedent(vantages)
 
 
 def vantage_text(name: str, host: str, options: list[str], **extra: object) -> str:
@@ -291,3 +298,56 @@ def test_a_cancelled_look_and_close_masters_leave_no_ssh_behind(
     finally:
         dns.thaw(1)
     assert pids_running(str(control_dir)) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_cockpit_ended_by_a_signal_leaves_no_ssh_master_behind(
+    dns: DnsLab, ssh: SshLab, tmp_path: Path, signum: int
+) -> None:
+    """The master lives in a session of its own (ssh -f): no process group cockpit ends holds
+    it. A `cockpit check` ended while its look waits on a frozen resolver ends it too."""
+    runtime = Path(tempfile.mkdtemp(prefix="ckr-"))  # short: the sockets' directory is in it
+    control = runtime / "cockpit-ssh"
+    vantage = vantage_text(
+        "site-a", ssh.site_a.destination, ssh.site_a.options(), resolvers=[address(dns, 1)],
+        timeout=8,
+    )  # fmt: skip
+    path = tmp_path / "cockpit.toml"
+    path.write_text(config_text(dns, vantage))
+    argv = [sys.executable, "-m", "cockpit", "check", "--only", "dns", "--config", str(path)]
+    dns.freeze(1)
+    cockpit = subprocess.Popen(
+        argv,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Until the look's dig sessions run: the master is up, gone to the background.
+        deadline = time.monotonic() + 10
+        while not [pid for pid in pids_running(str(control)) if _is_session(pid)]:
+            assert time.monotonic() < deadline, "no dig session started over the master"
+            assert cockpit.poll() is None, cockpit.stderr.read() if cockpit.stderr else ""
+            time.sleep(0.05)
+        os.kill(cockpit.pid, signum)
+        cockpit.wait(timeout=10)
+        assert cockpit.returncode == -signum
+        deadline = time.monotonic() + 3
+        while pids_running(str(control)):
+            assert time.monotonic() < deadline, f"left running: {pids_running(str(control))}"
+            time.sleep(0.05)
+    finally:
+        dns.thaw(1)
+        if cockpit.poll() is None:
+            cockpit.kill()
+            cockpit.wait(timeout=10)
+        for pid in pids_running(str(control)):
+            os.kill(pid, 9)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _is_session(pid: int) -> bool:
+    try:
+        return b"ControlMaster=no" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

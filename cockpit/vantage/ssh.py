@@ -24,7 +24,9 @@ process that outlives the command, and a ProxyCommand/ProxyJump it starts would 
 pipes of cockpit.queue.runner open (the runner would then kill the proxy, and with it the
 connection). So the master's standard error goes to a file in the control directory, its
 other streams to /dev/null, and ssh puts it in a session of its own. It ends at close_masters
-(`ssh -O exit`), or after ControlPersist idle seconds if the cockpit was killed; a dead network
+(`ssh -O exit`); when the cockpit ends otherwise (SIGHUP, SIGTERM, an exception), its pid
+(from `ssh -O check`) is ended by cockpit.children, if its command line still names its
+socket. Only after a kill -9 does it live on, for ControlPersist idle seconds. A dead network
 ends it after ServerAliveCountMax missed keepalives, so the next look reconnects.
 
 A session's standard streams are passed to the master (ssh's multiplexing passes file
@@ -161,13 +163,22 @@ def _failure(program: str, returncode: int | None, last_line: str) -> str:
 
 
 async def _master_running(vantage: Vantage, control_dir: Path, ssh_program: str) -> bool:
+    """Whether the master answers on its socket (`ssh -O check`). Its pid, which the answer
+    gives, is registered with cockpit.children, so that the master ends with the cockpit
+    however it ends (it lives in a session of its own, outside every group we end)."""
     path = control_path(control_dir, vantage)
+    marker = f"ControlPath={path}"
     if not path.exists():
+        children.ended_process(marker)
         return False
-    argv = [ssh_program, "-o", f"ControlPath={path}", "-O", "check", "--", vantage.host or ""]
+    argv = [ssh_program, "-o", marker, "-O", "check", "--", vantage.host or ""]
     result = await run_command(argv, timeout=_CLOSE_TIMEOUT_S)
     if result.ok:
+        pid = re.search(r"pid=(\d+)", result.stderr_tail)
+        if pid is not None:
+            children.started_process(marker, int(pid.group(1)))
         return True
+    children.ended_process(marker)
     with contextlib.suppress(OSError):
         path.unlink()  # a socket left by a dead master: a new master could not bind it
     return False
@@ -289,6 +300,8 @@ class _Look:
         ensure_control_dir(self.control_dir)
         if not await _master_running(self.vantage, self.control_dir, self.ssh_program):
             await _start_master(self.vantage, self.control_dir, self.ssh_program, self.left())
+            # Its pid, for cockpit.children (ssh -f forked it; the process we started is gone).
+            await _master_running(self.vantage, self.control_dir, self.ssh_program)
 
     async def remote_nameservers(self) -> tuple[str, ...]:
         result = await run_command(
@@ -408,10 +421,12 @@ async def close_masters(
         await run_command([*base, "-O", "exit", *target], timeout=_CLOSE_TIMEOUT_S)
         for _ in range(20):
             if not path.exists():
+                children.ended_process(f"ControlPath={path}")
                 return
             await asyncio.sleep(0.05)
         check = await run_command([*base, "-O", "check", *target], timeout=_CLOSE_TIMEOUT_S)
         _kill_master(check.stderr_tail, path)
+        children.ended_process(f"ControlPath={path}")
 
     await asyncio.gather(*(close(v) for v in vantages if v.kind == "ssh" and v.host))
 
