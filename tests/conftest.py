@@ -65,7 +65,7 @@ SHARED_LABS = {
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (tests/run: `-n 2 --dist loadgroup`) each test module runs whole on
+    """Under pytest-xdist (tests/run: `-n 3 --dist loadgroup`) each test module runs whole on
     one worker: its module-scoped servers listen on the module's own fixed addresses and ports,
     which a second copy on another worker could not bind. Modules that share a lab (SHARED_LABS)
     run in one group. Without xdist (`-n 0`) nothing is marked."""
