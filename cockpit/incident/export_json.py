@@ -4,6 +4,8 @@
      "entries": [...], "problems": [...], "warnings": [...],
      "delivery_proof": {...} (only when canaries proved mail flowed after routed:
      cockpit.incident.delivery_proof),
+     "late_canaries": [...] (only when canary messages arrived after their runs gave up:
+     cockpit.incident.late_canaries),
      "incomplete": [...] (only when the log lost entries a writer had acknowledged: the
      reasons, also in "problems" as errors)}
 
@@ -159,7 +161,16 @@ def _document(
         "warnings": [_problem_record(problem) for problem in analysis.timeline.warnings],
         **_lost(problems),
         **_delivery_proof(entries),
+        **_late_canaries(entries),
     }
+
+
+def _late_canaries(entries: Sequence[Entry]) -> dict[str, Any]:
+    """{"late_canaries": [...]}: canary messages that arrived after their runs gave up."""
+    from cockpit.incident.late_canaries import late_canaries
+
+    late = late_canaries(entries)
+    return {"late_canaries": [item.record() for item in late]} if late else {}
 
 
 def _delivery_proof(entries: Sequence[Entry]) -> dict[str, Any]:

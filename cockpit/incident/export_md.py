@@ -247,7 +247,38 @@ def _extra_metrics(
     if rpo is not None:
         rows.append(["Data at risk (RPO)", rpo[0], "failover decision", rpo[1]])
     rows += _canary_rows(entries)
+    rows += _late_canary_rows(entries)
     return rows
+
+
+LATE_CANARIES_LISTED = 5
+
+
+def _late_canary_rows(entries: Sequence[Entry]) -> list[list[str]]:
+    """Canary messages that arrived after their runs gave up (cockpit.incident.late_canaries):
+    mail flowed, slower than the canary waited."""
+    from cockpit.incident.late_canaries import late_canaries
+
+    late = late_canaries(entries)
+    if not late:
+        return []
+    listed = [
+        f"{md_cell(item.canary)} sent {format_utc(item.sent_at)}, reached the server"
+        f" {format_utc(item.arrived_at)[11:]}, {_format_seconds(round(item.late_s))} after"
+        f" sending (seq {item.seq})"
+        for item in late[:LATE_CANARIES_LISTED]
+    ]
+    if len(late) > LATE_CANARIES_LISTED:
+        listed.append(f"and {len(late) - LATE_CANARIES_LISTED} more")
+    slowest = _format_seconds(round(max(item.late_s for item in late)))
+    return [
+        [
+            "Canary messages that arrived late",
+            f"{len(late)} (up to {slowest})",
+            "sending (Date header) to arrival (server time)",
+            "after their runs gave up: " + "; ".join(listed),
+        ]
+    ]
 
 
 def _canary_rows(entries: Sequence[Entry]) -> list[list[str]]:
