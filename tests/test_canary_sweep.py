@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cockpit.canary.imap_find import Held, _held
-from cockpit.canary.sweep import judge, parse_date, parse_internaldate
+from cockpit.canary.imap_find import Folder, Held, _held
+from cockpit.canary.sweep import judge, parse_date, parse_internaldate, sweep
 from cockpit.compat import UTC
 from cockpit.config import load_config_text
 from cockpit.incident.finding_changes import finding_changes
@@ -134,3 +134,21 @@ def test_every_late_message_reaches_the_log_once() -> None:
     logged = finding_changes("canary", [run, first], [run, second])
     assert [entry.data["evidence"]["subject"] for entry in logged] == [second.subject]
     assert finding_changes("canary", [run, second], [run]) == []
+
+
+class _Broken:
+    """A session whose search breaks as a bug would (not a server: those are real elsewhere)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def held(self, folder: object, name: str) -> list[Held]:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [OSError("connection reset"), KeyError("uid")])
+def test_a_sweep_that_breaks_says_why_and_never_raises(error: Exception) -> None:
+    folder = Folder("INBOX", "INBOX", junk=False)
+    swept = sweep(_Broken(error), CANARY, None, [folder], now=NOW, grace_s=GRACE)  # type: ignore[arg-type]
+    assert swept.late == [] and swept.error is not None
+    assert swept.error.startswith("earlier messages not looked for: ")

@@ -130,6 +130,10 @@ def sweep(
     except (OSError, ssl.SSLError, imaplib.IMAP4.error, ValueError) as error:
         reason = str(error) or type(error).__name__
         swept.error = shown(f"earlier messages not looked for: {reason}", 200)
+    except Exception as error:  # noqa: BLE001 - a bug here must not change the run's result
+        swept.error = shown(
+            f"earlier messages not looked for: {type(error).__name__}: {error}", 200
+        )
     return swept
 
 
