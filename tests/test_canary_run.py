@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cockpit import compat
 from cockpit.auth.asker import Asker
 from cockpit.canary.findings import canary_unknown, run_canary
+from cockpit.canary.sweep import MAX_LATE
 from cockpit.compat import UTC
 from cockpit.config import Config, load_config_text
 from cockpit.dns.observation import ServerSpec
@@ -479,6 +480,23 @@ def test_a_run_sweeps_earlier_messages_and_reports_the_late_ones(
     for kept in (recent, undated, other):
         assert len(world.files_with(kept)) == 1, kept
         world.files_with(kept)[0].unlink()
+
+
+def test_a_flood_of_late_messages_is_reported_a_bounded_number_at_a_time(
+    world: World, passwords: None
+) -> None:
+    now = datetime.now(UTC)
+    tokens = [_token("flood-in") for _ in range(MAX_LATE + 2)]
+    for minute, token in enumerate(tokens):
+        sent = now - timedelta(minutes=60 - minute)
+        plant(world, "INBOX", token, sent=sent, arrived=sent + timedelta(minutes=20))
+    first = run(world, inbound(name='"flood-in"'))
+    second = run(world, inbound(name='"flood-in"'))
+    reported = [[f.subject for f in findings if f.check == "late"] for findings in (first, second)]
+    assert len(reported[0]) == MAX_LATE and len(reported[1]) == 2
+    assert sorted(reported[0] + reported[1]) == sorted(tokens)  # each once
+    assert first[0].data["swept"] == {"late": MAX_LATE, "leftovers": 0, "kept": 2, "error": None}
+    assert all(world.files_with(token) == [] for token in tokens)
 
 
 def test_a_canary_that_keeps_its_messages_sweeps_nothing(world: World, passwords: None) -> None:

@@ -18,7 +18,8 @@ Of those, a message that reached the server (INTERNALDATE) more than `timeout` s
 was sent (Date) is LATE: its run had given up on it. The others are leftovers: deleted, counted,
 not reported one by one. The two times come from two clocks (the sender's and the server's), so
 a late message is reported with both. A message with no readable Date, or sent too recently, is
-left alone (counted as kept); at most MAX_UIDS per folder are looked at in one run.
+left alone (counted as kept); at most MAX_UIDS per folder are looked at in one run, and at most
+MAX_LATE late ones reported: the others wait for the next run.
 
 A sweep never changes its run's own result: what goes wrong is its `error`.
 """
@@ -38,9 +39,12 @@ from cockpit.canary.imap_find import Folder, Held, ImapSession
 from cockpit.compat import UTC
 from cockpit.config.model import Canary
 
-__all__ = ["CLOCK_MARGIN", "Late", "Sweep", "judge", "sweep"]
+__all__ = ["CLOCK_MARGIN", "MAX_LATE", "Late", "Sweep", "judge", "sweep"]
 
 CLOCK_MARGIN = 60.0
+MAX_LATE = 10
+"""Late messages reported (and deleted) by one run; more are left for the next runs, so a
+drained queue full of canaries never floods the log at once."""
 """Seconds allowed for clocks that disagree (the sender's Date, the server's, ours)."""
 _HEX20 = re.compile(r"[0-9a-f]{20}")
 _MONTHS = {
@@ -148,6 +152,12 @@ def _sweep_folder(
     now, grace_s = when
     held = session.held(folder, canary.name)
     judged = [(item, *judge(item, canary, own_token, now=now, grace_s=grace_s)) for item in held]
+    room = MAX_LATE - len(swept.late)
+    for index, (item, verdict, sent, arrived) in enumerate(judged):
+        if verdict == "late":
+            if room <= 0:  # left for a later run to report: each is reported once, bounded
+                judged[index] = (item, "keep", sent, arrived)
+            room -= 1
     gone = [item.uid for item, verdict, _, _ in judged if verdict in ("late", "leftover")]
     deleted = session.remove(folder, gone) if gone else False
     for item, verdict, sent, arrived in judged:
