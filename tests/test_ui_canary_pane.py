@@ -139,3 +139,15 @@ def test_a_failed_canary_makes_an_up_region_not_ok() -> None:
     (row,) = region_rows(("secondary",), [smtp, *canary], now=NOW)
     assert row.state == "up" and row.canary is not None
     assert row.status is Status.FAIL
+
+
+def test_a_line_with_late_messages_counts_as_warn_when_lines_are_ordered_or_hidden() -> None:
+    board = CanaryBoard()
+    board.took("a-in", run("a-in", "inbound", Status.OK, 2.0, verdicts=OK_VERDICTS))
+    findings = run("b-in", "inbound", Status.OK, 2.0, verdicts=OK_VERDICTS)
+    findings.append(Finding("canary", "late", "b-in-" + "0" * 20, Status.WARN, "", None, None, {}))
+    board.took("b-in", findings)
+    pane = CanaryPane(("a-in", "b-in"))
+    pane.rows = board.rows()
+    # First, so that a short pane hides the plain ok line rather than this one.
+    assert [name for name, _ in pane.ordered()] == ["b-in", "a-in"]

@@ -5,12 +5,13 @@
 
 A line reads "✓ ok  eu-in  inbound  primary  3.2 s  DKIM ✓ SPF ✓ DMARC ✓ path ✓  ▁▂▁█  2m ago",
 then the reason when the run is not ok, or how many earlier messages it found had arrived after
-their runs gave up (canary.sweep), in the warn colour. A canary configured but not run yet says
-so ("waiting for its first run": nothing was seen, never ok). The worst run comes first
-(waiting counts as unknown); when the pane cannot show every line, its frame says how many it
-shows and the worst it hides. The round-trip history is a small bar chart of the last runs, a
-run that did not arrive drawn as "x" (never as a short bar). Every string from a finding is
-cleaned and drawn as Text, never as markup.
+their runs gave up (canary.sweep), in the warn colour (such a line counts as warn when lines
+are ordered or hidden). A canary configured but not run yet says so ("waiting for its first
+run": nothing was seen, never ok). The worst run comes first (waiting counts as unknown); when
+the pane cannot show every line, its frame says how many it shows and the worst it hides. The
+round-trip history is a small bar chart of the last runs, a run that did not arrive drawn as
+"x" (never as a short bar). Every string from a finding is cleaned and drawn as Text, never as
+markup.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class CanaryPane(StatusPane):
         names = [*self.names, *(name for name in by_name if name not in self.names)]
         return worst_first(
             [(name, by_name.get(name)) for name in names],
-            lambda item: Status.UNKNOWN if item[1] is None else item[1].status,
+            lambda item: _line_status(item[1]),
         )
 
     def hidden_now(self) -> Hidden | None:
@@ -101,8 +102,7 @@ class CanaryPane(StatusPane):
             if clip.y <= top + index < clip.y + clip.height:
                 shown += 1
             else:
-                status = Status.UNKNOWN if row is None else row.status
-                items.append(HiddenItem(status, clean(name)))
+                items.append(HiddenItem(_line_status(row), clean(name)))
         return Hidden(self.HIDDEN_NOUN, shown, shown + len(items), tuple(items))
 
     def redraw(self) -> None:
@@ -149,3 +149,14 @@ class CanaryPane(StatusPane):
             late = f"{row.late} earlier message{'s' if row.late > 1 else ''} arrived late"
             line.append(late, style=status_style(self, Status.WARN))
         return line
+
+
+def _line_status(row: CanaryRow | None) -> Status:
+    """What a line counts as when lines are ordered or hidden: unknown while waiting, and at
+    least warn when its run found earlier messages that arrived late (the line says so in the
+    warn colour)."""
+    if row is None:
+        return Status.UNKNOWN
+    if row.late and row.status.severity < Status.WARN.severity:
+        return Status.WARN
+    return row.status
