@@ -40,6 +40,7 @@ from cockpit.compat import UTC
 from cockpit.config.model import Canary, Config
 from cockpit.incident.entry import utc_now
 from cockpit.model import Finding, Status
+from cockpit.replication.findings import format_lag
 from cockpit.safe_text import clean
 
 __all__ = ["AREA", "canary_findings", "canary_unknown", "run_canary", "run_findings"]
@@ -123,22 +124,10 @@ def _summary(
         slowest = max(item.late_s for item in late)
         parts.append(
             f"{len(late)} earlier message{'s' if len(late) > 1 else ''} arrived after"
-            f" {'their runs' if len(late) > 1 else 'its run'} gave up (up to {_took(slowest)}"
+            f" {'their runs' if len(late) > 1 else 'its run'} gave up (up to {format_lag(slowest)}"
             " after sending)"
         )
     return clean("; ".join(dict.fromkeys(parts)))[:MAX_SUMMARY]
-
-
-def _took(seconds: float) -> str:
-    """95 s, 3 min 30 s, 2 h 5 min."""
-    whole = max(0, round(seconds))
-    if whole < 120:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 120:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _late_findings(record: RunRecord, resolver: str | None) -> list[Finding]:
@@ -152,7 +141,7 @@ def _late_findings(record: RunRecord, resolver: str | None) -> list[Finding]:
         summary = (
             f"a message of canary {canary.name} sent {item.sent_at.astimezone(UTC):%H:%M:%S}"
             f" (its Date) reached the server {item.arrived_at.astimezone(UTC):%H:%M:%S} UTC"
-            f" (its INTERNALDATE): {_took(item.late_s)} after sending, after its run gave up"
+            f" (its INTERNALDATE): {format_lag(item.late_s)} after sending, after its run gave up"
             f" at {canary.timeout:g} s; found in {shown(item.folder, 60)}, {fate}"
         )
         found.append(

@@ -18,15 +18,23 @@ from email.utils import format_datetime
 
 from cockpit.config.model import Canary
 
-__all__ = ["TOKEN_HEADER", "canary_message", "new_token", "token_shape"]
+__all__ = ["TOKEN_HEADER", "canary_message", "new_token", "token_of", "token_shape"]
 
 TOKEN_HEADER = "X-Cockpit-Canary"
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}-[0-9a-f]{20}")
+_RANDOM = re.compile(r"[0-9a-f]{20}")
 
 
 def new_token(name: str) -> str:
     """A token no other run will ever use: the canary's name, then 20 random hex digits."""
     return f"{name}-{uuid.uuid4().hex[:20]}"
+
+
+def token_of(name: str, token: str) -> bool:
+    """Whether `token` is one `new_token(name)` makes ("eu-in-x-..." is canary eu-in-x's, not
+    eu-in's)."""
+    prefix = f"{name}-"
+    return token.startswith(prefix) and _RANDOM.fullmatch(token[len(prefix) :]) is not None
 
 
 def token_shape(token: str) -> bool:

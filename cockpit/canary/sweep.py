@@ -36,6 +36,7 @@ from email.utils import parsedate_to_datetime
 
 from cockpit.canary.headers import shown
 from cockpit.canary.imap_find import Folder, Held, ImapSession
+from cockpit.canary.message import token_of
 from cockpit.compat import UTC
 from cockpit.config.model import Canary
 
@@ -46,7 +47,6 @@ MAX_LATE = 10
 """Late messages reported (and deleted) by one run; more are left for the next runs, so a
 drained queue full of canaries never floods the log at once."""
 """Seconds allowed for clocks that disagree (the sender's Date, the server's, ours)."""
-_HEX20 = re.compile(r"[0-9a-f]{20}")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -100,13 +100,7 @@ def judge(
     (not this canary's, or this run's own), "keep" (maybe still awaited, or no readable Date),
     "late" or "leftover" (to delete)."""
     token = held.token
-    prefix = f"{canary.name}-"
-    if (
-        token is None
-        or token == own_token
-        or not token.startswith(prefix)
-        or not _HEX20.fullmatch(token[len(prefix) :])
-    ):
+    if token is None or token == own_token or not token_of(canary.name, token):
         return "other", None, None
     sent = parse_date(held.date)
     if sent is None or (now - sent).total_seconds() <= grace_s:

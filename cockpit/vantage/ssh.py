@@ -167,7 +167,7 @@ async def _master_running(vantage: Vantage, control_dir: Path, ssh_program: str)
     gives, is registered with cockpit.children, so that the master ends with the cockpit
     however it ends (it lives in a session of its own, outside every group we end)."""
     path = control_path(control_dir, vantage)
-    marker = f"ControlPath={path}"
+    marker = _control_option(path)
     if not path.exists():
         children.ended_process(marker)
         return False
@@ -416,19 +416,24 @@ async def close_masters(
         path = control_path(control_dir, vantage)
         if not path.exists():
             return
-        base = [ssh_program, "-o", f"ControlPath={path}"]
+        base = [ssh_program, "-o", _control_option(path)]
         target = ["--", vantage.host or ""]
         await run_command([*base, "-O", "exit", *target], timeout=_CLOSE_TIMEOUT_S)
         for _ in range(20):
             if not path.exists():
-                children.ended_process(f"ControlPath={path}")
+                children.ended_process(_control_option(path))
                 return
             await asyncio.sleep(0.05)
         check = await run_command([*base, "-O", "check", *target], timeout=_CLOSE_TIMEOUT_S)
         _kill_master(check.stderr_tail, path)
-        children.ended_process(f"ControlPath={path}")
+        children.ended_process(_control_option(path))
 
     await asyncio.gather(*(close(v) for v in vantages if v.kind == "ssh" and v.host))
+
+
+def _control_option(path: Path) -> str:
+    """The -o option naming the master's socket: also what marks the master's command line."""
+    return f"ControlPath={path}"
 
 
 def _kill_master(check_output: str, path: Path) -> None:
@@ -441,6 +446,6 @@ def _kill_master(check_output: str, path: Path) -> None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return
-    if f"ControlPath={path}".encode() in cmdline:
+    if _control_option(path).encode() in cmdline:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
