@@ -117,6 +117,18 @@ def _wall(pycache: Path, *args: str) -> tuple[float, int, str]:
     return time.monotonic() - started, done.returncode, done.stderr
 
 
+def _best_of(rounds: int, pycache: Path, command: tuple[str, ...], *, expected_code: int) -> float:
+    """The shortest of `rounds` whole runs, each checked for its exit code. The other test
+    workers' load only ever adds to a wall time, so the shortest is the fair figure: the same
+    as start-up's, against which it is compared."""
+    times = []
+    for _ in range(rounds):
+        wall, code, stderr = _wall(pycache, *command)
+        assert code == expected_code, stderr
+        times.append(wall)
+    return min(times)
+
+
 def test_check_only_dns_with_a_frozen_resolver_costs_one_timeout_in_a_whole_process(
     dns_lab: LabFactory, tmp_path: Path
 ) -> None:
@@ -126,7 +138,9 @@ def test_check_only_dns_with_a_frozen_resolver_costs_one_timeout_in_a_whole_proc
 
     Start-up is measured here, best of three: `cockpit config check` on the same file (the
     interpreter, the imports and loading the config: everything but the probes), and
-    `cockpit check --help` for comparison."""
+    `cockpit check --help` for comparison. The healthy and the frozen runs are best of three
+    too: with other test workers busy on two cores, one run once took 1.76 s where an idle
+    machine takes 1.39 s."""
     timeout = 1.0
     lab = dns_lab(lab_zones("primary"), resolver_count=3)
     config = str(write_config(tmp_path, lab, timeout=timeout))
@@ -135,14 +149,13 @@ def test_check_only_dns_with_a_frozen_resolver_costs_one_timeout_in_a_whole_proc
     _wall(pycache, *command)  # compiles and caches every module the check needs
     help_startup = min(_wall(pycache, "check", "--help")[0] for _ in range(3))
     startup = min(_wall(pycache, "config", "check", "--config", config)[0] for _ in range(3))
-    healthy, code, stderr = _wall(pycache, *command)
-    assert code == 0, stderr
+    healthy = _best_of(3, pycache, command, expected_code=0)
     lab.freeze(2)
     try:
-        frozen, code, stderr = _wall(pycache, *command)
+        # The frozen resolver's answers are unknown: exit code 1.
+        frozen = _best_of(3, pycache, command, expected_code=1)
     finally:
         lab.thaw(2)
-    assert code == 1, stderr  # the frozen resolver's answers are unknown
     print(
         f"\nstart-up: check --help {help_startup:.2f} s, config check {startup:.2f} s;"
         f" check --only dns: healthy {healthy:.2f} s, one resolver frozen {frozen:.2f} s;"
