@@ -61,3 +61,33 @@ async def test_follows_after_another_pane_was_zoomed(
         log.append("note", "after the zoom", author="erin")
         assert await settle(pilot, lambda: "after the zoom" in shown_text(pane)), shown_text(pane)
         assert at_end(pane)
+
+
+async def test_the_pulse_runs_only_while_the_log_is_read(tmp_path: Path) -> None:
+    """The reading thread's pulse (10 ms on the screen's thread) stops once the log is read,
+    so an idle screen does not wake 100 times a second; a new entry wakes it for its read and
+    it stops again."""
+    path = tmp_path / "inc.jsonl"
+    log = IncidentLog(path)
+    for number in range(30):
+        log.append("note", f"before {number}", author="bob")
+    app = CockpitApp(path, author="alice", clock=lambda: NOW, probes=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TimelinePane)
+        await wait_for(pilot, "the log drawn", lambda: pane.drawn, 10)
+        await wait_for(pilot, "the pulse stopped", lambda: not pane.pulsing, 10)
+        beat = pane._pulse
+        await pilot.pause(0.3)
+        assert pane._pulse == beat  # no beat while nothing is read
+        woken: list[bool] = []
+        original = pane._wake
+
+        def wake() -> None:
+            original()
+            woken.append(pane.pulsing)
+
+        pane._wake = wake  # type: ignore[method-assign]
+        log.append("note", "a new entry", author="erin")
+        await wait_for(pilot, "the new entry read", lambda: len(pane.entries) == 31, 10)
+        assert woken and all(woken)  # the read ran with the pulse on
+        await wait_for(pilot, "the pulse stopped again", lambda: not pane.pulsing, 10)

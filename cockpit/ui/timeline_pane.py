@@ -8,7 +8,9 @@ header and checklist come next (`state_known`, then IncidentChanged(complete=Fal
 read into the process's one shared list of entries (IncidentLog.read_so_far) ends with
 IncidentChanged(complete=True). Only the newest MAX_LINES screen lines are ever drawn; older
 entries stay in the log, the export and the shared list. The reading thread gives way whenever
-the screen's thread is busy (`_give_way`).
+the screen's thread is busy (`_give_way`), which a 10 ms pulse on the screen's thread tells;
+the pulse runs only while a reading worker does, so an idle screen does not wake 100 times a
+second (1.6 % of a core, measured on a Textual app doing nothing else).
 
 Following: every POLL_SECONDS the file is stat'ed; when it changed, the worker reads what is
 new. Entries written by another cockpit or by `cockpit log` appear within about POLL_SECONDS.
@@ -43,7 +45,8 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.message import Message
-from textual.worker import get_current_worker
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import Entry, LogProblem
@@ -157,6 +160,9 @@ class TimelinePane(TimelineView):
         self._last_stat: tuple[int, ...] | None = None
         self._pulse = time.monotonic()
         """When the screen's thread last had a moment (see _give_way)."""
+        self._pulse_timer: Timer | None = None
+        self.pulsing = False
+        """The pulse runs (a reading worker may be waiting on it)."""
 
     @property
     def entries(self) -> list[Entry]:
@@ -175,10 +181,12 @@ class TimelinePane(TimelineView):
         return self._lost is not None
 
     def on_mount(self) -> None:
-        self.set_interval(PULSE_SECONDS, self._beat, name="timeline-pulse")
+        self._pulse_timer = self.set_interval(
+            PULSE_SECONDS, self._beat, name="timeline-pulse", pause=True
+        )
         # After the first frame: the screen comes up at once, and the reading (a thread that
         # shares the interpreter with this one) does not slow the start down.
-        self.call_after_refresh(self._load)
+        self.call_after_refresh(self._load_first)
 
     # ---- reading (thread workers) ------------------------------------------------------------
 
@@ -187,6 +195,30 @@ class TimelinePane(TimelineView):
 
     def _beat(self) -> None:
         self._pulse = time.monotonic()
+
+    def _wake(self) -> None:
+        """Before a reading worker starts: the pulse runs until no reading worker is left."""
+        self._pulse = time.monotonic()
+        if self._pulse_timer is not None:
+            self._pulse_timer.resume()
+            self.pulsing = True
+
+    def _reading(self) -> bool:
+        return any(
+            worker.node is self
+            and worker.group == "timeline"
+            and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for worker in self.workers
+        )
+
+    @on(Worker.StateChanged)
+    def _rest(self, event: Worker.StateChanged) -> None:
+        """A reading worker ended: with none left, the pulse stops."""
+        if event.worker.group != "timeline" or event.worker.node is not self:
+            return
+        if self._pulse_timer is not None and not self._reading():
+            self._pulse_timer.pause()
+            self.pulsing = False
 
     def _give_way(self) -> None:
         """In the reading thread: wait while the screen's thread is busy (its pulse is late),
@@ -204,7 +236,12 @@ class TimelinePane(TimelineView):
     def _load(self, shown: Sequence[Entry] = ()) -> None:
         load(self.incident_log, self.post_message, self._stopped, self._give_way, shown)
 
+    def _load_first(self) -> None:
+        self._wake()
+        self._load()
+
     def _load_again(self) -> None:
+        self._wake()
         self._load(self._opened)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="timeline", description="poll")
@@ -220,6 +257,7 @@ class TimelinePane(TimelineView):
         )
 
     def _poll_now(self) -> None:
+        self._wake()
         if self._lost is not None:
             self._poll(-1, self._lost.kept[: self._lost.count], self._lost.partial)
         else:
