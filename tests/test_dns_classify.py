@@ -459,9 +459,13 @@ def test_findings_order_and_json_shape() -> None:
         "summary",
         "data",
         "resolver",
+        "observed_at",
     }
     assert record["area"] == "dns" and record["subject"] == "example.com"
     assert record["status"] == "ok" and record["region"] == "secondary"
+    # Judged against the target, observed when its own answer came (not the sweep's start).
+    assert record["data"]["target"] == "secondary"
+    assert record["observed_at"] == record["data"]["observed_at"]
     json.dumps([f.to_json() for f in findings])  # plain JSON all the way down
     propagation = findings[-1].to_json()
     assert "resolver" not in propagation

@@ -415,6 +415,38 @@ async def test_a_failover_decision_sets_the_target_and_asks_for_the_cutover(
         assert phases[0].author == "alice" and checks[0].author == "alice"
 
 
+async def test_a_second_failover_answered_routed_sets_routed_again(
+    tmp_path: Path, example_config: Config
+) -> None:
+    """The cutover step is done from the first failover: "routed now" for the second one writes
+    a correction of routed (timed now, after the second decision), not only "already done",
+    so automation waiting for after=routed sees this failover's routing."""
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    app = make_app(path, example_config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: app.target_region == "secondary")
+        await record_failover(app, pilot, "primary")
+        await pilot.press("y")
+        assert await settle(pilot, lambda: "routed at" in timeline_text(app))
+        await pilot.pause(0.3)
+        await record_failover(app, pilot, "secondary")
+        await pilot.press("y")
+        assert await settle(pilot, lambda: not isinstance(app.screen, CutoverPrompt))
+        assert await settle(
+            pilot,
+            lambda: any(e.kind == "correction" for e in IncidentLog(path).read().entries),
+        )
+    entries = IncidentLog(path).read().entries
+    decisions = [e for e in entries if e.kind == "decision"]
+    [correction] = [e for e in entries if e.kind == "correction"]
+    assert correction.data["phase"] == "routed" and correction.seq > decisions[-1].seq
+    routed = [e for e in entries if e.kind == "phase" and e.data.get("phase") == "routed"]
+    assert len(routed) == 1 and correction.data["corrects_seq"] == routed[0].seq
+    checks = [e for e in entries if e.kind == "check" and e.data.get("step") == "cutover"]
+    assert [check.data["result"] for check in checks] == ["done"]
+
+
 async def test_a_decision_from_another_process_moves_the_target(
     tmp_path: Path, example_config: Config
 ) -> None:

@@ -168,6 +168,7 @@ def _authoritative_findings(
                 region=finding.region,
                 resolver=finding.resolver,
                 data=data,
+                observed_at=finding.observed_at,
             )
         findings.append(finding)
     return findings
@@ -200,6 +201,9 @@ def _answer_finding(
     authoritative: bool = False,
 ) -> Finding:
     def finding(status: Status, summary: str, region: str | None, data: dict[str, Any]) -> Finding:
+        # Its region is where the answer points; data.target is the region it was judged
+        # against (what a checklist's region=TARGET asks about), and its time is the answer's
+        # own (a vantage's row may be older than the sweep it joined).
         return Finding(
             AREA,
             watched.check,
@@ -208,7 +212,8 @@ def _answer_finding(
             one_line(summary),
             region=region,
             resolver=resolver,
-            data=data,
+            data={**data, "target": target},
+            observed_at=None if obs is None else obs.observed_at,
         )
 
     if obs is None:

@@ -10,11 +10,19 @@ this module applies them:
 The decided target and the event times come from the log alone: TARGET is the region the latest
 failover decision names (`latest_failover_decision`), "decision" is that entry's time (when
 it was written: the cockpit could not have judged against the target before), and the phases are
-their effective times (`effective_phases`). A reason never says "satisfied" for what was not
-seen: it names what is missing ("no failover decision yet", "routed not set yet", "service.smtp
-(secondary): no finding yet", "... last seen 14:02:10, not after routed at 14:05:00", "...
-stale, last seen 14:02:10 (older than 60 s)", "... unknown (timed out)", "... 1 sample since
-routed, draining needs 2").
+their effective times (`effective_phases`). routed, restored and verified are about the failover
+the latest decision names: one set (in seq order) before that decision belongs to an earlier
+failover and counts as not set ("routed not set since the failover decision").
+
+A DNS answer's finding has the region its answer points at, and the region it was judged
+against in data.target: `region=` picks DNS findings by the latter, so `dns.MX region=TARGET ==
+ok` needs every resolver's and authoritative server's answer to point at the target (a stale,
+unknown or hijacked one is not left out for pointing elsewhere).
+
+A reason never says "satisfied" for what was not seen: it names what is missing ("no failover
+decision yet", "routed not set yet", "service.smtp (secondary): no finding yet", "... last seen
+14:02:10, not after routed at 14:05:00", "... stale, last seen 14:02:10 (older than 60 s)", "...
+unknown (timed out)", "... 1 sample since routed, draining needs 2").
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
     from cockpit.config.model import Config
 
 __all__ = [
+    "AFTER_DECISION",
     "MAX_EVIDENCE",
     "AutoResult",
     "IncidentMoments",
@@ -55,6 +64,9 @@ __all__ = [
     "recent_samples",
 ]
 
+AFTER_DECISION = ("routed", "restored", "verified")
+"""Phases about the failover a decision names: set before the latest decision, they belong to
+an earlier failover."""
 MAX_EVIDENCE = 10
 """Findings cited in a confirm entry or a checklist finding, at most."""
 FRESHNESS_INTERVALS = 3.0
@@ -122,12 +134,18 @@ _SOURCE_LISTS = {"queue": "queues", "replication": "replication", "authority": "
 
 
 def freshness_bound(
-    area: str, subject: str | None = None, region: str | None = None, config: Config | None = None
+    area: str,
+    subject: str | None = None,
+    region: str | None = None,
+    config: Config | None = None,
+    resolver: str | None = None,
 ) -> float:
     """Seconds after which a finding of `area` is too old to be evidence: three times the
     interval the cockpit reads it at (the config's, else the default), at least 60 s.
 
-    dns: [dns] interval; auth: [auth] interval; service: [service] interval; queue,
+    dns: [dns] interval, or the slowest vantage's when `resolver` is a vantage's row ("<resolver>
+    @ <vantage or site>", not a configured resolver's name); auth: [auth] interval; service:
+    [service] interval; queue,
     replication and authority: the interval of the source the finding names (its subject), else
     the slowest source of its region, else the slowest of the config; canary: the named
     canary's interval plus its arrival timeout (a run may take that long). Any other area: 60 s.
@@ -135,6 +153,8 @@ def freshness_bound(
     interval: float | None = None
     if area == "dns":
         interval = config.dns.interval if config else _default("DnsSettings", "interval")
+        if config is not None and _vantage_row(config, resolver):
+            interval = max(interval, *(vantage.interval for vantage in config.vantages))
     elif area == "auth":
         interval = config.auth.interval if config else _default("AuthSettings", "interval")
     elif area == "service":
@@ -146,6 +166,12 @@ def freshness_bound(
     if interval is None:
         return MIN_FRESHNESS_S
     return max(MIN_FRESHNESS_S, FRESHNESS_INTERVALS * float(interval))
+
+
+def _vantage_row(config: Config, resolver: str | None) -> bool:
+    if not config.vantages or resolver is None or " @ " not in resolver:
+        return False
+    return resolver not in {configured.name for configured in config.dns.resolvers}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +186,9 @@ class IncidentMoments:
     """Event name (EVENTS) -> when it happened, for the events that have."""
     config: Config | None = None
     """For the freshness bounds (None: the default intervals)."""
+    unset: Mapping[str, str] = field(default_factory=dict)
+    """Event name -> why it does not count although the log sets it (a phase of an earlier
+    failover)."""
 
 
 def incident_moments(
@@ -174,11 +203,19 @@ def incident_moments(
         raw = decision.data.get("target_region")
         target = raw.strip() if isinstance(raw, str) else None
     timeline = effective_phases(entries)
+    unset: dict[str, str] = {}
     for event in EVENTS:
-        at = timeline.at(event) if event != "decision" else None
-        if at is not None:
-            events[event] = at
-    return IncidentMoments(now=now, target=target, events=events, config=config)
+        phase_time = timeline.get(event) if event != "decision" else None
+        if phase_time is None:
+            continue
+        if decision is not None and event in AFTER_DECISION and phase_time.seq < decision.seq:
+            unset[event] = (
+                f"{event} not set since the failover decision (set at {_hms(phase_time.at)},"
+                " for an earlier one)"
+            )
+            continue
+        events[event] = phase_time.at
+    return IncidentMoments(now=now, target=target, events=events, config=config, unset=unset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +240,16 @@ def _fold(text: str | None) -> str:
     return "" if text is None else text.casefold()
 
 
+def _region_of(finding: Finding) -> str | None:
+    """The region a finding is about: for a DNS answer the one it was judged against (its own
+    region is where the answer points, None for a failure), else its region."""
+    if finding.area == "dns" and isinstance(finding.data, Mapping):
+        judged = finding.data.get("target")
+        if isinstance(judged, str):
+            return judged
+    return finding.region
+
+
 def _matches(clause: Clause, finding: Finding, region: str | None) -> bool:
     if _fold(finding.area) != clause.area.casefold():
         return False
@@ -210,7 +257,7 @@ def _matches(clause: Clause, finding: Finding, region: str | None) -> bool:
         return False
     if clause.subject != "*" and _fold(finding.subject).rstrip(".") != clause.subject.casefold():
         return False
-    return region is None or _fold(finding.region) == region.casefold()
+    return region is None or _fold(_region_of(finding)) == region.casefold()
 
 
 def _meets(clause: Clause, status: Status) -> bool:
@@ -231,7 +278,11 @@ def _hms(moment: datetime) -> str:
 
 def _where(finding: Finding) -> str:
     where = f"{_short(finding.area)}.{_short(finding.check)} {_short(finding.subject)}"
-    return f"{where} ({_short(finding.region)})" if finding.region else where
+    if finding.region:
+        where += f" ({_short(finding.region)})"
+    if finding.area == "dns" and finding.resolver:
+        where += f" from {_short(finding.resolver)}"
+    return where
 
 
 def _event_text(event: str) -> str:
@@ -294,7 +345,9 @@ def _problem(
     if after is not None and seen <= after:
         event = _event_text(clause.after or "")
         return f"{where}: last seen {_hms(seen)}, not after {event} at {_hms(after)}"
-    bound = freshness_bound(finding.area, finding.subject, finding.region, moments.config)
+    bound = freshness_bound(
+        finding.area, finding.subject, finding.region, moments.config, finding.resolver
+    )
     if (moments.now - seen).total_seconds() > bound:
         return f"{where}: stale, last seen {_hms(seen)} (older than {bound:.0f} s)"
     if finding.status is Status.UNKNOWN:  # the probe could not tell, so it proves nothing
@@ -320,7 +373,7 @@ def _judge_clause(
     if clause.after is not None:
         after = moments.events.get(clause.after)
         if after is None:
-            return [], _missing_event(clause.after)
+            return [], moments.unset.get(clause.after) or _missing_event(clause.after)
     matching = [finding for finding in findings if _matches(clause, finding, region)]
     if not matching:
         where = f"{clause.area}.{clause.check}"

@@ -336,11 +336,16 @@ class ChecklistPane(Widget):
         return self.is_attached and refuse_while_loading(self, what)
 
     def tick_step_setting(self, phase: str) -> bool:
-        """Tick the step that sets `phase` (the cutover step sets routed); False when none does."""
+        """Tick the step that sets `phase` (the cutover step sets routed); False when none does,
+        or when it is done already (an earlier failover's cutover): the caller then sets the
+        phase itself, for this failover (a correction of the earlier time)."""
         if refuse_if_read_only(self, self.read_only, "tick a step"):
             return True
         for step in self._steps:
             if step.sets_phase == phase:
+                state = self._states.get(step.id)
+                if state is not None and state.status == "done":
+                    return False
                 self._append(step.id, "done", "")
                 return True
         return False
