@@ -150,7 +150,7 @@ class IncidentLog:
             self._refuse_if_gone()
             log_fd = self._open_log()
             try:
-                return self._append_locked(log_fd, draft)
+                return self._append_locked(log_fd, [draft])[0]
             finally:
                 os.close(log_fd)
         finally:
@@ -162,6 +162,7 @@ class IncidentLog:
         *,
         author: str,
         origin: Mapping[str, str] | None = None,
+        at: datetime | None = None,
     ) -> list[Entry]:
         """Append what `build` makes of the log's entries, with no other append in between.
 
@@ -174,8 +175,11 @@ class IncidentLog:
         the append, not for reading a large log. `build` gets the entries and returns the
         (kind, text, data) of each entry to append, possibly none; it must be quick and must
         not touch this log. Its exceptions pass through and nothing is written (the log file
-        is not even created). Several entries are appended one after another, each durable on
-        its own. Returns the entries as written.
+        is not even created). Several entries are written as one: one write and one fsync, so
+        all of them land or none (a tick and the phase it sets). They share one ts: `at`
+        (rounded to the millisecond, as every ts is) when given, so that an entry's data can
+        name the time of its group; it is moved later only to keep ts in seq order behind an
+        entry another writer wrote with a later time. Returns the entries as written.
         """
         for attempt in range(BUILD_ATTEMPTS + 1):
             read_under_lock = attempt == BUILD_ATTEMPTS
@@ -196,7 +200,7 @@ class IncidentLog:
                 self._refuse_if_gone()
                 log_fd = self._open_log()
                 try:
-                    return [self._append_locked(log_fd, draft) for draft in drafts]
+                    return self._append_locked(log_fd, drafts, at)
                 finally:
                     os.close(log_fd)
             finally:
@@ -244,7 +248,10 @@ class IncidentLog:
         self._check_size(draft)
         return draft
 
-    def _append_locked(self, fd: int, draft: Entry) -> Entry:
+    def _append_locked(
+        self, fd: int, drafts: Sequence[Entry], at: datetime | None = None
+    ) -> list[Entry]:
+        """Append `drafts` (one or more) with one durable write; the entries as written."""
         try:
             info = os.fstat(fd)
             own = self._own_append
@@ -258,27 +265,33 @@ class IncidentLog:
         if own is None or (own.device, own.inode, own.size) != now:
             self._refuse_if_lost(tail)
         self._own_append = None
-        ts = _to_milliseconds(utc_now())
+        ts = _to_milliseconds(utc_now() if at is None else at)
         if tail.last_ts is not None and ts < tail.last_ts:
             ts = tail.last_ts  # the clock stepped back: keep ts in seq order
         seq = tail.last_seq + 1
         payload = [] if tail.terminated else [b"\n"]
         if tail.fragments:
             try:
-                recovery = recovery_entry(fd, tail.fragments, seq, ts, draft)
+                recovery = recovery_entry(fd, tail.fragments, seq, ts, drafts[0])
             except OSError as exc:
                 raise self._error("cannot read the incident log", exc) from exc
             payload.append(recovery.to_json_line())
             seq += 1
-        entry = dataclasses.replace(draft, seq=seq, ts=ts)
-        line = entry.to_json_line()
-        self._check_size(entry, line)
-        payload.append(line)
+        entries: list[Entry] = []
+        line = b""
+        for draft in drafts:
+            entry = dataclasses.replace(draft, seq=seq, ts=ts)
+            line = entry.to_json_line()
+            self._check_size(entry, line)
+            payload.append(line)
+            entries.append(entry)
+            seq += 1
+        seq -= 1
         written = b"".join(payload)
         self._write_durably(fd, written, tail.size)
         write_mark(self.path, seq, line)
         self._own_append = _OwnAppend(info.st_dev, info.st_ino, tail.size + len(written), seq, ts)
-        return entry
+        return entries
 
     def _refuse_if_gone(self) -> None:
         """Under the lock: a missing log that had acknowledged entries is not started anew."""

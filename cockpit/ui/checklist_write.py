@@ -2,9 +2,12 @@
 or a reopen (the correction that takes one's own tick or skip back).
 
 `write_step` appends the step's entry built from the log as it is under the lock (so a step
-someone else ticked gives "already done by X"), then, for a "done" that counts on a step with
-`sets_phase`, the phase marker timed at it, unless the phase is set already. It blocks on the
-log's lock: the checklist pane calls it from a thread worker. No Textual here.
+someone else ticked gives "already done by X") and, for a "done" that counts on a step with
+`sets_phase`, the phase marker timed at it, unless the phase is set already: both in one write
+(IncidentLog.append_built), so a tick never lands without its phase (a lock held too long, a
+full disk or quitting between two writes used to leave the tick alone, and ticking again only
+said "already done"). It blocks on the log's lock: the checklist pane calls it from a thread
+worker. No Textual here.
 
 Phase markers: a "done" that counts on a step with `sets_phase` (declare, cutover,
 mail-flowing, declare-verified) also appends the phase entry from `phase_record`, timed at the
@@ -32,7 +35,7 @@ from cockpit.incident.checklist import (
     reopen,
     skip,
 )
-from cockpit.incident.entry import Entry
+from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.log import EntryParts, IncidentLog
 from cockpit.incident.log_lock import WriteAbandoned
 from cockpit.incident.phases import effective_phases, phase_record
@@ -68,6 +71,19 @@ def write_step(
     Raises ChecklistError (refused for what the log says) or IncidentLogError.
     """
     known = [step for step in steps if step.id == step_id]
+    phase = phase_to_set(known[0]) if known else None
+    at = utc_now()
+
+    def with_phase(entries: Sequence[Entry], tick: EntryParts) -> list[EntryParts]:
+        """The tick and, when it counts and the phase is not set yet, the phase at its time."""
+        if phase is None or tick[2].get("result") != "done":
+            return [tick]
+        if effective_phases(entries).get(phase) is not None:
+            return [tick]
+        phase_kind, phase_data = phase_record(entries, phase, at)
+        phase_data["step"] = step_id
+        phase_text = f"{phase} at {phase_data['at']} ({known[0].title})"
+        return [tick, (phase_kind, phase_text, phase_data)]
 
     def build(entries: Sequence[Entry]) -> list[EntryParts]:
         if may_start is not None and not may_start():
@@ -85,28 +101,16 @@ def write_step(
                     raise ChecklistError(f"not confirmed: waiting for evidence: {result.reason}")
                 data["auto"] = auto_record(result, seen_at)
                 body += " (confirmed from probe results)"
-            return [(kind, body, data)]
+            return with_phase(entries, (kind, body, data))
         if operation == "skip":
             return [skip(state, step_id, text)]
         if operation == "reopen":
             return [reopen(state, step_id, author, expected_seq)]
         return [add_note(state, step_id, text)]
 
-    appended = log.append_built(build, author=author)
+    # One time for the tick and its phase: the phase's data.at is the tick's ts (moved later
+    # only behind another writer's later ts, when the phase keeps the moment it was ticked).
+    appended = log.append_built(build, author=author, at=at)
     if written is not None:
         written()
-    phase = phase_to_set(known[0]) if known and appended[0].data["result"] == "done" else None
-    if phase is None:
-        return appended
-
-    def build_phase(entries: Sequence[Entry]) -> list[EntryParts]:
-        # Only the "done" that counts sets the phase: another screen may have won the race.
-        counts = checklist_state(steps, entries)[step_id].seq == appended[0].seq
-        if not counts or effective_phases(entries).get(phase) is not None:
-            return []
-        phase_kind, phase_data = phase_record(entries, phase, appended[0].ts)
-        phase_data["step"] = step_id
-        phase_text = f"{phase} at {phase_data['at']} ({known[0].title})"
-        return [(phase_kind, phase_text, phase_data)]
-
-    return appended + log.append_built(build_phase, author=author)
+    return appended
