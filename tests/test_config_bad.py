@@ -235,6 +235,10 @@ CASES: list[Case] = [
          "expected crit to be at least warn (1000), found 100"),
     Case("age_warn above age_crit", with_ages(3600, 60), "region[0].queue[0].age_crit",
          "expected age_crit to be at least age_warn (3600), found 60"),
+    Case("an age threshold on a source that gives no ages",
+         changed("region[0].queue[1].age_warn", 600), "region[0].queue[1].age_warn",
+         "age_warn needs a source that tells message ages (postqueue, mailq, or exim with"
+         " detail_command): a prometheus source gives only the count"),
     Case("detail_command on a postqueue source",
          changed("region[0].queue[0].detail_command", ["exim", "-bp"]),
          "region[0].queue[0].detail_command",

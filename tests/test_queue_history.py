@@ -203,11 +203,50 @@ def test_depth_thresholds(total: int, status: Status, level: Level) -> None:
 
 @pytest.mark.parametrize(
     ("oldest", "status"),
-    [(None, Status.OK), (599.0, Status.OK), (600.0, Status.WARN), (3600.0, Status.FAIL)],
+    # No age for 3 messages with an age threshold set: unknown, never ok (it read ok before).
+    [(None, Status.UNKNOWN), (599.0, Status.OK), (600.0, Status.WARN), (3600.0, Status.FAIL)],
 )
 def test_age_thresholds(oldest: float | None, status: Status) -> None:
     history = history_of(good(0, 3, oldest=oldest), warn=1000, age_warn=600, age_crit=3600)
     assert history.status() is status
+
+
+def _without_age(seconds: float, total: int, why: str | None) -> Reading:
+    at = T0 + timedelta(seconds=seconds)
+    sample = QueueSample(source="mx1", at=at, total=total, age_error=why)
+    return Reading(source="mx1", at=at, sample=sample)
+
+
+def test_a_read_without_the_age_is_unknown_and_says_why() -> None:
+    """exim's detail_command failed: the count is judged, the age is unknown (not ok), and
+    the finding says so beside the depth."""
+    why = "detail_command: timed out after 10 s (killed)"
+    history = history_of(_without_age(0, 1200, why), warn=5000, age_crit=3600)
+    state = history.state()
+    assert state.readable and state.status is Status.UNKNOWN
+    assert state.reasons == (f"oldest message age unknown: {why}",)
+    finding = finding_for(history.source, "primary", history, T0)
+    assert finding.status is Status.UNKNOWN and finding.data["total"] == 1200
+    assert finding.data["age_error"] == why
+    assert finding.summary == f"oldest message age unknown: {why} - 1,200 messages"
+    # A worse depth still shows as worse.
+    deep = history_of(_without_age(0, 6000, why), warn=1000, crit=5000, age_crit=3600)
+    assert deep.status() is Status.FAIL
+    # An empty queue has no oldest message: nothing is missing.
+    assert history_of(_without_age(0, 0, why), age_crit=3600).status() is Status.OK
+    # Without an age threshold the missing age changes nothing.
+    assert history_of(_without_age(0, 1200, why), warn=5000).status() is Status.OK
+
+
+def test_an_age_nobody_saw_is_no_crossing_back() -> None:
+    """Over age_crit, then a read without ages: no age_down (the age was not seen to fall);
+    the next read with an age under the thresholds is the crossing back."""
+    history = QueueHistory(source(age_warn=600, age_crit=3600))
+    steps = feed(
+        history, good(0, 5, oldest=4000), _without_age(15, 5, "detail_command: exit 1"),
+        good(30, 5, oldest=10),
+    )  # fmt: skip
+    assert [[e.kind for e in step] for step in steps] == [["age_up"], [], ["age_down"]]
 
 
 def test_worse_of_depth_and_age() -> None:

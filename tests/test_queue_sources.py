@@ -257,6 +257,13 @@ def test_postqueue_mailq_exim_kinds_through_real_programs(tmp_path: Path) -> Non
     reading = _command("cat", str(count), kind="exim", detail_command=("false",))
     assert reading.sample is not None and reading.sample.total == 3
     assert reading.sample.frozen is None and reading.sample.oldest_age_s is None
+    # ... and why, for the age threshold's "unknown".
+    assert reading.sample.age_error == "detail_command: exit 1"
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("this is not exim -bp output\n")
+    reading = _command("cat", str(count), kind="exim", detail_command=("cat", str(garbage)))
+    assert reading.sample is not None and reading.sample.oldest_age_s is None
+    assert (reading.sample.age_error or "").startswith("detail_command: "), reading.sample
 
 
 # ---- HTTP sources ---------------------------------------------------------------------------

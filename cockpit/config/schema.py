@@ -222,7 +222,29 @@ def build_queue(fields: dict[str, object], at: KeyPath, ctx: Context) -> object:
     QUEUE_SOURCE_KINDS.check(fields, at, ctx)
     for low_key, high_key in (("warn", "crit"), ("age_warn", "age_crit")):
         _ordered(fields, at, ctx, low_key, high_key)
+    _ages_told(fields, at, ctx)
     return _make(QueueSource, fields)
+
+
+AGE_KINDS = ("postqueue", "mailq")
+"""Queue kinds whose output gives each message's arrival (exim's too, with detail_command)."""
+
+
+def _ages_told(fields: dict[str, object], at: KeyPath, ctx: Context) -> None:
+    """An age threshold on a source that can never tell an age would never fire: refused."""
+    kind = fields["kind"]
+    if not isinstance(kind, str) or kind in AGE_KINDS:
+        return
+    if kind == "exim" and fields["detail_command"] is not None:
+        return
+    for key in ("age_warn", "age_crit"):
+        if isinstance(fields[key], int | float):
+            told = "only the count" if kind != "exim" else "only the count without detail_command"
+            fields[key] = ctx.problem(
+                (*at, key),
+                f"{key} needs a source that tells message ages (postqueue, mailq, or exim with"
+                f" detail_command): a {kind} source gives {told}",
+            )
 
 
 QUEUE_KEYS: tuple[Key, ...] = (

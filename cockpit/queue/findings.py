@@ -75,7 +75,7 @@ def finding_for(
         "growing_samples": history.growing_streak(),
         "recent": _recent(history),
     }
-    if state.status is Status.UNKNOWN:
+    if not state.readable:
         latest = history.latest
         error = latest.error if latest is not None and latest.error else "no reading yet"
         data["error"] = error
@@ -94,6 +94,8 @@ def finding_for(
     data["total"] = good.total
     data["by_queue"] = dict(good.by_queue)
     data["oldest_age_s"] = good.oldest_age_s
+    if good.age_error is not None:
+        data["age_error"] = good.age_error
     data["deferral_reasons"] = [
         {"reason": reason.reason, "count": reason.count}
         for reason in good.deferral_reasons[:MAX_DEFERRAL_REASONS]

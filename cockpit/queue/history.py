@@ -15,7 +15,11 @@ Trend: `|rate| < STEADY_RATE_PER_MIN` is steady; a falling depth gives a drain e
 
 Status: depth against `warn`/`crit`, the oldest message's age against `age_warn`/`age_crit`,
 and growth, the worst of the three; unknown when the latest read failed, with the last good
-sample kept and shown with its age ("last good 1,234 (3 min ago)"), never as 0.
+sample kept and shown with its age ("last good 1,234 (3 min ago)"), never as 0. With an age
+threshold set, a read of a non-empty queue without the oldest message's age (exim's
+detail_command failed) is at least unknown, "oldest message age unknown: <why>": the depth is
+judged, the age is not taken as fine; its age level is the last one seen with an age, so that no
+"back under" is logged for an age nobody saw.
 
 Growth is at most a warning, never ok while it lasts: with `rate_warn` set, a rate at or over it
 (messages per minute) warns; without it, a queue whose trend was "growing" (at least
@@ -33,7 +37,7 @@ from datetime import datetime
 
 from cockpit.compat import StrEnum
 from cockpit.config.model import QueueSource
-from cockpit.model import Status
+from cockpit.model import Status, worst
 from cockpit.queue.sample import QueueSample, Reading
 
 HISTORY_SPAN_S = 86400.0
@@ -189,6 +193,8 @@ class QueueHistory:
         self._points: deque[Point] = deque(maxlen=self.maxlen)
         self._latest: Reading | None = None
         self._latest_good: QueueSample | None = None
+        self._age_level = Level.OK
+        """The age level at the latest good sample that told the age (or was empty)."""
         self._good_growth: tuple[Level, str | None] = (Level.OK, None)
         """growth() at the latest good sample: it judges the good samples only, so it holds
         until the next one (and is kept while the source is unknown)."""
@@ -204,6 +210,9 @@ class QueueHistory:
             total = sample.total
             self.peak_total = total if self.peak_total is None else max(self.peak_total, total)
             self._good_growth = self.growth()
+            if not self._age_missing(sample):
+                age = sample.oldest_age_s if total else None
+                self._age_level = level_of(age, self.source.age_warn, self.source.age_crit)
 
     def __len__(self) -> int:
         return len(self._points)
@@ -298,12 +307,17 @@ class QueueHistory:
         text = f"empty in {format_duration(eta_s)} at the current rate ({format_rate(rate)})"
         return Trend(TrendKind.DRAINING, rate, eta_s, text)
 
+    def _age_missing(self, sample: QueueSample) -> bool:
+        """An age threshold is set and this read of a non-empty queue has no age."""
+        watched = self.source.age_warn is not None or self.source.age_crit is not None
+        return watched and sample.total > 0 and sample.oldest_age_s is None
+
     def state(self) -> QueueState:
         source = self.source
         sample = self._latest_good
         depth_level = level_of(sample.total if sample else None, source.warn, source.crit)
         age = sample.oldest_age_s if sample else None
-        age_level = level_of(age, source.age_warn, source.age_crit)
+        age_level = self._age_level
         if not self.readable:
             latest = self.latest
             error = latest.error if latest is not None and latest.error else "no reading yet"
@@ -327,10 +341,15 @@ class QueueHistory:
         growth_level, growth_reason = self._good_growth
         if growth_reason is not None:
             reasons.append(growth_reason)
-        worst_level = max(depth_level, age_level, growth_level, key=lambda level: level.rank)
-        return QueueState(
-            _LEVEL_STATUS[worst_level], depth_level, age_level, True, tuple(reasons), growth_level
-        )
+        worst_level = max(depth_level, growth_level, key=lambda level: level.rank)
+        status = _LEVEL_STATUS[worst_level]
+        if self._age_missing(sample):
+            why = sample.age_error or f"a {source.kind} source gives no ages"
+            reasons.append(f"oldest message age unknown: {why}")
+            status = worst([status, Status.UNKNOWN])
+        else:
+            status = worst([status, _LEVEL_STATUS[age_level]])
+        return QueueState(status, depth_level, age_level, True, tuple(reasons), growth_level)
 
     def status(self) -> Status:
         return self.state().status

@@ -39,6 +39,9 @@ class QueueSample:
     """Counts per queue name where the source tells (empty when it only gives a total)."""
     oldest_age_s: float | None = None
     """Age of the oldest message in seconds; None when the source does not tell."""
+    age_error: str | None = None
+    """Why this read has no ages although its source gives them (exim's detail_command failed):
+    the count is known, the oldest message's age is not."""
     size_bytes: int | None = None
     frozen: int | None = None
     """exim: frozen messages; None when not known."""

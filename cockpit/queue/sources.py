@@ -189,12 +189,15 @@ async def _read_exim(
     detail = await run_command(
         source.detail_command, timeout=_left(deadline), max_output=MAX_POSTQUEUE_OUTPUT
     )
+    # The count stands without the listing; the ages are then unknown, and say why.
     if detail.error is not None:
-        return QueueSample(source=source.name, at=now(), total=total)
+        why = f"detail_command: {detail.error}"
+        return QueueSample(source=source.name, at=now(), total=total, age_error=why)
     try:
         listing = parse_exim_bp(_text(detail.stdout), now=now())
-    except QueueParseError:
-        return QueueSample(source=source.name, at=now(), total=total)
+    except QueueParseError as error:
+        why = f"detail_command: {error}"
+        return QueueSample(source=source.name, at=now(), total=total, age_error=why)
     return listing.sample(source=source.name, now=now(), total=total)
 
 

@@ -135,6 +135,8 @@ class QueuePane(StatusPane):
             if good.oldest_age_s is not None and good.total
             else ""
         )
+        if good.total and good.oldest_age_s is None and good.age_error is not None:
+            oldest = "unknown"  # the source tells ages, this read could not: never blank
         cells |= {
             "depth": safe(format_count(good.total)),
             "queues": safe(short(queues, 30, ascii_only=self.ascii_only)),
