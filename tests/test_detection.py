@@ -144,6 +144,45 @@ def test_rpo_is_unknown_never_zero_when_the_target_could_not_be_read(tmp_path: P
     assert "| Data at risk (RPO) | unknown at the failover to " in text
 
 
+def test_rpo_is_unknown_when_one_target_source_could_not_be_read(tmp_path: Path) -> None:
+    """The mail store timed out, the database shows 4 s: the data at risk is unknown (the
+    store may be hours behind), with 4 s as a floor, never "4 s"."""
+    log = IncidentLog(tmp_path / "i.jsonl")
+    decision(log, "secondary")
+    decided = log.read().entries[-1].ts
+    seen = [
+        LagSeen("sec-mysql", "secondary", 4.0, decided - timedelta(seconds=5)),
+        LagSeen("sec-store", "secondary", None, decided - timedelta(seconds=5), "timed out"),
+        LagSeen("pri-mysql", "primary", 1.0, decided - timedelta(seconds=5)),
+    ]
+    [written] = log.append_built(lambda entries: rpo_parts(entries, seen), author="cockpit")
+    assert written.data["lag_s"] is None and written.data["at_least_s"] == 4.0
+    assert written.text == (
+        "Data at risk at the failover to secondary: unknown (sec-store not read: timed out);"
+        " at least 4 s (sec-mysql)"
+    )
+    risk = data_at_risk(log.read().entries)
+    assert risk is not None and risk.lag_s is None
+    assert risk.reason == "sec-store: timed out; the others at least 4 s"
+    from cockpit.incident.export_md import render_markdown
+
+    text = render_markdown(log.read().entries, name="i")
+    assert "| Data at risk (RPO) | unknown at the failover to " in text
+    assert "the others at least 4 s" in text
+
+
+def test_rpo_waits_for_every_configured_source_of_the_target(tmp_path: Path) -> None:
+    log = IncidentLog(tmp_path / "i.jsonl")
+    decision(log, "secondary")
+    decided = log.read().entries[-1].ts
+    configured = {"sec-mysql": "secondary", "sec-store": "secondary", "pri-mysql": "primary"}
+    seen = [LagSeen("sec-mysql", "secondary", 4.0, decided - timedelta(seconds=5))]
+    assert rpo_parts(log.read().entries, seen, configured) == []  # sec-store not read yet
+    seen.append(LagSeen("sec-store", "secondary", 90.0, decided + timedelta(seconds=2)))
+    [(_, text, data)] = rpo_parts(log.read().entries, seen, configured)
+    assert data["lag_s"] == 90.0 and "(sec-store, read " in text  # pri-mysql is not waited for
+
+
 def test_five_metrics_from_detection_and_phases(tmp_path: Path) -> None:
     log = IncidentLog(tmp_path / "i.jsonl")
     alarm = AlarmWatch().observe([service("primary", Status.FAIL, T0)], fallback_at=T0)

@@ -8,8 +8,12 @@ When the cockpit learns of a failover decision it appends one `probe` entry, eve
 the lag reading taken at or just before the decision (else the first one after it, flagged
 "after"), with its own observation time. The data at risk is the largest lag among the target
 region's sources: what the region that now serves had not yet received. A source that could not
-be read at that moment is listed with its error, and when no source of the target region has a
-number the data at risk is unknown, never 0.
+be read at that moment is listed with its error; when any source of the target region has no
+number the data at risk is unknown, never 0 and never the largest of the others (the unread
+one may be hours behind): the text names it and gives the others' largest as a floor ("at
+least 4 s"). With the configured sources given, the entry waits until each source of the
+target region has been read once (a read that fails is a reading too: it waits at most one
+timeout).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 from cockpit.incident.entry import Entry, data_time, format_ts
 from cockpit.incident.phases import latest_failover_decision
+from cockpit.replication.lag_text import format_lag
 
-__all__ = ["RPO_EVENT", "DataAtRisk", "LagSeen", "data_at_risk", "rpo_parts"]
+__all__ = ["RPO_EVENT", "DataAtRisk", "LagSeen", "data_at_risk", "rpo_parts", "rpo_recorded"]
 
 RPO_EVENT = "replication_at_decision"
 
@@ -62,27 +67,39 @@ def _pick(readings: Sequence[LagSeen], decided_at: datetime) -> tuple[LagSeen, b
     return min(readings, key=lambda reading: reading.at), True
 
 
-def rpo_parts(
-    entries: Sequence[Entry], lags_seen: Iterable[LagSeen]
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """The (kind, text, data) recording the lag at the latest failover decision, or nothing
-    (no decision, no lag reading yet, or the entry for that decision exists already)."""
+def rpo_recorded(entries: Sequence[Entry]) -> bool:
+    """The latest failover decision has its entry already (or there is no decision)."""
     decision = latest_failover_decision(entries)
-    if decision is None:
-        return []
-    if any(
+    return decision is None or any(
         entry.kind == "probe"
         and entry.data.get("event") == RPO_EVENT
         and entry.data.get("decision_seq") == decision.seq
         for entry in entries
-    ):
+    )
+
+
+def rpo_parts(
+    entries: Sequence[Entry],
+    lags_seen: Iterable[LagSeen],
+    configured: Mapping[str, str] | None = None,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The (kind, text, data) recording the lag at the latest failover decision, or nothing
+    (no decision, no lag reading yet, a configured source of the target region not read yet,
+    or the entry for that decision exists already). `configured`: source name -> region."""
+    if rpo_recorded(entries):
         return []
+    decision = latest_failover_decision(entries)
+    assert decision is not None
     by_source: dict[str, list[LagSeen]] = {}
     for reading in lags_seen:
         by_source.setdefault(reading.source, []).append(reading)
     if not by_source:
         return []
     target = str(decision.data["target_region"])
+    if any(
+        region == target and name not in by_source for name, region in (configured or {}).items()
+    ):
+        return []
     sources: list[dict[str, Any]] = []
     for name, readings in by_source.items():
         reading, after = _pick(readings, decision.ts)
@@ -96,15 +113,26 @@ def rpo_parts(
                 "error": reading.error,
             }
         )
-    target_lags = [
-        source for source in sources if source["region"] == target and source["lag_s"] is not None
-    ]
+    in_target = [source for source in sources if source["region"] == target]
+    target_lags = [source for source in in_target if source["lag_s"] is not None]
+    unread = [source for source in in_target if source["lag_s"] is None]
     worst = max(target_lags, key=lambda source: source["lag_s"], default=None)
+    floor: Any = None
     if worst is None:
         text = f"Data at risk at the failover to {target}: unknown (no lag read for {target})"
+    elif unread:
+        floor, worst = worst, None
+        text = (
+            f"Data at risk at the failover to {target}: unknown ("
+            + "; ".join(
+                f"{source['source']} not read: {source['error'] or 'no number'}"
+                for source in unread
+            )
+            + f"); at least {format_lag(floor['lag_s'])} ({floor['source']})"
+        )
     else:
         text = (
-            f"Data at risk at the failover to {target}: {_duration(worst['lag_s'])} of "
+            f"Data at risk at the failover to {target}: {format_lag(worst['lag_s'])} of "
             f"replication lag ({worst['source']}, read {worst['at']})"
         )
     data: dict[str, Any] = {
@@ -116,6 +144,7 @@ def rpo_parts(
         "decision_seq": decision.seq,
         "decided_at": format_ts(decision.ts),
         "lag_s": None if worst is None else worst["lag_s"],
+        "at_least_s": None if floor is None else floor["lag_s"],
         "sources": sources[:20],
         "dedupe_key": f"{RPO_EVENT}|{decision.seq}",
     }
@@ -143,9 +172,14 @@ def data_at_risk(entries: Iterable[Entry]) -> DataAtRisk | None:
     ]
     if not isinstance(lag, int | float) or isinstance(lag, bool):
         errors = "; ".join(
-            f"{source.get('source')}: {source.get('error') or 'no number'}" for source in named
+            f"{source.get('source')}: {source.get('error') or 'no number'}"
+            for source in named
+            if not _number(source.get("lag_s"))
         )
         reason = errors or f"no replication source of {target} was read"
+        floor = data.get("at_least_s")
+        if _number(floor):
+            reason += f"; the others at least {format_lag(float(floor))}"
         return DataAtRisk(target, decided_at, None, None, None, reason)
     chosen = next((source for source in named if source.get("lag_s") == lag), None)
     source_name = None if chosen is None else str(chosen.get("source"))
@@ -155,12 +189,5 @@ def data_at_risk(entries: Iterable[Entry]) -> DataAtRisk | None:
     return DataAtRisk(target, decided_at, float(lag), source_name, read_at, reason)
 
 
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
-    minutes, rest = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -290,6 +290,9 @@ class ProbeRunner(Widget):
         """Canaries to run again as soon as their run in progress ends (routing moved)."""
         self._write_lock = threading.Lock()
         """One writing worker at a time, in order."""
+        self._rpo_due = False
+        """A failover decision has no data-at-risk entry yet: each lag read tries again (the
+        entry waits for every source of the target region to be read once)."""
         self._writer = ProbeWriterLock(log.path)
         self._outbox: ProbeOutbox | None = None
         self._flushing = False
@@ -557,6 +560,8 @@ class ProbeRunner(Widget):
     def _lag_read(self, message: _LagDone) -> None:
         self._append(self.live.took_lag(message.source, message.reading))
         self._show_regions()
+        if self._rpo_due and self.write_log:
+            self._write_built(self._rpo_parts)
         source = self.live.replication_sources[message.source][0]
         self._again(
             f"lag-{message.source}", source.interval, self._runner(self._read_lag, message.source)
@@ -685,12 +690,17 @@ class ProbeRunner(Widget):
             self._append(live.canary_proofs())  # a run that ended before the log was read
             self._show_regions()
             if live.decided_at is not None and live.replication_sources and self.write_log:
+                self._rpo_due = True
                 self._write_built(self._rpo_parts)
 
     def _rpo_parts(self, entries: Sequence[Entry]) -> list[EntryParts]:
-        from cockpit.incident.rpo import rpo_parts
+        from cockpit.incident.rpo import rpo_parts, rpo_recorded
 
-        return list(rpo_parts(entries, self.live.lags_seen()))
+        if rpo_recorded(entries):
+            self._rpo_due = False
+            return []
+        configured = {name: region for name, (_, region) in self.live.replication_sources.items()}
+        return list(rpo_parts(entries, self.live.lags_seen(), configured))
 
     def _raise_alarm(self) -> None:
         from cockpit.incident.detection import first_alarm_parts
