@@ -280,7 +280,7 @@ class LiveProbes:
         run = next((f for f in current if f.check in ("inbound", "outbound")), None)
         if routed is None or run is None or (name, routed) in self._proven:
             return []
-        entry = canary_proof_entry(run, routed)
+        entry = canary_proof_entry(run, routed, self.decided_target)
         if entry is None:
             return []
         self._proven.add((name, routed))

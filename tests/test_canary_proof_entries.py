@@ -59,14 +59,14 @@ def entries_until(routed: bool, extra: list[Entry] | None = None) -> list[Entry]
     return made + list(extra or [])
 
 
-def run(name: str, check: str, status: Status, at: datetime) -> list[Finding]:
+def run(
+    name: str, check: str, status: Status, at: datetime, region: str = "secondary"
+) -> list[Finding]:
     data: dict[str, Any] = {"round_trip_s": 4.2, "folder": "INBOX", "token": f"{name}-x"}
-    found = [Finding("canary", check, name, status, f"{check} {status.value}", "secondary",
+    found = [Finding("canary", check, name, status, f"{check} {status.value}", region,
                      None, data, at)]  # fmt: skip
     for verdict in ("dkim", "spf", "dmarc", "path"):
-        found.append(
-            Finding("canary", verdict, name, Status.OK, verdict, "secondary", None, {}, at)
-        )
+        found.append(Finding("canary", verdict, name, Status.OK, verdict, region, None, {}, at))
     return found
 
 
@@ -151,5 +151,10 @@ def test_a_new_routing_is_proven_afresh() -> None:
         ]  # fmt: skip
     )
     assert live.routed_at == rerouted
-    after = live.took_canary("in", run("in", "inbound", Status.OK, rerouted + timedelta(seconds=9)))
+    # Through secondary, the region left behind: no proof of the route to primary.
+    old = live.took_canary("in", run("in", "inbound", Status.OK, rerouted + timedelta(seconds=5)))
+    assert proofs(old) == []
+    after = live.took_canary(
+        "in", run("in", "inbound", Status.OK, rerouted + timedelta(seconds=9), "primary")
+    )
     assert len(proofs(after)) == 1

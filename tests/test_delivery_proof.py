@@ -61,21 +61,25 @@ def probe(seq: int, check: str, at: datetime, status: str = "ok") -> Entry:
     return entry(seq, at + timedelta(seconds=1), "probe", data, author="cockpit")
 
 
-BASE = [phase(1, "impact", T0), phase(2, "routed", ROUTED)]
+DECISION = entry(
+    2, ROUTED - timedelta(minutes=1), "decision",
+    {"target_region": "secondary", "previous_region": "primary"},
+)  # fmt: skip
+BASE = [phase(1, "impact", T0), DECISION, phase(3, "routed", ROUTED)]
 
 
 def test_the_first_ok_run_of_each_direction_after_routed_is_cited() -> None:
     later = ROUTED + timedelta(minutes=3)
     entries = [
         *BASE,
-        probe(3, "outbound", ROUTED + timedelta(minutes=1)),
-        tick(4, later, run("inbound", ROUTED + timedelta(minutes=2), round_trip_s=2.5)),
-        phase(5, "restored", later),
+        probe(4, "outbound", ROUTED + timedelta(minutes=1)),
+        tick(5, later, run("inbound", ROUTED + timedelta(minutes=2), round_trip_s=2.5)),
+        phase(6, "restored", later),
     ]
     proof = delivery_proof(entries)
     assert proof is not None
-    assert proof.first["inbound"].seq == 4 and proof.first["inbound"].round_trip_s == 2.5
-    assert proof.first["outbound"].source == "probe" and proof.first["outbound"].seq == 3
+    assert proof.first["inbound"].seq == 5 and proof.first["inbound"].round_trip_s == 2.5
+    assert proof.first["outbound"].source == "probe" and proof.first["outbound"].seq == 4
     assert proof.restored_at == later
     markdown = render_markdown(entries, name="inc")
     rows = {
@@ -89,12 +93,12 @@ def test_the_first_ok_run_of_each_direction_after_routed_is_cited() -> None:
     )
     assert "mail flow proven by canaries" in inbound and "mail flow proven by canaries" in outbound
     assert f"{md_inline('in-canary')} through secondary at 2026-12-05 09:12:00 UTC" in inbound
-    assert "| 2.5 s |" in inbound and "(checklist tick seq 4)" in inbound
+    assert "| 2.5 s |" in inbound and "(checklist tick seq 5)" in inbound
     assert (
         "| 4.2 s |" in outbound or "| 4.3 s |" in outbound
-    ) and "(probe entry seq 3)" in outbound
+    ) and "(probe entry seq 4)" in outbound
     document = json.loads(render_json(entries, name="inc"))
-    assert document["delivery_proof"]["inbound"]["seq"] == 4
+    assert document["delivery_proof"]["inbound"]["seq"] == 5
     assert document["delivery_proof"]["outbound"]["round_trip_s"] == 4.25
 
 
@@ -111,14 +115,32 @@ def test_the_first_ok_run_of_each_direction_after_routed_is_cited() -> None:
     ids=["before-routed", "at-routed", "warn", "unknown", "no-time", "not-a-canary"],
 )
 def test_nothing_is_cited_that_does_not_prove_delivery(runs: list[dict[str, Any]]) -> None:
-    entries = [*BASE, tick(3, ROUTED + timedelta(minutes=5), *runs)]
+    entries = [*BASE, tick(4, ROUTED + timedelta(minutes=5), *runs)]
     assert delivery_proof(entries) is None
     assert "mail flow proven" not in render_markdown(entries, name="inc").lower()
     assert "delivery_proof" not in json.loads(render_json(entries, name="inc"))
 
 
+def test_only_runs_through_the_decided_region_prove_the_new_route() -> None:
+    """A canary pinned to the old region (back up) arriving ok after routing proves nothing
+    about the route to secondary; without a failover decision nothing proves a route."""
+    at = ROUTED + timedelta(minutes=1)
+    old_region = {**run("inbound", at), "region": "primary"}
+    assert delivery_proof([*BASE, tick(4, at, old_region)]) is None
+    no_region = {**run("inbound", at), "region": None}
+    assert delivery_proof([*BASE, tick(4, at, no_region)]) is None
+    undecided = [
+        phase(1, "impact", T0),
+        phase(2, "routed", ROUTED),
+        tick(3, at, run("inbound", at)),
+    ]
+    assert delivery_proof(undecided) is None
+    proof = delivery_proof([*BASE, tick(4, at, old_region, run("inbound", at))])
+    assert proof is not None and proof.first["inbound"].region == "secondary"
+
+
 def test_without_routed_nothing_is_proof_and_a_missing_direction_is_said() -> None:
     at = ROUTED + timedelta(minutes=1)
     assert delivery_proof([phase(1, "impact", T0), tick(2, at, run("inbound", at))]) is None
-    entries = [*BASE, tick(3, at, run("inbound", at))]
+    entries = [*BASE, tick(4, at, run("inbound", at))]
     assert "| no outbound canary seen ok after routed |" in render_markdown(entries, name="x")

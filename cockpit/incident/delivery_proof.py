@@ -12,9 +12,10 @@ A sighting comes from either of two places in the log, both written by the cockp
 - a canary probe entry (area "canary", check inbound/outbound) whose status became ok, or the
   "delivery_proven" entry a cockpit writes for the first ok run of each canary after routed
   (cockpit.incident.finding_changes.canary_proof_entry): a canary that stayed ok logs no change.
-Only runs observed strictly after the effective routed time count, and only `ok` ones: a run
-that warned (Junk, slow) or could not tell is never cited as proof. Pure; never raises on
-malformed data (an unreadable item is skipped).
+Only runs observed strictly after the effective routed time count, only `ok` ones, and only
+through the region of the latest failover decision: a run that warned (Junk, slow) or could not
+tell, or that went through another region (the old one, back up), is never cited as proof of the
+new route. Pure; never raises on malformed data (an unreadable item is skipped).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.incident.entry import Entry, parse_ts
-from cockpit.incident.phases import effective_phases
+from cockpit.incident.phases import current_target_region, effective_phases
 
 __all__ = ["DIRECTIONS", "DeliveryProof", "Sighting", "delivery_proof", "proven_canaries"]
 
@@ -76,12 +77,13 @@ def delivery_proof(entries: Sequence[Entry]) -> DeliveryProof | None:
     """The proof in `entries`; None when the log has no routed time or no canary ok after it."""
     timeline = effective_phases(entries)
     routed = timeline.at("routed")
-    if routed is None:
+    target = current_target_region(entries)
+    if routed is None or target is None:
         return None
     first: dict[str, Sighting] = {}
     for entry in entries:
         for seen in _sightings(entry):
-            if seen.observed_at <= routed:
+            if seen.observed_at <= routed or seen.region != target:
                 continue
             held = first.get(seen.direction)
             if held is None or seen.observed_at < held.observed_at:

@@ -166,13 +166,19 @@ def _named_checks(head: str, not_ok: list[Finding], most: int = 3) -> str:
     return fit(head, "")
 
 
-def canary_proof_entry(run: Finding, routed_at: datetime) -> ProbeEntry | None:
+def canary_proof_entry(
+    run: Finding, routed_at: datetime, target: str | None
+) -> ProbeEntry | None:
     """The entry recording `run` (a canary's inbound or outbound finding) as proof that mail
-    flowed after routing at `routed_at`: only an `ok` run observed after that time proves it
-    (None otherwise). A canary that stays ok logs no status change, so without this entry the
-    log would hold no evidence that the new route carried mail. Its key names the canary and
-    the routing, so one routing is proven once per canary."""
+    flowed after routing at `routed_at` to `target` (the region of the latest failover
+    decision): only an `ok` run through that region observed after that time proves it (None
+    otherwise: a canary pinned to the old region that came back proves nothing about the new
+    route). A canary that stays ok logs no status change, so without this entry the log would
+    hold no evidence that the new route carried mail. Its key names the canary and the
+    routing, so one routing is proven once per canary."""
     if run.status is not Status.OK or run.observed_at is None or run.observed_at <= routed_at:
+        return None
+    if target is None or run.region != target:
         return None
     text = fit(f"{_where(run)} proves mail flows after routing: ", run.summary)
     key = _key("canary", "proven", run.subject, routed_at.isoformat())
