@@ -333,6 +333,25 @@ def test_one_primary_with_an_unread_source_says_so() -> None:
     assert overall.status is Status.OK and "not read: eu-db" in overall.summary
 
 
+def test_one_primary_with_another_region_unread_cannot_rule_out_split_brain() -> None:
+    """us-control timed out: it may say primary too. The verdict that would be ok is unknown,
+    naming it, with a decision or without; a condition waiting for authority ok waits."""
+    readings = [said("eu-control", "primary"), said("us-control", None)]
+    _, overall = judge(readings)
+    assert overall.status is Status.UNKNOWN and overall.region == "eu"
+    assert overall.summary == (
+        "primary in eu; cannot rule out split brain: not read: us-control: timed out after 5 s"
+        " (killed)"
+    )
+    _, overall = judge(readings, target="eu", decided_ago=30)
+    assert overall.status is Status.UNKNOWN
+    assert overall.summary.startswith("primary in eu, as decided; cannot rule out split brain")
+    # Read again and standby: ok.
+    _, overall = judge([said("eu-control", "primary"), said("us-control", "standby")], target="eu",
+                       decided_ago=30)  # fmt: skip
+    assert (overall.status, overall.summary) == (Status.OK, "primary in eu, as decided")
+
+
 def test_grace_warn_then_fail_once_routed() -> None:
     readings = [said("eu-control", "primary"), said("us-control", "standby")]
     config = two_regions(grace=120)

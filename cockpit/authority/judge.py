@@ -9,7 +9,9 @@ when it could not be read, with the reason ("not read yet" when no reading was g
 one region claiming primary, else None:
 
     two or more regions claim primary                              fail  split brain
-    one region P claims primary, and no decision, or P = target    ok
+    one region P claims primary, and no decision, or P = target    ok; unknown while a
+                                                                         source of another
+                                                                         region is not read
     P != target, within `[authority] grace` s of the decision      warn  the switch may still
                                                                          be under way
     P != target, grace passed, routed phase set                    fail  mail goes to the
@@ -23,9 +25,12 @@ one region claiming primary, else None:
     no region claims primary, some source not read                 unknown  cannot tell
     no region claims primary, every source read                    fail  no primary
 
-A region claims primary when any of its sources says "primary". An ok verdict with a source
-that could not be read says so in its summary (that source's own finding is unknown: split
-brain is not ruled out there). With no role source configured there are no findings at all.
+A region claims primary when any of its sources says "primary". A source of another region
+that could not be read may be claiming primary too: split brain cannot be ruled out, so the
+verdict that would be ok is unknown and names it ("primary in eu; cannot rule out split brain:
+not read: us-control: timed out"). An unread source of the primary's own region changes
+nothing (that region claims primary either way): the ok verdict names it in its summary.
+With no role source configured there are no findings at all.
 
 observed_at: a source's finding, when its read began (`now` for a source not read yet); the
 overall finding, the oldest read it used (`now` when none).
@@ -108,6 +113,7 @@ def _verdict(
     unread: list[str],
     errors: Mapping[str, str],
     roles: Mapping[str, str | None],
+    region_of: Mapping[str, str],
     *,
     target: str | None,
     since_decision_s: float | None,
@@ -129,10 +135,15 @@ def _verdict(
         return Status.FAIL, f"no primary: every role source was read and none says primary ({said})"
     primary = primary_regions[0]
     caveat = f"; not read: {_unread_text(unread, errors)}" if unread else ""
-    if target is None:
-        return Status.OK, f"primary in {primary}{caveat}"
-    if primary == target:
-        return Status.OK, f"primary in {primary}, as decided{caveat}"
+    elsewhere = [name for name in unread if region_of.get(name) != primary]
+    if target is None or primary == target:
+        as_decided = "" if target is None else ", as decided"
+        if elsewhere:
+            return Status.UNKNOWN, (
+                f"primary in {primary}{as_decided}; cannot rule out split brain: not read: "
+                f"{_unread_text(elsewhere, errors)}"
+            )
+        return Status.OK, f"primary in {primary}{as_decided}{caveat}"
     if since_decision_s is None:
         return Status.WARN, f"primary in {primary}; the decision names {target}"
     if since_decision_s < grace:
@@ -196,6 +207,7 @@ def judge_authority(
         unread,
         errors,
         {name: role for name, role in roles.items() if role is not None},
+        {source.name: region for region, source in sources},
         target=shown_target,
         since_decision_s=since_decision_s,
         routed=routed_at is not None,
