@@ -141,6 +141,32 @@ def test_the_table_shows_statuses_and_no_escape_from_the_data(
     assert "␛" in done.stdout, "the escape character is shown as a visible mark"
 
 
+# U+009B (C1 CSI), U+202E (right-to-left override) and DEL, as UTF-8 in a TXT record.
+C1_NAME = f"c1.{ZONE}"
+C1_TXT = 'c1 TXT "v=spf1 \\194\\1552J \\226\\128\\174gnp.exe \\127 -all"'
+
+
+def test_the_json_on_stdout_has_no_raw_c1_bidi_or_del_from_the_data(
+    dns_lab: LabFactory, tmp_path: Path
+) -> None:
+    """json.dumps escapes only U+0000-U+001F: the C1 controls, bidi controls and DEL a DNS
+    answer carries reach stdout as \\uXXXX escapes (the JSON means the same)."""
+    lab = dns_lab(lab_zones("primary", extra=[C1_TXT]))
+    config = write_config(tmp_path, lab, records=[(C1_NAME, "TXT")])
+    done = check(config, "--json", "--target", "primary")
+    assert done.returncode != 3, done.stderr
+    for raw in ("\u009b", "\u202e", "\x7f"):
+        assert raw not in done.stdout, repr(raw)
+    document = json.loads(done.stdout)
+    answers = [
+        answer
+        for finding in document["findings"]
+        if finding["subject"] == C1_NAME
+        for answer in finding["data"].get("answers") or ()
+    ]
+    assert any("\u009b" in answer and "\u202e" in answer for answer in answers), answers
+
+
 def test_a_bad_config_is_exit_3(tmp_path: Path) -> None:
     config = tmp_path / "cockpit.toml"
     config.write_text("[domain\nname = 'example.test'\n", encoding="utf-8")

@@ -126,6 +126,17 @@ def test_cockpit_check_lists_skipped_checks_in_the_table_and_the_json(tmp_path: 
     assert document["summary"] == {"ok": 1, "warn": 0, "fail": 0, "unknown": 0, "skipped": 1}
 
 
+def test_a_check_that_observed_nothing_is_not_all_ok(tmp_path: Path) -> None:
+    """No replication or role source is configured: every check asked for is skipped and
+    nothing was observed. Exit 1 (unknown), never 0: a monitor must not read it as fine."""
+    config = write_config(tmp_path)
+    done = run("check", "--config", str(config), "--only", "replication,authority", "--json")
+    document = json.loads(done.stdout)
+    assert document["findings"] == [] and document["skipped"], document
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert "no findings: nothing was checked" in done.stderr
+
+
 def test_a_plain_check_lists_the_canary_it_did_not_send(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     done = run("check", "--config", str(config), "--json")

@@ -479,7 +479,8 @@ def test_checklist_findings_for_satisfied_waiting_done_and_skipped_steps() -> No
     done = by_step["cutover"]
     assert (done.status, done.summary) == (Status.OK, "done by alice")
     skipped = by_step["webmail-cert"]
-    assert (skipped.status, skipped.summary) == (Status.OK, "skipped by alice: no webmail")
+    # Skipped: a person chose not to do it; nothing proved it, so never ok.
+    assert (skipped.status, skipped.summary) == (Status.WARN, "skipped by alice: no webmail")
     flowing = by_step["mail-flowing"]
     assert flowing.status is Status.OK and flowing.data["satisfied"] is True
     assert flowing.summary.startswith(

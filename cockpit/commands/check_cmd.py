@@ -1,8 +1,13 @@
 """`cockpit check`: one sweep of every probe, as a table or as JSON; monitoring-plugin exit codes.
 
-Exit status: 0 every finding ok, 1 the worst is warn or unknown, 2 the worst is fail,
-3 the check could not run (bad config, bad arguments, or a bug: cockpit.cli says so for an
-internal error too). Cron jobs and Nagios-style monitors can use it as it is.
+Exit status: 0 every finding ok, 1 the worst is warn or unknown, or there is no finding at all
+(nothing was observed, so nothing is known to be fine), 2 the worst is fail, 3 the check could
+not run (bad config, bad arguments, or a bug: cockpit.cli says so for an internal error too).
+Cron jobs and Nagios-style monitors can use it as it is.
+
+JSON on stdout is written with every C1 control, bidi control and DEL as a \\uXXXX escape
+(`export_json.terminal_safe`): findings carry DNS answers, banners and headers verbatim, and a
+terminal showing the JSON must not act on them.
 
 Checks that were not run are listed as `skipped` with the reason (`check_skipped`), in the table
 and in the JSON's "skipped" list; the summary counts them. They never change the exit status.
@@ -56,14 +61,13 @@ def run_check(args: argparse.Namespace) -> int:
     except CockpitError as exc:
         report_error(str(exc))
         if args.json:
-            write_stdout(json.dumps(error_document(exc), ensure_ascii=False) + "\n")
+            write_stdout(_json_line(error_document(exc)))
         return EXIT_CANNOT_RUN
     skipped = skipped_checks(
         config, areas, canary_asked="canary" in areas, default_run=args.only is None
     )
     if args.json:
-        document = _document(target, findings, skipped)
-        write_stdout(json.dumps(document, ensure_ascii=False) + "\n")
+        write_stdout(_json_line(_document(target, findings, skipped)))
     else:
         from cockpit.check_table import render_findings
 
@@ -104,7 +108,15 @@ def error_document(error: CockpitError) -> dict[str, object]:
     return {"error": detail}
 
 
+def _json_line(document: dict[str, object]) -> str:
+    from cockpit.incident.export_json import terminal_safe
+
+    return terminal_safe(json.dumps(document, ensure_ascii=False)) + "\n"
+
+
 def exit_code(findings: Sequence[Finding]) -> int:
+    if not findings:
+        return EXIT_WARN  # nothing observed: unknown, never "all ok"
     statuses = {finding.status for finding in findings}
     if Status.FAIL in statuses:
         return EXIT_FAIL

@@ -312,8 +312,9 @@ def checklist_findings(
 ) -> list[Finding]:
     """One finding per step with an `auto` condition (area "checklist", check the step id,
     subject its title): ok "satisfied: CONDITION (evidence: ...)" when fresh findings observed
-    after its event meet it, unknown "waiting for evidence: WHY" otherwise, and ok "done by X"
-    ("skipped by X: why") for a step the log says is done or skipped. data: condition,
+    after its event meet it, unknown "waiting for evidence: WHY" otherwise, ok "done by X" for
+    a step the log says is done, and warn "skipped by X: why" for one it says was skipped (a
+    person chose not to do it: nothing proved it, so it is never ok). data: condition,
     satisfied (None when not judged), reason, evidence (at most MAX_EVIDENCE records)."""
     states = checklist_state(steps, entries)
     moments = incident_moments(entries, now=now, config=config)
@@ -330,8 +331,9 @@ def checklist_findings(
             if state.reason:
                 summary += f": {clean(state.reason)[:200]}"
             data |= {"satisfied": None, "reason": summary, "evidence": [], "step": state.status}
+            status = Status.OK if state.status == "done" else Status.WARN
             judged.append(
-                Finding("checklist", step.id, title, Status.OK, summary, None, None, data, state.at)
+                Finding("checklist", step.id, title, status, summary, None, None, data, state.at)
             )
             continue
         result = auto_result(step, findings, moments)
