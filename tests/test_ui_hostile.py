@@ -841,3 +841,40 @@ def test_no_more_screen_clears_than_with_harmless_data(pty_runs: dict[str, PtyRu
         for name, run in pty_runs.items()
     }
     assert kinds["hostile"] <= kinds["benign"], kinds["hostile"] - kinds["benign"]
+
+
+@pytest.mark.anyio
+async def test_an_impact_proposal_basis_from_the_log_is_never_drawn_raw(tmp_path: Path) -> None:
+    """A first-alarm entry written by anyone can carry any basis: the region strip and the
+    impact prompt show only the cockpit's own two phrases, and its subject cleaned."""
+    from cockpit.incident.detection import FIRST_FAILURE
+    from cockpit.ui.region_strip import RegionStrip
+
+    path = tmp_path / "inc.jsonl"
+    IncidentLog(path).append(
+        "probe",
+        "First alarm",
+        {
+            "event": "first_alarm",
+            "area": "service",
+            "status": "fail",
+            "subject": "mx1",
+            "region": "primary",
+            "at": "2024-05-01T14:00:00.000Z",
+            "impact_proposal": {"at": "2024-05-01T13:58:00.000Z", "basis": ALL_IN_ONE},
+            "evidence": {"region": "primary", "area": "service", "check": ALL_IN_ONE},
+        },
+        author="mallory",
+    )
+    app = CockpitApp(path, author="alice", config=CONFIG, clock=fixed_clock, probes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        strip = app.query_one(RegionStrip)
+        assert await settle(pilot, lambda: strip.proposal is not None)
+        assert strip.proposal is not None and strip.proposal.basis == FIRST_FAILURE
+        await pilot.pause(0.2)
+        screen = dump_screen(app)
+        assert FIRST_FAILURE in flat(screen.text) or flat(FIRST_FAILURE) in flat(screen.text)
+        assert_inert(screen)
+        await pilot.press("i")
+        await pilot.pause(0.3)
+        assert_inert(dump_screen(app))

@@ -31,6 +31,7 @@ from cockpit.incident.entry import Entry, data_time, format_ts
 from cockpit.incident.phases import effective_phases, phase_record
 from cockpit.incident.probe_text import fit
 from cockpit.model import Finding, Status
+from cockpit.safe_text import clean
 
 __all__ = [
     "ALARM_AREAS",
@@ -195,7 +196,8 @@ def impact_proposal(entries: Sequence[Entry]) -> ImpactProposal | None:
             if isinstance(evidence, Mapping)
             else str(entry.data.get("subject") or "")
         )
-        return ImpactProposal(
-            at, basis if isinstance(basis, str) else FIRST_FAILURE, subject, entry.seq
-        )
+        # The basis is one of the cockpit's own two phrases: any other text in a shared log is
+        # somebody's data, never shown as the basis.
+        known = basis if basis in (LAST_HEALTHY, FIRST_FAILURE) else FIRST_FAILURE
+        return ImpactProposal(at, known, clean(subject), entry.seq)
     return None

@@ -112,7 +112,7 @@ class RegionStrip(StatusPane):
             lines.append(
                 Text(
                     f"Impact not set: proposed {self.proposal.at.astimezone(UTC):%H:%M:%S} UTC"
-                    f" ({self.proposal.basis}) - i to accept or type a time",
+                    f" ({clean(self.proposal.basis)}) - i to accept or type a time",
                     style="bold",
                 )
             )
@@ -227,7 +227,7 @@ class ImpactPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         if self._proposal is not None:
             title = Text("Impact began at (proposed: ")
-            title.append(self._proposal.basis)
+            title.append(clean(self._proposal.basis))
             title.append(" of ")
             title.append(clean(self._proposal.subject))
             title.append("). Enter accepts; or type HH:MM[:SS] UTC")
