@@ -19,7 +19,7 @@ from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import current_target_region
 from cockpit.incident.runbook import BUILTIN_STEPS, Step, parse_condition
 from cockpit.model import Finding, Status
-from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, clock
+from cockpit.ui.checklist_pane import JUDGE_AGAIN_S, ChecklistPane, TextPrompt, clock
 from cockpit.ui.decision_form import (
     DecisionError,
     DecisionForm,
@@ -561,3 +561,48 @@ def test_write_decision_refuses_blank_and_unknown_region(log: IncidentLog) -> No
     assert not log.exists()
     with pytest.raises(IncidentLogError):
         log.read()
+
+
+class ClockedChecklistApp(ChecklistApp):
+    """A ChecklistApp with the cockpit's `clock`, set by the test."""
+
+    def __init__(self, log: IncidentLog, author: str, now: datetime) -> None:
+        super().__init__(log, author)
+        self.now = now
+
+    def clock(self) -> datetime:
+        return self.now
+
+
+def test_a_hint_that_grew_stale_is_taken_back_and_cannot_be_confirmed(log: IncidentLog) -> None:
+    """The probes stopped answering: no new findings came. The hint is judged again on the
+    cockpit's clock (every JUDGE_AGAIN_S, and at the confirm), so a finding older than its
+    freshness bound no longer satisfies the step, on screen or by `c`."""
+    decision = decide(log)
+    seen = decision.ts + timedelta(seconds=30)
+    app = ClockedChecklistApp(log, "carol", seen + timedelta(seconds=1))
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            pane = app.query_one(ChecklistPane)
+            pane.show_findings([mx_finding("secondary", seen)], seen, "secondary")
+            await pilot.pause()
+            assert "satisfied by probe at" in prompt_of(app, "cutover")
+            app.now = seen + timedelta(minutes=10)  # no finding since
+            await highlight(pilot, "cutover")
+            await pilot.press("c")
+            await settle(pilot)
+            assert "stale, last seen" in prompt_of(app, "cutover"), prompt_of(app, "cutover")
+            assert "satisfied by probe" not in prompt_of(app, "cutover")
+            # And on its own, without a key: back to fresh, then stale again by the timer.
+            app.now = seen + timedelta(seconds=2)
+            pane._judge_again()
+            await pilot.pause()
+            assert "satisfied by probe at" in prompt_of(app, "cutover")
+            app.now = seen + timedelta(minutes=10)
+            await pilot.pause(JUDGE_AGAIN_S + 0.5)
+            assert "stale, last seen" in prompt_of(app, "cutover"), prompt_of(app, "cutover")
+
+    asyncio.run(main())
+    assert [entry.kind for entry in log.read().entries] == ["decision"]  # nothing confirmed

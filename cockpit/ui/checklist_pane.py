@@ -92,6 +92,10 @@ _TYPED: Mapping[str, tuple[str, str, str]] = {
 """Per operation that asks for text: what a refusal calls it, the prompt's title and hint."""
 
 _MARKS: Mapping[str, str] = {"open": "[ ]", "done": "[x]", "skipped": "[-]"}
+JUDGE_AGAIN_S = 5.0
+"""The `auto` conditions are judged again this often without new findings: a finding that
+grew stale (probes stopped answering) stops satisfying a step on screen, not only when the
+next finding comes."""
 LOADING_TEXT = "Reading the incident log: the steps and their ticks show once it is read"
 READ_ONLY_REASON = "Read-only viewer (--read-only): cannot {what}; nothing is written to the log"
 
@@ -195,8 +199,24 @@ class ChecklistPane(Widget):
         shell_config = getattr(self.app, "config", None) if self.is_attached else None
         return shell_config if isinstance(shell_config, Config) else None
 
+    def _now(self) -> datetime | None:
+        """Now on the cockpit's clock (the findings' time in a bare app without one): freshness
+        is judged at the moment of looking, not when the last findings came."""
+        app_clock = getattr(self.app, "clock", None) if self.is_attached else None
+        if callable(app_clock):
+            now = app_clock()
+            if isinstance(now, datetime):
+                return now
+        return self._findings_at
+
+    def _judge_again(self) -> None:
+        hints = dict(self._auto_since), {k: r.reason for k, r in self._auto.items()}
+        self._judge()
+        if (dict(self._auto_since), {k: r.reason for k, r in self._auto.items()}) != hints:
+            self._redraw()
+
     def _judge(self) -> None:
-        findings, at = self._findings, self._findings_at
+        findings, at = self._findings, self._now()
         if findings is None or at is None:
             return
         moments = incident_moments(self._entries, now=at, config=self._judging_config())
@@ -310,6 +330,7 @@ class ChecklistPane(Widget):
 
     def on_mount(self) -> None:
         self._highlight_first_step()
+        self.set_interval(JUDGE_AGAIN_S, self._judge_again, name="checklist-judge")
 
     def _highlight_first_step(self) -> None:
         option_list = self.query_one(OptionList)
@@ -387,8 +408,9 @@ class ChecklistPane(Widget):
         step_id = self._highlighted_step()
         if step_id is None:
             return
+        self._judge_again()  # at this moment: the hint on screen may be JUDGE_AGAIN_S old
         hint = self.auto_hint(step_id)
-        findings, at = self._findings, self._findings_at
+        findings, at = self._findings, self._now()
         if hint is None or findings is None or at is None:
             waiting = self.auto_waiting(step_id)
             why = f" ({waiting})" if waiting else ""
