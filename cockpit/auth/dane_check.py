@@ -3,7 +3,9 @@
 TLSA records for `_25._tcp.MXHOST` are asked through the Asker, and compared with the chain the
 server presented in the smtp-tls conversation (no second connection). Matching (RFC 6698):
 
-    usage      0 PKIX-TA, 2 DANE-TA: a CA certificate the server presented (chain after the leaf)
+    usage      0 PKIX-TA, 2 DANE-TA: a CA certificate the server presented (chain after the leaf);
+               for DANE-TA the leaf must also chain up to it through presented certificates
+               (issuer names and signatures) and name the MX host, as DANE clients require
                1 PKIX-EE, 3 DANE-EE: the server's own certificate (the leaf)
     selector   0 the whole certificate, 1 its SubjectPublicKeyInfo
     mtype      0 the bytes themselves, 1 their SHA-256, 2 their SHA-512
@@ -14,7 +16,8 @@ Verdicts per host:
              a certificate matching a DANE record
     warn     it matches only PKIX-TA/PKIX-EE records, which SMTP clients do not use (RFC 7672)
     fail     TLSA published but an address presented no matching certificate, or no record is
-             usable (unknown usage, selector or matching type)
+             usable (unknown usage, selector or matching type), or a DANE-TA anchor is
+             presented but the leaf does not chain to it or does not name the MX host
     unknown  the TLSA lookup could not tell, or no certificate could be read to compare
 
 DNSSEC validation of the TLSA records is the resolver's business and not judged here.
@@ -25,14 +28,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID
 
 from cockpit.auth.asker import Asker, auth_finding
+from cockpit.auth.https_probe import with_gaps
 from cockpit.auth.smtp_probe import SmtpResult
+from cockpit.auth.tlsinfo import name_matches
 from cockpit.config import Region
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.model import Finding, Status, worst
@@ -60,7 +67,7 @@ class Tlsa:
 def parse_tlsa(answer: str) -> Tlsa | None:
     """A normalised TLSA answer ("usage selector mtype hexlower"); None if it is not one."""
     parts = answer.split()
-    if len(parts) < 3 or not all(part.isdigit() for part in parts[:3]):
+    if len(parts) < 3 or not all(part.isascii() and part.isdigit() for part in parts[:3]):
         return None
     try:
         data = bytes.fromhex("".join(parts[3:]))
@@ -87,16 +94,89 @@ def _digest(data: bytes, mtype: int) -> bytes:
     return data
 
 
-def tlsa_matches(record: Tlsa, chain: Sequence[bytes]) -> bool:
-    """Whether the presented `chain` (leaf first, DER) satisfies one TLSA record."""
+def matched_index(record: Tlsa, chain: Sequence[bytes]) -> int | None:
+    """Where in the presented `chain` (leaf first, DER) the certificate whose digest one TLSA
+    record publishes stands; None when none does. Hashes only: see `dane_ta_problem`."""
     if not record.usable or not chain:
-        return False
-    candidates = chain[:1] if record.usage in (1, 3) else chain[1:]
-    for der in candidates:
-        selected = _selected(der, record.selector)
+        return None
+    start, stop = (0, 1) if record.usage in (1, 3) else (1, len(chain))
+    for index in range(start, stop):
+        selected = _selected(chain[index], record.selector)
         if selected is not None and _digest(selected, record.mtype) == record.data:
-            return True
-    return False
+            return index
+    return None
+
+
+def tlsa_matches(record: Tlsa, chain: Sequence[bytes]) -> bool:
+    """Whether the presented `chain` (leaf first, DER) holds the certificate one TLSA record
+    publishes, by its digest alone. For DANE-TA a client also needs `dane_ta_problem` to be
+    None."""
+    return matched_index(record, chain) is not None
+
+
+def dane_ta_problem(host: str, chain: Sequence[bytes], anchor_index: int) -> str | None:
+    """Why a DANE-TA client rejects `chain` although `chain[anchor_index]` is the pinned trust
+    anchor, or None when it accepts it: the leaf must chain up to the anchor through presented
+    certificates, each issued (name and signature) by the next, and must name `host`
+    (RFC 7671 5.2.2, RFC 7672 3.2)."""
+    try:
+        certificates = [x509.load_der_x509_certificate(der) for der in chain]
+    except ValueError:
+        return "a presented certificate cannot be parsed"
+    anchor_der = chain[anchor_index]
+    current = 0
+    unused = list(range(1, len(certificates)))
+    while chain[current] != anchor_der:
+        issuer = _presented_issuer(certificates, current, unused)
+        if isinstance(issuer, str):
+            return issuer
+        unused.remove(issuer)
+        current = issuer
+    names = _leaf_names(certificates[0])
+    if not name_matches(host, names):
+        shown = ", ".join(names[:3]) or "no DNS name"
+        return f"the certificate names {shown}, not {host}"
+    return None
+
+
+def _presented_issuer(
+    certificates: Sequence[x509.Certificate], index: int, unused: Sequence[int]
+) -> int | str:
+    """Where among the `unused` presented certificates is the one that issued
+    `certificates[index]` (name and verified signature), or why there is none."""
+    cert = certificates[index]
+    which = "the leaf" if index == 0 else f"presented certificate {index + 1}"
+    named = [other for other in unused if certificates[other].subject == cert.issuer]
+    if not named:
+        issuer = _name_text(cert.issuer)
+        return f"{which} is issued by {issuer}, not presented: no chain to the anchor"
+    for other in named:
+        try:
+            cert.verify_directly_issued_by(certificates[other])
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return other
+    return f"the signature on {which} does not verify with its issuer's key"
+
+
+def _name_text(name: x509.Name) -> str:
+    """A certificate name in a few words: its CN, else its RFC 4514 form, cut short."""
+    common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    text = str(common[0].value) if common else name.rfc4514_string()
+    return f"'{text[:40]}'"
+
+
+def _leaf_names(cert: x509.Certificate) -> tuple[str, ...]:
+    """The DNS names of the leaf; its common name when it has none (RFC 7672 3.2.3)."""
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = extension.value.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = [
+            str(attribute.value)
+            for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        ]
+    return tuple(name.lower() for name in names)
 
 
 def matching_records(records: Sequence[Tlsa], chain: Sequence[bytes]) -> list[Tlsa]:
@@ -112,10 +192,25 @@ def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, 
         return Status.UNKNOWN, f"{where}: no certificate to compare with TLSA: {reason}", data
     matched = matching_records(records, result.chain_der)
     data["matched"] = [record.text() for record in matched]
-    if any(record.usage in DANE_USAGES for record in matched):
-        first = next(record for record in matched if record.usage in DANE_USAGES)
-        label = f"{first.usage} {first.selector} {first.mtype}"
-        return Status.OK, f"{where}: certificate matches TLSA {label}", data
+    rejected: list[tuple[Tlsa, str]] = []
+    for record in matched:
+        if record.usage not in DANE_USAGES:
+            continue
+        anchor_index = matched_index(record, result.chain_der)
+        problem = None
+        if record.usage == 2 and anchor_index is not None:
+            problem = dane_ta_problem(result.host, result.chain_der, anchor_index)
+        if problem is None:
+            return Status.OK, f"{where}: certificate matches TLSA {_label(record)}", data
+        rejected.append((record, problem))
+    if rejected:
+        record, problem = rejected[0]
+        data["dane_ta_problem"] = problem
+        return (
+            Status.FAIL,
+            f"{where}: TLSA {_label(record)} anchor presented, but DANE clients reject: {problem}",
+            data,
+        )
     if matched:
         return (
             Status.WARN,
@@ -124,6 +219,10 @@ def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, 
             data,
         )
     return Status.FAIL, f"{where}: certificate matches none of {len(records)} TLSA records", data
+
+
+def _label(record: Tlsa) -> str:
+    return f"{record.usage} {record.selector} {record.mtype}"
 
 
 def tlsa_name(host: str) -> str:
@@ -185,18 +284,32 @@ async def dane_findings(
     asker: Asker,
     smtp_results: Mapping[str, Sequence[SmtpResult]],
     tlsa: Mapping[str, Observation] | None = None,
+    incomplete: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     """One dane finding per MX host of `region`, from the smtp-tls conversations' chains.
 
     `smtp_results` has every MX host of the region, in order (see smtp_check.smtp_tls_findings);
     `tlsa` the TLSA answers already asked (`tlsa_lookups`); a host missing there is asked now.
+    `incomplete`: for a host whose conversations do not cover every address (a family whose
+    lookup could not tell, addresses over the cap), what was not seen; its finding is then at
+    best `unknown`.
     """
     tlsa = tlsa or {}
-    return list(
-        await asyncio.gather(
-            *(
-                _host_finding(region, asker, host, results, tlsa.get(host))
-                for host, results in smtp_results.items()
-            )
+    incomplete = incomplete or {}
+    found = await asyncio.gather(
+        *(
+            _host_finding(region, asker, host, results, tlsa.get(host))
+            for host, results in smtp_results.items()
         )
     )
+    return [_with_gaps(finding, incomplete.get(finding.subject)) for finding in found]
+
+
+def _with_gaps(finding: Finding, gaps: str | None) -> Finding:
+    """`finding` made at best unknown when some of its host's addresses were not seen; a host
+    without TLSA records (or a lookup that failed) does not depend on the addresses."""
+    if gaps is None or not finding.data.get("addresses"):
+        return finding
+    data = {**finding.data, "addresses_incomplete": gaps}
+    status, summary = with_gaps(finding.status, finding.summary, gaps)
+    return replace(finding, status=status, summary=summary[:200], data=data)

@@ -5,6 +5,8 @@ at SELECTOR._domainkey.DOMAIN and reports one Finding (area "auth", check "dkim"
 
     published      NXDOMAIN or no TXT -> fail "not published"; several records -> fail
     revoked        an empty p= -> fail
+    usable         h= without sha256, or s= naming neither email nor * -> fail (RFC 6376 3.6.1:
+                   receivers ignore such signatures)
     key            parsed with `cryptography`: RSA under 1024 bits fail, under 2048 warn;
                    ed25519 fine; anything unparsable or an unknown k= -> fail
     private key    when the region names a key file for the selector: its public key must be
@@ -42,6 +44,7 @@ from cockpit.auth.asker import Asker, auth_finding
 from cockpit.config.model import Config, Region
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES, Observation, Outcome
 from cockpit.model import Finding, Status, worst
+from cockpit.safe_text import clean
 
 RSA_FAIL_BITS = 1024
 """RSA keys shorter than this fail: receivers reject them (RFC 8301)."""
@@ -162,7 +165,31 @@ def parse_key_record(text: str) -> PublishedKey:
         raise RecordError(f"p= is not a valid {key_type} public key") from None
     if key_type == "rsa" and not isinstance(key, rsa.RSAPublicKey):
         raise RecordError("k=rsa but p= holds another kind of key")
+    _check_usable_for_email(tags, key_type)
     return PublishedKey(tags=tags, key_type=key_type, key=key)
+
+
+def _tag_values(value: str) -> list[str]:
+    """A colon-separated tag value (h=, s=, t=) as lower-case items, whitespace dropped."""
+    return [item.strip().lower() for item in value.split(":") if item.strip()]
+
+
+def _check_usable_for_email(tags: dict[str, str], key_type: str) -> None:
+    """RFC 6376 3.6.1: a verifier ignores signatures whose hash is missing from h=, and keys
+    whose s= names neither "*" nor "email". Signing uses rsa-sha256 or ed25519-sha256 (sha1 is
+    obsolete, RFC 8301), so h= must allow sha256."""
+    if "h" in tags:
+        hashes = _tag_values(tags["h"])
+        if "sha256" not in hashes:
+            shown = clean(tags["h"][:40])
+            raise RecordError(
+                f"h={shown} excludes sha256: receivers ignore {key_type}-sha256 signatures"
+            )
+    if "s" in tags:
+        services = _tag_values(tags["s"])
+        if "*" not in services and "email" not in services:
+            shown = clean(tags["s"][:40])
+            raise RecordError(f"s={shown}: key not for email (s= must include email or *)")
 
 
 def load_private_key(path: Path) -> PrivateKey:
@@ -340,7 +367,7 @@ async def _selector_finding(domain: str, region: Region, selector: str, asker: A
         issues.append((Status.FAIL, too_short))
     elif published.key_type == "rsa" and bits < RSA_WARN_BITS:
         issues.append((Status.WARN, f"weak RSA key ({bits} bits, {RSA_WARN_BITS} recommended)"))
-    if "y" in [flag.strip() for flag in published.tags.get("t", "").split(":")]:
+    if "y" in _tag_values(published.tags.get("t", "")):
         issues.append((Status.WARN, "t=y: testing mode, receivers may treat mail as unsigned"))
     key_path = region.dkim_private_keys.get(selector)
     if key_path is not None:

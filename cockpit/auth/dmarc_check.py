@@ -104,6 +104,11 @@ def _uris(tag: str, value: str) -> tuple[str, ...]:
     return uris
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_dmarc(text: str) -> DmarcRecord:
     """Parse one DMARC TXT record; DmarcSyntaxError names the first problem found."""
     parts = [part.strip() for part in text.split(";")]
@@ -134,7 +139,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
         _policy("np", tags["np"])
     pct = 100
     if "pct" in tags:
-        if not tags["pct"].isdigit() or not 0 <= int(tags["pct"]) <= 100:
+        if not _is_number(tags["pct"]) or not 0 <= int(tags["pct"]) <= 100:
             raise DmarcSyntaxError(f"pct={_short(tags['pct'])} is not a whole number 0-100")
         pct = int(tags["pct"])
     modes = {}
@@ -147,7 +152,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
         options = [option.strip() for option in tags["fo"].split(":")]
         if not set(options) <= FAILURE_OPTIONS:
             raise DmarcSyntaxError(f"fo={_short(tags['fo'])} is not a ':' list of 0, 1, d, s")
-    if "ri" in tags and not tags["ri"].isdigit():
+    if "ri" in tags and not _is_number(tags["ri"]):
         raise DmarcSyntaxError(f"ri={_short(tags['ri'])} is not a number of seconds")
     known = {"v", "p", "sp", "np", "pct", "adkim", "aspf", "rua", "ruf", "fo", "rf", "ri"}
     return DmarcRecord(

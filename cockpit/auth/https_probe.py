@@ -11,7 +11,7 @@ certificate the server presents, so a finding can still show its facts (names, e
 
     probe_https(...) -> HttpsResult      never raises for network trouble: see `error_kind`
     probe_first_answering(...)           probe_https at a host's addresses, first answer wins
-    resolve_host(asker, host) -> HostAddresses
+    resolve_host(asker, host) -> HostAddresses    `partial_reason` when only one family was seen
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from cockpit.auth.asker import Asker
 from cockpit.auth.tlsinfo import CertFacts, cert_facts, inspection_context, trust_context
 from cockpit.dns.normalize import cap_text
 from cockpit.dns.observation import NO_VERDICT_OUTCOMES
+from cockpit.model import Status
 from cockpit.race import race
 
 DEFAULT_MAX_BODY = 64 * 1024
@@ -48,6 +49,32 @@ class HostAddresses:
     addresses: tuple[str, ...]
     unknown_reason: str | None = None
     """Set when no address came back and a lookup could not tell (timeout, SERVFAIL, ...)."""
+    partial_reason: str | None = None
+    """Set when addresses came back but the other family's lookup could not tell: which
+    lookup and why ("AAAA lookup of mx1.example.com: timeout"). That family's addresses may
+    exist and were not seen, so `addresses` is not the whole set."""
+    unseen_family: str | None = None
+    """"IPv4" or "IPv6": the family `partial_reason` is about."""
+
+    @property
+    def unseen_text(self) -> str | None:
+        """One line on the family not seen ("IPv6 addresses not known (AAAA lookup of ...:
+        timeout)"), None when the set is complete."""
+        if self.partial_reason is None:
+            return None
+        return f"{self.unseen_family} addresses not known ({self.partial_reason})"
+
+    def gaps(self, probed: int) -> list[str]:
+        """What a check that probes the first `probed` addresses did not see: the family
+        whose lookup could not tell, and the addresses beyond `probed`."""
+        found: list[str] = []
+        if self.unseen_text is not None:
+            found.append(self.unseen_text)
+        rest = len(self.addresses) - probed
+        if rest > 0:
+            plural = "es" if rest > 1 else ""
+            found.append(f"{rest} more address{plural} not probed (at most {probed})")
+        return found
 
 
 async def resolve_host(asker: Asker, host: str) -> HostAddresses:
@@ -58,11 +85,26 @@ async def resolve_host(asker: Asker, host: str) -> HostAddresses:
         seen_aaaa.answers if seen_aaaa.ok else ()
     )
     if addresses:
+        for seen, family in ((seen_a, "IPv4"), (seen_aaaa, "IPv6")):
+            if seen.outcome in NO_VERDICT_OUTCOMES:
+                reason = f"{seen.rdtype} lookup of {host}: {seen.reason}"
+                return HostAddresses(host, addresses, partial_reason=reason, unseen_family=family)
         return HostAddresses(host, addresses)
     for seen in (seen_a, seen_aaaa):
         if seen.outcome in NO_VERDICT_OUTCOMES:
             return HostAddresses(host, (), f"{seen.rdtype} lookup of {host}: {seen.reason}")
     return HostAddresses(host, ())
+
+
+def with_gaps(status: Status, summary: str, gaps: str | None) -> tuple[Status, str]:
+    """A verdict on the addresses probed, made truthful about those not seen (`gaps`, from
+    `HostAddresses.gaps`): ok becomes unknown, led by what was not seen; a worse verdict stays
+    and names it after its own reason."""
+    if not gaps:
+        return status, summary
+    if status is Status.OK:
+        return Status.UNKNOWN, f"{gaps}; {summary}"
+    return status, f"{summary}; also {gaps}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +327,7 @@ def certificate_data(cert: CertFacts | None, now: datetime) -> dict[str, Any]:
 
 async def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_body:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_body:
         return b"", True
     chunks: list[bytes] = []
     size = 0

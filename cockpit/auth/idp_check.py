@@ -57,6 +57,8 @@ async def idp_findings(config: Config, region: Region, asker: Asker) -> list[Fin
         return finding(Status.UNKNOWN, f"could not look up {host}: {resolved.unknown_reason}")
     if not resolved.addresses:
         return finding(Status.FAIL, f"{host} does not resolve: sign-in cannot reach the IdP")
+    if resolved.partial_reason is not None:
+        data["addresses_incomplete"] = resolved.unseen_text
     result = await probe_first_answering(
         url,
         resolved.addresses,
@@ -82,7 +84,9 @@ async def idp_findings(config: Config, region: Region, asker: Asker) -> list[Fin
     if cert_issues:
         return finding(cert_issues[0][0], f"IdP answers (issuer {issuer}); {cert_issues[0][1]}")
     latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "?"
-    return finding(Status.OK, f"IdP answers in {latency}, issuer {issuer}")
+    # One answering address is what sign-in needs; the family not seen is named, not judged.
+    unseen = f"; {resolved.unseen_text}" if resolved.unseen_text else ""
+    return finding(Status.OK, f"IdP answers in {latency}, issuer {issuer}{unseen}")
 
 
 def _document_problem(result: HttpsResult, data: dict[str, Any]) -> str | None:

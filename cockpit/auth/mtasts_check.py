@@ -4,6 +4,10 @@
 One Finding per region (area "auth", check "mta-sts"):
 
     no v=STSv1 record at _mta-sts.DOMAIN       ok      not published (senders use plain STARTTLS)
+    no record, but the log saw a policy whose  warn    senders keep applying their cached copy
+      max_age has not run out (withdrawn                (RFC 8461 5.1); fail when it is enforce
+      mid-incident, `cached_policy`)                    and does not list the target region's MX,
+                                                        ok when it was mode none
     several v=STSv1 records, or a bad one      fail    senders treat the domain as having none
     policy host does not resolve, no answer,   fail    senders cannot fetch the policy
       bad certificate, redirect (never followed
@@ -46,7 +50,14 @@ from cockpit.auth.https_probe import (
     probe_first_answering,
     resolve_host,
 )
-from cockpit.auth.mtasts_history import PolicyChange, PolicySeen, digest_text, policy_change
+from cockpit.auth.mtasts_history import (
+    MAX_PATTERNS,
+    PolicyChange,
+    PolicySeen,
+    cached_policy,
+    digest_text,
+    policy_change,
+)
 from cockpit.compat import UTC
 from cockpit.config.model import Config, Region
 from cockpit.dns.normalize import cap_text
@@ -140,8 +151,10 @@ def parse_policy(text: str) -> Policy:
     if mode not in _MODES:
         raise MtaStsError(f"mode '{cap_text(mode, 20)[0]}' is not enforce, testing or none")
     max_age_text = values["max_age"][0]
-    if not max_age_text.isdigit() or len(max_age_text) > 10:
-        raise MtaStsError("max_age is not a number of seconds")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (max_age_text.isascii() and max_age_text.isdigit()) or len(max_age_text) > 10:
+        shown = cap_text(max_age_text, 20)[0]
+        raise MtaStsError(f"max_age '{shown}' is not a whole number of seconds")
     max_age = int(max_age_text)
     if max_age > MAX_AGE_LIMIT:
         raise MtaStsError(f"max_age {max_age} is over {MAX_AGE_LIMIT} (one year)")
@@ -210,7 +223,12 @@ async def _mtasts_findings(
     records = [text for text in seen.answers if text.startswith("v=STSv1")] if seen.ok else []
     if not records:
         data["published"] = False
-        return finding(Status.OK, "MTA-STS not published (senders use opportunistic TLS)")
+        now = datetime.now(UTC)
+        cached = cached_policy(policy_history, now)
+        if cached is None:
+            return finding(Status.OK, "MTA-STS not published (senders use opportunistic TLS)")
+        data["cached_policy"] = _cached_data(cached)
+        return finding(*_withdrawn(cached, region, is_target, now))
     data["published"] = True
     data["records"] = [cap_text(text, 200)[0] for text in records[:5]]
     if len(records) > 1:
@@ -235,6 +253,8 @@ async def _mtasts_findings(
         return finding(
             Status.FAIL, f"{policy_host} does not resolve: senders cannot fetch the policy"
         )
+    if resolved.partial_reason is not None:
+        data["addresses_incomplete"] = resolved.unseen_text
     result = await probe_first_answering(
         policy_url,
         resolved.addresses,
@@ -255,12 +275,20 @@ async def _mtasts_findings(
         policy = parse_policy(result.body.decode("utf-8", errors="replace"))
     except MtaStsError as error:
         return finding(Status.FAIL, f"policy malformed: {error}")
-    data.update(mode=policy.mode, max_age=policy.max_age, mx_patterns=list(policy.mx[:20]))
+    data.update(
+        mode=policy.mode, max_age=policy.max_age, mx_patterns=list(policy.mx[:MAX_PATTERNS])
+    )
+    if len(policy.mx) > MAX_PATTERNS:
+        data["mx_capped"] = True
     data["policy_sha256"] = policy_digest(policy)
     uncovered = [host for host in region.mx if not mx_covered(host, policy.mx)]
     data["region_mx"] = list(region.mx)
     data["uncovered_mx"] = uncovered
     issues = [_coverage(policy, region, uncovered, is_target)]
+    if resolved.unseen_text is not None:
+        # The policy is one document whichever address serves it: the family not seen is
+        # named, not judged.
+        issues.append((Status.OK, f"policy fetched at {result.ip}; {resolved.unseen_text}"))
     if policy.mode != "none" and policy.max_age < MIN_MAX_AGE:
         issues.append(
             (
@@ -306,6 +334,56 @@ def _coverage(
         f"policy ({policy.mode}) does not list {hosts}: it would matter if mail moved to "
         f"{region.name}",
     )
+
+
+def _cached_data(cached: PolicySeen) -> dict[str, Any]:
+    until = cached.cached_until()
+    return {
+        "id": cached.policy_id,
+        "policy_sha256": cached.policy_sha256,
+        "mode": cached.mode,
+        "max_age": cached.max_age,
+        "mx_patterns": None if cached.mx is None else list(cached.mx),
+        "seen_at": None if cached.seen_at is None else cached.seen_at.isoformat(),
+        "cached_until": None if until is None else until.isoformat(),
+    }
+
+
+def _withdrawn(
+    cached: PolicySeen, region: Region, is_target: bool, now: datetime
+) -> tuple[Status, str]:
+    """No _mta-sts record now, but the incident log saw `cached`, which senders that fetched
+    it keep applying until its max_age runs out (RFC 8461 5.1)."""
+    policy_id = clean(cached.policy_id)
+    seen = "" if cached.seen_at is None else f", seen {_moment(cached.seen_at)}"
+    if cached.max_age is None:
+        age, until = "max_age not recorded", "for its max_age"
+    else:
+        age = f"max_age {cached.max_age} s ({_about(cached.max_age)})"
+        expiry = cached.cached_until()
+        until = "for its max_age" if expiry is None else f"until at least {_moment(expiry)}"
+    head = (
+        f"no _mta-sts record now, but policy {policy_id} (mode {cached.mode or 'not recorded'}, "
+        f"{age}{seen}) stays cached at senders {until}"
+    )
+    if cached.mode == "none":
+        return Status.OK, f"{head}; mode none: senders do not apply it"
+    if cached.mode is None or cached.mx is None:
+        hosts = ", ".join(region.mx[:3])
+        return (
+            Status.WARN,
+            f"{head}; the log did not record its mode and mx: lines, so whether it lists "
+            f"{hosts} is not known",
+        )
+    patterns = cached.mx
+    uncovered = [host for host in region.mx if not mx_covered(host, patterns)]
+    policy = Policy(mode=cached.mode, max_age=cached.max_age or 0, mx=patterns)
+    status, coverage = _coverage(policy, region, uncovered, is_target)
+    return worst([status, Status.WARN]), f"{head}; cached {coverage}"
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _change_issue(change: PolicyChange, policy_id: str, mode: str) -> tuple[Status, str]:

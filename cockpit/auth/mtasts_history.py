@@ -15,11 +15,19 @@ included), with data
 
     {"area": "auth", "check": "mta-sts", "event": "mtasts_policy", "domain": D,
      "policy_id": ID, "policy_sha256": HEX, "max_age": SECONDS or null,
+     "mode": "enforce" | "testing" | "none", "mx": [PATTERN, ...],
      "subject": "_mta-sts.D", "status": null}
 
 (`policy_entry_data` builds it; an `mta-sts` Finding's data carries the same facts as "id",
-"policy_sha256" and "max_age", see `seen_in_finding`). `policy_history(entries, domain)` reads
-those entries back in log order (lowest seq first), each with the entry's time.
+"policy_sha256", "max_age", "mode" and "mx_patterns", see `seen_in_finding`).
+`policy_history(entries, domain)` reads those entries back in log order (lowest seq first),
+each with the entry's time. "mode" and "mx" are left out when not known (entries written
+before they were recorded, or more mx: lines than a finding keeps): then whether the policy
+covers a host cannot be told from the log.
+
+The log also answers what senders still apply when the `_mta-sts` record disappears: they keep
+an unexpired cached policy (RFC 8461 5.1), so `cached_policy` gives the latest logged policy
+while its max_age, counted from when it was logged, has not run out.
 
 A change is compared with the latest logged pair that differs from the pair seen now, so the
 verdict does not go away once the new pair is logged itself; it stays while senders may still
@@ -33,7 +41,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -43,6 +51,10 @@ CHECK = "mta-sts"
 EVENT = "mtasts_policy"
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
+_MODES = ("enforce", "testing", "none")
+_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9_.-]{1,253}\Z")
+MAX_PATTERNS = 20
+"""An `mta-sts` Finding keeps at most this many mx: patterns (more: "mx_capped")."""
 
 ChangeKind = Literal["content", "id", "update"]
 
@@ -56,6 +68,17 @@ class PolicySeen:
     max_age: int | None = None
     seen_at: datetime | None = None
     """When it was logged (the entry's time); None for a pair not logged."""
+    mode: str | None = None
+    """"enforce", "testing" or "none"; None when not known."""
+    mx: tuple[str, ...] | None = None
+    """The policy's mx: patterns (lower case, no trailing dot); None when not known."""
+
+    def cached_until(self) -> datetime | None:
+        """The earliest moment every sender's copy may have expired: `seen_at` + max_age (a
+        sender that fetched it later keeps it longer). None when either is not known."""
+        if self.seen_at is None or self.max_age is None:
+            return None
+        return self.seen_at + timedelta(seconds=self.max_age)
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -91,7 +114,7 @@ class PolicyChange:
 
 def policy_entry_data(domain: str, seen: PolicySeen) -> dict[str, Any]:
     """The data of the probe entry that records `seen` (see "Policy contract")."""
-    return {
+    data: dict[str, Any] = {
         "area": "auth",
         "check": CHECK,
         "event": EVENT,
@@ -102,11 +125,20 @@ def policy_entry_data(domain: str, seen: PolicySeen) -> dict[str, Any]:
         "subject": f"_mta-sts.{domain}",
         "status": None,
     }
+    if seen.mode is not None:
+        data["mode"] = seen.mode
+    if seen.mx is not None:
+        data["mx"] = list(seen.mx)
+    return data
 
 
 def seen_in_finding(data: Mapping[str, Any]) -> PolicySeen | None:
     """The pair an `mta-sts` Finding's data reports, or None when it has no fetched policy."""
-    return _seen(data.get("id"), data.get("policy_sha256"), data.get("max_age"), None)
+    seen = _seen(data.get("id"), data.get("policy_sha256"), data.get("max_age"), None)
+    if seen is None:
+        return None
+    patterns = None if data.get("mx_capped") else data.get("mx_patterns")
+    return replace(seen, mode=_mode(data.get("mode")), mx=_patterns(patterns))
 
 
 def policy_history(entries: Iterable[Entry], domain: str | None = None) -> tuple[PolicySeen, ...]:
@@ -127,9 +159,20 @@ def policy_history(entries: Iterable[Entry], domain: str | None = None) -> tuple
             data.get("policy_id"), data.get("policy_sha256"), data.get("max_age"), entry.ts
         )
         if seen is not None:
+            seen = replace(seen, mode=_mode(data.get("mode")), mx=_patterns(data.get("mx")))
             found.append((entry.seq, seen))
     found.sort(key=lambda item: item[0])
     return tuple(seen for _, seen in found)
+
+
+def cached_policy(history: Sequence[PolicySeen], now: datetime) -> PolicySeen | None:
+    """The latest logged policy when senders may still hold it cached at `now`: its max_age
+    since it was logged has not run out, or either time is not known. None otherwise."""
+    if not history:
+        return None
+    latest = history[-1]
+    until = latest.cached_until()
+    return latest if until is None or now < until else None
 
 
 def policy_change(
@@ -157,6 +200,20 @@ def digest_text(canonical: Mapping[str, Any]) -> str:
     """sha256 (hex) of a policy's canonical form (compact JSON, keys sorted)."""
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _mode(value: object) -> str | None:
+    return value if value in _MODES else None
+
+
+def _patterns(value: object) -> tuple[str, ...] | None:
+    """mx: patterns from a log entry or a finding; None when missing or not a short list of
+    host patterns."""
+    if not isinstance(value, list) or len(value) > MAX_PATTERNS:
+        return None
+    if not all(isinstance(item, str) and _PATTERN.match(item) for item in value):
+        return None
+    return tuple(item.lower().rstrip(".") for item in value)
 
 
 def _seen(

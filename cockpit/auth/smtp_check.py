@@ -8,7 +8,9 @@ system resolver), then every address (at most MAX_ADDRESSES) gets one bounded SM
              not offered or refused, TLS handshake failed, certificate expired, not trusted
              (system store plus [tls].ca_file) or not naming the MX host
     warn     the certificate expires within EXPIRY_WARN_DAYS
-    unknown  the host's address lookup could not tell (timeout, SERVFAIL, ...), or a bad ca_file
+    unknown  the host's address lookup could not tell (timeout, SERVFAIL, ...), or a bad ca_file;
+             also, at best, when only one of A/AAAA could be looked up, or the host has more
+             than MAX_ADDRESSES addresses (data "addresses_incomplete" says what was not seen)
     ok       STARTTLS with a trusted certificate for the host, with the days it has left
 
 This judges PKIX trust only; whether the certificate matches published TLSA records is the dane
@@ -23,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, auth_finding
-from cockpit.auth.https_probe import resolve_host
+from cockpit.auth.https_probe import resolve_host, with_gaps
 from cockpit.auth.smtp_probe import DEFAULT_TIMEOUT, FALLBACK_HELO, SmtpResult, probe_smtp
 from cockpit.auth.tlsinfo import EXPIRY_WARN_DAYS, cert_facts, name_matches
 from cockpit.compat import UTC
@@ -104,10 +106,15 @@ async def _host_finding(
     summary = next(verdict[1] for verdict in verdicts if verdict[0] is status)
     if len(verdicts) > 1 and status is Status.OK:
         summary += f" (all {len(verdicts)} addresses)"
-    data = {
+    data: dict[str, Any] = {
         "addresses": [verdict[2] for verdict in verdicts],
         "addresses_capped": len(found.addresses) > MAX_ADDRESSES,
     }
+    gaps = "; ".join(found.gaps(len(addresses)))
+    if gaps:
+        # Senders use every address: what was not seen keeps the host from reading ok.
+        data["addresses_incomplete"] = gaps
+        status, summary = with_gaps(status, summary, gaps)
     return finding(status, summary, data), results
 
 
@@ -138,4 +145,9 @@ async def smtp_and_dane_findings(
     (findings, results), tlsa = await asyncio.gather(
         smtp_tls_findings(config, region, asker, timeout=timeout), tlsa_lookups(asker, hosts)
     )
-    return findings + await dane_findings(region, asker, results, tlsa)
+    incomplete = {
+        finding.subject: str(finding.data["addresses_incomplete"])
+        for finding in findings
+        if "addresses_incomplete" in finding.data
+    }
+    return findings + await dane_findings(region, asker, results, tlsa, incomplete)

@@ -301,7 +301,8 @@ class _Walker:
 def _mx_exchange(text: str) -> tuple[int, str]:
     preference, _, host = text.partition(" ")
     host = host.rstrip(".").lower()  # a null MX (RFC 7505) is ".": never looked up
-    return (int(preference) if preference.isdigit() else 0, host)
+    number = preference.isascii() and preference.isdigit()
+    return (int(preference) if number else 0, host)
 
 
 def _counted_terms(terms: tuple[Term, ...]) -> list[Term]:

@@ -14,6 +14,9 @@ Host set to the URL's host, and one Finding (area "auth", check "webmail"):
       X-Frame-Options, X-Content-Type-Options
     2xx/3xx with all of that in order           ok      latency in the summary
 
+plus, when the addresses come from DNS and only one of the A/AAAA lookups answered while the
+other could not tell, one `unknown` Finding for the family not seen (subject "URL (IPv6)").
+
 Header values are untrusted: only the security headers are kept, each cut to 200 characters.
 """
 
@@ -84,6 +87,7 @@ async def webmail_findings(config: Config, region: Region, asker: Asker) -> list
     host = httpx.URL(url).host
     addresses = region.webmail_addresses
     source = "configured"
+    unseen: list[Finding] = []
     if not addresses:
         resolved = await resolve_host(asker, host)
         addresses, source = resolved.addresses, "dns"
@@ -96,8 +100,14 @@ async def webmail_findings(config: Config, region: Region, asker: Asker) -> list
                 else f"{host} does not resolve and no webmail_addresses are configured"
             )
             return [_finding(region, asker, url, status, summary, {"url": url, "host": host})]
+        if resolved.unseen_text is not None:
+            # Users reach the other family too: its addresses are not known, so not checked.
+            subject = f"{url} ({resolved.unseen_family})"
+            summary = f"{resolved.unseen_text}: not checked"
+            data = {"url": url, "host": host, "dns_error": resolved.partial_reason}
+            unseen.append(_finding(region, asker, subject, Status.UNKNOWN, summary, data))
     checks = [_address_finding(config, region, asker, url, ip, source) for ip in addresses]
-    return list(await asyncio.gather(*checks))
+    return [*await asyncio.gather(*checks), *unseen]
 
 
 def _finding(

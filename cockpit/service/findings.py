@@ -13,7 +13,10 @@ the first configured resolver unless one is given, shared by the whole run so ea
 goes out once); an IP literal needs no lookup. Each address (at most MAX_ADDRESSES per host)
 is probed on its own and gives its own finding, subject "host:port", plus " (address)" when
 the host has several. A lookup that could not tell (timeout, SERVFAIL, no resolver) is
-`unknown`; a name that does not exist or has no A/AAAA record is `fail`.
+`unknown`; a name that does not exist or has no A/AAAA record is `fail`. Addresses senders
+may use but that were not probed each add one `unknown` row: "host:port (IPv6)" when one of
+the A/AAAA lookups could not tell while the other answered, "host:port (+N addresses)" for
+those over MAX_ADDRESSES.
 
 Finding: area "service", check = the kind ("smtp" for MX hosts), subject, region, status and
 summary from judge.py, resolver (the DNS server asked, None for an IP literal), data = the raw
@@ -31,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.auth.asker import Asker, RunAsker
-from cockpit.auth.https_probe import resolve_host
+from cockpit.auth.https_probe import HostAddresses, resolve_host
 from cockpit.auth.smtp_probe import FALLBACK_HELO
 from cockpit.compat import UTC
 from cockpit.config import Config, Region
@@ -171,6 +174,7 @@ async def _plan_findings(config: Config, plan: ProbePlan, asker: Asker | None) -
     subject = endpoint.subject
     literal = _ip_literal(endpoint.host)
     resolver: str | None = None
+    found: HostAddresses | None = None
     if literal is not None:
         addresses: tuple[str, ...] = (literal,)
     else:
@@ -197,11 +201,14 @@ async def _plan_findings(config: Config, plan: ProbePlan, asker: Asker | None) -
             return [_finding(plan, subject, Status.FAIL, summary, data, resolver, looked_at)]
         addresses = found.addresses
     probed = addresses[:MAX_ADDRESSES]
+    probe_started = datetime.now(UTC)
     observations = await asyncio.gather(*(_probe(config, endpoint, ip) for ip in probed))
     now = datetime.now(UTC)
+    partial = found is not None and found.partial_reason is not None
     findings = []
     for observation in observations:
-        shown = f"{subject} ({observation.address})" if len(addresses) > 1 else subject
+        several = len(addresses) > 1 or partial
+        shown = f"{subject} ({observation.address})" if several else subject
         status, summary, facts = judge(
             observation,
             subject=shown,
@@ -216,7 +223,37 @@ async def _plan_findings(config: Config, plan: ProbePlan, asker: Asker | None) -
         findings.append(
             _finding(plan, shown, status, summary, data, resolver, observation.started_at)
         )
+    findings += _unseen_findings(plan, found, addresses[MAX_ADDRESSES:], resolver, probe_started)
     return findings
+
+
+def _unseen_findings(
+    plan: ProbePlan,
+    found: HostAddresses | None,
+    not_probed: tuple[str, ...],
+    resolver: str | None,
+    observed_at: datetime,
+) -> list[Finding]:
+    """`unknown` rows for addresses senders may use that were not probed: a family whose
+    lookup could not tell, and the addresses over MAX_ADDRESSES. Without them the region
+    would read ok on the addresses probed alone."""
+    subject = plan.endpoint.subject
+    rows: list[Finding] = []
+    if found is not None and found.partial_reason is not None:
+        shown = f"{subject} ({found.unseen_family})"
+        summary = clean(f"{shown}: {found.unseen_text}: not probed")[:240]
+        data = {"dns_error": found.partial_reason, "unseen_family": found.unseen_family}
+        rows.append(_finding(plan, shown, Status.UNKNOWN, summary, data, resolver, observed_at))
+    if not_probed:
+        count = len(not_probed)
+        shown = f"{subject} (+{count} address{'es' if count > 1 else ''})"
+        listed = ", ".join(not_probed[:3]) + (", ..." if count > 3 else "")
+        summary = clean(
+            f"{shown}: not probed (at most {MAX_ADDRESSES} addresses per host): {listed}"
+        )[:240]
+        data = {"addresses_not_probed": list(not_probed[:20]), "addresses_capped": True}
+        rows.append(_finding(plan, shown, Status.UNKNOWN, summary, data, resolver, observed_at))
+    return rows
 
 
 async def _probe(config: Config, endpoint: Endpoint, ip: str) -> ServiceObservation:
