@@ -679,7 +679,7 @@ def _comparison(entries: Sequence[Entry]) -> list[Compared]:
     seen: dict[tuple[str, str, str], list[Any]] = {}
     for entry in entries:
         data = entry.data
-        if entry.kind != "probe" or data.get("event") in _EXCLUDED_FROM_COMPARISON:
+        if entry.kind != "probe" or _str(data, "event") in _EXCLUDED_FROM_COMPARISON:
             continue
         area = _str(data, "area")
         subject = probe_subject(entry)
