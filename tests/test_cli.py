@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -246,6 +247,16 @@ def test_log_into_a_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert str(tmp_path) in done.stderr
+
+
+def test_the_screen_on_a_fifo_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    """`cockpit --incident FIFO` waited for a writer forever before any screen came up."""
+    fifo = tmp_path / "inc.jsonl"
+    os.mkfifo(fifo)
+    done = run_cockpit("--incident", str(fifo), timeout=20)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert f"--incident {fifo}: not a regular file; name a log file" in done.stderr
 
 
 def test_export_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,6 +116,9 @@ def test_an_ordinary_log_is_no_drill(tmp_path: Path) -> None:
     IncidentLog(path).append("system", "incident log opened", {"event": "opened"}, author="a")
     assert not is_drill_log(path)
     assert not is_drill_log(tmp_path / "missing.jsonl")
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    assert not is_drill_log(fifo)  # at once: never waits for a writer
 
 
 def test_cockpit_log_checks_a_target_against_the_drills_regions(

@@ -222,13 +222,25 @@ def open_drill_log(path: Path, author: str, started: datetime, failed_region: st
 def is_drill_log(path: Path) -> bool:
     """True when the log at `path` was opened by `cockpit drill` (its first entry is the
     drill's title), so a joiner's screen says DRILL too. False when it cannot be read."""
+    import os
+    import stat
+
     from cockpit.incident.entry import MAX_ENTRY_BYTES, entry_from_line
 
     try:
-        with path.open("rb") as file:
+        # Non-blocking, and a regular file only: a FIFO must never hold the start up.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as file:
             first_line = file.readline(MAX_ENTRY_BYTES)
     except (OSError, ValueError):
         return False
+    finally:
+        os.close(fd)
     entry, _problems = entry_from_line(first_line.rstrip(b"\n"), 1)
     return (
         entry is not None

@@ -62,6 +62,9 @@ def _make_app(args: argparse.Namespace) -> CockpitApp:
         _create_log(log_path, author)
     if log_path.is_dir():
         raise UsageError(f"--incident {log_path}: that is a directory; name a log file")
+    if log_path.exists() and not log_path.is_file():
+        # A FIFO or a device: opening it to read would wait for a writer with no screen up.
+        raise UsageError(f"--incident {log_path}: not a regular file; name a log file")
     if args.ui_read_only and not log_path.is_file():
         raise UsageError(f"--read-only: {log_path} does not exist; a viewer creates nothing")
     themes = load_theme_specs(warn=report_warning)
