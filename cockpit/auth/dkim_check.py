@@ -197,9 +197,10 @@ def load_private_key(path: Path) -> PrivateKey:
 
     Raises KeyFileError; its reason never quotes the file.
     """
+    from cockpit.read_file import read_regular
+
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+        data = read_regular(path, MAX_KEY_FILE_BYTES)
     except OSError as error:
         raise KeyFileError(path, f"cannot read the key file ({error.strerror or error})") from None
     if len(data) > MAX_KEY_FILE_BYTES:

@@ -6,6 +6,7 @@ plain facts (subject, issuer, names, expiry) so findings can show evidence witho
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import ssl
@@ -36,13 +37,27 @@ def trust_context(ca_file: Path | None, *, check_hostname: bool = True) -> ssl.S
     return _cached_context(str(ca_file), (status.st_size, status.st_mtime_ns), check_hostname)
 
 
+MAX_CA_FILE_BYTES = 16 << 20
+"""A CA bundle larger than this is refused (the system's whole bundle is about 200 KiB)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_context(
     ca_file: str | None, _version: tuple[int, int] | None, check_hostname: bool
 ) -> ssl.SSLContext:
+    from cockpit.read_file import read_regular
+
     context = ssl.create_default_context()
     if ca_file is not None:
-        context.load_verify_locations(cafile=ca_file)
+        # Read here (non-blocking open, regular files only), not by OpenSSL: a FIFO at that
+        # path would hold the thread for good.
+        data = read_regular(Path(ca_file), MAX_CA_FILE_BYTES)
+        if len(data) > MAX_CA_FILE_BYTES:
+            raise OSError(errno.EFBIG, "is too large to be a CA bundle")
+        if b"-----BEGIN" in data:
+            context.load_verify_locations(cadata=data.decode("ascii", errors="replace"))
+        else:
+            context.load_verify_locations(cadata=data)
     context.check_hostname = check_hostname
     return context
 

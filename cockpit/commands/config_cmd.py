@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from cockpit.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cockpit.config import Config
 
 
@@ -39,16 +41,30 @@ def run_config_check(explicit: str | None) -> int:
 
 def _missing_files(config: Config) -> list[str]:
     """Files the config names that are not there: not fatal here; the checks report them too."""
+    from cockpit.read_file import kind_of
+
     missing: list[str] = []
     for index, region in enumerate(config.regions):
         for selector, key_path in region.dkim_private_keys.items():
-            if not key_path.is_file():
+            kind = kind_of(key_path)
+            if kind is not None:
                 missing.append(
-                    f"region[{index}].dkim_private_keys.{selector}: no such file {key_path}"
+                    f"region[{index}].dkim_private_keys.{selector}: {_what(kind, key_path)}"
                 )
-    if config.tls.ca_file is not None and not config.tls.ca_file.is_file():
-        missing.append(f"tls.ca_file: no such file {config.tls.ca_file}")
+    if config.tls.ca_file is not None:
+        kind = kind_of(config.tls.ca_file)
+        if kind is not None:
+            missing.append(f"tls.ca_file: {_what(kind, config.tls.ca_file)}")
     return missing
+
+
+def _what(kind: str, path: Path) -> str:
+    """ "no such file PATH", "PATH is a FIFO, not a regular file"."""
+    if kind == "no such file":
+        return f"no such file {path}"
+    if kind.startswith("a "):
+        return f"{path} is {kind}, not a regular file"
+    return f"{path}: {kind}"
 
 
 def _theme_problem(config: Config, themes: Collection[str]) -> ConfigProblem | None:

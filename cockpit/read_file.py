@@ -1,0 +1,65 @@
+"""Reading a file the config names (a DKIM key, a CA bundle) without ever waiting on it.
+
+    data = read_regular(path, limit)     # bytes; OSError with a plain reason otherwise
+    kind_of(path)                        # "a directory", "a FIFO", ...: for messages
+
+The open is non-blocking (a FIFO at that path would otherwise hold the reading thread until a
+writer came, and a thread cannot be cancelled: the probe's timeout could not end it, and the
+process could not exit), and only a regular file is read.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["kind_of", "read_regular"]
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def kind_of(path: Path) -> str | None:
+    """None for a regular file (symbolic links followed); else what the path is ("no such
+    file", "a directory", "a FIFO", ...)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as error:
+        return error.strerror or str(error)
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the regular file at `path` (the caller tells "too large").
+
+    Raises OSError whose strerror says why: the OS's reason, or "is a FIFO, not a regular
+    file" (and the like) without ever blocking on the open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"is {_kind(mode)}, not a regular file")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
