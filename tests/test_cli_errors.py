@@ -66,6 +66,7 @@ def assert_one_prefix(done: CompletedProcess[str]) -> None:
         (("export", "nothere.jsonl"), 2, "no incident log at nothere.jsonl"),
         (("export", "adir"), 2, "adir: cannot read the incident log"),
         (("replay", "nothere.jsonl"), 2, "nothere.jsonl: no such incident log"),
+        (("replay", "adir"), 2, "adir: is a directory, not a regular file; name an incident log"),
         (("--incident", "adir"), 2, "--incident adir: that is a directory"),
         (("check", "--only", "nonsense"), 3, "--only: expected a comma-separated list"),
     ],

@@ -13,10 +13,15 @@ def run_replay(args: argparse.Namespace) -> int:
     from cockpit.commands.common import load_theme_specs, report_log_problems
     from cockpit.glyphs import terminal_wants_ascii
     from cockpit.incident.log import read_log
+    from cockpit.read_file import kind_of
 
     path = Path(args.incident)
-    if not path.is_file():
+    kind = kind_of(path)
+    if kind == "no such file":
         raise UsageError(f"{path}: no such incident log")
+    if kind is not None:
+        what = f"is {kind}, not a regular file" if kind.startswith("a ") else kind
+        raise UsageError(f"{path}: {what}; name an incident log file")
     if not 0 < args.speed <= 10000:
         raise UsageError(f"--speed {args.speed:g}: expected a factor above 0 and up to 10000")
     result = read_log(path)
