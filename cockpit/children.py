@@ -117,6 +117,18 @@ def forget_signal(callback: Callable[[int], None]) -> None:
         _on_signal.remove(callback)
 
 
+def output_gone(exit_code: int = 141) -> None:
+    """The screen's output is gone for good (its reader died) while the screen's thread may be
+    stuck handing it a frame, where no signal handler can run: keep what was typed (the
+    `on_signal` callbacks, as for SIGHUP), end every child group, and end the process at
+    once (141: as SIGPIPE would). Called from a watcher thread (cockpit.ui.output_watch)."""
+    for callback in list(_on_signal):
+        with contextlib.suppress(Exception):
+            callback(signal.SIGHUP)
+    end_all()
+    os._exit(exit_code)
+
+
 def install() -> None:
     """End every child group at exit and on SIGHUP/SIGTERM. Main thread only; once."""
     global _installed

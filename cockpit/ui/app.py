@@ -421,6 +421,10 @@ class CockpitApp(CockpitShell, IncidentActions):
         self.apply_look()
         self.focus_pane("timeline")
         self.start_keeping_drafts()  # offers the drafts kept beside the log (draft_keeper.py)
+        if not self.is_headless:
+            from cockpit.ui.output_watch import watch_output
+
+            watch_output(self)  # output lost for good (its reader died): end, never hang
 
     # Focus and zoom
 
