@@ -8,6 +8,12 @@ Two ways, chosen by WatchedName.judge:
 - BY_AUTHORITATIVE (TXT, TLSA, PTR, extra records): the answer is compared with what the
   authoritative servers serve now (`authoritative_view`): the same -> CURRENT, different ->
   STALE. With no authoritative view there is nothing to compare with: FAILED, with that reason.
+  While the authoritative servers disagree no value is current: an answer is STALE, "the
+  authoritative servers disagree" (the view's value is only a majority or the first in order).
+
+An answer served from an expired cache entry (serve-stale: EDE 3 or 19, ede.STALE_ANSWER_CODES)
+keeps its verdict; `served_stale` names it, for the findings and the propagation: the resolver
+could not reach the authoritative servers, and will not clear it by its TTL.
 
 Either way NXDOMAIN/NODATA -> MISSING (the reason says which), and a resolver that could not tell
 (TIMEOUT, NETWORK_ERROR, SERVFAIL, REFUSED, MALFORMED, OTHER_RCODE) -> FAILED with its reason,
@@ -41,7 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cockpit.compat import StrEnum
-from cockpit.dns.ede import dnssec_failure, ede_label
+from cockpit.dns.ede import dnssec_failure, ede_label, stale_answer
 from cockpit.dns.observation import Observation, Outcome, ServerSpec
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import Judge, WatchedName, answer_targets
@@ -194,6 +200,7 @@ def failure_reason(obs: Observation) -> str:
         Outcome.MALFORMED: "malformed reply",
         Outcome.OTHER_RCODE: f"rcode {obs.rcode or 'unknown'}",
         Outcome.CHAIN_ONLY: "CNAME only",
+        Outcome.REFERRAL: "not authoritative",
     }
     label = labels.get(obs.outcome, str(obs.outcome))
     error = obs.error or ""
@@ -421,6 +428,18 @@ def authoritative_view(sweep: SweepResult, watched: WatchedName) -> Authoritativ
 # --- one resolver's answer -----------------------------------------------------------------
 
 
+def served_stale(obs: Observation) -> str | None:
+    """ "served stale (EDE 3 Stale Answer)" when a usable answer came from an expired cache
+    entry (ede.STALE_ANSWER_CODES): the resolver could not refresh it, and its TTL promises
+    nothing. None otherwise. The server's EDE text is left out (the reason stays short)."""
+    if obs.outcome not in USABLE_OUTCOMES:
+        return None
+    error = stale_answer(obs.ede)
+    if error is None:
+        return None
+    return f"served stale ({ede_label((error[0], ''))})"
+
+
 def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) -> Classified:
     if obs.region_seen is not None and obs.outcome is Outcome.ANSWER:
         return _judged_elsewhere(watched, obs)
@@ -449,6 +468,11 @@ def classify(watched: WatchedName, obs: Observation, view: AuthoritativeView) ->
     if view.outcome is None:
         reason = f"answers {shown}; no authoritative view to compare with"
         return Classified(Verdict.FAILED, None, (), (), one_line(reason))
+    if view.disagreements:
+        # The view's value is only the majority (on a tie, the first server in config order):
+        # no answer is known to be current while the servers serve different ones.
+        reason = f"answers {shown}; the authoritative servers disagree"
+        return Classified(Verdict.STALE, None, (), (), one_line(reason))
     if view.negative:
         reason = f"still answers {shown}; the authoritative servers now serve none"
         return Classified(Verdict.STALE, None, (), (), one_line(reason))

@@ -18,6 +18,12 @@ that sends them with SERVFAIL has refused the answer on DNSSEC grounds all the s
 came later (RFC 9276 for 27) and are validation failures too. Every other code on a SERVFAIL
 (22 No Reachable Authority, 23 Network Error, ...) leaves the SERVFAIL a "could not tell".
 
+STALE_ANSWER_CODES, the codes that say an answer came from an expired cache entry (serve-stale,
+RFC 8767): 3 Stale Answer and 19 Stale NXDOMAIN Answer. A resolver sends them when it could not
+refresh the entry from the authoritative servers; the TTL it shows (30 s by RFC 8767's advice)
+is no promise: it serves the same stale entry again after it, for as long as its stale window
+lasts (hours to days), or until it reaches the authoritative servers again.
+
 Measured with unbound 1.17.1 (`ede: yes`, `val-log-level: 2`): the first failing question
 carries the precise code and a text ("validation failure <name A IN>: signature expired from
 ...");  later questions answered from its bogus cache carry code 6 with no text.
@@ -65,6 +71,9 @@ EDE_NAMES: dict[int, str] = {
 DNSSEC_FAILURE_CODES = frozenset({1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 25, 27})
 """Info-codes that make a SERVFAIL a DNSSEC validation failure (see the module docstring)."""
 
+STALE_ANSWER_CODES = frozenset({3, 19})
+"""Info-codes that mark an answer served from an expired cache entry (see the module docstring)."""
+
 EDE_TEXT_CHARS = 300
 """Longest EDE extra text kept in an Observation (unbound's run to about 250)."""
 MAX_EDE = 4
@@ -86,5 +95,13 @@ def dnssec_failure(errors: Sequence[ExtendedError]) -> ExtendedError | None:
     """The first extended error that says DNSSEC validation failed, if any."""
     for error in errors:
         if error[0] in DNSSEC_FAILURE_CODES:
+            return error
+    return None
+
+
+def stale_answer(errors: Sequence[ExtendedError]) -> ExtendedError | None:
+    """The first extended error that says the answer was served stale, if any."""
+    for error in errors:
+        if error[0] in STALE_ANSWER_CODES:
             return error
     return None

@@ -16,7 +16,10 @@ Status rules for an answer (resolver or authoritative server):
 - warn: another configured region (propagation pending; also where the target region has none
   of this type: a left-over AAAA of the old region); a split answer (MIXED), with or without
   the target region: it sends some people to each, which a cache will resolve when it expires;
-  a stale value (BY_AUTHORITATIVE); a cached NXDOMAIN/NODATA while the authoritative serves data;
+  a stale value (BY_AUTHORITATIVE), and any answer while the authoritative servers disagree
+  on it (no value is current then); a cached NXDOMAIN/NODATA while the authoritative serves data;
+  an answer served from an expired cache (EDE 3/19, serve-stale), even the target one: the
+  summary starts "served stale (EDE 3 Stale Answer): " and shows no TTL;
   an authoritative server that disagrees with the others; SOA serial skew. The TTL shown with a
   stale answer is the one of the link holding the stale part (propagation.stale_ttl: a moved
   CNAME's, not the record's at the end of the chain).
@@ -26,8 +29,11 @@ Status rules for an answer (resolver or authoritative server):
   resolver's SERVFAIL with a DNSSEC extended error (RFC 8914), "DNSSEC bogus (EDE 7 Signature
   Expired: <text>)", an outage for everyone behind that resolver.
 - unknown: the resolver could not tell (timeout, network error, SERVFAIL without a DNSSEC
-  extended error (any other EDE is named in the reason), REFUSED, malformed, other rcode), was
-  not asked, or a BY_AUTHORITATIVE answer has no authoritative view to compare with.
+  extended error (any other EDE is named in the reason), REFUSED, malformed, other rcode, a
+  referral or an empty answer it does not vouch for: Outcome.REFERRAL), was not asked, or a
+  BY_AUTHORITATIVE answer has no authoritative view to compare with; an authoritative server's
+  answer without the AA flag (not its own zone's data); an NS host that was not asked because
+  none of its addresses was found (its SOA row says why).
 
 The propagation finding: ok when every resolver gives the target answer; fail when blocked (the
 authoritative servers serve a non-target region, unexpected data, or nothing for a required
@@ -43,6 +49,8 @@ from typing import Any
 
 from cockpit.dns.classify import (
     NEGATIVE_OUTCOMES,
+    USABLE_OUTCOMES,
+    VALUE_CHARS,
     AuthoritativeView,
     Classified,
     Verdict,
@@ -58,6 +66,7 @@ from cockpit.dns.classify import (
     points_at,
     quote_values,
     relevant_answers,
+    served_stale,
     server_values,
 )
 from cockpit.dns.observation import Observation, Outcome
@@ -128,6 +137,20 @@ def _soa_findings(sweep: SweepResult) -> list[Finding]:
                 one_line(summary),
                 resolver=authoritative_label(spec),
                 data=data,
+            )
+        )
+    for host, why in sweep.authoritative_unresolved.items():
+        # An NS host that was never asked: the view above is missing it.
+        data = {"serial": None, "serials": dict(view.serials), "skew": view.skew}
+        findings.append(
+            Finding(
+                AREA,
+                "SOA",
+                domain,
+                Status.UNKNOWN,
+                one_line(f"serial unknown: not asked, {why}"),
+                resolver=f"authoritative {host}",
+                data={**data, "unresolved": True, "reason": why},
             )
         )
     return findings
@@ -218,6 +241,13 @@ def _answer_finding(
 
     if obs is None:
         return finding(Status.UNKNOWN, "not asked in this sweep", None, {"verdict": None})
+    if authoritative and obs.outcome in USABLE_OUTCOMES and not obs.authoritative_answer:
+        # Not its own zone's data (a cached copy, or a server that lost the zone): the view
+        # leaves it out (server_values), and so does its row.
+        name = one_line(obs.qname or watched.name, VALUE_CHARS)
+        summary = f"answered without the AA flag: the server is not authoritative for {name}"
+        classified = Classified(Verdict.FAILED, None, (), (), one_line(summary))
+        return finding(Status.UNKNOWN, summary, None, _data(watched, obs, classified, view))
     if authoritative and obs.outcome is Outcome.CHAIN_ONLY and obs.authoritative_answer:
         # It vouches for the CNAMEs only; the records at their end are another zone's.
         chain = describe_chain(obs.cname_chain).removesuffix(" (served elsewhere)")
@@ -230,6 +260,12 @@ def _answer_finding(
         shown = quote_values(relevant_answers(watched, obs))
         classified = Classified(Verdict.CURRENT, None, (), (), one_line(f"answers {shown}"))
     status, summary = _judge(watched, obs, classified, view, target, authoritative)
+    stale = served_stale(obs)
+    if stale is not None:
+        # First, so the bounded summary never cuts it off; and even the target answer is no
+        # sign of health: the resolver cannot refresh it.
+        summary = f"{stale}: {summary}"
+        status = Status.WARN if status is Status.OK else status
     region = None
     if classified.verdict is Verdict.REGION:
         region = target if target in classified.regions else classified.region
@@ -273,7 +309,10 @@ def _judge(
 
 
 def _ttl_text(obs: Observation, view: AuthoritativeView) -> str:
-    """", TTL 3600 s (CNAME)" with the TTL of the link holding a stale part (stale_ttl)."""
+    """ ", TTL 3600 s (CNAME)" with the TTL of the link holding a stale part (stale_ttl);
+    nothing for an answer served stale, whose TTL promises nothing."""
+    if served_stale(obs) is not None:
+        return ""
     held = stale_ttl(obs, view)
     if held is None:
         return ""
@@ -295,9 +334,12 @@ def _judge_missing(
     kind = "NXDOMAIN" if obs.outcome is Outcome.NXDOMAIN else "NODATA"
     if watched.absent_in(target):
         return Status.OK, f"{target} has no {watched.rdtype}: none is correct ({kind})"
-    held = stale_ttl(obs, view)
+    held = None if served_stale(obs) is not None else stale_ttl(obs, view)
     ttl = f", negative TTL {held} s" if held is not None else ""
     authoritative_has_data = view.outcome is Outcome.ANSWER
+    if not authoritative and view.disagreements and watched.judge is Judge.BY_AUTHORITATIVE:
+        # Whether it is absent now depends on which authoritative server is right.
+        return Status.WARN, f"{kind}{ttl}; the authoritative servers disagree"
     if not authoritative and authoritative_has_data:
         return Status.WARN, f"{kind} still cached{ttl}; the authoritative servers serve data"
     if not watched.required:
@@ -362,6 +404,8 @@ def _propagation_finding(propagation: Propagation, target: str) -> Finding:
         data["bogus_resolvers"] = list(propagation.bogus_resolvers)
     if propagation.no_region_resolvers:
         data["no_region_resolvers"] = list(propagation.no_region_resolvers)
+    if propagation.served_stale_resolvers:
+        data["served_stale_resolvers"] = list(propagation.served_stale_resolvers)
     return Finding(
         AREA, "propagation", propagation.key, status, one_line(summary), region=target, data=data
     )

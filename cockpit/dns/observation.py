@@ -3,7 +3,7 @@
 An Observation is a fact, never a judgement: "lab-r2 said NXDOMAIN for mx.example.com/A at
 12:03:04Z, negative TTL 30 s". Classifying it (stale, propagated, broken) is the caller's job.
 Every way a question can end is an Outcome, so a failure to observe is never mistaken for an
-answer: NXDOMAIN, NODATA, SERVFAIL, REFUSED and TIMEOUT are all distinct.
+answer: NXDOMAIN, NODATA, REFERRAL, SERVFAIL, REFUSED and TIMEOUT are all distinct.
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ class Outcome(StrEnum):
     asked without recursion): no records of the type and no SOA of a zone holding the last name.
     The server vouches for the CNAMEs (`cname_chain`, `cname_ttls`), not for what the last
     name holds: that is served elsewhere. Never NODATA, which would be a false absence."""
+    REFERRAL = "referral"
+    """NOERROR with no records, no AA flag and no SOA of a zone holding the name: a referral
+    (NS records of a zone below or above in the authority section: a delegation, or a lame or
+    non-recursing server), or an empty answer the server does not vouch for. Also any empty
+    NOERROR without AA from a server asked as an authoritative (recursion off). The server is
+    not authoritative for the name: it said nothing about its records. Never NODATA, which
+    would be a false absence."""
     NXDOMAIN = "nxdomain"
     """The name does not exist (possibly at the end of a CNAME chain)."""
     SERVFAIL = "servfail"
@@ -66,11 +73,13 @@ NO_VERDICT_OUTCOMES = frozenset(
         Outcome.NETWORK_ERROR,
         Outcome.MALFORMED,
         Outcome.CHAIN_ONLY,
+        Outcome.REFERRAL,
         Outcome.UNOBSERVED,
     }
 )
 """Outcomes that settle nothing about the records asked for: a check reports `unknown`, never
-ok or fail (CHAIN_ONLY: the records are at a CNAME target this server does not serve)."""
+ok or fail (CHAIN_ONLY: the records are at a CNAME target this server does not serve;
+REFERRAL: the server is not authoritative for the name)."""
 
 
 @dataclass(frozen=True, slots=True)

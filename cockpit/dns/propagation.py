@@ -5,7 +5,8 @@ Per resolver, an answer is one of:
   absent where absence is the target answer: the target region has no targets of this type
   (WatchedName.absent_in: a DR region without IPv6 has no AAAA), or the record is not required
   and the authoritative servers no longer serve it. BY_AUTHORITATIVE: it equals what the
-  authoritative servers serve now (absent included).
+  authoritative servers serve now (absent included); never while they disagree (which of
+  their values is the target is not settled: every answer is then stale).
 - stale: it gives anything else (another region, a split or unexpected answer, an old value, or
   a cached NXDOMAIN/NODATA while the authoritative servers serve data).
 - bogus: a validating resolver rejects the name (SERVFAIL with a DNSSEC extended error).
@@ -26,11 +27,17 @@ negative TTL the resolver has left. There is none (None) when:
   validation ...: waiting will not fix it"), or it answers a target of no configured region ("no
   estimate: R answers a target in no region (an override or hijack does not expire like a
   cache)"); these resolvers are listed in `bogus_resolvers` / `no_region_resolvers`;
+- a stale resolver serves an expired cache entry (EDE 3/19, serve-stale: `served_stale_resolvers`,
+  never converged, even with the target answer): its TTL says nothing about when it refreshes.
+  It is left out of the estimate, and named first ("R serves stale answers (EDE 3 Stale
+  Answer), no end known; the other caches fresh by ..."), or alone ("no estimate: ...");
 - the authoritative servers disagree on a BY_AUTHORITATIVE record, or a stale resolver gave no TTL
   (against authoritative servers that serve only a CNAME into a zone served elsewhere, a stale
   resolver's TTL is the one of its first CNAME that differs from theirs; past their chain there
   is none to know);
 - only unknown resolvers are left.
+With NS hosts left out of the authoritative view (no address found: SweepResult.
+authoritative_unresolved) the reason ends "; not asked, no address: NS HOST".
 """
 
 from __future__ import annotations
@@ -51,9 +58,10 @@ from cockpit.dns.classify import (
     describe_value,
     one_line,
     points_at,
+    served_stale,
     server_values,
 )
-from cockpit.dns.ede import dnssec_failure, ede_label
+from cockpit.dns.ede import dnssec_failure, ede_label, stale_answer
 from cockpit.dns.observation import Observation, Outcome
 from cockpit.dns.sweep_model import SweepResult
 from cockpit.dns.watch import Judge, WatchedName
@@ -88,6 +96,10 @@ class Propagation:
     no_region_resolvers: tuple[str, ...] = ()
     """Stale resolvers (also in `stale_resolvers`) answering a target of no configured region:
     an override or a hijack, which does not expire like a cache."""
+    served_stale_resolvers: tuple[str, ...] = ()
+    """Stale resolvers (also in `stale_resolvers`) whose answer came from an expired cache
+    entry (EDE 3/19, serve-stale): never converged, even with the target answer, and left
+    out of the estimate, as their TTL says nothing about when they refresh."""
     stale_ttls: Mapping[str, int | None] = field(default_factory=_no_ttls)
     """Stale resolver -> seconds from its observed_at that it can keep the stale part
     (`stale_ttl`); what the countdown of a stale cell counts."""
@@ -141,6 +153,9 @@ def resolver_state(
             return ResolverState.STALE
         if points_at(classified, target) and not absent_is_target:
             return ResolverState.CONVERGED
+        return ResolverState.STALE
+    if view.disagreements:
+        # Which value is current is not settled (see classify): nobody has converged yet.
         return ResolverState.STALE
     if classified.verdict is Verdict.CURRENT:
         return ResolverState.CONVERGED
@@ -278,6 +293,7 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
     bogus: list[tuple[str, Observation]] = []
     no_region: list[str] = []
     unknown: list[str] = []
+    served: list[tuple[str, Observation]] = []
     asked = sweep.resolvers_asked(watched.key)
     for spec in asked:
         obs = sweep.observations.get((spec.name, watched.key))
@@ -286,6 +302,12 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
             continue
         classified = classify(watched, obs, view)
         state = resolver_state(watched, classified, view, target)
+        if state in (ResolverState.CONVERGED, ResolverState.STALE) and served_stale(obs):
+            # It cannot refresh: even the target answer may be gone from its source.
+            served.append((spec.name, obs))
+            stale.append((spec.name, obs))
+            stale_ttls[spec.name] = None
+            continue
         if state is ResolverState.CONVERGED:
             converged.append(spec.name)
         elif state is ResolverState.STALE:
@@ -314,16 +336,26 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
         reason += f"; {never}" if never else ""
     elif total == 0:
         reason = "no resolvers asked"
+    elif watched.judge is Judge.BY_AUTHORITATIVE and view.disagreements:
+        # Before "converged": matching one server's value is not matching the target.
+        reason = "no estimate: the authoritative servers disagree" + (f"; {never}" if never else "")
     elif len(converged) == total:
         reason = "converged"
     elif never is not None:
         reason = f"no estimate: {never}"
     elif not stale:
         reason = f"{len(unknown)} of {total} resolvers could not tell: {', '.join(unknown)}"
-    elif watched.judge is Judge.BY_AUTHORITATIVE and view.disagreements:
-        reason = "no estimate: the authoritative servers disagree"
+    elif served:
+        estimate, reason = _estimate_besides(served, stale, stale_ttls, sweep.started_at)
     else:
         estimate, reason = _estimate(stale, stale_ttls, sweep.started_at)
+    if view.outcome is not None and sweep.authoritative_unresolved:
+        # The view (and the blocked check) left these NS hosts out: say so with the verdict.
+        unresolved = list(sweep.authoritative_unresolved)
+        shown = ", ".join(unresolved[:2]) + (
+            f" and {len(unresolved) - 2} more" if len(unresolved) > 2 else ""
+        )
+        reason += f"; not asked, no address: NS {shown}"
     return Propagation(
         key=watched.key,
         converged=len(converged),
@@ -337,6 +369,7 @@ def record_propagation(sweep: SweepResult, watched: WatchedName, target: str) ->
         blocked=blocking is not None and view.outcome is not None,
         bogus_resolvers=tuple(name for name, _ in bogus),
         no_region_resolvers=tuple(no_region),
+        served_stale_resolvers=tuple(name for name, _ in served),
         stale_ttls=MappingProxyType(stale_ttls),
     )
 
@@ -357,6 +390,27 @@ def _estimate(
     return latest, f"all caches fresh by {clock(latest, reference)}"
 
 
+def _estimate_besides(
+    served: list[tuple[str, Observation]],
+    stale: list[tuple[str, Observation]],
+    stale_ttls: Mapping[str, int | None],
+    reference: datetime,
+) -> tuple[datetime | None, str]:
+    """The estimate without the resolvers serving stale answers (none can be made for them),
+    and a reason that names them first."""
+    errors = [error for _, obs in served if (error := stale_answer(obs.ede)) is not None]
+    code = f" ({ede_label((errors[0][0], ''))})" if errors else ""
+    names = [name for name, _ in served]
+    clause = f"{_names(names, 'serve')} stale answers{code}, no end known"
+    others = [(name, obs) for name, obs in stale if name not in names]
+    if not others:
+        return None, f"no estimate: {clause}"
+    estimate, reason = _estimate(others, stale_ttls, reference)
+    if estimate is None:
+        return None, f"{reason}; {clause}"
+    return estimate, f"{clause}; the other caches fresh by {clock(estimate, reference)}"
+
+
 def _serial_of(obs: Observation | None) -> int | None:
     if obs is None or obs.outcome is not Outcome.ANSWER:
         return obs.soa_serial if obs is not None and obs.outcome is Outcome.NODATA else None
@@ -370,6 +424,8 @@ def _serial_of(obs: Observation | None) -> int | None:
 def serial_view(sweep: SweepResult) -> SerialView:
     names = [spec.name for spec in sweep.authoritative]
     names += [name for name in sweep.serials if name not in names]
+    # NS hosts without an address were not asked: no serial from them either.
+    names += [name for name in sweep.authoritative_unresolved if name not in names]
     serials = {name: _serial_of(sweep.serials.get(name)) for name in names}
     known = {serial for serial in serials.values() if serial is not None}
     missing = [name for name, serial in serials.items() if serial is None]

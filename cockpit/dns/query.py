@@ -20,7 +20,11 @@ MAX_CNAME_LINKS links; a loop or a longer chain is MALFORMED. Each link's TTL is
 (Observation.cname_ttls, final_ttl): a stale CNAME outlives a short TTL further down.
 A NOERROR chain that ends at a name with no records of the type and no SOA of a zone holding
 that name (an authoritative's CNAME into a zone served elsewhere) is CHAIN_ONLY, not NODATA:
-the server said nothing about the last name.
+the server said nothing about the last name. A NOERROR with no records, no AA flag and no SOA of
+a zone holding the name (a referral: a delegation to a child zone's servers, or a lame or
+non-recursing server pointing elsewhere) is REFERRAL, not NODATA; so is any empty NOERROR
+without AA when the server was asked as an authoritative (recursion off): the server is not
+authoritative for the name, and its silence says nothing about the records.
 
 Extended DNS errors (RFC 8914) in the reply are kept (Observation.ede, bounded) and named in the
 reason of a failure: a validating resolver's SERVFAIL for a DNSSEC failure says so (ede.py).
@@ -90,6 +94,7 @@ class _Asked:
     server: str
     qname: str
     rdtype: str
+    recursion_desired: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +217,26 @@ def _vouches_for(section: list[dns.rrset.RRset], name: dns.name.Name) -> bool:
     return any(rrset.rdtype == RdataType.SOA and name.is_subdomain(rrset.name) for rrset in section)
 
 
+def _referral_reason(section: list[dns.rrset.RRset], name: str) -> str:
+    """ "referral to ns1.provider.net (backup.example.com): the server is not authoritative for
+    NAME", from the NS records of the authority section; without any, what the reply lacked."""
+    for rrset in section:
+        if rrset.rdtype != RdataType.NS:
+            continue
+        hosts = [normalize_name(rdata.target) for rdata in rrset if isinstance(rdata, NSBase)]
+        if not hosts:
+            continue
+        shown = ", ".join(hosts[:2]) + (f" and {len(hosts) - 2} more" if len(hosts) > 2 else "")
+        zone = normalize_name(rrset.name)
+        zone_text = "the root zone" if zone == "." else zone
+        return _one_line(
+            f"referral to {shown} ({zone_text}): the server is not authoritative for {name}"
+        )
+    return _one_line(
+        f"empty answer without the AA flag: the server is not authoritative for {name}"
+    )
+
+
 @dataclass
 class _Chain:
     final: dns.rrset.RRset | None
@@ -309,6 +334,7 @@ def _observe_reply(
         latency_ms=reply.latency_ms,
         over_tcp=reply.over_tcp,
         observed_at=datetime.now(UTC),
+        asked_as_authoritative=not asked.recursion_desired,
     )
 
 
@@ -321,11 +347,14 @@ def observe_message(
     latency_ms: float | None,
     over_tcp: bool,
     observed_at: datetime,
+    asked_as_authoritative: bool = False,
 ) -> Observation:
     """What one reply says about one question, as an Observation (see the module docstring):
     CNAMEs followed, the outcome, the TTLs, the reason. `question` is (qname as shown, type as
-    shown, qname, type). Also used for replies read back from dig's text (cockpit.vantage),
-    so a record seen from elsewhere compares equal to the same record seen from here."""
+    shown, qname, type); `asked_as_authoritative` when it went out with recursion off, to a
+    server that should hold the zone. Also used for replies read back from dig's text
+    (cockpit.vantage), so a record seen from elsewhere compares equal to the same record seen
+    from here."""
     asked_qname, asked_rdtype, qname, rdtype = question
     rcode = message.rcode()
     rcode_text = dns.rcode.to_text(rcode)
@@ -336,6 +365,8 @@ def observe_message(
     capped = raw_capped
     final_ttl: int | None = None
     authoritative = bool(message.flags & dns.flags.AA)
+    last_name = chain.links[-1] if chain.links else qname
+    not_authoritative: str | None = None
     if chain.problem is not None:
         outcome = Outcome.MALFORMED
     elif rcode == dns.rcode.NOERROR and chain.final is not None:
@@ -348,6 +379,15 @@ def observe_message(
         # Only the CNAMEs: the last name is in a zone this server does not hold (or does
         # not say it holds); reading that as "no records" would be a false absence.
         outcome = Outcome.CHAIN_ONLY
+    elif (
+        rcode == dns.rcode.NOERROR
+        and not authoritative
+        and (asked_as_authoritative or not _vouches_for(message.authority, last_name))
+    ):
+        # No records and nobody vouching for the name's zone: a referral (or a server that
+        # answers for a zone it does not hold). Reading it as "no records" is a false absence.
+        outcome = Outcome.REFERRAL
+        not_authoritative = _referral_reason(message.authority, normalize_name(last_name))
     elif rcode == dns.rcode.NOERROR:
         outcome = Outcome.NODATA
     else:
@@ -362,8 +402,12 @@ def observe_message(
         final_ttl = min(soa[0], soa[1].minimum) if authoritative else soa[0]
     ttl = None if final_ttl is None else min([final_ttl, *chain.ttls])
     ede = _extended_errors(message)
-    final_name = normalize_name(chain.links[-1] if chain.links else qname)
-    error = chain.problem or _reason(outcome, rcode_text, final_name, asked_rdtype, ede)
+    final_name = normalize_name(last_name)
+    error = (
+        chain.problem
+        or not_authoritative
+        or _reason(outcome, rcode_text, final_name, asked_rdtype, ede)
+    )
     return Observation(
         server_name=server_name,
         server=server,
@@ -433,7 +477,13 @@ async def query(
         asked = _Asked(name_shown, spec.address, given_qname, given_rdtype)
         reason = _one_line(f"cannot ask for {qname!r} {rdtype!r}: {error}")
         return _no_reply(asked, Outcome.MALFORMED, reason)
-    asked = _Asked(name_shown, spec.address, normalize_name(name), RdataType.to_text(rdtype_value))
+    asked = _Asked(
+        name_shown,
+        spec.address,
+        normalize_name(name),
+        RdataType.to_text(rdtype_value),
+        recursion_desired,
+    )
 
     def attempt(index: int, seconds_left: float) -> Awaitable[_Reply | _Failure]:
         # A fresh message (a new ID) on a new socket: a late reply to the first attempt is

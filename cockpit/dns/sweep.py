@@ -1,6 +1,7 @@
 """One sweep: every watched question, asked of every resolver and every authoritative server.
 
     servers, source, reason = await find_authoritative(config, resolvers, timeout=2.0)
+    found = await discover_authoritative(config, resolvers, timeout=2.0)  # + unresolved hosts
     result = await sweep(config)                    # -> SweepResult (sweep_model.py)
 
 Who is asked:
@@ -8,8 +9,10 @@ Who is asked:
   - the authoritative servers, with recursion off: [dns].authoritative when configured
     (source "configured"), else the domain's NS set, each NS host's A/AAAA addresses on port 53,
     as the resolvers give them (source "NS set"; these few lookups race every resolver and are
-    not counted against `limit`). When neither works the sweep still runs the resolver
-    questions and says why there is no authoritative view (source "none").
+    not counted against `limit`). An NS host whose addresses could not be found is kept, with
+    the reason (SweepResult.authoritative_unresolved): the view is partial, and says so. When
+    neither works the sweep still runs the resolver questions and says why there is no
+    authoritative view (source "none").
   - every authoritative server is asked the domain's SOA (for serials) and every watched record.
 
 How long it takes:
@@ -28,7 +31,8 @@ How long it takes:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
@@ -102,9 +106,11 @@ async def _first_definitive(
 
 
 def _short(seen: Observation) -> str:
-    """NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout, network error, malformed."""
+    """NXDOMAIN, NODATA, SERVFAIL, REFUSED, referral, timeout, network error, malformed."""
     if seen.outcome in (Outcome.NODATA, Outcome.NXDOMAIN):
         return seen.outcome.value.upper()
+    if seen.outcome is Outcome.REFERRAL:
+        return "referral (not authoritative)"
     if seen.outcome.is_reply and seen.rcode:
         return seen.rcode
     return seen.outcome.value.replace("_", " ")
@@ -123,22 +129,52 @@ def _reasons(observations: Iterable[Observation]) -> str:
     return "; ".join(parts) or "no resolver answered"
 
 
+_ADDRESS_TYPES = ("A", "AAAA")
+
+
 def _ns_servers(
     hosts: Sequence[str], lookups: Sequence[tuple[Observation | None, list[Observation]]]
-) -> tuple[ServerSpec, ...]:
+) -> tuple[tuple[ServerSpec, ...], dict[str, str]]:
     """One ServerSpec per NS host address, named after the host (with the address as well
-    when a host has several, so names stay unique)."""
+    when a host has several, so names stay unique); and, for each host without any address,
+    why: "no address found (A timeout from r1, r2; AAAA NXDOMAIN from r1)"."""
     addresses: dict[str, list[str]] = {host: [] for host in hosts}
-    for index, (winner, _) in enumerate(lookups):
+    why: dict[str, list[str]] = {host: [] for host in hosts}
+    for index, (winner, lost) in enumerate(lookups):
+        host, rdtype = hosts[index // 2], _ADDRESS_TYPES[index % 2]
         if winner is not None and winner.ok:
-            addresses[hosts[index // 2]].extend(winner.answers)
+            addresses[host].extend(winner.answers)
+        elif winner is not None:
+            why[host].append(f"{rdtype} {_short(winner)} from {winner.server_name}")
+        else:
+            why[host].append(f"{rdtype} {_reasons(lost)}")
     servers: list[ServerSpec] = []
+    unresolved: dict[str, str] = {}
     for host in hosts:
         unique = list(dict.fromkeys(addresses[host]))
+        if not unique:
+            unresolved[host] = f"no address found ({'; '.join(why[host])})"
         for ip in unique:
             name = host if len(unique) == 1 else f"{host} ({ip})"
             servers.append(ServerSpec(name, ip, 53))
-    return tuple(servers)
+    return tuple(servers), unresolved
+
+
+def _no_unresolved() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoritativeSet:
+    """The authoritative servers to ask, where they came from, and what is missing."""
+
+    servers: tuple[ServerSpec, ...]
+    source: str
+    """SOURCE_CONFIGURED, SOURCE_NS_SET or SOURCE_NONE."""
+    reason: str | None
+    """Why there are no servers at all; None when there are some."""
+    unresolved: Mapping[str, str] = field(default_factory=_no_unresolved)
+    """NS host -> why none of its addresses was found (the NS-set path, with some servers)."""
 
 
 async def find_authoritative(
@@ -148,38 +184,52 @@ async def find_authoritative(
     timeout: float,
     retries: int = 1,
 ) -> tuple[tuple[ServerSpec, ...], str, str | None]:
-    """(servers, source, reason): [dns].authoritative ("configured"); else the domain's NS
-    hosts resolved to addresses through `resolvers`, first definitive reply wins ("NS set");
-    else ((), "none", why)."""
+    """(servers, source, reason) of `discover_authoritative`, for callers that need one
+    server to ask and not the NS hosts left out."""
+    found = await discover_authoritative(config, resolvers, timeout=timeout, retries=retries)
+    return found.servers, found.source, found.reason
+
+
+async def discover_authoritative(
+    config: Config,
+    resolvers: Sequence[ServerSpec],
+    *,
+    timeout: float,
+    retries: int = 1,
+) -> AuthoritativeSet:
+    """[dns].authoritative ("configured"); else the domain's NS hosts resolved to addresses
+    through `resolvers`, first definitive reply wins ("NS set"), with every host that has no
+    address kept in `unresolved` with the reason; else no servers ("none") and why."""
     if config.dns.authoritative:
         configured = dict.fromkeys(
             ServerSpec(str(address), address.ip, address.port)
             for address in config.dns.authoritative
         )
-        return tuple(configured), SOURCE_CONFIGURED, None
+        return AuthoritativeSet(tuple(configured), SOURCE_CONFIGURED, None)
     domain = config.domain.name
     if not resolvers:
-        return (), SOURCE_NONE, f"no resolver to ask for the NS set of {domain}"
+        return AuthoritativeSet((), SOURCE_NONE, f"no resolver to ask for the NS set of {domain}")
     ns_reply, ns_failures = await _first_definitive(resolvers, domain, "NS", timeout, retries)
     if ns_reply is None:
-        return (), SOURCE_NONE, f"no NS set for {domain}: {_reasons(ns_failures)}"
+        why = f"no NS set for {domain}: {_reasons(ns_failures)}"
+        return AuthoritativeSet((), SOURCE_NONE, why)
     if not ns_reply.ok:
-        why = f"{_short(ns_reply)} from {ns_reply.server_name}"
-        return (), SOURCE_NONE, f"no NS set for {domain}: {why}"
+        why = f"no NS set for {domain}: {_short(ns_reply)} from {ns_reply.server_name}"
+        return AuthoritativeSet((), SOURCE_NONE, why)
     hosts = sorted(set(ns_reply.answers))
     lookups = await asyncio.gather(
         *(
             _first_definitive(resolvers, host, rdtype, timeout, retries)
             for host in hosts
-            for rdtype in ("A", "AAAA")
+            for rdtype in _ADDRESS_TYPES
         )
     )
-    servers = _ns_servers(hosts, lookups)
+    servers, unresolved = _ns_servers(hosts, lookups)
     if not servers:
         failures = [seen for winner, lost in lookups for seen in ([winner] if winner else lost)]
         why = f"({', '.join(hosts)}): {_reasons(failures)}"
-        return (), SOURCE_NONE, f"no address for the NS hosts of {domain} {why}"
-    return servers, SOURCE_NS_SET, None
+        return AuthoritativeSet((), SOURCE_NONE, f"no address for the NS hosts of {domain} {why}")
+    return AuthoritativeSet(servers, SOURCE_NS_SET, None, MappingProxyType(unresolved))
 
 
 # --- the pool -------------------------------------------------------------------------------
@@ -309,16 +359,17 @@ async def sweep(
                 )
                 pool.submit(("resolver", spec.name, watched_name.key), job)
         try:
-            servers, source, reason = await compat.wait_for(
-                find_authoritative(config, resolver_specs, timeout=per_query, retries=retries),
+            found = await compat.wait_for(
+                discover_authoritative(config, resolver_specs, timeout=per_query, retries=retries),
                 max(0.0, deadline - loop.time()),
             )
         except TimeoutError:
-            servers, source, reason = (
+            found = AuthoritativeSet(
                 (),
                 SOURCE_NONE,
-                (f"the NS set of {config.domain.name} was not found within {budget:g} s"),
+                f"the NS set of {config.domain.name} was not found within {budget:g} s",
             )
+        servers = found.servers
         domain = config.domain.name
         for spec in servers:
             job = QueryJob(spec, domain, "SOA", per_query, spec.name, retries, False)
@@ -339,7 +390,7 @@ async def sweep(
     except BaseException:
         await pool.cancel()
         raise
-    return _result(started_at, clock(), questions, resolver_specs, servers, source, reason, results)
+    return _result(started_at, clock(), questions, resolver_specs, found, results)
 
 
 def _result(
@@ -347,9 +398,7 @@ def _result(
     finished_at: datetime,
     questions: tuple[WatchedName, ...],
     resolvers: tuple[ServerSpec, ...],
-    servers: tuple[ServerSpec, ...],
-    source: str,
-    reason: str | None,
+    found: AuthoritativeSet,
     results: dict[_Slot, Observation],
 ) -> SweepResult:
     """Mappings in a stable order: server by server (config order), question by question."""
@@ -360,7 +409,7 @@ def _result(
     }
     authoritative = {
         (spec.name, item.key): results[("authoritative", spec.name, item.key)]
-        for spec in servers
+        for spec in found.servers
         for item in questions
     }
     serials = {slot[1]: observation for slot, observation in results.items() if slot[0] == "serial"}
@@ -369,10 +418,11 @@ def _result(
         finished_at=finished_at,
         watched=questions,
         resolvers=resolvers,
-        authoritative=servers,
-        authoritative_source=source,
-        authoritative_error=reason,
+        authoritative=found.servers,
+        authoritative_source=found.source,
+        authoritative_error=found.reason,
         observations=MappingProxyType(observations),
         authoritative_observations=MappingProxyType(authoritative),
         serials=MappingProxyType(serials),
+        authoritative_unresolved=found.unresolved,
     )

@@ -38,6 +38,12 @@ class SweepResult:
     """(authoritative server name, WatchedName.key) -> what it answered (RD off)."""
     serials: Mapping[str, Observation] = field(default_factory=lambda: MappingProxyType({}))
     """authoritative server name -> its SOA answer for the domain."""
+    authoritative_unresolved: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """NS host -> why it was not asked: its addresses could not be found ("no address found
+    (A timeout from r1, r2; AAAA NXDOMAIN from r1)"). Only for the NS-set path, and only while
+    other NS hosts were found: the authoritative view leaves these servers out."""
     not_asked: frozenset[tuple[str, str]] = frozenset()
     """(resolver name, WatchedName.key) pairs that resolver is not asked by design (a vantage
     whose probes cover only some records: cockpit.vantage.merge). They are neither an answer

@@ -59,6 +59,7 @@ _FAILURE_WORDS = {
     Outcome.REFUSED: "REFUSED",
     Outcome.NETWORK_ERROR: "network error",
     Outcome.MALFORMED: "malformed",
+    Outcome.REFERRAL: "referral",
     Outcome.UNOBSERVED: "not seen",
 }
 
@@ -362,6 +363,9 @@ class DnsPane(CellDetailPane):
         word = short(cell_word(finding, obs), 14, ascii_only=self.ascii_only)
         held = self._stale_ttl(record_key, column_key)
         left = ttl_left(obs, now, held) if obs is not None else None
+        propagation = self._propagation.get(record_key)
+        if propagation is not None and resolver in propagation.served_stale_resolvers:
+            left = None  # served from an expired cache entry: its TTL counts down to nothing
         if left is not None:
             word += f" {left}s"
         return self.status_cell(finding.status, word)
