@@ -33,6 +33,10 @@ A FIFO is opened as a shell does: a path the user typed waits for a reader; a na
 chose does not wait (no reader is an error), so a FIFO planted beside a log cannot hang a
 worker. Errors are OutputFileError (a UsageError: the command exits as for a bad command
 line), naming the file, what it is and what was expected; nothing raises OSError.
+
+An export is never written over the incident's own files: `refuse_incident_file` refuses the
+log itself, its lock, mark, probe-writer lock, config, drafts and recovery files, saying which
+(cockpit export -o, the screen's export).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "not_replaceable",
     "output_file",
     "plan_output",
+    "refuse_incident_file",
 ]
 
 STDOUT_NAME = "-"
@@ -129,6 +134,22 @@ def plan_output(target: str | Path, *, named_by_user: bool = False, label: str =
     if not stat.S_ISLNK(info.st_mode):
         raise _refuse(shown, f"it is {_what_it_is(info.st_mode)}; {EXPECTED}")
     return _plan_link(path, shown, named_by_user)
+
+
+def refuse_incident_file(log_path: Path, target: str | Path, label: str = "") -> None:
+    """OutputFileError when `target` is the incident log at `log_path` or one of its own files
+    (cockpit.incident.log_files.incident_file_named): an export never replaces them."""
+    from cockpit.incident.log_files import incident_file_named
+
+    if str(target) == STDOUT_NAME:
+        return
+    found = incident_file_named(Path(log_path), Path(target))
+    if found is not None:
+        raise _refuse(
+            label or str(target),
+            f"that is {found}; an export never replaces the incident's own files: choose"
+            " another file",
+        )
 
 
 def _plan_link(path: Path, shown: str, named_by_user: bool) -> OutputPlan:

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.errors import UsageError
-from cockpit.output_file import output_file, plan_output
+from cockpit.output_file import output_file, plan_output, refuse_incident_file
 
 if TYPE_CHECKING:
     from cockpit.commands.export_early import EarlyProbeParts
@@ -23,7 +22,7 @@ def run_export(args: argparse.Namespace) -> int:
     target = "-" if args.output is None else args.output
     label = f"-o {args.output}"
     if target != "-":
-        _refuse_to_overwrite_log(Path(target), log.path, log.lock_path)
+        refuse_incident_file(log.path, Path(target), label)
         plan_output(target, named_by_user=True, label=label)  # refused before any work
     early = None
     if args.format == "md":
@@ -84,13 +83,3 @@ def _export(
     if target != "-":
         sys.stderr.write(f"cockpit: wrote {len(result.entries)} entries to {clean(target)}\n")
     return 0
-
-
-def _refuse_to_overwrite_log(target: Path, *protected: Path) -> None:
-    for path in protected:
-        try:
-            same = target.resolve() == path.resolve()
-        except OSError:
-            same = False
-        if same:
-            raise UsageError(f"-o {target}: that is the incident log itself; choose another file")

@@ -25,6 +25,24 @@ _Values = tuple[str | None, str | None, str | None]
 _Marks = tuple[list[str], dict[str, Any]]
 """(tags, data) the review flags, --lesson and --star add to the entry (_review_marks)."""
 
+_TYPED_ARGUMENTS = (
+    ("text", "TEXT"),
+    ("why", "--why"),
+    ("approver", "--approver"),
+    ("target_region", "--target-region"),
+    ("phase", "--phase"),
+    ("at", "--at"),
+    ("author", "--author"),
+    ("title", "--title"),
+    ("role", "--role"),
+    ("severity", "--severity"),
+    ("went", "--went"),
+    ("owner", "--owner"),
+    ("due", "--due"),
+    ("ticket", "--ticket"),
+)
+"""(attribute, name in messages) of every argument whose text can reach the log."""
+
 _REVIEW_TEXT = {
     "--cause": "what triggered the incident, or its root cause",
     "--factor": "what contributed",
@@ -43,6 +61,7 @@ def run_log(args: argparse.Namespace) -> int:
     from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT
     from cockpit.incident.when import parse_at
 
+    _check_utf8(args)
     _check_combinations(args)
     config, config_warning = load_optional_config(args.config, incident=args.incident)
     if config_warning:
@@ -62,6 +81,7 @@ def run_log(args: argparse.Namespace) -> int:
     wait = DEFAULT_LOCK_WAIT if args.wait is None else args.wait
     log = IncidentLog(args.incident, lock_wait=wait, on_wait=waiting)
     author = resolve_author(args.author, config)
+    _refuse_not_utf8("the author name (--author, [incident].author or $USER)", author)
     has_default_text = any(
         value is not None for value in (args.phase, args.title, args.role, args.severity)
     )
@@ -85,6 +105,26 @@ def run_log(args: argparse.Namespace) -> int:
         raise UsageError(f"entry not written: {error}") from None
     write_stdout(f"{entry.seq}\n")
     return 0
+
+
+def _check_utf8(args: argparse.Namespace) -> None:
+    """Refuse an argument that is not UTF-8 text (a byte from a Latin-1 terminal) before the
+    log is touched: the log holds UTF-8 only, and what was typed is not guessed at."""
+    for attribute, name in _TYPED_ARGUMENTS:
+        value = getattr(args, attribute, None)
+        if isinstance(value, str):
+            _refuse_not_utf8(name, value)
+
+
+def _refuse_not_utf8(name: str, value: str) -> None:
+    from cockpit.incident.entry import invalid_utf8
+
+    problem = invalid_utf8(value)
+    if problem is not None:
+        raise UsageError(
+            f"{name} is not valid UTF-8 ({problem}); the incident log takes UTF-8 text only"
+            " (set the terminal to UTF-8, or type it again); nothing was written"
+        )
 
 
 def _check_values(args: argparse.Namespace, config: Any) -> _Values:

@@ -49,7 +49,7 @@ from typing import Any
 from cockpit.compat import UTC
 from cockpit.errors import CockpitError
 from cockpit.incident.entry import MAX_ENTRY_BYTES, format_ts, parse_ts, utc_now
-from cockpit.incident.log_files import FILE_MODE, make_directories
+from cockpit.incident.log_files import DRAFTS_SUFFIX, FILE_MODE, make_directories
 from cockpit.output_file import not_replaceable
 from cockpit.safe_text import clean
 
@@ -70,11 +70,11 @@ __all__ = [
     "save_draft",
 ]
 
-DRAFTS_SUFFIX = ".drafts"
 FORMAT = "cockpit-draft"
 VERSION = 1
-MAX_DRAFT_BYTES = MAX_ENTRY_BYTES + 64 * 1024
-"""Larger than any entry the log takes: every text the log could have held fits a draft."""
+MAX_DRAFT_BYTES = 16 * MAX_ENTRY_BYTES
+"""A draft's own bound (4 MiB), well above the largest entry the log takes: a text the log
+refused for its size is kept as a draft, not lost (the forms keep a text that long open)."""
 MAX_DRAFTS = 100
 """Files read per listing; the offer is for a handful, not an archive."""
 RESERVE_BYTES = 512 * 1024

@@ -19,6 +19,7 @@ Data conventions shared by writers and the export:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,6 +62,9 @@ MAX_ENTRY_BYTES = 256 * 1024
 """The largest line a writer appends (the JSON line, UTF-8, newline included)."""
 MAX_LINE_BYTES = 4 * 1024 * 1024
 """The largest line a reader parses; longer lines are reported and not parsed."""
+MAX_TEXT_BYTES = MAX_ENTRY_BYTES - 4 * 1024
+"""The most text (as the line holds it: UTF-8, JSON-escaped) a form lets through for one
+entry; the line's other members take the rest. Text past it stays in the form (`text_too_long`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +93,14 @@ class Entry:
             "text": self.text,
             "data": dict(self.data),
         }
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
-            "utf-8", "surrogatepass"
-        )
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            return line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (a string read from a line that held one as an escape) has no
+            # UTF-8 form: it is written as its JSON escape, so the file stays valid UTF-8 and
+            # reads back as the same string.
+            return _LONE_SURROGATE.sub(_json_escape, line).encode("utf-8")
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -99,6 +108,39 @@ class Entry:
         if isinstance(raw, list):
             return tuple(t for t in raw if isinstance(t, str))
         return ()
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def invalid_utf8(text: str) -> str | None:
+    """The first thing in `text` that has no UTF-8 form, in words ("byte 0xe9 at character 4"),
+    or None when it is all UTF-8. Python keeps the bytes of a command-line argument that are
+    not UTF-8 (a Latin-1 terminal, a pasted byte) as lone surrogates U+DC80-U+DCFF."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+    return f"{what} at character {found.start() + 1}"
+
+
+def text_too_long(text: str) -> str | None:
+    """Why `text` cannot be one entry's text (it would make the line longer than the log
+    takes), in words for a form; None when it fits MAX_TEXT_BYTES."""
+    if len(text) * 6 <= MAX_TEXT_BYTES:
+        return None  # even if every character took an escape of six bytes
+    size = len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
+    if size <= MAX_TEXT_BYTES:
+        return None
+    return (
+        f"Too long for one log entry: {size:,} bytes, and an entry takes at most"
+        f" {MAX_TEXT_BYTES:,}. Shorten it or split it into several entries (Escape cancels)"
+    )
 
 
 Severity = Literal["warning", "error"]

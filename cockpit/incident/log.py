@@ -3,8 +3,12 @@
 An append (IncidentLog.append):
 
     check   kind, text, author, origin and data (JSON, no NaN); the line fits MAX_ENTRY_BYTES
-    lock    flock(LOCK_EX) on the sidecar `<log>.lock`, never on the log itself; waiting for
-            it is bounded and names the holder (log_lock.py)
+    lock    flock(LOCK_EX) on the sidecar `<log>.lock` (a regular file, never followed
+            through a link, checked to be the file at that path once locked); waiting for it is
+            bounded and names the holder (log_lock.py). While it writes, a writer also holds
+            flock(LOCK_EX | LOCK_NB) on the log file itself: if `<log>.lock` was removed or
+            replaced while another writer held it, the two cannot both write (the second is
+            refused, nothing written)
     find    the last valid entry, reading backwards from the end in growing chunks; skipped
             when the file is exactly as this object's own last append left it
     mend    what follows the last valid entry was left by a writer killed mid-line (or, if a
@@ -47,9 +51,21 @@ from cockpit.incident.entry import (
     Entry,
     utc_now,
 )
-from cockpit.incident.log_files import open_making_directories, write_all
-from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, acquire
-from cockpit.incident.log_mark import LostEntries, lost_entries, read_mark, write_mark
+from cockpit.incident.log_files import (
+    open_making_directories,
+    side_file_problem,
+    side_file_refusal,
+    what_it_is,
+    write_all,
+)
+from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, hold
+from cockpit.incident.log_mark import (
+    LostEntries,
+    lost_entries,
+    mark_path,
+    read_mark,
+    write_mark,
+)
 from cockpit.incident.log_read import (
     LogFollower,
     ReadResult,
@@ -69,6 +85,9 @@ the lock)."""
 
 EntryParts = tuple[str, str, Mapping[str, Any] | None]
 """(kind, text, data) of an entry to append (IncidentLog.append_built)."""
+
+_held_locks = threading.local()
+"""This thread's held `<log>.lock` files: lock path -> (device, inode) (IncidentLog._lock)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -330,38 +349,76 @@ class IncidentLog:
             ) from exc
 
     def _open_log(self) -> int:
+        """Under `<log>.lock`: the log, opened for appending (created if need be), a regular
+        file, locked against a writer that holds a lock file no longer at `<log>.lock`."""
+        found = side_file_problem(mark_path(self.path))
+        if found is not None:  # it would not be written: nor is the entry
+            refusal = side_file_refusal(mark_path(self.path), found)
+            raise LogWriteError(f"{refusal}; nothing was written", path=self.path)
         flags = os.O_RDWR | os.O_APPEND
         try:
             fd = open_making_directories(self.path, flags)
         except OSError as exc:
             raise self._error("cannot open the incident log", exc) from exc
         try:
-            is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise LogWriteError(
+                    f"cannot open the incident log: it is {what_it_is(mode)}, not a regular"
+                    " file; nothing was written",
+                    path=self.path,
+                )
+            self._lock_the_log(fd)
         except OSError as exc:
             os.close(fd)
             raise self._error("cannot open the incident log", exc) from exc
-        if not is_regular:
+        except BaseException:
             os.close(fd)
-            raise LogWriteError("cannot open the incident log: not a regular file", path=self.path)
+            raise
         return fd
 
-    def _lock(self) -> int:
+    def _lock_the_log(self, fd: int) -> None:
+        """flock the log itself (released when `fd` is closed) and check that the lock file
+        this thread holds is still `<log>.lock`: either failing means another writer may be
+        writing at the same time (the lock file was removed or replaced while held)."""
         try:
-            lock_fd = open_making_directories(self.lock_path, os.O_RDWR)
-        except OSError as exc:
-            raise self._error(f"cannot open the lock file {self.lock_path}", exc) from exc
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LogWriteError(
+                f"another writer is writing the incident log while holding a lock file that is no"
+                f" longer {self.lock_path.name} (it was removed or replaced while held); nothing"
+                " was written: try again in a moment",
+                path=self.path,
+            ) from None
+        held = getattr(_held_locks, "files", {}).get(str(self.lock_path))
         try:
-            acquire(
-                lock_fd,
-                self.lock_path,
-                wait=self.lock_wait,
-                on_wait=self.on_wait,
-                log_path=self.path,
-                stop=self._stop,
+            there = os.stat(self.lock_path, follow_symlinks=False)
+            current = (there.st_dev, there.st_ino) == held
+        except FileNotFoundError:
+            current = False
+        if not current:
+            raise LogWriteError(
+                f"the lock file {self.lock_path.name} was removed or replaced while this writer"
+                " held it, so another writer may have written meanwhile; nothing was written:"
+                " try again",
+                path=self.path,
             )
-        except BaseException:
-            os.close(lock_fd)
-            raise
+
+    def _lock(self) -> int:
+        lock_fd = hold(
+            self.lock_path,
+            wait=self.lock_wait,
+            on_wait=self.on_wait,
+            log_path=self.path,
+            stop=self._stop,
+        )
+        try:
+            info = os.fstat(lock_fd)
+        except OSError as exc:
+            _unlock(lock_fd)
+            raise self._error(f"cannot use the lock file {self.lock_path}", exc) from exc
+        files: dict[str, tuple[int, int]] = _held_locks.__dict__.setdefault("files", {})
+        files[str(self.lock_path)] = (info.st_dev, info.st_ino)
         return lock_fd
 
     def _error(self, what: str, exc: OSError) -> LogWriteError:

@@ -4,7 +4,7 @@ Writers take flock(LOCK_EX) on the sidecar `<log>.lock`. A writer that is stuck 
 it (a suspended `cockpit log`, Ctrl+Z, a hung network filesystem client) must not make everyone
 else wait forever in silence, so:
 
-- waiting is bounded: `acquire` polls LOCK_NB until `wait` seconds have passed, then raises
+- waiting is bounded: `hold` polls LOCK_NB until `wait` seconds have passed, then raises
   LockBusy (a LogWriteError: nothing was written);
 - the holder says who it is: right after taking the lock a writer puts one JSON line in the lock
   file, {"pid", "host", "command", "since"}; a waiter reads it and reports it once through
@@ -13,7 +13,11 @@ else wait forever in silence, so:
   leaves the previous holder's line, so a waiter checks that the named pid is alive on this
   host before it says "held by".
 
-The lock file is never the log: losing or garbling its content loses nothing.
+The lock file is never the log: losing or garbling its content loses nothing. Losing the file
+itself must not let two writers in at once, so `hold` opens it without following a link (a
+regular file only, log_files.open_side_file) and, once the flock is taken, checks that the
+locked file is still the one at `<log>.lock` (same device and inode): a file removed or
+replaced meanwhile is let go and the new one taken, at most LOCK_FILE_ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ from pathlib import Path
 
 from cockpit.compat import UTC
 from cockpit.errors import LogWriteError
+from cockpit.incident.log_files import SideFileError, open_side_file
 
 DEFAULT_LOCK_WAIT = 5.0
 """Seconds a writer waits for the lock before it gives up (`cockpit log --wait`)."""
 MAX_HOLDER_BYTES = 512
+LOCK_FILE_ATTEMPTS = 20
+"""How often `hold` takes the lock again when the file it locked was no longer `<log>.lock`."""
 _FIRST_POLL = 0.005
 _LONGEST_POLL = 0.05
 
@@ -92,23 +99,79 @@ def this_writer() -> dict[str, object]:
     }
 
 
-def acquire(
-    lock_fd: int,
+def hold(
     lock_path: Path,
     *,
     wait: float | None,
     on_wait: OnWait | None = None,
     log_path: Path | None = None,
     stop: threading.Event | None = None,
-) -> None:
-    """Take the exclusive lock on `lock_fd` within `wait` seconds (None: no limit).
+) -> int:
+    """Open `lock_path` (created 0600 if need be) and take its exclusive lock within `wait`
+    seconds (None: no limit); the locked descriptor, which is the file at `lock_path` when
+    this returns.
 
     Raises LockBusy when it stays held, WriteAbandoned as soon as `stop` is set (the program
-    is quitting; checked before every try), or LogWriteError when flock itself fails.
+    is quitting; checked before every try), and LogWriteError when the lock file is not a
+    regular file, cannot be opened or locked, or kept being replaced.
     """
     deadline = None if wait is None else time.monotonic() + max(0.0, wait)
+    told: list[bool] = [False]
+    for _attempt in range(LOCK_FILE_ATTEMPTS):
+        try:
+            lock_fd = open_side_file(lock_path, os.O_RDWR)
+        except SideFileError as exc:
+            raise LogWriteError(
+                f"cannot open the lock file {lock_path}: it is {exc.found}, not a regular file;"
+                " cockpit does not follow or write through it (remove it, and cockpit makes a"
+                " new one); nothing was written",
+                path=log_path,
+            ) from exc
+        except OSError as exc:
+            raise LogWriteError(
+                f"cannot open the lock file {lock_path}: {exc.strerror or exc}; nothing was"
+                " written",
+                path=log_path,
+            ) from exc
+        try:
+            _take(lock_fd, lock_path, deadline, wait, on_wait, log_path, stop, told)
+            if is_lock_file(lock_fd, lock_path):
+                _write_holder(lock_fd)
+                return lock_fd
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)  # removed or replaced while we waited
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        os.close(lock_fd)
+    raise LogWriteError(
+        f"the lock file {lock_path} was removed or replaced each time it was locked"
+        f" ({LOCK_FILE_ATTEMPTS} tries); nothing was written",
+        path=log_path,
+    )
+
+
+def is_lock_file(lock_fd: int, lock_path: Path) -> bool:
+    """`lock_fd` is the file at `lock_path` now (same device and inode; a link is not it)."""
+    try:
+        there = os.stat(lock_path, follow_symlinks=False)
+        held = os.fstat(lock_fd)
+    except OSError:
+        return False
+    return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _take(
+    lock_fd: int,
+    lock_path: Path,
+    deadline: float | None,
+    wait: float | None,
+    on_wait: OnWait | None,
+    log_path: Path | None,
+    stop: threading.Event | None,
+    told: list[bool],
+) -> None:
+    """flock(LOCK_EX) on `lock_fd` before `deadline`; `told[0]`: on_wait was called already."""
     pause = _FIRST_POLL
-    told = False
     while True:
         if stop is not None and stop.is_set():
             holder = read_holder(lock_fd)
@@ -127,15 +190,15 @@ def acquire(
                     f"cannot lock {lock_path}: {exc.strerror or exc}; nothing was written",
                     path=log_path,
                 ) from exc
-        if not told:
-            told = True
+        if not told[0]:
+            told[0] = True
             if on_wait is not None:
                 on_wait(read_holder(lock_fd))
         if deadline is not None and time.monotonic() >= deadline:
             holder = read_holder(lock_fd)
             who = holder.describe() if holder is not None else "another writer"
             raise LockBusy(
-                f"the incident log is locked by {who} and stayed locked for {wait:g} s; "
+                f"the incident log is locked by {who} and stayed locked for {wait or 0:g} s; "
                 "nothing was written (try again, or end that process)",
                 path=log_path,
                 holder=holder,
@@ -143,7 +206,6 @@ def acquire(
         remaining = None if deadline is None else deadline - time.monotonic()
         time.sleep(pause if remaining is None else max(0.0, min(pause, remaining)))
         pause = min(pause * 2, _LONGEST_POLL)
-    _write_holder(lock_fd)
 
 
 def _write_holder(lock_fd: int) -> None:

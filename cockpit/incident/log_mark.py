@@ -18,7 +18,10 @@ Readers (`lost_entries`) report the same comparison as an error, so a screen or 
 never shows a shortened log as routine. The mark is a small file rewritten in place (pwrite +
 fsync, no rename: the lock is held only for the append); a mark that cannot be read (torn by a
 crash, garbage) counts as no mark, with no claim either way. A mark that cannot be written
-(full disk) leaves the previous one, which is still a true lower bound.
+(full disk) leaves the previous one, which is still a true lower bound. The mark is opened
+without following a link and without waiting on a FIFO: anything there but a regular file is
+never followed or read (MarkNotRegular: a writer is refused; a reader warns that losses cannot
+be checked).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.errors import LogWriteError
+from cockpit.incident.log_files import SideFileError, open_side_file
 
 MARK_SUFFIX = ".mark"
 MAX_MARK_BYTES = 256
@@ -46,6 +50,11 @@ class LostEntries(LogWriteError):
     """The log no longer holds entries that were acknowledged: appending is refused."""
 
 
+class MarkNotRegular(LogWriteError):
+    """`<log>.mark` is a symbolic link, a FIFO, a directory...: not followed, not read, and
+    appending is refused until it is removed (losses could not be checked)."""
+
+
 def mark_path(log_path: Path) -> Path:
     return log_path.with_name(log_path.name + MARK_SUFFIX)
 
@@ -56,12 +65,23 @@ def line_digest(line: bytes) -> str:
 
 
 def read_mark(log_path: Path) -> Mark | None:
+    """The mark beside `log_path`; None when there is none or it cannot be read (torn,
+    garbage). Raises MarkNotRegular when something other than a regular file is there."""
     try:
-        with open(mark_path(log_path), "rb") as file:
-            raw = file.read(MAX_MARK_BYTES)
+        fd = open_side_file(mark_path(log_path), os.O_RDONLY, create=False)
+    except SideFileError as exc:
+        raise MarkNotRegular(
+            f"{exc}; lost entries cannot be checked while it is there", path=log_path
+        ) from exc
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, MAX_MARK_BYTES)
         data = json.loads(raw.decode("ascii"))
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
     if not isinstance(data, dict):
         return None
     seq, digest = data.get("seq"), data.get("sha256")
@@ -72,12 +92,11 @@ def read_mark(log_path: Path) -> Mark | None:
 
 def write_mark(log_path: Path, seq: int, line: bytes) -> None:
     """Record `seq` and its line as acknowledged (under the writers' lock). Never raises: a
-    mark that cannot be written leaves the previous one, still a true lower bound."""
-    from cockpit.incident.log_files import open_making_directories
-
+    mark that cannot be written leaves the previous one, still a true lower bound (and one
+    that is not a regular file is never written through: the next append is refused)."""
     payload = json.dumps({"seq": seq, "sha256": line_digest(line)}).encode("ascii")
     with contextlib.suppress(OSError):
-        fd = open_making_directories(mark_path(log_path), os.O_RDWR)
+        fd = open_side_file(mark_path(log_path), os.O_RDWR)
         try:
             os.pwrite(fd, payload.ljust(MAX_MARK_BYTES - 1) + b"\n", 0)
             os.fsync(fd)

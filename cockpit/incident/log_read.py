@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.errors import IncidentLogError
 from cockpit.incident.entry import (
@@ -40,7 +41,11 @@ from cockpit.incident.entry import (
     entry_from_line,
     fast_entry,
 )
+from cockpit.incident.log_files import open_side_file
 from cockpit.incident.packed_data import DataPacker
+
+if TYPE_CHECKING:
+    from cockpit.incident.log_mark import Mark
 
 CHUNK_BYTES = 1024 * 1024
 """How much a reader asks the kernel for at a time."""
@@ -80,11 +85,9 @@ def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadRe
     writers' lock (IncidentLog.append_built), so an incomplete last line is a torn one and is
     not waited on.
     """
-    from cockpit.incident.log_mark import read_mark
-
     log_path = Path(path)
     fd = open_for_reading(log_path)
-    mark = read_mark(log_path)
+    mark, mark_problems = _read_mark(log_path)
     lines = _LineAnalyzer()
     lines.watch_seq = None if mark is None else mark.seq
     try:
@@ -110,7 +113,7 @@ def read_log(path: str | os.PathLike[str], *, lock_held: bool = False) -> ReadRe
     finally:
         os.close(fd)
     last_seq = max((entry.seq for entry in lines.entries), default=0)
-    lost = lost_entries_problem(log_path, last_seq, lines.watched_line, mark=mark)
+    lost = mark_problems or lost_entries_problem(log_path, last_seq, lines.watched_line, mark=mark)
     return ReadResult(lines.entries, [*lost, *lines.problems])
 
 
@@ -118,13 +121,31 @@ def lost_entries_problem(
     log_path: Path, last_seq: int, line_at_mark: bytes | None = None, *, mark: object = None
 ) -> list[LogProblem]:
     """[an error] when the log ends before the last entry a writer acknowledged, or its entry
-    at that seq is another one (`line_at_mark`, when known); else []. See log_mark.py.
-    `mark`: the Mark already read (else it is read now)."""
-    from cockpit.incident.log_mark import Mark, lost_entries, read_mark
+    at that seq is another one (`line_at_mark`, when known); [a warning] when the mark is not
+    a regular file (nothing can be checked); else []. See log_mark.py. `mark`: the Mark
+    already read (else it is read now)."""
+    from cockpit.incident.log_mark import Mark, lost_entries
 
-    known = mark if isinstance(mark, Mark) else read_mark(log_path)
+    if isinstance(mark, Mark):
+        known: Mark | None = mark
+    else:
+        known, problems = _read_mark(log_path)
+        if problems:
+            return problems
     problem = lost_entries(log_path, known, last_seq, line_at_mark)
     return [] if problem is None else [LogProblem("error", problem)]
+
+
+def _read_mark(log_path: Path) -> tuple[Mark | None, list[LogProblem]]:
+    """(the Mark or None, []), or (None, [a warning]) when the mark is not a regular file: it
+    is not read, and whether entries were lost cannot be told (not claimed either way)."""
+    from cockpit.incident.log_mark import MarkNotRegular, read_mark
+
+    try:
+        return read_mark(log_path), []
+    except MarkNotRegular as exc:
+        problem = str(exc).removeprefix(f"{log_path}: ")
+        return None, [LogProblem("warning", problem)]
 
 
 class LogFollower:
@@ -523,7 +544,8 @@ def _read_rest_under_shared_lock(
     """
     end = os.fstat(fd).st_size
     try:
-        lock_fd = os.open(_lock_path(path), os.O_RDONLY | os.O_CLOEXEC)
+        # Never through a link, never waiting on a FIFO: a reader only locks a regular file.
+        lock_fd = open_side_file(_lock_path(path), os.O_RDONLY, create=False)
     except OSError:
         return offset, line_no, end
     try:

@@ -38,13 +38,14 @@ class ProbeWriterLock:
     def try_hold(self) -> bool:
         """True when this process holds the lock (now or already), False when another cockpit
         does; never waits. Creates the log's directory as the log does. Raises OSError when
-        the lock file cannot be opened or locked for another reason."""
+        the lock file cannot be opened or locked for another reason (SideFileError when it is
+        not a regular file: a symbolic link is never followed, a FIFO never waited on)."""
         if self._held:
             return True
         if self._fd is None:
-            from cockpit.incident.log_files import open_making_directories
+            from cockpit.incident.log_files import open_side_file
 
-            self._fd = open_making_directories(self.path, os.O_RDWR)
+            self._fd = open_side_file(self.path, os.O_RDWR)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -34,7 +34,7 @@ from cockpit.incident.log_lock import WriteAbandoned
 from cockpit.incident.roles import RoleError, parse_role, role_entry
 from cockpit.incident.runbook import Step, steps_for
 from cockpit.incident.severity import SeverityError, parse_severity, severity_entry
-from cockpit.output_file import output_file, plan_output
+from cockpit.output_file import output_file, plan_output, refuse_incident_file
 from cockpit.safe_text import clean
 from cockpit.ui.action_form import ActionForm, ActionResult
 from cockpit.ui.checklist_pane import ChecklistPane, TextPrompt, refuse_if_read_only
@@ -54,7 +54,7 @@ from cockpit.ui.severity_prompt import SeverityPrompt
 from cockpit.ui.timeline_pane import refuse_while_loading
 from cockpit.ui.ui_messages import LogAppended, LogAppendFailed, TargetChanged
 
-__all__ = ["IncidentActions", "write_export"]
+__all__ = ["IncidentActions", "export_target", "write_export"]
 
 EntryParts = tuple[str, str, dict[str, Any]]
 """(kind, text, data) of an entry to append."""
@@ -414,7 +414,7 @@ class IncidentActions(DraftKeeper):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def _export_markdown(self) -> None:
-        target = self.log_path.with_suffix(".md")
+        target = export_target(self.log_path)
         try:
             write_export(self.log_path, target, steps_for(self.config))
         except OutputFileError as exc:
@@ -439,11 +439,19 @@ def role_problem(typed: str) -> str | None:
     return None
 
 
+def export_target(log_path: Path) -> Path:
+    """Where the screen's export goes: beside the log, `.md` for its suffix (inc.jsonl ->
+    inc.md), or `.md` added when that would be the log itself (notes.md -> notes.md.md)."""
+    target = log_path.with_suffix(".md")
+    return log_path.with_name(log_path.name + ".md") if target == log_path else target
+
+
 def write_export(log_path: Path, target: Path, steps: Sequence[Step] | None = None) -> None:
     """The Markdown review of `log_path`, written to `target` (mode 0600): a regular file is
     replaced atomically, a device or FIFO written directly, anything else refused with
-    OutputFileError (cockpit.output_file). `steps`: the runbook (else the one of the
-    incident's own config beside the log, if any)."""
+    OutputFileError (cockpit.output_file), and so is the log itself or one of its own files
+    (refuse_incident_file). `steps`: the runbook (else the one of the incident's own config
+    beside the log, if any)."""
     from cockpit.incident.export_md import write_markdown
     from cockpit.incident.log import read_log
 
@@ -451,6 +459,7 @@ def write_export(log_path: Path, target: Path, steps: Sequence[Step] | None = No
         from cockpit.commands.common import runbook_for_log
 
         steps, _ = runbook_for_log(log_path)
+    refuse_incident_file(log_path, target)
     plan_output(target)  # refused before the log is read
     result = read_log(log_path)
     with output_file(target, mode=0o600, encoding="utf-8") as handle:

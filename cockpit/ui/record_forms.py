@@ -6,7 +6,7 @@ lessons section), and a one-line Select, "Review", that files the note under a s
 post-incident review (cause, contributing factor, impact, went well, went badly, lucky:
 cockpit.incident.review_marks.REVIEW_SECTIONS). Enter in the text records it; choosing a
 section returns to the text, so Enter records it from there. Blank text is refused and the
-form stays open.
+form stays open, and so does text too long for one log entry (said under the field).
 
 `PhaseForm` (a `ModalScreen[PhaseResult | None]`): one of the phases (impact ... closed), each
 listed with the time it is set at now, and when it happened: "now", `HH:MM[:SS]` today in UTC or
@@ -35,7 +35,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
-from cockpit.incident.entry import PHASES
+from cockpit.incident.entry import PHASES, text_too_long
 from cockpit.incident.review_marks import REVIEW_SECTIONS, note_tags, review_section
 from cockpit.incident.when import parse_at
 from cockpit.safe_text import clean
@@ -179,6 +179,10 @@ class NoteForm(ModalScreen[NoteResult | None]):
         result = self.result()
         if not result.text.strip():
             self.query_one("#note-error", Label).update("Type the note, or Escape to cancel")
+            return
+        too_long = text_too_long(result.text.strip())
+        if too_long is not None:  # the log would refuse it: the form keeps the text
+            self.query_one("#note-error", Label).update(Text(too_long))
             return
         self.dismiss(result)
 

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from cockpit.incident.entry import text_too_long
 from cockpit.safe_text import clean
 
 __all__ = ["TextPrompt"]
@@ -24,8 +25,9 @@ __all__ = ["TextPrompt"]
 class TextPrompt(ModalScreen[str | None]):
     """Asks for one line of text (a skip reason, a note). Enter returns it, Escape cancels.
 
-    Blank text is refused with a message; the prompt stays open, and so does text that `check`
-    finds wrong (its message shown under the field, the text kept). The title stays above the
+    Blank text is refused with a message; the prompt stays open, and so does text too long for
+    one log entry, or that `check` finds wrong (its message shown under the field, the text
+    kept). The title stays above the
     field as its label while you type (the placeholder goes); 74 columns of it fit at 80.
     """
 
@@ -63,7 +65,9 @@ class TextPrompt(ModalScreen[str | None]):
         if not event.value.strip():
             self.query_one("#prompt-error", Label).update("Type something, or Escape to cancel")
             return
-        problem = self._check(event.value) if self._check is not None else None
+        problem = text_too_long(event.value.strip())
+        if problem is None and self._check is not None:
+            problem = self._check(event.value)
         if problem is not None:
             self.query_one("#prompt-error", Label).update(Text(clean(problem)))
             return
