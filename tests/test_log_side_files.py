@@ -313,3 +313,42 @@ def test_a_writer_whose_lock_file_was_replaced_before_it_wrote_refuses(
     result = read_log(log_path)
     assert [(e.seq, e.text) for e in result.entries] == [(1, "first"), (2, "from B")]
     assert result.problems == []
+
+
+# ---- the log itself ---------------------------------------------------------------------------
+
+
+def test_a_log_path_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """Writing through a link could append to any file the link names (someone else's)."""
+    target = tmp_path / "someone-elses.txt"
+    target.write_text("setting=1\n")
+    link = tmp_path / "inc.jsonl"
+    link.symlink_to(target)
+    done = run_cockpit("log", str(link), "a note", timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert "it is a symbolic link (cockpit never writes through one)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert target.read_text() == "setting=1\n"
+    assert not (tmp_path / "inc.jsonl.mark").exists()
+
+
+def test_a_file_that_is_not_a_log_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A review written beside the log (tab completion picks inc.md): nothing is appended."""
+    review = tmp_path / "inc.md"
+    review.write_text("# Review\n\n| a | b |\n")
+    done = run_cockpit("log", str(review), "a note", timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert "not an incident log: the file holds no entry and does not begin like one" in (
+        done.stderr
+    )
+    assert review.read_text() == "# Review\n\n| a | b |\n"
+
+
+def test_a_log_whose_only_line_was_cut_short_is_still_written(tmp_path: Path) -> None:
+    """The first writer was killed mid-line: the next append fences it off, as before."""
+    path = tmp_path / "inc.jsonl"
+    path.write_bytes(b'{"seq":1,"ts":"2026-12-06T10:00:00.0')
+    entry = IncidentLog(path).append("note", "after the cut", author="alice")
+    assert entry.seq == 2
+    [recovered, note] = IncidentLog(path).read().entries
+    assert recovered.kind == "system" and note.text == "after the cut"

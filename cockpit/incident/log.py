@@ -35,6 +35,7 @@ Reading and following live in log_read.py and are re-exported here.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -85,6 +86,9 @@ the lock)."""
 
 EntryParts = tuple[str, str, Mapping[str, Any] | None]
 """(kind, text, data) of an entry to append (IncidentLog.append_built)."""
+
+_ENTRY_START = b'{"seq":'
+"""How every line this module writes begins (Entry.to_json_line)."""
 
 _held_locks = threading.local()
 """This thread's held `<log>.lock` files: lock path -> (device, inode) (IncidentLog._lock)."""
@@ -283,6 +287,7 @@ class IncidentLog:
             raise self._error("cannot read the end of the incident log", exc) from exc
         if own is None or (own.device, own.inode, own.size) != now:
             self._refuse_if_lost(tail)
+            self._refuse_if_not_a_log(fd, tail)
         self._own_append = None
         ts = _to_milliseconds(utc_now() if at is None else at)
         if tail.last_ts is not None and ts < tail.last_ts:
@@ -311,6 +316,23 @@ class IncidentLog:
         write_mark(self.path, seq, line)
         self._own_append = _OwnAppend(info.st_dev, info.st_ino, tail.size + len(written), seq, ts)
         return entries
+
+    def _refuse_if_not_a_log(self, fd: int, tail: Tail) -> None:
+        """A file with content but no entry, that does not even begin like one (a Markdown
+        review, a config, someone's notes), is not an incident log: nothing is appended to
+        it. A log whose first line was cut short by a killed writer begins like an entry."""
+        if tail.last_seq or not tail.size:
+            return
+        try:
+            start = os.pread(fd, len(_ENTRY_START), 0)
+        except OSError as exc:
+            raise self._error("cannot read the incident log", exc) from exc
+        if not _ENTRY_START.startswith(start):
+            raise LogWriteError(
+                "not an incident log: the file holds no entry and does not begin like one"
+                " (a review, a config or other text?); name an incident log; nothing was written",
+                path=self.path,
+            )
 
     def _refuse_if_gone(self) -> None:
         """Under the lock: a missing log that had acknowledged entries is not started anew."""
@@ -355,10 +377,17 @@ class IncidentLog:
         if found is not None:  # it would not be written: nor is the entry
             refusal = side_file_refusal(mark_path(self.path), found)
             raise LogWriteError(f"{refusal}; nothing was written", path=self.path)
-        flags = os.O_RDWR | os.O_APPEND
+        # Never through a symbolic link (it could name any file), never waiting on a FIFO.
+        flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = open_making_directories(self.path, flags)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LogWriteError(
+                    "cannot open the incident log: it is a symbolic link (cockpit never writes"
+                    " through one); name the log file itself; nothing was written",
+                    path=self.path,
+                ) from None
             raise self._error("cannot open the incident log", exc) from exc
         try:
             mode = os.fstat(fd).st_mode
