@@ -329,3 +329,26 @@ async def test_a_checklist_note_open_at_quit_is_kept_as_a_note_on_its_step(
     assert (draft.kind, draft.why) == ("note", "quit with the form open")
     assert draft.fields == {"step": "confirm-scope", "text": "mx2 answers slowly"}
     assert entries(path) == before
+
+
+@pytest.mark.anyio
+async def test_a_draft_file_with_escape_sequences_reopens_cleaned(tmp_path: Path) -> None:
+    """Anyone who can write the drafts directory controls its files: reopened, a draft's text
+    goes into the form's Input cleaned, never as raw escape sequences for the terminal."""
+    from tests.hostile_data import ALL_IN_ONE
+    from tests.test_ui_hostile import assert_inert, dump_screen
+
+    path = tmp_path / "inc.jsonl"
+    write_incident(path)
+    fields = {"text": "fail over " + ALL_IN_ONE, "why": "why " + ALL_IN_ONE, "approver": "",
+              "target": ""}  # fmt: skip
+    save_draft(path, "decision", fields, author="alice", why="terminal went away")
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, "the offer", lambda: isinstance(app.screen, DraftOffer), 10)
+        await pilot.press("enter")
+        await wait_for(pilot, "the form", lambda: isinstance(app.screen, DecisionForm), 10)
+        await pilot.pause(0.3)
+        value = app.screen.query_one("#decision", Input).value
+        assert value.startswith("fail over ") and "\x1b" not in value and "\x9b" not in value
+        assert_inert(dump_screen(app))

@@ -457,7 +457,11 @@ def _from_json(data: object, draft_id: str) -> Draft:
     why, log, saved_at = data.get("why", ""), data.get("log", ""), data.get("saved_at")
     try:
         checked_kind = _checked_kind(kind)
-        checked_fields = _checked_fields(fields)
+        # A draft file is untrusted (anyone who can write the drafts directory): what it holds
+        # goes back into a form's widgets, so it is cleaned here, line breaks kept for notes.
+        checked_fields = {
+            name: clean(value, multiline=True) for name, value in _checked_fields(fields).items()
+        }
         when = parse_ts(saved_at) if isinstance(saved_at, str) else None
     except (DraftError, ValueError) as exc:
         raise DraftError(f"a damaged draft: {exc}") from exc
