@@ -65,6 +65,7 @@ def assert_one_prefix(done: CompletedProcess[str]) -> None:
         (("log", "x.jsonl", "hi", "--at", "soon"), 2, "--at: 'soon' is not a time"),
         (("export", "nothere.jsonl"), 2, "no incident log at nothere.jsonl"),
         (("export", "adir"), 2, "adir: cannot read the incident log"),
+        (("export", "x.jsonl", "-o", ""), 2, "-o: expected a file name (or - for standard output)"),
         (("replay", "nothere.jsonl"), 2, "nothere.jsonl: no such incident log"),
         (("replay", "adir"), 2, "adir: is a directory, not a regular file; name an incident log"),
         (("--incident", "adir"), 2, "--incident adir: that is a directory"),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit.errors import UsageError
 from cockpit.output_file import output_file, plan_output, refuse_incident_file
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ def run_export(args: argparse.Namespace) -> int:
     log = IncidentLog(args.incident)
     target = "-" if args.output is None else args.output
     label = f"-o {args.output}"
+    if not target.strip():
+        raise UsageError("-o: expected a file name (or - for standard output), found nothing")
     if target != "-":
         refuse_incident_file(log.path, Path(target), label)
         plan_output(target, named_by_user=True, label=label)  # refused before any work
