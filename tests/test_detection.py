@@ -183,6 +183,26 @@ def test_rpo_waits_for_every_configured_source_of_the_target(tmp_path: Path) -> 
     assert data["lag_s"] == 90.0 and "(sec-store, read " in text  # pri-mysql is not waited for
 
 
+def test_rpo_of_a_decision_logged_afterwards_is_the_lag_at_its_time(tmp_path: Path) -> None:
+    """`cockpit log --decision --at 14:10` written at 14:30: the lag read at 14:10, not the
+    one read just before 14:30."""
+    log = IncidentLog(tmp_path / "i.jsonl")
+    written = log.append("note", "started", author="ann").ts
+    decided = written - timedelta(minutes=20)
+    log.append(
+        "decision",
+        "fail over to secondary",
+        {"target_region": "secondary", "previous_region": "primary", "at": format_ts(decided)},
+        author="ann",
+    )
+    seen = [
+        LagSeen("sec-store", "secondary", 30.0, decided - timedelta(seconds=5)),
+        LagSeen("sec-store", "secondary", 900.0, written - timedelta(seconds=5)),
+    ]
+    [entry] = log.append_built(lambda entries: rpo_parts(entries, seen), author="cockpit")
+    assert entry.data["lag_s"] == 30.0 and entry.data["decided_at"] == format_ts(decided)
+
+
 def test_five_metrics_from_detection_and_phases(tmp_path: Path) -> None:
     log = IncidentLog(tmp_path / "i.jsonl")
     alarm = AlarmWatch().observe([service("primary", Status.FAIL, T0)], fallback_at=T0)

@@ -6,9 +6,12 @@
 When the cockpit learns of a failover decision it appends one `probe` entry, event
 "replication_at_decision", for that decision (data.decision_seq): for each replication source,
 the lag reading taken at or just before the decision (else the first one after it, flagged
-"after"), with its own observation time. The data at risk is the largest lag among the target
-region's sources: what the region that now serves had not yet received. A source that could not
-be read at that moment is listed with its error; when any source of the target region has no
+"after"), with its own observation time. The decision's moment is its data.at when it was
+logged afterwards with a time (`cockpit log --decision --at`), else its entry's time.
+
+The data at risk is the largest lag among the target region's sources: what the region that
+now serves had not yet received. A source that could not be read at that moment is listed
+with its error; when any source of the target region has no
 number the data at risk is unknown, never 0 and never the largest of the others (the unread
 one may be hours behind): the text names it and gives the others' largest as a floor ("at
 least 4 s"). With the configured sources given, the entry waits until each source of the
@@ -96,13 +99,17 @@ def rpo_parts(
     if not by_source:
         return []
     target = str(decision.data["target_region"])
+    # When the decision was taken: its data.at when it was logged afterwards (`cockpit log
+    # --decision --at`), else when it was written.
+    typed = data_time(decision.data, "at")
+    decided_at = typed if typed is not None and typed <= decision.ts else decision.ts
     if any(
         region == target and name not in by_source for name, region in (configured or {}).items()
     ):
         return []
     sources: list[dict[str, Any]] = []
     for name, readings in by_source.items():
-        reading, after = _pick(readings, decision.ts)
+        reading, after = _pick(readings, decided_at)
         sources.append(
             {
                 "source": name,
@@ -142,7 +149,7 @@ def rpo_parts(
         "subject": target,
         "region": target,
         "decision_seq": decision.seq,
-        "decided_at": format_ts(decision.ts),
+        "decided_at": format_ts(decided_at),
         "lag_s": None if worst is None else worst["lag_s"],
         "at_least_s": None if floor is None else floor["lag_s"],
         "sources": sources[:20],
