@@ -15,6 +15,7 @@ from observations built with tests/dns_fakes.py.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -256,3 +257,57 @@ def test_a_vantage_row_is_fresh_for_its_vantage_interval_and_no_longer() -> None
         STEPS["cutover"], _probes_with_look(NOW - timedelta(minutes=20)).findings(), moments
     )
     assert result.satisfied, result.reason
+
+
+# ---- the checklist after a second decision -----------------------------------------------------
+
+
+def check(seq: int, ts: datetime, step: str, result: str = "done") -> Entry:
+    return entry(seq, ts, "check", {"step": step, "result": result, "title": step})
+
+
+def test_a_new_decision_opens_again_the_steps_about_the_failover() -> None:
+    """Cut over and mail flowing were done for secondary; a decision for tertiary opens them
+    again (remembering how they stood), while a step about the incident stays done."""
+    from cockpit.incident.checklist import checklist_state, per_failover
+
+    assert per_failover(STEPS["cutover"]) and per_failover(STEPS["mail-flowing"])
+    assert per_failover(STEPS["verify-delivery"])  # its condition names TARGET
+    assert not per_failover(STEPS["inform-users"])
+    first = T0 + timedelta(minutes=12)
+    log = [
+        decision(1, DECIDED, "secondary"),
+        check(2, first, "cutover"),
+        check(3, first, "inform-users"),
+        check(4, first, "mail-flowing", "skipped"),
+        decision(5, T0 + timedelta(minutes=30), "tertiary", "secondary"),
+    ]
+    states = checklist_state(BUILTIN_STEPS, log)
+    assert states["inform-users"].status == "done"
+    cutover = states["cutover"]
+    assert cutover.status == "open" and cutover.earlier_failover == (
+        "done", "alice", first, "secondary"
+    )  # fmt: skip
+    assert states["mail-flowing"].status == "open"
+    assert states["mail-flowing"].earlier_failover == ("skipped", "alice", first, "secondary")
+    # Ticked again after the decision: done, as any step.
+    again = checklist_state(BUILTIN_STEPS, [*log, check(6, T0 + timedelta(minutes=31), "cutover")])
+    assert again["cutover"].status == "done" and again["cutover"].seq == 6
+
+
+def test_ticking_the_reopened_cutover_corrects_routed(tmp_path: Path) -> None:
+    from cockpit.incident.log import IncidentLog
+    from cockpit.incident.phases import effective_phases
+    from cockpit.ui.checklist_write import write_step
+
+    log = IncidentLog(tmp_path / "inc.jsonl")
+    log.append("decision", "to secondary", {"target_region": "secondary"}, author="bob")
+    first_tick, first_phase = write_step(log, BUILTIN_STEPS, "alice", "cutover", "done", "")
+    log.append("decision", "to tertiary", {"target_region": "tertiary"}, author="bob")
+    tick, correction = write_step(log, BUILTIN_STEPS, "alice", "cutover", "done", "")
+    assert tick.data["result"] == "done" and correction.kind == "correction"
+    assert correction.data["corrects_seq"] == first_phase.seq
+    assert effective_phases(log.read().entries).at("routed") == tick.ts
+    # Done for this failover now: ticking again says so and changes no phase.
+    [already] = write_step(log, BUILTIN_STEPS, "carol", "cutover", "done", "")
+    assert already.data["result"] == "already-done"

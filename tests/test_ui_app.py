@@ -418,9 +418,9 @@ async def test_a_failover_decision_sets_the_target_and_asks_for_the_cutover(
 async def test_a_second_failover_answered_routed_sets_routed_again(
     tmp_path: Path, example_config: Config
 ) -> None:
-    """The cutover step is done from the first failover: "routed now" for the second one writes
-    a correction of routed (timed now, after the second decision), not only "already done",
-    so automation waiting for after=routed sees this failover's routing."""
+    """The cutover step was done for the first failover: the second decision opens it again,
+    and "routed now" ticks it and writes a correction of routed (timed now, after the second
+    decision), so automation waiting for after=routed sees this failover's routing."""
     path = tmp_path / "inc.jsonl"
     write_incident(path)
     app = make_app(path, example_config)
@@ -444,7 +444,8 @@ async def test_a_second_failover_answered_routed_sets_routed_again(
     routed = [e for e in entries if e.kind == "phase" and e.data.get("phase") == "routed"]
     assert len(routed) == 1 and correction.data["corrects_seq"] == routed[0].seq
     checks = [e for e in entries if e.kind == "check" and e.data.get("step") == "cutover"]
-    assert [check.data["result"] for check in checks] == ["done"]
+    assert [check.data["result"] for check in checks] == ["done", "done"]
+    assert checks[1].seq < correction.seq  # one write: the tick, then its phase
 
 
 async def test_a_decision_from_another_process_moves_the_target(

@@ -606,3 +606,18 @@ def test_a_hint_that_grew_stale_is_taken_back_and_cannot_be_confirmed(log: Incid
 
     asyncio.run(main())
     assert [entry.kind for entry in log.read().entries] == ["decision"]  # nothing confirmed
+
+
+def test_a_step_done_for_an_earlier_failover_shows_open_with_how_it_stood(
+    log: IncidentLog,
+) -> None:
+    decide(log, "secondary")
+    log.append("check", "Cut over", {"step": "cutover", "result": "done"}, author="bob")
+    decide(log, "tertiary")
+
+    async def scenario(pilot: Pilot[None], app: ChecklistApp) -> None:
+        shown = prompt_of(app, "cutover")
+        assert shown.startswith("[ ] Cut over"), shown
+        assert "done by bob at " in shown and "for the failover to secondary: open again" in shown
+
+    run_checklist(log, "carol", scenario)

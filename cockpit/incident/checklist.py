@@ -37,6 +37,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from cockpit.incident.checklist_auto import (
+    AFTER_DECISION,
     AutoResult,
     IncidentMoments,
     auto_record,
@@ -47,7 +48,7 @@ from cockpit.incident.checklist_auto import (
     incident_moments,
 )
 from cockpit.incident.entry import Entry, format_ts
-from cockpit.incident.runbook import CHECKLIST_PHASES, Step
+from cockpit.incident.runbook import CHECKLIST_PHASES, TARGET, Step
 from cockpit.model import Finding, Status
 from cockpit.safe_text import clean
 
@@ -111,6 +112,11 @@ class StepState:
     """False for a step id the log names but the checklist does not have."""
     reopened: tuple[str, datetime] | None = None
     """(author, ts) of the latest "reopened" that took the step back to open."""
+    earlier_failover: tuple[str, str | None, datetime | None, str | None] | None = None
+    """(status, by, at, target) of a step about the failover (it sets routed, restored or
+    verified, or its condition names TARGET) that was done or skipped before a later failover
+    decision: for the new target it is open again (`per_failover`); target None: before the
+    first decision."""
 
 
 def _open(step: Step, *, known: bool = True) -> StepState:
@@ -137,10 +143,36 @@ def _step_data(step: Step, result: str, **more: Any) -> dict[str, Any]:
     return data
 
 
+def per_failover(step: Step) -> bool:
+    """A step about one failover: it sets routed, restored or verified, or its condition names
+    TARGET. A later failover decision opens it again (for the new target)."""
+    if step.sets_phase in AFTER_DECISION:
+        return True
+    groups = step.auto.groups if step.auto is not None else ()
+    return any(clause.region == TARGET for group in groups for clause in group)
+
+
 def checklist_state(steps: Iterable[Step], entries: Iterable[Entry]) -> dict[str, StepState]:
-    """The state of every step (in checklist order, then unknown ids in log order)."""
+    """The state of every step (in checklist order, then unknown ids in log order). A failover
+    decision opens again every step about the failover (`per_failover`) done or skipped before
+    it, remembering how it stood (`earlier_failover`): ticked for secondary is not done for
+    tertiary."""
     states = {step.id: _open(step) for step in steps}
+    target: str | None = None
     for entry in sorted(entries, key=attrgetter("seq")):
+        if entry.kind == "decision" and isinstance(entry.data, Mapping):
+            named = _data_str(entry.data, "target_region")
+            if named and named.strip():
+                for step_id, state in states.items():
+                    if state.status != "open" and per_failover(state.step):
+                        earlier = (state.status, state.by, state.at, target)
+                        states[step_id] = replace(
+                            _open(state.step, known=state.known),
+                            notes=state.notes,
+                            earlier_failover=earlier,
+                        )
+                target = named.strip()
+            continue
         if entry.kind != CHECK_KIND or not isinstance(entry.data, Mapping):
             continue
         data = entry.data

@@ -338,6 +338,12 @@ def checklist(review: Review, plain: Callable[[object], str], utc: Formatter) ->
         reason = md(state.reason) if state.reason else ""
         if reason:
             notes.append(f"reason: {reason}")
+        if state.status == "open" and state.earlier_failover is not None:
+            status, was_by, was_at, target = state.earlier_failover
+            when = f" {utc(was_at)}" if was_at is not None else ""
+            whom = f" by {md(was_by)}" if was_by else ""
+            failover = f"for the failover to {md(target)}" if target else "before the decision"
+            notes.append(f"{status}{whom}{when} {failover}; open again for the latest decision")
         if state.reopened is not None:
             notes.append(f"reopened by {md(state.reopened[0])} {utc(state.reopened[1])}")
         notes.extend(

@@ -293,6 +293,15 @@ class ChecklistPane(Widget):
             if state.reason:
                 line.append(": ", style="dim")
                 line.append(clean(state.reason), style="dim")
+        if state.status == "open" and state.earlier_failover is not None:
+            status, by, at, target = state.earlier_failover
+            whom = f" by {clean(by)}" if by else ""
+            when = "" if at is None else f" at {clock(at)}"
+            failover = (
+                f"for the failover to {clean(target)}" if target else "before the failover decision"
+            )
+            line.append(f"\n    {status}{whom}{when} {failover}: open again for", style="dim")
+            line.append(" the latest decision", style="dim")
         if state.status == "open" and state.reopened is not None:
             who, when = state.reopened
             line.append("\n    reopened by ", style="dim")
@@ -357,16 +366,13 @@ class ChecklistPane(Widget):
         return self.is_attached and refuse_while_loading(self, what)
 
     def tick_step_setting(self, phase: str) -> bool:
-        """Tick the step that sets `phase` (the cutover step sets routed); False when none does,
-        or when it is done already (an earlier failover's cutover): the caller then sets the
-        phase itself, for this failover (a correction of the earlier time)."""
+        """Tick the step that sets `phase` (the cutover step sets routed); False when none does.
+        The log decides, under its lock: a step done for an earlier failover is open again
+        after a new decision, so the tick counts and sets the phase again (a correction)."""
         if refuse_if_read_only(self, self.read_only, "tick a step"):
             return True
         for step in self._steps:
             if step.sets_phase == phase:
-                state = self._states.get(step.id)
-                if state is not None and state.status == "done":
-                    return False
                 self._append(step.id, "done", "")
                 return True
         return False

@@ -35,10 +35,11 @@ from cockpit.incident.checklist import (
     reopen,
     skip,
 )
+from cockpit.incident.checklist_auto import AFTER_DECISION
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.log import EntryParts, IncidentLog
 from cockpit.incident.log_lock import WriteAbandoned
-from cockpit.incident.phases import effective_phases, phase_record
+from cockpit.incident.phases import effective_phases, latest_failover_decision, phase_record
 from cockpit.incident.runbook import Step
 from cockpit.model import Finding
 
@@ -78,7 +79,16 @@ def write_step(
         """The tick and, when it counts and the phase is not set yet, the phase at its time."""
         if phase is None or tick[2].get("result") != "done":
             return [tick]
-        if effective_phases(entries).get(phase) is not None:
+        current = effective_phases(entries).get(phase)
+        decision = latest_failover_decision(entries)
+        # A phase set for an earlier failover is set again (a correction) for this one.
+        earlier = (
+            current is not None
+            and decision is not None
+            and phase in AFTER_DECISION
+            and current.seq < decision.seq
+        )
+        if current is not None and not earlier:
             return [tick]
         phase_kind, phase_data = phase_record(entries, phase, at)
         phase_data["step"] = step_id
