@@ -41,6 +41,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -410,15 +411,13 @@ class IncidentLog:
         """flock the log itself (released when `fd` is closed) and check that the lock file
         this thread holds is still `<log>.lock`: either failing means another writer may be
         writing at the same time (the lock file was removed or replaced while held)."""
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _flock_soon(fd):
             raise LogWriteError(
                 f"another writer is writing the incident log while holding a lock file that is no"
                 f" longer {self.lock_path.name} (it was removed or replaced while held); nothing"
                 " was written: try again in a moment",
                 path=self.path,
-            ) from None
+            )
         held = getattr(_held_locks, "files", {}).get(str(self.lock_path))
         try:
             there = os.stat(self.lock_path, follow_symlinks=False)
@@ -491,6 +490,25 @@ def _checked_data(data: object) -> dict[str, Any]:
 def _to_milliseconds(moment: datetime) -> datetime:
     """The ts as it will read back: the line keeps milliseconds."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+LOG_FLOCK_WAIT = 1.0
+"""How long a writer holding `<log>.lock` waits for the lock on the log itself. A child
+process forked by another thread between fork and exec briefly holds a copy of a writer's
+open log (and its lock): that must not read as a second writer; a real one holds it longer."""
+
+
+def _flock_soon(fd: int) -> bool:
+    """flock(LOCK_EX) on `fd` within LOG_FLOCK_WAIT seconds; False when it stays held."""
+    deadline = time.monotonic() + LOG_FLOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
 
 def _unlock(lock_fd: int) -> None:
