@@ -17,11 +17,12 @@ results to the panes. The checklist and the timeline work from the log alone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -159,6 +160,8 @@ class CockpitShell(KeyActions, App[None]):
         ascii_only: bool = False,
     ) -> None:
         super().__init__()
+        self._run_returned = threading.Event()
+        """Set when run() returned (cockpit.ui.exit_watch)."""
         self.theme_name = theme_name
         self.theme_specs = dict(theme_specs or {})
         self.ascii_only = ascii_only
@@ -492,6 +495,13 @@ class CockpitApp(CockpitShell, IncidentActions):
             clean(f"waiting to write (held by {message.who})"), severity="warning", markup=False
         )
 
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """App.run, noting when it returned (cockpit.ui.exit_watch)."""
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            self._run_returned.set()
+
     def exit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
         # Writes still waiting for the lock give up now: none lands after the user has gone,
         # and quitting never waits for another writer. What they (and any open form) hold is
@@ -499,6 +509,11 @@ class CockpitApp(CockpitShell, IncidentActions):
         self.keep_drafts_at_exit("quit")
         self.stop_keeping_drafts()
         self.incident_log.abandon()
+        if not self.is_headless:
+            from cockpit.ui.exit_watch import end_within
+
+            end_within(self._run_returned)  # a thread stuck in a system call must not
+            # keep the process alive
         super().exit(*args, **kwargs)  # type: ignore[arg-type]
 
     @on(TargetChanged)
