@@ -5,13 +5,21 @@ joins its threads at the end. Now it ends EXIT_GRACE_S after the quit, saying wh
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
+import termios
 import time
 from pathlib import Path
 
 from cockpit.ui.exit_watch import EXIT_GRACE_S
 from tests.big_log import write_big_log
 from tests.test_ui_drafts_hangup import Terminal
+
+
+def _waiting_in(fd: int) -> int:
+    """Bytes written into the pipe and not read yet."""
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
 
 
 def test_a_stuck_export_does_not_keep_the_cockpit_alive_after_quit(tmp_path: Path) -> None:
@@ -25,7 +33,13 @@ def test_a_stuck_export_does_not_keep_the_cockpit_alive_after_quit(tmp_path: Pat
         terminal.wait_for("Decide", within=60)
         time.sleep(1)
         terminal.type("e")
-        time.sleep(2)  # the export fills the pipe and blocks
+        # The export fills the pipe (64 KiB on Linux) and blocks: wait until it stopped.
+        deadline = time.monotonic() + 60
+        seen = -1
+        while (now := _waiting_in(reader)) < 32768 or now != seen:
+            assert time.monotonic() < deadline, now
+            seen = now
+            time.sleep(0.3)
         terminal.type("q")
         quit_at = time.monotonic()
         code = terminal.process.wait(timeout=EXIT_GRACE_S + 20)
