@@ -322,3 +322,43 @@ def test_the_estimate_leaves_out_the_stale_served_resolver_only() -> None:
         "Office serves stale answers (EDE 19 Stale NXDOMAIN Answer), no end known;"
         " the other caches fresh by 14:04:01 UTC"
     )
+
+
+def test_a_resolver_that_starts_serving_stale_is_logged_once_and_when_fresh_again() -> None:
+    """The answer does not change, only where it comes from (an expired cache entry): an event
+    of its own, logged once by the probe logger, and one when the answer is fresh again. The
+    state of a fresh answer hashes as it did before stale answers were told apart."""
+    from datetime import datetime
+
+    from cockpit.compat import UTC
+    from cockpit.incident.probe_log import ProbeLogger
+
+    fresh = mx_sweep_with(_office_fresh())
+    stale = mx_sweep_with(_stale(MX_SECONDARY))
+    events = diff_sweeps(fresh, stale, "secondary")
+    # ... and the record is no longer converged: a stale answer never counts.
+    assert [event.kind for event in events] == ["resolver_serving_stale", "record_diverged"]
+    assert events[0].text.startswith(
+        "Office now serves example.com MX served stale (EDE 3 Stale Answer)"
+    )
+    logger = ProbeLogger(min_interval_s=0, clock=lambda: datetime(2026, 12, 6, tzinfo=UTC))
+    entry, _diverged = logger.offer(events)
+    assert entry.data["event"] == "resolver_serving_stale" and entry.data["status"] == "warn"
+    assert logger.offer(diff_sweeps(fresh, stale, "secondary")) == []  # once
+    back = diff_sweeps(stale, fresh, "secondary")
+    assert [event.kind for event in back] == ["resolver_fresh_again", "record_converged"]
+    again, _converged = logger.offer(back)
+    assert again.data["event"] == "resolver_fresh_again"
+    assert diff_sweeps(stale, stale, "secondary") == []
+
+
+def _office_fresh() -> Observation:
+    targets = tuple(f"{a.split()[0]} {a.split()[1]}." for a in MX_SECONDARY)
+    return observe(
+        reply("example.com", "MX", answer=targets, ttl=30), "example.com", "MX", "Office"
+    )
+
+
+def mx_sweep_with(office: Observation):  # noqa: ANN201
+    answers = {**everyone(MX, MX_SECONDARY), ("Office", MX.key): office}
+    return sweep(answers, auth(MX, MX_SECONDARY), records=(MX,))

@@ -8,6 +8,9 @@ Kinds (DnsEvent.kind):
   resolver_value_changed               the answer changed without changing the verdict (BY_REGION),
                                        or any change of a BY_AUTHORITATIVE answer
   resolver_failed / resolver_recovered a resolver stopped / started answering usably
+  resolver_serving_stale / resolver_fresh_again
+                                       a resolver's answer now comes from an expired cache entry
+                                       (EDE 3/19: it cannot reach the source) / no longer does
   record_converged / record_diverged   every resolver gives the target answer / no longer does
 
 Order is deterministic: SOA events first; then per watched record (current sweep order):
@@ -33,6 +36,7 @@ from cockpit.dns.classify import (
     failure_reason,
     one_line,
     relevant_answers,
+    served_stale,
     server_values,
 )
 from cockpit.dns.observation import Observation, Outcome
@@ -45,6 +49,8 @@ EVENT_KINDS = (
     "resolver_value_changed",
     "resolver_failed",
     "resolver_recovered",
+    "resolver_serving_stale",
+    "resolver_fresh_again",
     "record_converged",
     "record_diverged",
     "serial_skew",
@@ -142,7 +148,31 @@ def _resolver_events(
         event = _resolver_event(watched, spec.name, old, new, view_before, view_after)
         if event is not None:
             events.append(event)
+        else:
+            events.extend(_stale_event(watched, spec.name, old, new, view_after))
     return events
+
+
+def _stale_event(
+    watched: WatchedName,
+    name: str,
+    old: Observation,
+    new: Observation,
+    view_after: AuthoritativeView,
+) -> list[DnsEvent]:
+    """A resolver that starts (or stops) serving its answer from an expired cache entry, the
+    answer itself unchanged: news all the same (its source cannot be reached; its TTL promises
+    nothing)."""
+    before, after = served_stale(old), served_stale(new)
+    if (before is None) == (after is None):
+        return []
+    new_class = classify(watched, new, view_after)
+    data = {"before": _evidence(watched, old, None), "after": _evidence(watched, new, new_class)}
+    if after is not None:
+        text = f"{name} now serves {watched.key} {after}: it cannot refresh it from its source"
+        return [DnsEvent("resolver_serving_stale", watched.key, name, one_line(text), data)]
+    text = f"{name} serves {watched.key} fresh again: {_describe(new_class)}"
+    return [DnsEvent("resolver_fresh_again", watched.key, name, one_line(text), data)]
 
 
 def _resolver_event(
@@ -241,4 +271,7 @@ def _evidence(
         evidence["verdict"] = classified.verdict.value
         evidence["region"] = classified.region
         evidence["reason"] = classified.reason
+    stale = served_stale(obs)
+    if stale is not None:
+        evidence["served_stale"] = stale
     return evidence

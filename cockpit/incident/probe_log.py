@@ -66,7 +66,14 @@ _SUMMARY_GROUPS = 4
 """Groups spelled out in a summary's text; the others are counted."""
 
 _RESOLVER_KINDS = frozenset(
-    {"resolver_region_changed", "resolver_value_changed", "resolver_failed", "resolver_recovered"}
+    {
+        "resolver_region_changed",
+        "resolver_value_changed",
+        "resolver_failed",
+        "resolver_recovered",
+        "resolver_serving_stale",
+        "resolver_fresh_again",
+    }
 )
 _URGENT_KINDS = frozenset({"record_converged", "delivery_proven"})
 """Events never held nor folded: a record converged; a canary proved mail flows after routing
@@ -224,6 +231,8 @@ def _dns_status(event: DnsEvent) -> Status | None:
         return Status.WARN
     if kind == "resolver_failed":
         return Status.UNKNOWN
+    if kind == "resolver_serving_stale":
+        return Status.WARN
     after = event.data.get("after")
     verdict = after.get("verdict") if isinstance(after, Mapping) else None
     if verdict == "failed":
@@ -242,7 +251,12 @@ def _dns_change(event: DnsEvent) -> _Change:
     if event.kind in _RESOLVER_KINDS or event.kind == "authoritative_changed":
         what = "authoritative" if event.kind == "authoritative_changed" else "resolver"
         key = _key("dns", what, event.key, event.server)
-        state = _state({k: after_view.get(k) for k in ("outcome", "answers", "verdict", "region")})
+        seen = {k: after_view.get(k) for k in ("outcome", "answers", "verdict", "region")}
+        if after_view.get("served_stale"):
+            # Only when it is: the state of every other answer hashes as it always did, so a
+            # log written before keeps matching (each change logged once).
+            seen["served_stale"] = after_view["served_stale"]
+        state = _state(seen)
         noun = "authoritative server" if what == "authoritative" else "resolver"
         prefix = f"{event.server} "
         phrase = event.text.removeprefix(prefix) if event.text.startswith(prefix) else event.kind
