@@ -178,7 +178,10 @@ def _ta_record(ca_der: bytes) -> Observation:
 
 
 def _dane(
-    chain: tuple[bytes, ...], ca_der: bytes, incomplete: dict[str, str] | None = None
+    chain: tuple[bytes, ...],
+    ca_der: bytes,
+    incomplete: dict[str, str] | None = None,
+    next_hop: str | None = None,
 ) -> tuple[Status, str]:
     host = "mx1.example.test"
     result = SmtpResult(host=host, address="127.0.0.1", banner_code=220, chain_der=chain)
@@ -186,7 +189,8 @@ def _dane(
     # The TLSA answer is handed in: the Asker is only named in the finding, never asked.
     asker = Asker(ServerSpec("r1", "127.0.0.1"), timeout=1.0)
     tlsa = {host: _ta_record(ca_der)}
-    [finding] = asyncio.run(dane_findings(region, asker, {host: (result,)}, tlsa, incomplete))
+    found = dane_findings(region, asker, {host: (result,)}, tlsa, incomplete, next_hop=next_hop)
+    [finding] = asyncio.run(found)
     return finding.status, finding.summary
 
 
@@ -232,6 +236,21 @@ def test_dane_ta_leaf_for_another_name_fails() -> None:
     status, summary = _dane((_der(leaf.cert_chain_pems[0].bytes()), ca_der), ca_der)
     assert status is Status.FAIL
     assert "names other.example.net, not mx1.example.test" in summary
+
+
+def test_dane_ta_leaf_naming_the_mail_domain_is_ok() -> None:
+    """RFC 7672 3.2.2: the next-hop domain is a reference identifier as well as the MX host
+    (Postfix's default): a leaf that names only example.test is accepted; another domain
+    still is not."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("example.test")
+    ca_der = _der(ca.cert_pem.bytes())
+    chain = (_der(leaf.cert_chain_pems[0].bytes()), ca_der)
+    status, summary = _dane(chain, ca_der, next_hop="example.test")
+    assert status is Status.OK and "matches TLSA 2 0 1" in summary, summary
+    status, summary = _dane(chain, ca_der, next_hop="example.org")
+    assert status is Status.FAIL
+    assert "names example.test, not mx1.example.test or example.org" in summary
 
 
 def test_dane_ta_through_an_intermediate_is_ok() -> None:

@@ -114,11 +114,14 @@ def tlsa_matches(record: Tlsa, chain: Sequence[bytes]) -> bool:
     return matched_index(record, chain) is not None
 
 
-def dane_ta_problem(host: str, chain: Sequence[bytes], anchor_index: int) -> str | None:
+def dane_ta_problem(
+    host: str, chain: Sequence[bytes], anchor_index: int, next_hop: str | None = None
+) -> str | None:
     """Why a DANE-TA client rejects `chain` although `chain[anchor_index]` is the pinned trust
     anchor, or None when it accepts it: the leaf must chain up to the anchor through presented
-    certificates, each issued (name and signature) by the next, and must name `host`
-    (RFC 7671 5.2.2, RFC 7672 3.2)."""
+    certificates, each issued (name and signature) by the next, and must name `host` or the
+    next-hop domain `next_hop` (the mail domain: RFC 7672 3.2.2 gives both as reference
+    identifiers; RFC 7671 5.2.2)."""
     try:
         certificates = [x509.load_der_x509_certificate(der) for der in chain]
     except ValueError:
@@ -133,9 +136,10 @@ def dane_ta_problem(host: str, chain: Sequence[bytes], anchor_index: int) -> str
         unused.remove(issuer)
         current = issuer
     names = _leaf_names(certificates[0])
-    if not name_matches(host, names):
+    if not name_matches(host, names) and not (next_hop and name_matches(next_hop, names)):
         shown = ", ".join(names[:3]) or "no DNS name"
-        return f"the certificate names {shown}, not {host}"
+        wanted = host if not next_hop else f"{host} or {next_hop}"
+        return f"the certificate names {shown}, not {wanted}"
     return None
 
 
@@ -184,7 +188,9 @@ def matching_records(records: Sequence[Tlsa], chain: Sequence[bytes]) -> list[Tl
     return [record for record in records if tlsa_matches(record, chain)]
 
 
-def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, dict[str, Any]]:
+def _verdict(
+    records: Sequence[Tlsa], result: SmtpResult, next_hop: str | None = None
+) -> tuple[Status, str, dict[str, Any]]:
     where = f"{result.host} ({result.address})"
     data: dict[str, Any] = {"address": result.address}
     if not result.chain_der:
@@ -199,7 +205,7 @@ def _verdict(records: Sequence[Tlsa], result: SmtpResult) -> tuple[Status, str, 
         anchor_index = matched_index(record, result.chain_der)
         problem = None
         if record.usage == 2 and anchor_index is not None:
-            problem = dane_ta_problem(result.host, result.chain_der, anchor_index)
+            problem = dane_ta_problem(result.host, result.chain_der, anchor_index, next_hop)
         if problem is None:
             return Status.OK, f"{where}: certificate matches TLSA {_label(record)}", data
         rejected.append((record, problem))
@@ -246,6 +252,7 @@ async def _host_finding(
     host: str,
     results: Sequence[SmtpResult],
     seen: Observation | None,
+    next_hop: str | None = None,
 ) -> Finding:
     qname = tlsa_name(host)
 
@@ -272,7 +279,7 @@ async def _host_finding(
         return finding(
             Status.UNKNOWN, f"{host}: TLSA published but no certificate could be read", data
         )
-    verdicts = [_verdict(records, result) for result in results]
+    verdicts = [_verdict(records, result, next_hop) for result in results]
     status = worst([verdict[0] for verdict in verdicts])
     summary = next(verdict[1] for verdict in verdicts if verdict[0] is status)
     data["addresses"] = [verdict[2] for verdict in verdicts]
@@ -285,6 +292,7 @@ async def dane_findings(
     smtp_results: Mapping[str, Sequence[SmtpResult]],
     tlsa: Mapping[str, Observation] | None = None,
     incomplete: Mapping[str, str] | None = None,
+    next_hop: str | None = None,
 ) -> list[Finding]:
     """One dane finding per MX host of `region`, from the smtp-tls conversations' chains.
 
@@ -292,13 +300,14 @@ async def dane_findings(
     `tlsa` the TLSA answers already asked (`tlsa_lookups`); a host missing there is asked now.
     `incomplete`: for a host whose conversations do not cover every address (a family whose
     lookup could not tell, addresses over the cap), what was not seen; its finding is then at
-    best `unknown`.
+    best `unknown`. `next_hop`: the mail domain, which a DANE-TA leaf may name instead of
+    the MX host.
     """
     tlsa = tlsa or {}
     incomplete = incomplete or {}
     found = await asyncio.gather(
         *(
-            _host_finding(region, asker, host, results, tlsa.get(host))
+            _host_finding(region, asker, host, results, tlsa.get(host), next_hop)
             for host, results in smtp_results.items()
         )
     )

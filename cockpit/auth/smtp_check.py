@@ -150,4 +150,6 @@ async def smtp_and_dane_findings(
         for finding in findings
         if "addresses_incomplete" in finding.data
     }
-    return findings + await dane_findings(region, asker, results, tlsa, incomplete)
+    return findings + await dane_findings(
+        region, asker, results, tlsa, incomplete, next_hop=config.domain.name
+    )
