@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cockpit.errors import OutputFileError
+from cockpit.read_file import what_it_is
 
 __all__ = [
     "EXPECTED",
@@ -89,24 +90,6 @@ class OutputPlan:
     """A FIFO (opened without waiting for a reader unless the user named it)."""
 
 
-def _what_it_is(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    return "not a file cockpit can write"
-
-
 def _refuse(label: str, problem: str) -> OutputFileError:
     return OutputFileError(label, problem)
 
@@ -132,7 +115,7 @@ def plan_output(target: str | Path, *, named_by_user: bool = False, label: str =
     if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
         return OutputPlan(OutputKind.STREAM, path, fifo=stat.S_ISFIFO(info.st_mode))
     if not stat.S_ISLNK(info.st_mode):
-        raise _refuse(shown, f"it is {_what_it_is(info.st_mode)}; {EXPECTED}")
+        raise _refuse(shown, f"it is {what_it_is(info.st_mode)}; {EXPECTED}")
     return _plan_link(path, shown, named_by_user)
 
 
@@ -160,7 +143,7 @@ def _plan_link(path: Path, shown: str, named_by_user: bool) -> OutputPlan:
         raise _refuse(
             shown, f"it is a symbolic link to {pointed}, which does not exist; {EXPECTED}"
         ) from None
-    what = _what_it_is(followed.st_mode)
+    what = what_it_is(followed.st_mode)
     if stat.S_ISDIR(followed.st_mode):
         raise _refuse(shown, f"it is a symbolic link to the directory {pointed}; {EXPECTED}")
     if stat.S_ISREG(followed.st_mode):
@@ -269,7 +252,7 @@ def _open_stream(plan: OutputPlan, shown: str, *, wait_for_reader: bool) -> int:
         info = os.fstat(fd)
         if not (stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
             # It changed since the look: writing here would not replace it atomically.
-            raise _refuse(shown, f"it changed while being opened; now {_what_it_is(info.st_mode)}")
+            raise _refuse(shown, f"it changed while being opened; now {what_it_is(info.st_mode)}")
         if flags & os.O_NONBLOCK:
             os.set_blocking(fd, True)
     except BaseException:
@@ -316,7 +299,7 @@ def not_replaceable(name: str | Path, *, dir_fd: int | None = None) -> str | Non
         info = os.lstat(name, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
-    return None if stat.S_ISREG(info.st_mode) else _what_it_is(info.st_mode)
+    return None if stat.S_ISREG(info.st_mode) else what_it_is(info.st_mode)
 
 
 def _fsync_directory(directory: Path) -> None:

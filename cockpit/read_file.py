@@ -15,19 +15,22 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["kind_of", "read_regular"]
+__all__ = ["kind_of", "read_regular", "what_it_is"]
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
+def what_it_is(mode: int) -> str:
+    """What a stat mode is, in words: "a symbolic link" (from lstat), "a FIFO", "a directory",
+    "a regular file", ..."""
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISREG, "a regular file"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def kind_of(path: Path) -> str | None:
@@ -39,7 +42,7 @@ def kind_of(path: Path) -> str | None:
         return "no such file"
     except OSError as error:
         return error.strerror or str(error)
-    return None if stat.S_ISREG(mode) else _kind(mode)
+    return None if stat.S_ISREG(mode) else what_it_is(mode)
 
 
 def read_regular(path: Path, limit: int) -> bytes:
@@ -51,7 +54,7 @@ def read_regular(path: Path, limit: int) -> bytes:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"is {_kind(mode)}, not a regular file")
+            raise OSError(errno.EINVAL, f"is {what_it_is(mode)}, not a regular file")
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:

@@ -57,7 +57,6 @@ from cockpit.incident.log_files import (
     open_making_directories,
     side_file_problem,
     side_file_refusal,
-    what_it_is,
     write_all,
 )
 from cockpit.incident.log_lock import DEFAULT_LOCK_WAIT, OnWait, hold
@@ -78,6 +77,7 @@ from cockpit.incident.log_read import (
 from cockpit.incident.log_so_far import SharedEntries, SoFar
 from cockpit.incident.log_tail import Tail, recovery_entry, scan_tail
 from cockpit.incident.origin import current_origin
+from cockpit.read_file import what_it_is
 
 __all__ = ["EntryParts", "IncidentLog", "LogFollower", "ReadResult", "follow", "read_log"]
 

@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from cockpit.read_file import what_it_is
+
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 
@@ -53,20 +55,6 @@ def side_file_refusal(path: Path, found: str) -> str:
         f"{path} is {found}, not a regular file: cockpit does not follow or write through it"
         " (remove it, and cockpit makes a new one)"
     )
-
-
-def what_it_is(mode: int) -> str:
-    """What an lstat mode is, in words: "a symbolic link", "a FIFO", "a directory", ..."""
-    kinds = (
-        (stat.S_ISLNK, "a symbolic link"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISREG, "a regular file"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def side_file_problem(path: Path) -> str | None:
