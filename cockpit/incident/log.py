@@ -41,7 +41,6 @@ import json
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +53,7 @@ from cockpit.incident.entry import (
     utc_now,
 )
 from cockpit.incident.log_files import (
+    flock_within,
     open_making_directories,
     side_file_problem,
     side_file_refusal,
@@ -411,7 +411,7 @@ class IncidentLog:
         """flock the log itself (released when `fd` is closed) and check that the lock file
         this thread holds is still `<log>.lock`: either failing means another writer may be
         writing at the same time (the lock file was removed or replaced while held)."""
-        if not _flock_soon(fd):
+        if not flock_within(fd, fcntl.LOCK_EX, LOG_FLOCK_WAIT, 0.005):
             raise LogWriteError(
                 f"another writer is writing the incident log while holding a lock file that is no"
                 f" longer {self.lock_path.name} (it was removed or replaced while held); nothing"
@@ -496,19 +496,6 @@ LOG_FLOCK_WAIT = 1.0
 """How long a writer holding `<log>.lock` waits for the lock on the log itself. A child
 process forked by another thread between fork and exec briefly holds a copy of a writer's
 open log (and its lock): that must not read as a second writer; a real one holds it longer."""
-
-
-def _flock_soon(fd: int) -> bool:
-    """flock(LOCK_EX) on `fd` within LOG_FLOCK_WAIT seconds; False when it stays held."""
-    deadline = time.monotonic() + LOG_FLOCK_WAIT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
 
 
 def _unlock(lock_fd: int) -> None:

@@ -11,8 +11,10 @@ so that no export is ever written over them.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+import time
 from pathlib import Path
 
 from cockpit.read_file import what_it_is
@@ -55,6 +57,20 @@ def side_file_refusal(path: Path, found: str) -> str:
         f"{path} is {found}, not a regular file: cockpit does not follow or write through it"
         " (remove it, and cockpit makes a new one)"
     )
+
+
+def flock_within(fd: int, operation: int, seconds: float, pause: float) -> bool:
+    """flock(`operation` | LOCK_NB) on `fd`, tried every `pause` seconds for at most `seconds`;
+    False when it stayed held. Other errors (OSError) pass through."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
 
 
 def side_file_problem(path: Path) -> str | None:

@@ -25,7 +25,6 @@ import fcntl
 import gc
 import os
 import stat
-import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from cockpit.incident.entry import (
     entry_from_line,
     fast_entry,
 )
-from cockpit.incident.log_files import open_side_file
+from cockpit.incident.log_files import flock_within, open_side_file
 from cockpit.incident.packed_data import DataPacker
 
 if TYPE_CHECKING:
@@ -562,17 +561,10 @@ def _read_rest_under_shared_lock(
 
 
 def _lock_shared(lock_fd: int, wait_seconds: float) -> bool:
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.002)
-        except OSError:
-            return False
+    try:
+        return flock_within(lock_fd, fcntl.LOCK_SH, wait_seconds, 0.002)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
