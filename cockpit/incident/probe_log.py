@@ -43,6 +43,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from cockpit.dns.events import EVENT_KINDS as DNS_EVENT_KINDS
 from cockpit.dns.events import DnsEvent
 from cockpit.incident.probe_text import TEXT_CHARS, fit_around
 from cockpit.model import Status, worst
@@ -65,16 +66,7 @@ _LIST_ITEMS = 20
 _SUMMARY_GROUPS = 4
 """Groups spelled out in a summary's text; the others are counted."""
 
-_RESOLVER_KINDS = frozenset(
-    {
-        "resolver_region_changed",
-        "resolver_value_changed",
-        "resolver_failed",
-        "resolver_recovered",
-        "resolver_serving_stale",
-        "resolver_fresh_again",
-    }
-)
+_RESOLVER_KINDS = frozenset(kind for kind in DNS_EVENT_KINDS if kind.startswith("resolver_"))
 _URGENT_KINDS = frozenset({"record_converged", "delivery_proven"})
 """Events never held nor folded: a record converged; a canary proved mail flows after routing
 (its evidence is what the export cites)."""
