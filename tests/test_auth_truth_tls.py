@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +42,7 @@ from cockpit.incident.entry import Entry
 from cockpit.model import Finding, Status
 from cockpit.service.findings import MAX_ADDRESSES, region_service_findings
 from tests.lab.config_for_tests import hand_config
+from tests.lab.udp_responder import UdpResponder
 
 ZONE = "example.test"
 MX = f"mx1.{ZONE}"
@@ -53,25 +53,18 @@ Script = Mapping[tuple[str, str], "tuple[str, ...] | str"]
 # --- a resolver answering from a script -------------------------------------------------------
 
 
-@dataclass
-class ScriptedResolver:
+class ScriptedResolver(UdpResponder):
     """UDP on 127.0.0.1:<OS port>. (name, TYPE) -> answers, SERVFAIL or DROP (no reply);
     anything else NXDOMAIN. Answers come as a recursive resolver's (RA, not AA)."""
 
-    script: Script
-    _socket: socket.socket = field(init=False)
-    _stopping: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.settimeout(0.05)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+    def __init__(self, script: Script) -> None:
+        super().__init__(("127.0.0.1", 0))
+        self.script = script
+        self.start()
 
     @property
     def port(self) -> int:
-        return int(self._socket.getsockname()[1])
+        return self.address[1]
 
     def asker(self, timeout: float = 1.0) -> Asker:
         return Asker(ServerSpec("lab", "127.0.0.1", self.port), timeout=timeout)
@@ -96,23 +89,6 @@ class ScriptedResolver:
             texts = [f'"{text}"' if rdtype == "TXT" else text for text in planned]
             reply.answer.append(dns.rrset.from_text(question.name, 60, "IN", rdtype, *texts))
         return reply.to_wire()
-
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                wire, peer = self._socket.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            reply = self._reply(wire)
-            if reply is not None:
-                self._socket.sendto(reply, peer)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
 
 
 @contextlib.contextmanager
