@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
+import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,32 @@ def end_on_page_boundary(path: Path, append_note: object) -> None:
         if path.stat().st_size % PAGE == 0:
             return
     pytest.fail(f"the log did not end on a page boundary: {path.stat().st_size}")
+
+
+def refused_over_size_limit(limit: int, write: Callable[[], object]) -> str:
+    """Run `write` in a forked child whose file size limit (RLIMIT_FSIZE) is `limit` bytes, so
+    a write past it is cut short by the kernel (a short write, then EFBIG), as a full disk
+    would; the message of the LogWriteError it raised (the test fails if it raised none)."""
+    from cockpit.errors import LogWriteError
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        status = 3
+        try:
+            os.close(read_end)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+            try:
+                write()
+            except LogWriteError as exc:
+                os.write(write_end, str(exc).encode())
+                status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode()
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0, message
+    return message

@@ -1,25 +1,24 @@
 """A tick that sets a phase and its phase are one write: both land or neither does.
 
 The failure is real: a forked child writes under RLIMIT_FSIZE set between the tick's line and
-the phase's (the kernel gives a short write, then EFBIG), as tests/test_log.py does for one
-entry. Before, the tick was written on its own and the phase failed after it: the log kept a
-tick whose phase was never set, and ticking again only said "already done".
+the phase's (the kernel gives a short write, then EFBIG: tests/full_disk.py), as
+tests/test_log.py does for one entry. Before, the tick was written on its own and the phase
+failed after it: the log kept a tick whose phase was never set, and ticking again only said
+"already done".
 """
 
 from __future__ import annotations
 
-import os
-import resource
 import shutil
-import signal
 from pathlib import Path
 
 from cockpit.incident.checklist import checklist_state
 from cockpit.incident.entry import format_ts
-from cockpit.incident.log import IncidentLog, LogWriteError
+from cockpit.incident.log import IncidentLog
 from cockpit.incident.phases import effective_phases
 from cockpit.incident.runbook import BUILTIN_STEPS
 from cockpit.ui.checklist_write import write_step
+from tests.full_disk import refused_over_size_limit
 
 ORIGIN = {"host": "test", "pid": "1"}
 
@@ -43,31 +42,6 @@ def test_the_tick_and_its_phase_share_one_write_and_one_time(tmp_path: Path) -> 
     assert effective_phases(log.read().entries).at("routed") == tick.ts
 
 
-def _write_step_in_a_child(path: Path, limit: int) -> str:
-    """write_step in a forked child whose file size limit is `limit`; what it raised."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        status = 3
-        try:
-            os.close(read_end)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-            try:
-                write_step(IncidentLog(path), BUILTIN_STEPS, "alice", "cutover", "done", "")
-            except LogWriteError as exc:
-                os.write(write_end, str(exc).encode())
-                status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        message = pipe.read().decode()
-    _, wait_status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(wait_status) == 0, message
-    return message
-
-
 def test_a_write_that_fails_between_the_tick_and_its_phase_leaves_neither(
     tmp_path: Path,
 ) -> None:
@@ -81,7 +55,10 @@ def test_a_write_that_fails_between_the_tick_and_its_phase_leaves_neither(
     tick_line, phase_line = (entry.to_json_line() for entry in (tick, phase))
     assert copy.read_bytes() == before + tick_line + phase_line
     # Room for the tick's line and half the phase's.
-    message = _write_step_in_a_child(path, len(before) + len(tick_line) + len(phase_line) // 2)
+    message = refused_over_size_limit(
+        len(before) + len(tick_line) + len(phase_line) // 2,
+        lambda: write_step(IncidentLog(path), BUILTIN_STEPS, "alice", "cutover", "done", ""),
+    )
     assert "could not write the entry (File too large)" in message, message
     assert "the file is as it was before" in message
     assert path.read_bytes() == before

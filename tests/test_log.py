@@ -8,8 +8,6 @@ import fcntl
 import json
 import os
 import re
-import resource
-import signal
 import socket
 import stat
 import threading
@@ -40,6 +38,7 @@ from cockpit.incident.log import (
     read_log,
 )
 from cockpit.incident.origin import current_origin
+from tests.full_disk import refused_over_size_limit
 
 ORIGIN = {"host": "ops1", "tty": "/dev/pts/3"}
 T0 = datetime(2026, 11, 27, 14, 2, 3, 456000, tzinfo=UTC)
@@ -240,28 +239,11 @@ def test_failed_write_is_cut_back_and_refused(log: IncidentLog, log_path: Path) 
     for i in range(3):
         log.append("note", f"before {i}", author="alice", origin=ORIGIN)
     before = log_path.read_bytes()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        status = 3
-        try:
-            os.close(read_end)
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            limit = len(before) + 1000
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-            try:
-                pad = {"pad": "x" * 100_000}
-                IncidentLog(log_path).append("note", "too big", pad, author="a", origin=ORIGIN)
-            except LogWriteError as exc:
-                os.write(write_end, str(exc).encode())
-                status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        message = pipe.read().decode()
-    _, wait_status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(wait_status) == 0, message
+    pad = {"pad": "x" * 100_000}
+    message = refused_over_size_limit(
+        len(before) + 1000,
+        lambda: IncidentLog(log_path).append("note", "too big", pad, author="a", origin=ORIGIN),
+    )
     assert "could not write the entry (File too large)" in message
     assert "the file is as it was before" in message
     assert log_path.read_bytes() == before
