@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
 from cockpit.errors import LogWriteError
@@ -24,6 +25,7 @@ from cockpit.incident.entry import (
     utc_now,
 )
 from cockpit.incident.log import IncidentLog, read_log
+from cockpit.ui.app import CockpitApp
 from cockpit.ui.checklist_pane import TextPrompt
 from cockpit.ui.record_forms import NoteForm
 from tests.pilot_wait import wait_for
@@ -47,6 +49,16 @@ def path(tmp_path: Path) -> Path:
     path = tmp_path / "inc.jsonl"
     write_incident(path)
     return path
+
+
+async def submit_a_pasted_note(pilot: Pilot[None], app: CockpitApp) -> NoteForm:
+    """Open the note form on a loaded screen, paste PASTED, press Enter; the form."""
+    await opened(pilot, app)
+    form = await open_note(pilot, app)
+    form.query_one("#note-text", Input).value = PASTED
+    form.query_one("#note-text", Input).focus()
+    await pilot.press("enter")
+    return form
 
 
 # ---- too long ---------------------------------------------------------------------------------
@@ -76,11 +88,7 @@ async def test_a_note_too_long_keeps_the_form_open_with_the_text(path: Path) -> 
     before = entries(path)
     app = make_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
-        form = await open_note(pilot, app)
-        form.query_one("#note-text", Input).value = PASTED
-        form.query_one("#note-text", Input).focus()
-        await pilot.press("enter")
+        form = await submit_a_pasted_note(pilot, app)
         await pilot.pause(0.3)
         assert isinstance(app.screen, NoteForm), "the form closed with the text"
         assert form.query_one("#note-text", Input).value == PASTED
@@ -98,11 +106,7 @@ async def test_quitting_with_a_too_long_note_open_keeps_it_as_a_draft(path: Path
     before = entries(path)
     app = make_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await opened(pilot, app)
-        form = await open_note(pilot, app)
-        form.query_one("#note-text", Input).value = PASTED
-        form.query_one("#note-text", Input).focus()
-        await pilot.press("enter")
+        await submit_a_pasted_note(pilot, app)
         await pilot.pause(0.2)
         app.exit()
     assert entries(path) == before
