@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cockpit.incident.entry import Entry, format_ts, parse_ts
-from cockpit.incident.phases import effective_phases, latest_failover_decision
+from cockpit.incident.phases import PhaseTime, effective_phases, latest_failover_decision
 from cockpit.incident.runbook import (
     DRAINS,
     EVENTS,
@@ -61,6 +61,7 @@ __all__ = [
     "evidence_records",
     "freshness_bound",
     "incident_moments",
+    "of_an_earlier_failover",
     "recent_samples",
 ]
 
@@ -191,6 +192,19 @@ class IncidentMoments:
     failover)."""
 
 
+def of_an_earlier_failover(
+    phase: str, phase_time: PhaseTime | None, decision: Entry | None
+) -> bool:
+    """`phase` (routed, restored or verified) was set, in seq order, before the latest failover
+    `decision`: it belongs to an earlier failover, not to the one that decision names."""
+    return (
+        phase_time is not None
+        and decision is not None
+        and phase in AFTER_DECISION
+        and phase_time.seq < decision.seq
+    )
+
+
 def incident_moments(
     entries: Sequence[Entry], *, now: datetime, config: Config | None = None
 ) -> IncidentMoments:
@@ -208,7 +222,7 @@ def incident_moments(
         phase_time = timeline.get(event) if event != "decision" else None
         if phase_time is None:
             continue
-        if decision is not None and event in AFTER_DECISION and phase_time.seq < decision.seq:
+        if of_an_earlier_failover(event, phase_time, decision):
             unset[event] = (
                 f"{event} not set since the failover decision (set at {_hms(phase_time.at)},"
                 " for an earlier one)"

@@ -35,7 +35,7 @@ from cockpit.incident.checklist import (
     reopen,
     skip,
 )
-from cockpit.incident.checklist_auto import AFTER_DECISION
+from cockpit.incident.checklist_auto import of_an_earlier_failover
 from cockpit.incident.entry import Entry, utc_now
 from cockpit.incident.log import EntryParts, IncidentLog
 from cockpit.incident.log_lock import WriteAbandoned
@@ -80,14 +80,8 @@ def write_step(
         if phase is None or tick[2].get("result") != "done":
             return [tick]
         current = effective_phases(entries).get(phase)
-        decision = latest_failover_decision(entries)
         # A phase set for an earlier failover is set again (a correction) for this one.
-        earlier = (
-            current is not None
-            and decision is not None
-            and phase in AFTER_DECISION
-            and current.seq < decision.seq
-        )
+        earlier = of_an_earlier_failover(phase, current, latest_failover_decision(entries))
         if current is not None and not earlier:
             return [tick]
         phase_kind, phase_data = phase_record(entries, phase, at)
